@@ -1,0 +1,2 @@
+// TEMPORARY minimal entry point; replaced by the CLI.
+int main() { return 0; }

@@ -1,0 +1,243 @@
+#include "core/dialect.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+
+namespace webook {
+namespace {
+
+std::string join(const std::vector<std::string>& parts, std::string_view sep) {
+    std::string out;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        if (i) out += sep;
+        out += parts[i];
+    }
+    return out;
+}
+
+void check_identifier(std::string_view identifier) {
+    if (!valid_identifier(identifier))
+        throw Error(Code::config,
+                    fmt::format("invalid identifier '{}': use letters, digits and '_' (at most 63)",
+                                identifier.substr(0, 80)));
+}
+
+class MysqlDialect final : public Dialect {
+public:
+    Engine engine() const override { return Engine::mysql; }
+
+    std::string quote(std::string_view identifier) const override {
+        check_identifier(identifier);
+        return fmt::format("`{}`", identifier);
+    }
+
+    std::string placeholder(int) const override { return "?"; }
+
+    std::string upsert(std::string_view table, const std::vector<std::string>& columns,
+                       const std::vector<std::string>& key_columns, int rows) const override {
+        std::string sql = insert_prefix("INSERT INTO", table, columns, rows);
+        std::vector<std::string> sets;
+        for (const auto& c : columns) {
+            bool is_key = std::find(key_columns.begin(), key_columns.end(), c) != key_columns.end();
+            if (!is_key) sets.push_back(fmt::format("{0} = VALUES({0})", quote(c)));
+        }
+        if (sets.empty()) sets.push_back(fmt::format("{0} = {0}", quote(key_columns.at(0))));
+        return sql + " ON DUPLICATE KEY UPDATE " + join(sets, ", ");
+    }
+
+    std::string insert_ignore(std::string_view table, const std::vector<std::string>& columns,
+                              int rows) const override {
+        return insert_prefix("INSERT IGNORE INTO", table, columns, rows);
+    }
+
+    std::string binary(std::string_view expr) const override {
+        return fmt::format("{} COLLATE utf8mb4_bin", expr);
+    }
+
+    std::string_view for_share() const override { return " LOCK IN SHARE MODE"; }
+    std::string_view now() const override { return "UTC_TIMESTAMP(6)"; }
+
+    std::string type_name(const ColumnDef& c) const override {
+        switch (c.type) {
+        case ColumnType::id: return "BIGINT NOT NULL AUTO_INCREMENT";
+        case ColumnType::bigint: return "BIGINT";
+        case ColumnType::integer: return "INT";
+        case ColumnType::smallint: return "SMALLINT";
+        case ColumnType::boolean: return "TINYINT(1)";
+        case ColumnType::varchar: return fmt::format("VARCHAR({})", c.size);
+        case ColumnType::text: return "TEXT";
+        case ColumnType::longtext: return "LONGTEXT";
+        case ColumnType::decimal: return fmt::format("DECIMAL({},{})", c.size, c.scale);
+        case ColumnType::real: return "DOUBLE";
+        case ColumnType::datetime: return "DATETIME(6)";
+        case ColumnType::date: return "DATE";
+        case ColumnType::bytes: return "BLOB";
+        }
+        return "TEXT";
+    }
+
+    std::vector<std::string> create_table(const TableDef& t) const override {
+        std::vector<std::string> parts;
+        for (const auto& c : t.columns) parts.push_back(column_sql(c));
+        parts.push_back(fmt::format("PRIMARY KEY ({})", quote_list(t.primary_key)));
+        for (const auto& ix : t.indexes)
+            parts.push_back(fmt::format("{}KEY {} ({})", ix.unique ? "UNIQUE " : "", quote(ix.name),
+                                        quote_list(ix.columns)));
+        return {fmt::format("CREATE TABLE IF NOT EXISTS {} (\n  {}\n) ENGINE=InnoDB DEFAULT "
+                            "CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
+                            quote(t.name), join(parts, ",\n  "))};
+    }
+
+    std::string truncate(std::string_view table) const override {
+        return "TRUNCATE TABLE " + quote(table);
+    }
+
+private:
+    std::string column_sql(const ColumnDef& c) const {
+        std::string sql = quote(c.name) + " " + type_name(c);
+        if (c.type != ColumnType::id) sql += c.nullable ? " NULL" : " NOT NULL";
+        if (!c.default_sql.empty()) sql += " DEFAULT " + c.default_sql;
+        return sql;
+    }
+
+    std::string insert_prefix(std::string_view verb, std::string_view table,
+                              const std::vector<std::string>& columns, int rows) const {
+        std::string sql = fmt::format("{} {} ({}) VALUES ", verb, quote(table), quote_list(columns));
+        const std::string one = placeholders(1, static_cast<int>(columns.size()));
+        for (int r = 0; r < rows; ++r) {
+            if (r) sql += ", ";
+            sql += one;
+        }
+        return sql;
+    }
+};
+
+class PostgresDialect final : public Dialect {
+public:
+    Engine engine() const override { return Engine::postgres; }
+
+    std::string quote(std::string_view identifier) const override {
+        check_identifier(identifier);
+        return fmt::format("\"{}\"", identifier);
+    }
+
+    std::string placeholder(int n) const override { return fmt::format("${}", n); }
+
+    std::string upsert(std::string_view table, const std::vector<std::string>& columns,
+                       const std::vector<std::string>& key_columns, int rows) const override {
+        std::string sql = insert_prefix(table, columns, rows);
+        std::vector<std::string> sets;
+        for (const auto& c : columns) {
+            bool is_key = std::find(key_columns.begin(), key_columns.end(), c) != key_columns.end();
+            if (!is_key) sets.push_back(fmt::format("{0} = EXCLUDED.{0}", quote(c)));
+        }
+        sql += fmt::format(" ON CONFLICT ({}) DO ", quote_list(key_columns));
+        return sql + (sets.empty() ? "NOTHING" : "UPDATE SET " + join(sets, ", "));
+    }
+
+    std::string insert_ignore(std::string_view table, const std::vector<std::string>& columns,
+                              int rows) const override {
+        return insert_prefix(table, columns, rows) + " ON CONFLICT DO NOTHING";
+    }
+
+    std::string binary(std::string_view expr) const override {
+        return fmt::format("{} COLLATE \"C\"", expr);
+    }
+
+    std::string_view for_share() const override { return " FOR SHARE"; }
+    std::string_view now() const override { return "(clock_timestamp() AT TIME ZONE 'UTC')"; }
+
+    std::string type_name(const ColumnDef& c) const override {
+        switch (c.type) {
+        case ColumnType::id: return "BIGSERIAL";
+        case ColumnType::bigint: return "bigint";
+        case ColumnType::integer: return "integer";
+        case ColumnType::smallint: return "smallint";
+        case ColumnType::boolean: return "boolean";
+        case ColumnType::varchar: return fmt::format("varchar({})", c.size);
+        case ColumnType::text:
+        case ColumnType::longtext: return "text";
+        case ColumnType::decimal: return fmt::format("numeric({},{})", c.size, c.scale);
+        case ColumnType::real: return "double precision";
+        case ColumnType::datetime: return "timestamp(6) without time zone";
+        case ColumnType::date: return "date";
+        case ColumnType::bytes: return "bytea";
+        }
+        return "text";
+    }
+
+    std::vector<std::string> create_table(const TableDef& t) const override {
+        std::vector<std::string> parts;
+        for (const auto& c : t.columns) {
+            std::string sql = quote(c.name) + " " + type_name(c);
+            if (c.type != ColumnType::id) sql += c.nullable ? " NULL" : " NOT NULL";
+            if (!c.default_sql.empty()) sql += " DEFAULT " + c.default_sql;
+            parts.push_back(std::move(sql));
+        }
+        parts.push_back(fmt::format("PRIMARY KEY ({})", quote_list(t.primary_key)));
+        std::vector<std::string> out{fmt::format("CREATE TABLE IF NOT EXISTS {} (\n  {}\n)",
+                                                 quote(t.name), join(parts, ",\n  "))};
+        for (const auto& ix : t.indexes)
+            out.push_back(fmt::format("CREATE {}INDEX IF NOT EXISTS {} ON {} ({})",
+                                      ix.unique ? "UNIQUE " : "", quote(t.name + "_" + ix.name),
+                                      quote(t.name), quote_list(ix.columns)));
+        return out;
+    }
+
+    std::string truncate(std::string_view table) const override {
+        return "TRUNCATE TABLE " + quote(table);
+    }
+
+private:
+    std::string insert_prefix(std::string_view table, const std::vector<std::string>& columns,
+                              int rows) const {
+        std::string sql = fmt::format("INSERT INTO {} ({}) VALUES ", quote(table), quote_list(columns));
+        const int n = static_cast<int>(columns.size());
+        for (int r = 0; r < rows; ++r) {
+            if (r) sql += ", ";
+            sql += placeholders(r * n + 1, n);
+        }
+        return sql;
+    }
+};
+
+}  // namespace
+
+std::string Dialect::quote_list(const std::vector<std::string>& identifiers) const {
+    std::string out;
+    for (std::size_t i = 0; i < identifiers.size(); ++i) {
+        if (i) out += ", ";
+        out += quote(identifiers[i]);
+    }
+    return out;
+}
+
+std::string Dialect::placeholders(int first, int count) const {
+    std::string out = "(";
+    for (int i = 0; i < count; ++i) {
+        if (i) out += ", ";
+        out += placeholder(first + i);
+    }
+    return out + ")";
+}
+
+const Dialect& dialect_for(Engine engine) {
+    static const MysqlDialect mysql;
+    static const PostgresDialect postgres;
+    if (engine == Engine::mysql) return mysql;
+    return postgres;
+}
+
+bool valid_identifier(std::string_view id) {
+    if (id.empty() || id.size() > 63) return false;
+    auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
+    if (!alpha(id[0])) return false;
+    for (char c : id)
+        if (!alpha(c) && !(c >= '0' && c <= '9')) return false;
+    return true;
+}
+
+}  // namespace webook

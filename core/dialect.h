@@ -1,0 +1,107 @@
+// Every SQL difference between MariaDB/MySQL and PostgreSQL lives here:
+// identifier quoting, placeholders, upserts, type names, binary key order,
+// locking clauses and DDL. Code above core/ builds SQL only through a Dialect.
+//
+// Dialects are stateless singletons; thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/dsn.h"
+
+namespace webook {
+
+// Logical column types of the webook schema; each dialect names them.
+enum class ColumnType {
+    id,         // BIGINT AUTO_INCREMENT / BIGSERIAL, the primary key
+    bigint,
+    integer,
+    smallint,
+    boolean,    // TINYINT(1) / boolean
+    varchar,    // VARCHAR(size)
+    text,       // TEXT / text (up to 64 KiB on MySQL)
+    longtext,   // LONGTEXT / text
+    decimal,    // DECIMAL(precision, scale) / numeric(p, s)
+    real,       // DOUBLE / double precision
+    datetime,   // DATETIME(6) / timestamp(6) without time zone, UTC by convention
+    date,       // DATE / date
+    bytes,      // BLOB / bytea
+};
+
+struct ColumnDef {
+    std::string name;
+    ColumnType type = ColumnType::bigint;
+    int size = 0;        // varchar length, decimal precision
+    int scale = 0;       // decimal scale
+    bool nullable = false;
+    std::string default_sql;  // raw DEFAULT expression written by us, "" = none
+};
+
+struct IndexDef {
+    std::string name;
+    std::vector<std::string> columns;
+    bool unique = false;
+};
+
+struct TableDef {
+    std::string name;
+    std::vector<ColumnDef> columns;
+    std::vector<std::string> primary_key;
+    std::vector<IndexDef> indexes;
+};
+
+class Dialect {
+public:
+    virtual ~Dialect() = default;
+
+    virtual Engine engine() const = 0;
+
+    // Validates an identifier ([A-Za-z_][A-Za-z0-9_]*, at most 63 bytes) and
+    // returns it quoted. Throws Error(Code::config) naming the bad identifier.
+    virtual std::string quote(std::string_view identifier) const = 0;
+    // "a, b, c" with every name quoted.
+    std::string quote_list(const std::vector<std::string>& identifiers) const;
+
+    // The n-th (1-based) parameter marker: "?" or "$n".
+    virtual std::string placeholder(int n) const = 0;
+    // "(p1, p2, ...)" of `count` markers starting at `first`.
+    std::string placeholders(int first, int count) const;
+
+    // INSERT ... that replaces the row with the same key:
+    // ON DUPLICATE KEY UPDATE / ON CONFLICT (key) DO UPDATE. One row of
+    // placeholders per row, `rows` rows.
+    virtual std::string upsert(std::string_view table, const std::vector<std::string>& columns,
+                               const std::vector<std::string>& key_columns, int rows = 1) const = 0;
+    // INSERT that skips rows whose key already exists (INSERT IGNORE /
+    // ON CONFLICT DO NOTHING).
+    virtual std::string insert_ignore(std::string_view table,
+                                      const std::vector<std::string>& columns, int rows = 1) const = 0;
+
+    // `expr` compared and ordered byte-wise whatever the column collation:
+    // `expr COLLATE utf8mb4_bin` / `expr COLLATE "C"` for text keys.
+    virtual std::string binary(std::string_view quoted_expr) const = 0;
+
+    // Row locking suffixes for SELECT.
+    virtual std::string_view for_update() const { return " FOR UPDATE"; }
+    virtual std::string_view for_share() const = 0;
+
+    // Current time with microseconds, in UTC.
+    virtual std::string_view now() const = 0;
+
+    // The type name of a column for CREATE TABLE.
+    virtual std::string type_name(const ColumnDef& column) const = 0;
+    // CREATE TABLE IF NOT EXISTS and its indexes; idempotent statements.
+    virtual std::vector<std::string> create_table(const TableDef& table) const = 0;
+    // Empties a table fast (TRUNCATE).
+    virtual std::string truncate(std::string_view table) const = 0;
+};
+
+const Dialect& dialect_for(Engine engine);
+
+// True for [A-Za-z_][A-Za-z0-9_]* up to 63 bytes: the identifiers we accept
+// from config and flags.
+bool valid_identifier(std::string_view identifier);
+
+}  // namespace webook

@@ -1,0 +1,535 @@
+#include "core/value.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+
+namespace webook {
+namespace {
+
+constexpr std::int64_t k_micros_per_second = 1'000'000;
+constexpr std::int64_t k_micros_per_day = 86'400 * k_micros_per_second;
+// MySQL's "zero date" (0000-00-00) has no instant; it keeps its own marker.
+constexpr std::int64_t k_zero_date = std::numeric_limits<std::int64_t>::min();
+
+[[noreturn]] void bad_text(ValueKind kind, std::string_view text) {
+    std::string shown(text.substr(0, 40));
+    if (text.size() > 40) shown += "...";
+    throw Error(Code::data, fmt::format("cannot read '{}' as {}", shown, kind_name(kind)));
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+    y -= m <= 2;
+    const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = static_cast<unsigned>(y - era * 400);
+    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) {
+    z += 719468;
+    const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const unsigned doe = static_cast<unsigned>(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    y = static_cast<std::int64_t>(yoe) + era * 400;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    d = doy - (153 * mp + 2) / 5 + 1;
+    m = mp < 10 ? mp + 3 : mp - 9;
+    y += m <= 2;
+}
+
+// A small cursor over server text.
+struct Scanner {
+    std::string_view s;
+    std::size_t i = 0;
+
+    bool done() const { return i >= s.size(); }
+    char peek() const { return done() ? '\0' : s[i]; }
+    bool eat(char c) {
+        if (peek() != c) return false;
+        ++i;
+        return true;
+    }
+    // Reads exactly `n` digits (n > 0) or, with n == 0, one or more digits.
+    bool digits(std::int64_t& out, std::size_t n = 0) {
+        std::size_t start = i;
+        out = 0;
+        while (!done() && s[i] >= '0' && s[i] <= '9' && (n == 0 || i - start < n)) {
+            out = out * 10 + (s[i] - '0');
+            ++i;
+        }
+        return i > start && (n == 0 || i - start == n);
+    }
+    // ".ffffff" with 0-9 digits, rounded down to microseconds.
+    std::int64_t fraction() {
+        std::int64_t micros = 0;
+        if (!eat('.')) return 0;
+        int n = 0;
+        while (!done() && s[i] >= '0' && s[i] <= '9') {
+            if (n < 6) micros = micros * 10 + (s[i] - '0');
+            ++n;
+            ++i;
+        }
+        for (; n < 6; ++n) micros *= 10;
+        return micros;
+    }
+};
+
+// "YYYY-MM-DD" into days; sets zero for MySQL's 0000-00-00.
+bool scan_date(Scanner& sc, std::int64_t& days, bool& zero) {
+    std::int64_t y = 0, m = 0, d = 0;
+    if (!sc.digits(y) || !sc.eat('-') || !sc.digits(m, 2) || !sc.eat('-') || !sc.digits(d, 2))
+        return false;
+    zero = (y == 0 && m == 0 && d == 0);
+    if (zero) return true;
+    if (m < 1 || m > 12 || d < 1 || d > 31) return false;
+    days = days_from_civil(y, static_cast<unsigned>(m), static_cast<unsigned>(d));
+    return true;
+}
+
+// "HH:MM:SS[.f]" into micros; hours may exceed 24 (MySQL TIME).
+bool scan_clock(Scanner& sc, std::int64_t& micros) {
+    std::int64_t h = 0, mi = 0, se = 0;
+    if (!sc.digits(h) || !sc.eat(':') || !sc.digits(mi, 2) || !sc.eat(':') || !sc.digits(se, 2))
+        return false;
+    micros = ((h * 60 + mi) * 60 + se) * k_micros_per_second + sc.fraction();
+    return true;
+}
+
+// Optional zone suffix "+hh", "+hh:mm", "-hhmm", "Z": offset in micros.
+bool scan_zone(Scanner& sc, std::int64_t& offset) {
+    offset = 0;
+    if (sc.eat('Z')) return true;
+    int sign = 0;
+    if (sc.eat('+')) sign = 1;
+    else if (sc.eat('-')) sign = -1;
+    else return true;
+    std::int64_t h = 0, m = 0;
+    if (!sc.digits(h, 2)) return false;
+    sc.eat(':');
+    if (!sc.done() && !sc.digits(m, 2)) return false;
+    std::int64_t sec = 0;
+    if (sc.eat(':') && !sc.digits(sec, 2)) return false;
+    offset = sign * ((h * 60 + m) * 60 + sec) * k_micros_per_second;
+    return true;
+}
+
+int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+std::string hex(std::string_view bytes) {
+    static constexpr char k_digits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(bytes.size() * 2);
+    for (unsigned char c : bytes) {
+        out += k_digits[c >> 4];
+        out += k_digits[c & 15];
+    }
+    return out;
+}
+
+std::string format_real(double v) {
+    if (std::isnan(v)) return "NaN";
+    if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
+    if (v == 0) return "0";  // -0 and 0 are the same data
+    char buf[64];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    (void)ec;
+    return std::string(buf, end);
+}
+
+// Compares two normalised decimal strings numerically.
+int compare_decimal(std::string_view a, std::string_view b) {
+    bool na = !a.empty() && a[0] == '-', nb = !b.empty() && b[0] == '-';
+    if (na != nb) return na ? -1 : 1;
+    if (na) {
+        a.remove_prefix(1);
+        b.remove_prefix(1);
+    }
+    auto ia = a.substr(0, a.find('.')), ib = b.substr(0, b.find('.'));
+    int r = 0;
+    if (ia.size() != ib.size()) r = ia.size() < ib.size() ? -1 : 1;
+    else {
+        auto fa = a.substr(ia.size()), fb = b.substr(ib.size());
+        int c = ia.compare(ib);
+        if (c == 0) c = fa.compare(fb);  // ".5" vs ".25": lexicographic is right here
+        r = c < 0 ? -1 : (c > 0 ? 1 : 0);
+    }
+    return na ? -r : r;
+}
+
+bool is_numeric_kind(ValueKind k) {
+    return k == ValueKind::integer || k == ValueKind::unsigned_integer ||
+           k == ValueKind::decimal || k == ValueKind::boolean;
+}
+
+template <typename T>
+int three_way(T a, T b) {
+    return a < b ? -1 : (a > b ? 1 : 0);
+}
+
+}  // namespace
+
+std::string_view kind_name(ValueKind kind) {
+    switch (kind) {
+    case ValueKind::null: return "null";
+    case ValueKind::integer: return "integer";
+    case ValueKind::unsigned_integer: return "unsigned integer";
+    case ValueKind::real: return "real";
+    case ValueKind::decimal: return "decimal";
+    case ValueKind::text: return "text";
+    case ValueKind::bytes: return "bytes";
+    case ValueKind::date: return "date";
+    case ValueKind::time: return "time";
+    case ValueKind::datetime: return "datetime";
+    case ValueKind::boolean: return "boolean";
+    }
+    return "unknown";
+}
+
+Value Value::integer(std::int64_t v) {
+    Value out;
+    out.m_kind = ValueKind::integer;
+    out.m_int = v;
+    return out;
+}
+
+Value Value::unsigned_integer(std::uint64_t v) {
+    Value out;
+    out.m_kind = ValueKind::unsigned_integer;
+    out.m_int = static_cast<std::int64_t>(v);
+    return out;
+}
+
+Value Value::real(double v) {
+    Value out;
+    out.m_kind = ValueKind::real;
+    out.m_real = v;
+    return out;
+}
+
+Value Value::decimal(std::string_view text) {
+    Value out;
+    out.m_kind = ValueKind::decimal;
+    out.m_str = normalize_decimal(text);
+    return out;
+}
+
+Value Value::text(std::string v) {
+    Value out;
+    out.m_kind = ValueKind::text;
+    out.m_str = std::move(v);
+    return out;
+}
+
+Value Value::bytes(std::string v) {
+    Value out;
+    out.m_kind = ValueKind::bytes;
+    out.m_str = std::move(v);
+    return out;
+}
+
+Value Value::boolean(bool v) {
+    Value out;
+    out.m_kind = ValueKind::boolean;
+    out.m_int = v ? 1 : 0;
+    return out;
+}
+
+Value Value::datetime_micros(std::int64_t micros) {
+    Value out;
+    out.m_kind = ValueKind::datetime;
+    out.m_int = micros;
+    return out;
+}
+
+Value Value::date_days(std::int64_t days) {
+    Value out;
+    out.m_kind = ValueKind::date;
+    out.m_int = days == k_zero_date ? k_zero_date : days * k_micros_per_day;
+    return out;
+}
+
+Value Value::time_micros(std::int64_t micros) {
+    Value out;
+    out.m_kind = ValueKind::time;
+    out.m_int = micros;
+    return out;
+}
+
+Value Value::parse(ValueKind kind, std::string_view text) {
+    switch (kind) {
+    case ValueKind::null:
+        return Value();
+    case ValueKind::integer: {
+        std::int64_t v = 0;
+        auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        if (ec != std::errc() || p != text.data() + text.size()) bad_text(kind, text);
+        return integer(v);
+    }
+    case ValueKind::unsigned_integer: {
+        std::uint64_t v = 0;
+        auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        if (ec != std::errc() || p != text.data() + text.size()) bad_text(kind, text);
+        return unsigned_integer(v);
+    }
+    case ValueKind::real: {
+        if (text == "NaN") return real(std::numeric_limits<double>::quiet_NaN());
+        if (text == "Infinity" || text == "inf") return real(HUGE_VAL);
+        if (text == "-Infinity" || text == "-inf") return real(-HUGE_VAL);
+        double v = 0;
+        auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        if (ec != std::errc() || p != text.data() + text.size()) bad_text(kind, text);
+        return real(v);
+    }
+    case ValueKind::decimal:
+        return decimal(text);
+    case ValueKind::text:
+        return Value::text(std::string(text));
+    case ValueKind::bytes: {
+        // PostgreSQL's bytea_output=hex; anything else is already raw bytes.
+        if (text.size() >= 2 && text[0] == '\\' && text[1] == 'x') {
+            if (text.size() % 2 != 0) bad_text(kind, text);
+            std::string raw;
+            raw.reserve((text.size() - 2) / 2);
+            for (std::size_t i = 2; i < text.size(); i += 2) {
+                int hi = hex_digit(text[i]), lo = hex_digit(text[i + 1]);
+                if (hi < 0 || lo < 0) bad_text(kind, text);
+                raw += static_cast<char>(hi * 16 + lo);
+            }
+            return bytes(std::move(raw));
+        }
+        return bytes(std::string(text));
+    }
+    case ValueKind::boolean:
+        if (text == "t" || text == "1" || text == "true") return boolean(true);
+        if (text == "f" || text == "0" || text == "false") return boolean(false);
+        bad_text(kind, text);
+    case ValueKind::date: {
+        Scanner sc{text};
+        std::int64_t days = 0;
+        bool zero = false;
+        if (!scan_date(sc, days, zero) || !sc.done()) bad_text(kind, text);
+        return date_days(zero ? k_zero_date : days);
+    }
+    case ValueKind::time: {
+        Scanner sc{text};
+        bool negative = sc.eat('-');
+        std::int64_t micros = 0;
+        if (!scan_clock(sc, micros) || !sc.done()) bad_text(kind, text);
+        return time_micros(negative ? -micros : micros);
+    }
+    case ValueKind::datetime: {
+        Scanner sc{text};
+        std::int64_t days = 0, clock = 0, offset = 0;
+        bool zero = false;
+        if (!scan_date(sc, days, zero)) bad_text(kind, text);
+        if (!sc.eat(' ') && !sc.eat('T')) {
+            if (!sc.done()) bad_text(kind, text);
+        } else if (!scan_clock(sc, clock)) {
+            bad_text(kind, text);
+        }
+        if (!scan_zone(sc, offset) || !sc.done()) bad_text(kind, text);
+        if (zero) return datetime_micros(clock == 0 ? k_zero_date : k_zero_date + clock);
+        return datetime_micros(days * k_micros_per_day + clock - offset);
+    }
+    }
+    bad_text(kind, text);
+}
+
+std::int64_t Value::as_int() const {
+    switch (m_kind) {
+    case ValueKind::integer:
+    case ValueKind::boolean:
+    case ValueKind::date:
+    case ValueKind::time:
+    case ValueKind::datetime:
+        return m_int;
+    case ValueKind::unsigned_integer:
+        if (m_int < 0) break;
+        return m_int;
+    case ValueKind::real:
+        return static_cast<std::int64_t>(m_real);
+    case ValueKind::decimal: {
+        std::int64_t v = 0;
+        auto whole = std::string_view(m_str).substr(0, m_str.find('.'));
+        auto [p, ec] = std::from_chars(whole.data(), whole.data() + whole.size(), v);
+        if (ec == std::errc() && p == whole.data() + whole.size()) return v;
+        break;
+    }
+    default:
+        break;
+    }
+    throw Error(Code::data, fmt::format("{} value {} is not an integer", kind_name(m_kind), display()));
+}
+
+std::uint64_t Value::as_uint() const {
+    if (m_kind == ValueKind::unsigned_integer) return static_cast<std::uint64_t>(m_int);
+    std::int64_t v = as_int();
+    if (v < 0) throw Error(Code::data, fmt::format("value {} is negative", v));
+    return static_cast<std::uint64_t>(v);
+}
+
+double Value::as_double() const {
+    switch (m_kind) {
+    case ValueKind::real: return m_real;
+    case ValueKind::unsigned_integer: return static_cast<double>(static_cast<std::uint64_t>(m_int));
+    case ValueKind::decimal: return std::strtod(m_str.c_str(), nullptr);
+    default: return static_cast<double>(as_int());
+    }
+}
+
+bool Value::as_bool() const {
+    return as_int() != 0;
+}
+
+std::string_view Value::as_string() const {
+    if (m_kind == ValueKind::text || m_kind == ValueKind::bytes || m_kind == ValueKind::decimal)
+        return m_str;
+    throw Error(Code::data, fmt::format("{} value is not text", kind_name(m_kind)));
+}
+
+std::string Value::canonical() const {
+    switch (m_kind) {
+    case ValueKind::null: return {};
+    case ValueKind::integer:
+    case ValueKind::boolean: return std::to_string(m_int);
+    case ValueKind::unsigned_integer: return std::to_string(static_cast<std::uint64_t>(m_int));
+    case ValueKind::real: return format_real(m_real);
+    case ValueKind::decimal:
+    case ValueKind::text:
+    case ValueKind::bytes: return m_str;
+    case ValueKind::date:
+        return m_int == k_zero_date ? "0000-00-00" : format_date(m_int / k_micros_per_day);
+    case ValueKind::time: return format_time(m_int);
+    case ValueKind::datetime: return format_datetime(m_int);
+    }
+    return {};
+}
+
+std::string Value::display() const {
+    if (m_kind == ValueKind::null) return "NULL";
+    if (m_kind == ValueKind::bytes) return "\\x" + hex(m_str);
+    return canonical();
+}
+
+bool same_data(const Value& a, const Value& b) {
+    if (a.is_null() || b.is_null()) return a.is_null() && b.is_null();
+    if (a.kind() == b.kind()) {
+        switch (a.kind()) {
+        case ValueKind::text:
+        case ValueKind::bytes:
+        case ValueKind::decimal: return a.as_string() == b.as_string();
+        case ValueKind::real: break;  // NaN and -0 go through canonical()
+        default: return a.micros() == b.micros();  // the integer payload
+        }
+    }
+    return a.canonical() == b.canonical();
+}
+
+bool same_row(const Row& a, const Row& b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (!same_data(a[i], b[i])) return false;
+    return true;
+}
+
+int compare_key(const Value& a, const Value& b) {
+    if (a.is_null() || b.is_null()) return three_way(!a.is_null(), !b.is_null());
+    const ValueKind ka = a.kind(), kb = b.kind();
+    if (ka == ValueKind::integer && kb == ValueKind::integer) return three_way(a.as_int(), b.as_int());
+    if (ka == ValueKind::unsigned_integer && kb == ValueKind::unsigned_integer)
+        return three_way(a.as_uint(), b.as_uint());
+    if (is_numeric_kind(ka) && is_numeric_kind(kb))
+        return compare_decimal(a.canonical(), b.canonical());
+    if (ka == ValueKind::real || kb == ValueKind::real) return three_way(a.as_double(), b.as_double());
+    if ((ka == ValueKind::datetime || ka == ValueKind::date) &&
+        (kb == ValueKind::datetime || kb == ValueKind::date))
+        return three_way(a.micros(), b.micros());
+    if (ka == ValueKind::time && kb == ValueKind::time) return three_way(a.micros(), b.micros());
+    // Text, bytes and anything mixed: byte-wise, unsigned (memcmp), like a
+    // binary collation or COLLATE "C".
+    const std::string ca = a.canonical(), cb = b.canonical();
+    int c = std::memcmp(ca.data(), cb.data(), std::min(ca.size(), cb.size()));
+    if (c != 0) return c < 0 ? -1 : 1;
+    return three_way(ca.size(), cb.size());
+}
+
+int compare_key(const Row& a, const Row& b) {
+    const std::size_t n = std::min(a.size(), b.size());
+    for (std::size_t i = 0; i < n; ++i)
+        if (int c = compare_key(a[i], b[i]); c != 0) return c;
+    return three_way(a.size(), b.size());
+}
+
+std::string normalize_decimal(std::string_view text) {
+    std::string_view s = text;
+    bool negative = false;
+    if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
+        negative = s[0] == '-';
+        s.remove_prefix(1);
+    }
+    std::size_t dot = s.find('.');
+    std::string_view whole = s.substr(0, dot);
+    std::string_view frac = dot == std::string_view::npos ? std::string_view() : s.substr(dot + 1);
+    auto all_digits = [](std::string_view d) {
+        for (char c : d)
+            if (c < '0' || c > '9') return false;
+        return true;
+    };
+    if ((whole.empty() && frac.empty()) || !all_digits(whole) || !all_digits(frac))
+        bad_text(ValueKind::decimal, text);
+    while (!whole.empty() && whole[0] == '0') whole.remove_prefix(1);
+    while (!frac.empty() && frac.back() == '0') frac.remove_suffix(1);
+    std::string out;
+    out.reserve(whole.size() + frac.size() + 3);
+    if (negative && !(whole.empty() && frac.empty())) out += '-';
+    if (whole.empty()) out += '0';
+    else out += whole;
+    if (!frac.empty()) {
+        out += '.';
+        out += frac;
+    }
+    return out;
+}
+
+std::string format_date(std::int64_t days) {
+    std::int64_t y = 0;
+    unsigned m = 0, d = 0;
+    civil_from_days(days, y, m, d);
+    return fmt::format("{:04}-{:02}-{:02}", y, m, d);
+}
+
+std::string format_time(std::int64_t micros) {
+    const char* sign = micros < 0 ? "-" : "";
+    std::uint64_t u = micros < 0 ? static_cast<std::uint64_t>(-(micros + 1)) + 1
+                                 : static_cast<std::uint64_t>(micros);
+    std::uint64_t secs = u / 1'000'000, frac = u % 1'000'000;
+    return fmt::format("{}{:02}:{:02}:{:02}.{:06}", sign, secs / 3600, secs / 60 % 60, secs % 60, frac);
+}
+
+std::string format_datetime(std::int64_t micros) {
+    if (micros >= k_zero_date && micros < k_zero_date + k_micros_per_day)
+        return "0000-00-00 " + format_time(micros - k_zero_date);
+    std::int64_t days = micros / k_micros_per_day;
+    std::int64_t rest = micros % k_micros_per_day;
+    if (rest < 0) {
+        rest += k_micros_per_day;
+        --days;
+    }
+    return format_date(days) + " " + format_time(rest);
+}
+
+}  // namespace webook

@@ -1,0 +1,1 @@
+// TEMPORARY: keeps the library non-empty until its first component lands.

@@ -1,0 +1,97 @@
+#include "core/value.h"
+
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+
+namespace webook {
+namespace {
+
+TEST(Value, BooleanAndTinyintOneAreTheSameData) {
+    EXPECT_TRUE(same_data(Value::boolean(true), Value::integer(1)));
+    EXPECT_TRUE(same_data(Value::parse(ValueKind::boolean, "t"), Value::integer(1)));
+    EXPECT_FALSE(same_data(Value::boolean(false), Value::integer(1)));
+}
+
+TEST(Value, DecimalsCompareByValueNotByScale) {
+    EXPECT_TRUE(same_data(Value::decimal("1.50"), Value::decimal("1.5")));
+    EXPECT_TRUE(same_data(Value::decimal("007.000"), Value::integer(7)));
+    EXPECT_TRUE(same_data(Value::decimal("-0.00"), Value::decimal("0")));
+    EXPECT_FALSE(same_data(Value::decimal("1.25"), Value::decimal("1.26")));
+    EXPECT_FALSE(same_data(Value::decimal("12.34"), Value::decimal("1.234")));
+    EXPECT_EQ(Value::decimal("-0012.3400").canonical(), "-12.34");
+    EXPECT_THROW(Value::decimal("12a"), Error);
+    EXPECT_THROW(Value::decimal("."), Error);
+}
+
+TEST(Value, NullIsNotEmptyText) {
+    EXPECT_FALSE(same_data(Value::null(), Value::text("")));
+    EXPECT_TRUE(same_data(Value::null(), Value::null()));
+    EXPECT_TRUE(same_data(Value::text(""), Value::text("")));
+}
+
+TEST(Value, TextIsComparedByteForByte) {
+    EXPECT_FALSE(same_data(Value::text("a"), Value::text("A")));
+    EXPECT_FALSE(same_data(Value::text("x "), Value::text("x")));
+    EXPECT_TRUE(same_data(Value::text("\xF0\x9F\x98\x80"), Value::text("\xF0\x9F\x98\x80")));
+}
+
+TEST(Value, TimestampsIgnoreTrailingFractionZerosButNotMicroseconds) {
+    auto mysql = Value::parse(ValueKind::datetime, "2024-03-05 07:08:09.120000");
+    auto pg = Value::parse(ValueKind::datetime, "2024-03-05 07:08:09.12");
+    EXPECT_TRUE(same_data(mysql, pg));
+    EXPECT_EQ(mysql.canonical(), "2024-03-05 07:08:09.120000");
+    auto other = Value::parse(ValueKind::datetime, "2024-03-05 07:08:09.120001");
+    EXPECT_FALSE(same_data(mysql, other));
+}
+
+TEST(Value, TimestampsWithZonesAreConvertedToUtc) {
+    auto utc = Value::parse(ValueKind::datetime, "2024-03-05 07:08:09");
+    EXPECT_TRUE(same_data(utc, Value::parse(ValueKind::datetime, "2024-03-05 09:08:09+02")));
+    EXPECT_TRUE(same_data(utc, Value::parse(ValueKind::datetime, "2024-03-05 01:38:09-05:30")));
+}
+
+TEST(Value, DatesBeforeEpochAndZeroDatesRoundTrip) {
+    EXPECT_EQ(Value::parse(ValueKind::datetime, "1969-12-31 23:59:59.5").canonical(),
+              "1969-12-31 23:59:59.500000");
+    EXPECT_EQ(Value::parse(ValueKind::date, "1900-02-28").canonical(), "1900-02-28");
+    EXPECT_EQ(Value::parse(ValueKind::datetime, "0000-00-00 00:00:00").canonical(),
+              "0000-00-00 00:00:00.000000");
+    EXPECT_THROW(Value::parse(ValueKind::datetime, "2024-13-01 00:00:00"), Error);
+    EXPECT_THROW(Value::parse(ValueKind::datetime, "yesterday"), Error);
+}
+
+TEST(Value, ByteaHexAndRawBlobAreTheSameBytes) {
+    auto pg = Value::parse(ValueKind::bytes, "\\x00ff41");
+    auto mysql = Value::bytes(std::string("\0\xff" "A", 3));
+    EXPECT_TRUE(same_data(pg, mysql));
+    EXPECT_EQ(pg.display(), "\\x00ff41");
+    EXPECT_FALSE(same_data(pg, Value::bytes(std::string("\0\xff" "B", 3))));
+}
+
+TEST(Value, RealsCompareByShortestRepresentation) {
+    EXPECT_TRUE(same_data(Value::parse(ValueKind::real, "0.1"), Value::real(0.1)));
+    EXPECT_TRUE(same_data(Value::real(-0.0), Value::real(0.0)));
+    EXPECT_FALSE(same_data(Value::real(0.1), Value::real(0.10000000000000002)));
+}
+
+TEST(Value, UnsignedAboveInt64Range) {
+    auto v = Value::parse(ValueKind::unsigned_integer, "18446744073709551615");
+    EXPECT_EQ(v.canonical(), "18446744073709551615");
+    EXPECT_TRUE(same_data(v, Value::decimal("18446744073709551615")));
+    EXPECT_GT(compare_key(v, Value::integer(5)), 0);
+}
+
+TEST(Value, KeysOrderLikeABinaryCollation) {
+    EXPECT_LT(compare_key(Value::text("B"), Value::text("a")), 0);  // 'B' (0x42) < 'a' (0x61)
+    EXPECT_LT(compare_key(Value::text("a"), Value::text("a ")), 0);
+    EXPECT_LT(compare_key(Value::text("z"), Value::text("\xC3\xA9")), 0);  // UTF-8 bytes unsigned
+    EXPECT_LT(compare_key(Value::integer(9), Value::integer(10)), 0);
+    EXPECT_LT(compare_key(Value::decimal("9.5"), Value::decimal("10")), 0);
+    EXPECT_LT(compare_key(Value::decimal("-10"), Value::decimal("-9.5")), 0);
+    EXPECT_EQ(compare_key(Row{Value::integer(1), Value::text("x")}, Row{Value::integer(1), Value::text("x")}), 0);
+    EXPECT_LT(compare_key(Row{Value::integer(1), Value::text("x")}, Row{Value::integer(1), Value::text("y")}), 0);
+}
+
+}  // namespace
+}  // namespace webook
