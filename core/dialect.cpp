@@ -95,6 +95,10 @@ public:
         return "TRUNCATE TABLE " + quote(table);
     }
 
+    std::vector<std::string> sync_identity(std::string_view, std::string_view) const override {
+        return {};  // AUTO_INCREMENT moves past explicit ids by itself
+    }
+
 private:
     std::string column_sql(const ColumnDef& c) const {
         std::string sql = quote(c.name) + " " + type_name(c);
@@ -191,7 +195,24 @@ public:
         return "TRUNCATE TABLE " + quote(table);
     }
 
+    std::vector<std::string> sync_identity(std::string_view table, std::string_view column) const override {
+        // Only serial columns own a sequence; pg_get_serial_sequence is NULL
+        // otherwise. Its second argument is a bare column name (taken literally).
+        check_identifier(column);
+        return {fmt::format("SELECT setval(pg_get_serial_sequence('{0}', '{1}'), "
+                            "GREATEST(COALESCE((SELECT MAX({2}) FROM {3}), 0), 1), "
+                            "(SELECT MAX({2}) FROM {3}) IS NOT NULL) "
+                            "WHERE pg_get_serial_sequence('{0}', '{1}') IS NOT NULL",
+                            quote_string_free(table), column, quote(column), quote(table))};
+    }
+
 private:
+    // Identifiers are validated, so they can sit inside a string literal.
+    std::string quote_string_free(std::string_view identifier) const {
+        check_identifier(identifier);
+        return fmt::format("\"{}\"", identifier);
+    }
+
     std::string insert_prefix(std::string_view table, const std::vector<std::string>& columns,
                               int rows) const {
         std::string sql = fmt::format("INSERT INTO {} ({}) VALUES ", quote(table), quote_list(columns));

@@ -96,6 +96,10 @@ public:
     virtual std::vector<std::string> create_table(const TableDef& table) const = 0;
     // Empties a table fast (TRUNCATE).
     virtual std::string truncate(std::string_view table) const = 0;
+    // Statements that move an identity column's generator past the rows
+    // loaded with explicit ids (PostgreSQL sequences; nothing on MySQL).
+    virtual std::vector<std::string> sync_identity(std::string_view table,
+                                                   std::string_view column) const = 0;
 };
 
 const Dialect& dialect_for(Engine engine);

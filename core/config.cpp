@@ -1,0 +1,208 @@
+#include "core/config.h"
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "core/dialect.h"
+#include "core/error.h"
+#include "core/log.h"
+
+namespace webook {
+namespace {
+
+[[noreturn]] void fail_at(const std::string& path, const toml::source_region& where, std::string_view what) {
+    if (where.begin.line > 0)
+        throw Error(Code::config, fmt::format("config file {}: line {}: {}", path, where.begin.line, what));
+    throw Error(Code::config, fmt::format("config file {}: {}", path, what));
+}
+
+std::string string_at(const std::string& path, const toml::node& node, std::string_view key) {
+    if (auto s = node.value<std::string>()) return *s;
+    fail_at(path, node.source(), fmt::format("'{}' must be a string", key));
+}
+
+std::vector<std::string> strings_at(const std::string& path, const toml::node& node, std::string_view key) {
+    std::vector<std::string> out;
+    if (auto s = node.value<std::string>()) {  // key = "id" is accepted for key = ["id"]
+        out.push_back(*s);
+        return out;
+    }
+    const toml::array* arr = node.as_array();
+    if (arr == nullptr) fail_at(path, node.source(), fmt::format("'{}' must be a list of strings", key));
+    for (const auto& item : *arr) out.push_back(string_at(path, item, key));
+    return out;
+}
+
+DatabaseConfig read_database(const std::string& path, const toml::node& node, std::string_view section) {
+    const toml::table* t = node.as_table();
+    if (t == nullptr) fail_at(path, node.source(), fmt::format("[{}] must be a table", section));
+    DatabaseConfig db;
+    for (const auto& [k, v] : *t) {
+        if (k == "dsn") db.dsn = string_at(path, v, "dsn");
+        else if (k == "password_file") db.password_file = string_at(path, v, "password_file");
+        else if (k == "password")
+            fail_at(path, v.source(),
+                    fmt::format("[{}] password is not read from the config file: use password_file "
+                                "or WEBOOKCTL_{}_PASSWORD",
+                                section, section == "target" ? "TARGET" : "SOURCE"));
+        else fail_at(path, v.source(), fmt::format("unknown key '{}' in [{}]", k.str(), section));
+    }
+    return db;
+}
+
+TableConfig read_table(const std::string& path, const toml::node& node) {
+    const toml::table* t = node.as_table();
+    if (t == nullptr) fail_at(path, node.source(), "[[tables]] entries must be tables");
+    TableConfig table;
+    for (const auto& [k, v] : *t) {
+        if (k == "name") table.name = string_at(path, v, "name");
+        else if (k == "key") table.key = strings_at(path, v, "key");
+        else if (k == "update_column") table.update_column = string_at(path, v, "update_column");
+        else if (k == "ignore_columns") table.ignore_columns = strings_at(path, v, "ignore_columns");
+        else if (k == "column_map") {
+            const toml::table* m = v.as_table();
+            if (m == nullptr) fail_at(path, v.source(), "'column_map' must be a table of names");
+            for (const auto& [from, to] : *m) table.column_map[std::string(from.str())] = string_at(path, to, from.str());
+        } else {
+            fail_at(path, v.source(), fmt::format("unknown key '{}' in [[tables]]", k.str()));
+        }
+    }
+    if (table.name.empty()) fail_at(path, node.source(), "[[tables]] entry without a name");
+    try {
+        table.validate();
+    } catch (const Error& e) {
+        fail_at(path, node.source(), e.what());
+    }
+    return table;
+}
+
+void check_identifier(std::string_view what, const std::string& name) {
+    if (!valid_identifier(name))
+        throw Error(Code::config, fmt::format("invalid {} '{}': use letters, digits and '_' (at most 63)",
+                                              what, name.substr(0, 80)));
+}
+
+}  // namespace
+
+void TableConfig::validate() const {
+    check_identifier("table name", name);
+    for (const auto& k : key) check_identifier(fmt::format("key column of {}", name), k);
+    if (!update_column.empty()) check_identifier(fmt::format("update column of {}", name), update_column);
+    for (const auto& c : ignore_columns) check_identifier(fmt::format("ignored column of {}", name), c);
+    for (const auto& [from, to] : column_map) {
+        check_identifier(fmt::format("mapped column of {}", name), from);
+        check_identifier(fmt::format("mapped column of {}", name), to);
+    }
+}
+
+void Config::validate() const {
+    for (const auto* db : {&source, &target, &control})
+        if (!db->dsn.empty()) Dsn::parse(db->dsn);
+    for (std::size_t i = 0; i < tables.size(); ++i) {
+        tables[i].validate();
+        for (std::size_t j = 0; j < i; ++j)
+            if (tables[j].name == tables[i].name)
+                throw Error(Code::config, fmt::format("table '{}' is configured twice", tables[i].name));
+    }
+    log::parse_level(log_level);
+    log::parse_format(log_format);
+}
+
+const TableConfig* Config::find_table(const std::string& name) const {
+    for (const auto& t : tables)
+        if (t.name == name) return &t;
+    return nullptr;
+}
+
+Config load_config_file(const std::string& path) {
+    toml::table root;
+    try {
+        root = toml::parse_file(path);
+    } catch (const toml::parse_error& e) {
+        const auto& where = e.source();
+        if (where.begin.line == 0)  // toml++ reports unreadable files this way
+            throw Error(Code::config, fmt::format("cannot read config file {}: {}", path, e.description()));
+        fail_at(path, where, e.description());
+    }
+    Config config;
+    config.config_path = path;
+    for (const auto& [k, v] : root) {
+        if (k == "source") config.source = read_database(path, v, "source");
+        else if (k == "target") config.target = read_database(path, v, "target");
+        else if (k == "control") config.control = read_database(path, v, "control");
+        else if (k == "tables") {
+            const toml::array* arr = v.as_array();
+            if (arr == nullptr) fail_at(path, v.source(), "'tables' must be an array of tables ([[tables]])");
+            for (const auto& t : *arr) config.tables.push_back(read_table(path, t));
+        } else if (k == "log") {
+            const toml::table* t = v.as_table();
+            if (t == nullptr) fail_at(path, v.source(), "[log] must be a table");
+            for (const auto& [lk, lv] : *t) {
+                if (lk == "level") config.log_level = string_at(path, lv, "level");
+                else if (lk == "format") config.log_format = string_at(path, lv, "format");
+                else fail_at(path, lv.source(), fmt::format("unknown key '{}' in [log]", lk.str()));
+            }
+        } else if (k == "output") {
+            const toml::table* t = v.as_table();
+            if (t == nullptr) fail_at(path, v.source(), "[output] must be a table");
+            for (const auto& [ok, ov] : *t) {
+                if (ok == "format") {
+                    try {
+                        config.output = parse_output_format(string_at(path, ov, "format"));
+                    } catch (const Error& e) {
+                        fail_at(path, ov.source(), e.what());
+                    }
+                } else {
+                    fail_at(path, ov.source(), fmt::format("unknown key '{}' in [output]", ok.str()));
+                }
+            }
+        } else {
+            fail_at(path, v.source(), fmt::format("unknown key '{}'", k.str()));
+        }
+    }
+    try {
+        config.validate();
+    } catch (const Error& e) {
+        throw Error(Code::config, fmt::format("config file {}: {}", path, e.what()));
+    }
+    return config;
+}
+
+void apply_environment(Config& config, Getenv getenv_fn) {
+    auto env = [&](const char* name) -> const char* {
+        const char* v = getenv_fn(name);
+        return v != nullptr && *v != '\0' ? v : nullptr;
+    };
+    if (const char* v = env("WEBOOKCTL_SOURCE_DSN")) config.source.dsn = v;
+    if (const char* v = env("WEBOOKCTL_TARGET_DSN")) config.target.dsn = v;
+    if (const char* v = env("WEBOOKCTL_CONTROL_DSN")) config.control.dsn = v;
+    if (const char* v = env("WEBOOKCTL_LOG_LEVEL")) config.log_level = v;
+    if (const char* v = env("WEBOOKCTL_LOG_FORMAT")) config.log_format = v;
+    if (const char* v = env("WEBOOKCTL_OUTPUT")) config.output = parse_output_format(v);
+}
+
+Config resolve_config(const std::string& path_flag, Getenv getenv_fn) {
+    std::string path = path_flag;
+    if (path.empty())
+        if (const char* v = getenv_fn("WEBOOKCTL_CONFIG"); v != nullptr) path = v;
+    Config config = path.empty() ? Config{} : load_config_file(path);
+    apply_environment(config, getenv_fn);
+    return config;
+}
+
+OutputFormat parse_output_format(std::string_view name) {
+    if (name == "text") return OutputFormat::text;
+    if (name == "json") return OutputFormat::json;
+    throw Error(Code::usage, fmt::format("unknown output format '{}' (text, json)", name));
+}
+
+Dsn database_dsn(const DatabaseConfig& db, DsnRole role, std::string_view what) {
+    if (db.dsn.empty())
+        throw Error(Code::config, fmt::format("no {} database: set --{} or [{}] dsn in the config file",
+                                              what, what, what));
+    Dsn dsn = Dsn::parse(db.dsn);
+    resolve_password(dsn, role, db.password_file);
+    return dsn;
+}
+
+}  // namespace webook

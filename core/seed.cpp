@@ -1,0 +1,381 @@
+#include "core/seed.h"
+
+#include <chrono>
+#include <cmath>
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+#include "core/db.h"
+#include "core/dialect.h"
+#include "core/error.h"
+#include "core/interrupt.h"
+#include "core/log.h"
+#include "core/schema.h"
+
+namespace webook {
+namespace {
+
+constexpr std::int64_t k_second = 1'000'000;
+constexpr std::int64_t k_hour = 3600 * k_second;
+constexpr std::int64_t k_day = 24 * k_hour;
+constexpr std::int64_t k_spread = 8 * 7 * k_day;  // timestamps spread over eight weeks
+
+// splitmix64: small, fast, and the same sequence everywhere.
+class Random {
+public:
+    explicit Random(std::uint64_t seed) : m_state(seed) {}
+    std::uint64_t next() {
+        std::uint64_t z = (m_state += 0x9e3779b97f4a7c15ULL);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        return z ^ (z >> 31);
+    }
+    std::int64_t below(std::int64_t n) { return static_cast<std::int64_t>(next() % static_cast<std::uint64_t>(n)); }
+    double unit() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+    bool chance(double p) { return unit() < p; }
+    // 1..n, skewed to small values (popular items first): a Zipf-like draw.
+    std::int64_t skewed(std::int64_t n) {
+        double u = unit();
+        auto v = static_cast<std::int64_t>(std::pow(static_cast<double>(n), u * u));
+        return std::clamp<std::int64_t>(v, 1, n);
+    }
+
+private:
+    std::uint64_t m_state;
+};
+
+const std::vector<std::string> k_words = {
+    "迁移", "数据", "架构", "缓存", "排行榜", "点赞", "收藏", "Kafka", "MySQL", "PostgreSQL",
+    "zero-downtime", "café", "naïve", "über", "🚀", "😀", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "高并发", "分布式", "锁",
+    "Go", "C++", "rank", "ledger", "outbox", "Ünïcödé", "日本語", "한국어", "Ελληνικά", "emoji🎉",
+};
+
+std::string words(Random& rng, int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) {
+        if (i) out += ' ';
+        out += k_words[rng.below(static_cast<std::int64_t>(k_words.size()))];
+    }
+    return out;
+}
+
+std::string content(Random& rng) {
+    // Mostly a few hundred bytes; one in a hundred is long (~50 KB).
+    int paragraphs = rng.chance(0.01) ? 800 : 2 + static_cast<int>(rng.below(12));
+    std::string out;
+    for (int p = 0; p < paragraphs; ++p) {
+        out += words(rng, 6 + static_cast<int>(rng.below(8)));
+        out += p + 1 < paragraphs ? "\n\n" : "";
+    }
+    return out;
+}
+
+// A seeded table: its columns and rows, written through one BulkWriter.
+class TableLoad {
+public:
+    TableLoad(Connection& conn, std::string table, std::vector<std::string> columns)
+        : m_conn(conn), m_table(std::move(table)), m_columns(std::move(columns)) {}
+
+    template <typename Fill>
+    std::int64_t run(Fill&& fill) {
+        Transaction tx(m_conn);
+        auto writer = m_conn.bulk_insert(m_table, m_columns);
+        std::int64_t n = 0;
+        Row row;
+        auto emit = [&](Row&& r) {
+            writer->write(r);
+            if (++n % 65536 == 0) check_interrupted();
+        };
+        fill(emit);
+        writer->finish();
+        tx.commit();
+        return n;
+    }
+
+private:
+    Connection& m_conn;
+    std::string m_table;
+    std::vector<std::string> m_columns;
+};
+
+Value ts(std::int64_t micros) { return Value::datetime_micros(micros); }
+Value i64(std::int64_t v) { return Value::integer(v); }
+
+}  // namespace
+
+void SeedOptions::validate() const {
+    for (auto [name, v] : {std::pair{"users", users}, {"articles", articles}, {"interactives", interactives},
+                           {"likes", likes}, {"collects", collects}, {"rewards", rewards}})
+        if (v < 0) throw Error(Code::usage, fmt::format("--{} must not be negative", name));
+    if (users < 1 && (articles > 0 || likes > 0 || collects > 0 || rewards > 0))
+        throw Error(Code::usage, "--users must be at least 1 when anything else is seeded");
+    if (articles < 1 && (rewards > 0 || likes > 0 || collects > 0))
+        throw Error(Code::usage, "--articles must be at least 1 when likes, collects or rewards are seeded");
+}
+
+SeedResult seed_database(Connection& conn, const SeedOptions& opt) {
+    opt.validate();
+    const auto started = std::chrono::steady_clock::now();
+    const auto* logger = log::get("seed");
+    const Dialect& d = conn.dialect();
+
+    std::int64_t base = opt.base_time_micros;
+    if (base == 0) {
+        auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count();
+        base = now / k_hour * k_hour;
+    }
+    const std::vector<std::string> tables = {"users", "articles", "published_articles", "interactives",
+                                             "user_like_bizs", "user_collection_bizs", "rewards", "payments",
+                                             "accounts", "account_activities", "outbox"};
+    // Refuse to mix seed rows into real data.
+    for (const auto& t : tables) {
+        if (!conn.table_exists(t))
+            throw Error(Code::config, fmt::format("table '{}' not found in {}: run 'webookctl db init' first",
+                                                  t, conn.describe()));
+        if (opt.truncate == Truncate::yes) {
+            conn.execute(d.truncate(t));
+        } else if (conn.query_one(fmt::format("SELECT 1 FROM {} LIMIT 1", d.quote(t)))) {
+            throw Error(Code::usage, fmt::format("table '{}' in {} is not empty: pass --truncate to replace "
+                                                 "its rows", t, conn.describe()));
+        }
+    }
+
+    SeedResult result;
+    auto load = [&](const std::string& table, std::vector<std::string> columns, auto&& fill) {
+        auto t0 = std::chrono::steady_clock::now();
+        std::int64_t n = with_context("seeding " + table + " in " + conn.describe(),
+                                      [&] { return TableLoad(conn, table, std::move(columns)).run(fill); });
+        for (const auto& sql : d.sync_identity(table, "id")) conn.execute(sql);
+        double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        logger->info("{}: {} rows in {:.2f}s ({:.0f} rows/s)", table, n, s, s > 0 ? n / s : 0.0);
+        result.inserted.push_back({table, n});
+    };
+
+    // users: NULL emails/phones/birthdays/about_me, binary hashes, unicode nicknames.
+    load("users", {"id", "email", "phone", "password_hash", "nickname", "birthday", "about_me", "verified",
+                   "credit_score", "ctime", "utime"},
+         [&](auto& emit) {
+             Random rng(opt.seed ^ 0x75736572);
+             for (std::int64_t id = 1; id <= opt.users; ++id) {
+                 std::string hash(32, '\0');
+                 for (auto& c : hash) c = static_cast<char>(rng.next() & 0xff);
+                 std::int64_t ctime = base - rng.below(k_spread);
+                 std::string about;
+                 if (rng.chance(0.1)) about = "";                       // empty, not NULL
+                 else if (rng.chance(0.05)) about = words(rng, 3) + "  ";  // trailing spaces kept
+                 else about = words(rng, 5 + static_cast<int>(rng.below(30)));
+                 emit(Row{i64(id),
+                          rng.chance(0.2) ? Value() : Value::text(fmt::format("user{}@example.com", id)),
+                          rng.chance(0.3) ? Value() : Value::text(fmt::format("+86-138{:08}", id)),
+                          Value::bytes(std::move(hash)),
+                          Value::text(words(rng, 1 + static_cast<int>(rng.below(2)))),
+                          rng.chance(0.4) ? Value() : Value::date_days(-3650 + rng.below(20000)),
+                          rng.chance(0.5) ? Value() : Value::text(std::move(about)),
+                          Value::boolean(rng.chance(0.3)),
+                          Value::decimal(fmt::format("{}.{:02}", 300 + rng.below(600), rng.below(100))),
+                          ts(ctime), ts(ctime + rng.below(k_day))});
+             }
+         });
+
+    // articles and their published copies: 70% published, 10% withdrawn
+    // (private on both sides), 20% drafts.
+    struct ArticleMeta {
+        std::int64_t author;
+        std::int64_t ctime;
+        int status;
+    };
+    std::vector<ArticleMeta> meta;
+    meta.reserve(static_cast<std::size_t>(opt.articles));
+    auto article_row = [&](Random& rng, std::int64_t id, const ArticleMeta& m, int status) {
+        return Row{i64(id), Value::text(words(rng, 2 + static_cast<int>(rng.below(6)))), Value::text(content(rng)),
+                   i64(m.author), i64(status), ts(m.ctime), ts(m.ctime + rng.below(2 * k_hour))};
+    };
+    const std::vector<std::string> article_columns = {"id", "title", "content", "author_id", "status", "ctime", "utime"};
+    load("articles", article_columns, [&](auto& emit) {
+        Random rng(opt.seed ^ 0x61727469);
+        for (std::int64_t id = 1; id <= opt.articles; ++id) {
+            double p = rng.unit();
+            ArticleMeta m{rng.skewed(opt.users), base - rng.below(k_spread), p < 0.7 ? 2 : (p < 0.8 ? 3 : 1)};
+            meta.push_back(m);
+            Random text_rng(opt.seed ^ static_cast<std::uint64_t>(id) * 0x9e37);
+            emit(article_row(text_rng, id, m, m.status));
+        }
+    });
+    load("published_articles", article_columns, [&](auto& emit) {
+        for (std::int64_t id = 1; id <= opt.articles; ++id) {
+            const auto& m = meta[static_cast<std::size_t>(id - 1)];
+            if (m.status == 1) continue;
+            Random text_rng(opt.seed ^ static_cast<std::uint64_t>(id) * 0x9e37);  // same text as the draft
+            emit(article_row(text_rng, id, m, m.status));
+        }
+    });
+
+    // interactives: one per article, then other bizes; counts skewed by rank.
+    const std::int64_t n_inter = opt.interactives > 0 ? opt.interactives : opt.articles;
+    load("interactives", {"id", "biz", "biz_id", "read_cnt", "like_cnt", "collect_cnt", "ctime", "utime"},
+         [&](auto& emit) {
+             Random rng(opt.seed ^ 0x696e7465);
+             static const std::vector<std::string> others = {"video", "comment", "answer"};
+             for (std::int64_t id = 1; id <= n_inter; ++id) {
+                 std::string biz;
+                 std::int64_t biz_id = id;
+                 if (id <= opt.articles) {
+                     biz = "article";
+                 } else {
+                     std::int64_t k = id - opt.articles - 1;
+                     biz = others[static_cast<std::size_t>(k % 3)];
+                     biz_id = k / 3 + 1;
+                 }
+                 // Popular items: small ids are read and liked far more.
+                 double heat = 1.0 / std::pow(static_cast<double>(biz_id), 0.7);
+                 std::int64_t reads = static_cast<std::int64_t>(200000 * heat * rng.unit()) + rng.below(50);
+                 std::int64_t likes = reads / (5 + rng.below(20));
+                 std::int64_t collects = likes / (2 + rng.below(8));
+                 std::int64_t ctime = id <= opt.articles ? meta[static_cast<std::size_t>(id - 1)].ctime
+                                                        : base - rng.below(k_spread);
+                 emit(Row{i64(id), Value::text(biz), i64(biz_id), i64(reads), i64(likes), i64(collects),
+                          ts(ctime), ts(std::min(base, ctime + rng.below(7 * k_day)))});
+             }
+         });
+
+    // user_like_bizs / user_collection_bizs: unique (uid, biz, biz_id),
+    // skewed to popular articles, some cancelled (status 0).
+    auto user_biz = [&](const std::string& table, std::int64_t count, std::uint64_t salt, bool with_cid) {
+        std::vector<std::string> cols = {"id", "uid"};
+        if (with_cid) cols.push_back("cid");
+        for (const char* c : {"biz", "biz_id", "status", "ctime", "utime"}) cols.push_back(c);
+        load(table, cols, [&](auto& emit) {
+            Random rng(opt.seed ^ salt);
+            std::unordered_set<std::uint64_t> seen;
+            seen.reserve(static_cast<std::size_t>(count));
+            std::int64_t id = 0, attempts = 0;
+            while (id < count && attempts < count * 20) {
+                ++attempts;
+                std::int64_t uid = 1 + rng.below(opt.users);
+                std::int64_t biz_id = rng.skewed(opt.articles);
+                if (!seen.insert(static_cast<std::uint64_t>(uid) * 0x1000000ULL + static_cast<std::uint64_t>(biz_id)).second)
+                    continue;
+                ++id;
+                std::int64_t ctime = base - rng.below(k_spread);
+                Row row{i64(id), i64(uid)};
+                if (with_cid) row.push_back(i64(1 + rng.below(5)));
+                for (auto&& v : {Value::text("article"), i64(biz_id), i64(rng.chance(0.9) ? 1 : 0), ts(ctime),
+                                 ts(ctime + rng.below(k_day))})
+                    row.push_back(v);
+                emit(std::move(row));
+            }
+        });
+    };
+    user_biz("user_like_bizs", opt.likes, 0x6c696b65, false);
+    user_biz("user_collection_bizs", opt.collects, 0x636f6c6c, true);
+
+    // rewards -> payments -> ledger. 80% paid (booked 90/10 to author and
+    // platform), 10% still pending, 10% failed.
+    struct Booking {
+        std::int64_t reward_id, author, amount, time;
+    };
+    std::vector<Booking> bookings;
+    struct RewardMeta {
+        std::int64_t article, uid, author, amount, ctime;
+        int outcome;  // 0 paid, 1 pending, 2 failed
+    };
+    std::vector<RewardMeta> rewards;
+    {
+        Random rng(opt.seed ^ 0x72657761);
+        for (std::int64_t id = 1; id <= opt.rewards; ++id) {
+            std::int64_t article = rng.skewed(opt.articles);
+            double p = rng.unit();
+            rewards.push_back({article, 1 + rng.below(opt.users), meta[static_cast<std::size_t>(article - 1)].author,
+                               (1 + rng.below(50)) * 100 + (rng.chance(0.3) ? rng.below(100) : 0),
+                               base - rng.below(k_spread), p < 0.8 ? 0 : (p < 0.9 ? 1 : 2)});
+        }
+    }
+    load("rewards", {"id", "biz", "biz_id", "uid", "target_uid", "amount", "status", "ctime", "utime"},
+         [&](auto& emit) {
+             for (std::size_t i = 0; i < rewards.size(); ++i) {
+                 const auto& r = rewards[i];
+                 int status = r.outcome == 0 ? 1 : (r.outcome == 1 ? 0 : 2);
+                 emit(Row{i64(static_cast<std::int64_t>(i) + 1), Value::text("article"), i64(r.article), i64(r.uid),
+                          i64(r.author), i64(r.amount), i64(status), ts(r.ctime), ts(r.ctime + 90 * k_second)});
+             }
+         });
+    load("payments", {"id", "trade_no", "biz_trade_no", "amount", "currency", "description", "status", "txn_id",
+                      "ctime", "utime"},
+         [&](auto& emit) {
+             Random rng(opt.seed ^ 0x70617970);
+             for (std::size_t i = 0; i < rewards.size(); ++i) {
+                 const auto& r = rewards[i];
+                 const std::int64_t id = static_cast<std::int64_t>(i) + 1;
+                 int status = r.outcome == 0 ? 2 : (r.outcome == 1 ? 1 : 3);
+                 emit(Row{i64(id), Value::text(fmt::format("T{:016x}", rng.next())),
+                          Value::text(fmt::format("reward-{}", id)), i64(r.amount), Value::text("CNY"),
+                          Value::text(fmt::format("打赏 reward for article {}", r.article)), i64(status),
+                          status == 2 ? Value::text(fmt::format("wx{:012x}", rng.next() >> 16)) : Value(),
+                          ts(r.ctime), ts(r.ctime + 60 * k_second)});
+                 if (r.outcome == 0) bookings.push_back({id, r.author, r.amount, r.ctime + 90 * k_second});
+             }
+         });
+
+    // Accounts: platform (uid 0, type 2) first, then each author paid.
+    std::vector<std::pair<std::int64_t, std::int64_t>> balances;  // (uid, balance); index+1 = account id
+    std::unordered_map<std::int64_t, std::size_t> account_of;
+    balances.push_back({0, 0});
+    for (const auto& b : bookings) {
+        auto [it, fresh] = account_of.emplace(b.author, balances.size());
+        if (fresh) balances.push_back({b.author, 0});
+        std::int64_t author_share = b.amount * 90 / 100;
+        balances[it->second].second += author_share;
+        balances[0].second += b.amount - author_share;
+    }
+    if (bookings.empty()) balances.clear();
+    load("accounts", {"id", "uid", "type", "balance", "currency", "ctime", "utime"}, [&](auto& emit) {
+        for (std::size_t i = 0; i < balances.size(); ++i)
+            emit(Row{i64(static_cast<std::int64_t>(i) + 1), i64(balances[i].first), i64(i == 0 ? 2 : 1),
+                     i64(balances[i].second), Value::text("CNY"), ts(base - k_spread), ts(base)});
+    });
+    load("account_activities", {"id", "account_id", "uid", "amount", "currency", "biz", "biz_id", "ctime", "utime"},
+         [&](auto& emit) {
+             std::int64_t id = 0;
+             for (const auto& b : bookings) {
+                 std::int64_t author_share = b.amount * 90 / 100;
+                 auto account = static_cast<std::int64_t>(account_of.at(b.author)) + 1;
+                 emit(Row{i64(++id), i64(account), i64(b.author), i64(author_share), Value::text("CNY"),
+                          Value::text("reward"), i64(b.reward_id), ts(b.time), ts(b.time)});
+                 emit(Row{i64(++id), i64(1), i64(0), i64(b.amount - author_share), Value::text("CNY"),
+                          Value::text("reward"), i64(b.reward_id), ts(b.time), ts(b.time)});
+             }
+         });
+    // The outbox rows of successful payments, already relayed.
+    load("outbox", {"id", "topic", "msg_key", "payload", "status", "attempts", "next_attempt_at", "last_error",
+                    "ctime", "utime"},
+         [&](auto& emit) {
+             std::int64_t id = 0;
+             for (const auto& b : bookings) {
+                 std::string key = fmt::format("reward-{}", b.reward_id);
+                 emit(Row{i64(++id), Value::text("payment_events"), Value::text(key),
+                          Value::text(fmt::format(R"({{"biz_trade_no":"{}","status":"success","amount":{}}})", key,
+                                                  b.amount)),
+                          i64(1), i64(1), ts(b.time), Value(), ts(b.time), ts(b.time)});
+             }
+         });
+
+    result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return result;
+}
+
+std::vector<TableCount> count_rows(Connection& conn) {
+    std::vector<TableCount> counts;
+    for (const auto& t : webook_tables()) {
+        auto row = with_context("counting " + t.name + " in " + conn.describe(), [&] {
+            return conn.query_one("SELECT COUNT(*) FROM " + conn.dialect().quote(t.name));
+        });
+        counts.push_back({t.name, row ? (*row)[0].as_int() : 0});
+    }
+    return counts;
+}
+
+}  // namespace webook
