@@ -99,6 +99,43 @@ public:
         return {};  // AUTO_INCREMENT moves past explicit ids by itself
     }
 
+    std::string canonical_text(std::string_view q, ValueKind kind, int scale) const override {
+        switch (kind) {
+        case ValueKind::integer:
+        case ValueKind::unsigned_integer:
+        case ValueKind::boolean: return fmt::format("CAST({} AS CHAR)", q);
+        case ValueKind::decimal:
+            if (scale <= 0) return fmt::format("CAST({} AS CHAR)", q);
+            return fmt::format("TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM CAST({} AS CHAR)))", q);
+        case ValueKind::text: return fmt::format("CAST({} AS BINARY)", q);  // bytes; no collation mixing
+        case ValueKind::bytes: return fmt::format("LOWER(HEX({}))", q);
+        case ValueKind::datetime: return fmt::format("DATE_FORMAT({}, '%Y-%m-%d %H:%i:%s.%f')", q);
+        case ValueKind::date: return fmt::format("DATE_FORMAT({}, '%Y-%m-%d')", q);
+        case ValueKind::time: return fmt::format("TIME_FORMAT({}, '%H:%i:%s.%f')", q);
+        default: break;
+        }
+        throw Error(Code::config, fmt::format("column {} ({}) has no exact text form for checksums", q, kind_name(kind)));
+    }
+
+    std::string row_md5(const std::vector<std::string>& texts, const std::vector<std::string>& cols) const override {
+        std::string parts;
+        for (std::size_t i = 0; i < texts.size(); ++i) {
+            if (i) parts += ", ";
+            parts += fmt::format("CASE WHEN {0} IS NULL THEN 'N' ELSE CONCAT('V', LENGTH({1}), ':', {1}) END",
+                                 cols[i], texts[i]);
+        }
+        return fmt::format("MD5(CONCAT({}))", parts);
+    }
+
+    std::string hex32(std::string_view hex_expr, int from) const override {
+        return fmt::format("CAST(CONV(SUBSTR({}, {}, 8), 16, 10) AS UNSIGNED)", hex_expr, from);
+    }
+
+    std::string running_sessions_sql() const override {
+        return "SELECT CAST(VARIABLE_VALUE AS SIGNED) FROM information_schema.GLOBAL_STATUS "
+               "WHERE VARIABLE_NAME = 'THREADS_RUNNING'";
+    }
+
 private:
     std::string column_sql(const ColumnDef& c) const {
         std::string sql = quote(c.name) + " " + type_name(c);
@@ -204,6 +241,40 @@ public:
                             "(SELECT MAX({2}) FROM {3}) IS NOT NULL) "
                             "WHERE pg_get_serial_sequence('{0}', '{1}') IS NOT NULL",
                             quote_string_free(table), column, quote(column), quote(table))};
+    }
+
+    std::string canonical_text(std::string_view q, ValueKind kind, int) const override {
+        switch (kind) {
+        case ValueKind::integer:
+        case ValueKind::unsigned_integer: return fmt::format("{}::text", q);
+        case ValueKind::boolean: return fmt::format("{}::int::text", q);
+        case ValueKind::decimal: return fmt::format("trim_scale({})::text", q);
+        case ValueKind::text: return std::string(q);
+        case ValueKind::bytes: return fmt::format("encode({}, 'hex')", q);
+        case ValueKind::datetime: return fmt::format("to_char({}, 'YYYY-MM-DD HH24:MI:SS.US')", q);
+        case ValueKind::date: return fmt::format("to_char({}, 'YYYY-MM-DD')", q);
+        case ValueKind::time: return fmt::format("to_char({}, 'HH24:MI:SS.US')", q);
+        default: break;
+        }
+        throw Error(Code::config, fmt::format("column {} ({}) has no exact text form for checksums", q, kind_name(kind)));
+    }
+
+    std::string row_md5(const std::vector<std::string>& texts, const std::vector<std::string>& cols) const override {
+        std::string parts;
+        for (std::size_t i = 0; i < texts.size(); ++i) {
+            if (i) parts += ", ";
+            parts += fmt::format("CASE WHEN {0} IS NULL THEN 'N' ELSE concat('V', octet_length({1}), ':', {1}) END",
+                                 cols[i], texts[i]);
+        }
+        return fmt::format("md5(concat({}))", parts);
+    }
+
+    std::string hex32(std::string_view hex_expr, int from) const override {
+        return fmt::format("('x' || substr({}, {}, 8))::bit(32)::bigint", hex_expr, from);
+    }
+
+    std::string running_sessions_sql() const override {
+        return "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND backend_type = 'client backend'";
     }
 
 private:

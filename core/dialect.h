@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/dsn.h"
+#include "core/value.h"
 
 namespace webook {
 
@@ -100,6 +101,24 @@ public:
     // loaded with explicit ids (PostgreSQL sequences; nothing on MySQL).
     virtual std::vector<std::string> sync_identity(std::string_view table,
                                                    std::string_view column) const = 0;
+
+    // -- Checksums computed inside the database ------------------------------
+    // The canonical text of a column (the SQL twin of Value::canonical(), so
+    // equal data gives equal text on both engines; bytes as lowercase hex).
+    // Throws Error(Code::config) for kinds without an exact text form (real).
+    virtual std::string canonical_text(std::string_view quoted, ValueKind kind, int decimal_scale) const = 0;
+    // MD5 hex of the row's canonical texts, each length-prefixed and NULLs
+    // marked, so no two different rows share an input.
+    virtual std::string row_md5(const std::vector<std::string>& canonical_texts,
+                                const std::vector<std::string>& quoted_columns) const = 0;
+    // An unsigned integer from 8 hex digits of `hex_expr` starting at `from`
+    // (1-based): two such halves make a 64-bit hash slice.
+    virtual std::string hex32(std::string_view hex_expr, int from) const = 0;
+
+    // -- Load --------------------------------------------------------------
+    // One integer: how many sessions are running statements right now
+    // (Threads_running / active backends), for --max-load.
+    virtual std::string running_sessions_sql() const = 0;
 };
 
 const Dialect& dialect_for(Engine engine);

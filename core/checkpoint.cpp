@@ -1,0 +1,112 @@
+#include "core/checkpoint.h"
+
+#include <chrono>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/db.h"
+#include "core/dialect.h"
+#include "core/error.h"
+#include "core/schema.h"
+
+namespace webook {
+
+CheckpointStore::CheckpointStore(Connection& control) : m_conn(control) {}
+
+void CheckpointStore::ensure_tables() {
+    for (const char* name : {k_control_table, k_checkpoint_table}) {
+        const TableDef* def = find_table_def(name);
+        with_context(fmt::format("creating control table {} in {}", name, m_conn.describe()), [&] {
+            for (const auto& sql : m_conn.dialect().create_table(*def)) m_conn.execute(sql);
+        });
+    }
+}
+
+std::optional<Checkpoint> CheckpointStore::load(const std::string& kind, const std::string& table,
+                                                const std::string& shard) {
+    const Dialect& d = m_conn.dialect();
+    std::vector<Value> params{Value::text(kind), Value::text(table), Value::text(shard)};
+    auto row = with_context("reading checkpoint from " + m_conn.describe(), [&] {
+        return m_conn.query_one(fmt::format("SELECT position, rows_done, result, utime FROM {} WHERE kind = {} AND "
+                                            "table_name = {} AND shard = {}",
+                                            d.quote(k_checkpoint_table), d.placeholder(1), d.placeholder(2),
+                                            d.placeholder(3)),
+                                params);
+    });
+    if (!row) return std::nullopt;
+    Checkpoint c{kind, table, shard, std::nullopt, (*row)[1].as_int(), "", (*row)[3].canonical()};
+    if (!(*row)[0].is_null()) c.position = std::string((*row)[0].as_string());
+    if (!(*row)[2].is_null()) c.result = std::string((*row)[2].as_string());
+    return c;
+}
+
+std::vector<Checkpoint> CheckpointStore::load_all() {
+    const Dialect& d = m_conn.dialect();
+    std::vector<Checkpoint> out;
+    auto rows = with_context("reading checkpoints from " + m_conn.describe(), [&] {
+        return m_conn.query(fmt::format("SELECT kind, table_name, shard, position, rows_done, result, utime FROM {} "
+                                        "ORDER BY table_name, kind, shard",
+                                        d.quote(k_checkpoint_table)));
+    });
+    for (auto& r : rows) {
+        Checkpoint c{std::string(r[0].as_string()), std::string(r[1].as_string()), std::string(r[2].as_string()),
+                     std::nullopt, r[4].as_int(), "", r[6].canonical()};
+        if (!r[3].is_null()) c.position = std::string(r[3].as_string());
+        if (!r[5].is_null()) c.result = std::string(r[5].as_string());
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
+void CheckpointStore::save(const Checkpoint& c) {
+    const Dialect& d = m_conn.dialect();
+    std::string sql = d.upsert(k_checkpoint_table, {"kind", "table_name", "shard", "position", "rows_done", "result",
+                                                    "utime"},
+                               {"kind", "table_name", "shard"});
+    std::vector<Value> params{Value::text(c.kind),
+                              Value::text(c.table),
+                              Value::text(c.shard),
+                              c.position ? Value::text(*c.position) : Value(),
+                              Value::integer(c.rows_done),
+                              c.result.empty() ? Value() : Value::text(c.result),
+                              Value::datetime_micros(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                         std::chrono::system_clock::now().time_since_epoch())
+                                                         .count())};
+    with_context("saving checkpoint to " + m_conn.describe(), [&] { m_conn.execute(sql, params); });
+}
+
+void CheckpointStore::clear(const std::string& kind, const std::string& table, const std::string& shard) {
+    const Dialect& d = m_conn.dialect();
+    std::vector<Value> params{Value::text(kind), Value::text(table), Value::text(shard)};
+    with_context("clearing checkpoint in " + m_conn.describe(), [&] {
+        m_conn.execute(fmt::format("DELETE FROM {} WHERE kind = {} AND table_name = {} AND shard = {}",
+                                   d.quote(k_checkpoint_table), d.placeholder(1), d.placeholder(2), d.placeholder(3)),
+                       params);
+    });
+}
+
+std::string encode_key(const Row& key) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& v : key) arr.push_back(v.display());
+    return arr.dump();
+}
+
+Row decode_key(const std::string& text, const std::vector<ValueKind>& kinds) {
+    nlohmann::json arr;
+    try {
+        arr = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception&) {
+        throw Error(Code::data, fmt::format("corrupt checkpoint position '{}'", text));
+    }
+    if (!arr.is_array() || arr.size() > kinds.size())
+        throw Error(Code::data, fmt::format("checkpoint position '{}' does not fit the key", text));
+    Row key;
+    for (std::size_t i = 0; i < arr.size(); ++i) {
+        if (!arr[i].is_string()) throw Error(Code::data, fmt::format("corrupt checkpoint position '{}'", text));
+        key.push_back(Value::parse(kinds[i], arr[i].get<std::string>()));
+    }
+    return key;
+}
+
+}  // namespace webook

@@ -1,0 +1,178 @@
+#include "core/keyset.h"
+
+#include <fmt/format.h>
+
+#include "core/dialect.h"
+#include "core/error.h"
+
+namespace webook {
+namespace {
+
+bool needs_binary(const SidePlan& side, std::size_t i) {
+    ValueKind k = side.kinds[i];
+    return (k == ValueKind::text) && !side.binary_collation[i];
+}
+
+// The i-th key column as compared and ordered: byte-wise for text.
+std::string key_expr(const Dialect& d, const SidePlan& side, std::size_t i) {
+    std::string q = d.quote(side.key[i]);
+    return needs_binary(side, i) ? d.binary(q) : q;
+}
+
+std::string select_list(const Dialect& d, const SidePlan& side, bool keys_only) {
+    return d.quote_list(keys_only ? side.key : side.columns);
+}
+
+// Lexicographic comparison of the key tuple against `bound`:
+//   op ">"  : key > bound        op "<=" : key <= bound
+std::string tuple_compare(const Dialect& d, const SidePlan& side, std::string_view op, const Row& bound,
+                          std::vector<Value>& params) {
+    const std::size_t n = side.key.size();
+    if (bound.size() != n) throw Error(Code::internal, "key bound of the wrong width");
+    if (n == 1) {
+        params.push_back(bound[0]);
+        return fmt::format("{} {} {}", key_expr(d, side, 0), op, d.placeholder(static_cast<int>(params.size())));
+    }
+    if (d.engine() == Engine::postgres) {
+        std::vector<std::string> lhs, rhs;
+        for (std::size_t i = 0; i < n; ++i) {
+            lhs.push_back(key_expr(d, side, i));
+            params.push_back(bound[i]);
+            rhs.push_back(d.placeholder(static_cast<int>(params.size())));
+        }
+        std::string l, r;
+        for (std::size_t i = 0; i < n; ++i) {
+            l += (i ? ", " : "") + lhs[i];
+            r += (i ? ", " : "") + rhs[i];
+        }
+        return fmt::format("({}) {} ({})", l, op, r);
+    }
+    // (k0 > v0) OR (k0 = v0 AND k1 > v1) OR ... ; for "<=" the last term is
+    // "<=" and the others "<".
+    const bool upper = op == "<=";
+    std::string out = "(";
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i) out += " OR ";
+        out += "(";
+        for (std::size_t j = 0; j < i; ++j) {
+            params.push_back(bound[j]);
+            out += fmt::format("{} = {} AND ", key_expr(d, side, j), d.placeholder(static_cast<int>(params.size())));
+        }
+        params.push_back(bound[i]);
+        std::string_view cmp = upper ? (i + 1 == n ? "<=" : "<") : ">";
+        out += fmt::format("{} {} {})", key_expr(d, side, i), cmp, d.placeholder(static_cast<int>(params.size())));
+    }
+    return out + ")";
+}
+
+// key = value, exactly: on a non-binary text column the plain equality keeps
+// the index usable and the binary one rejects case/space variants.
+std::string key_equals(const Dialect& d, const SidePlan& side, const Row& key, std::vector<Value>& params) {
+    std::string out;
+    for (std::size_t i = 0; i < side.key.size(); ++i) {
+        if (i) out += " AND ";
+        std::string q = d.quote(side.key[i]);
+        params.push_back(key[i]);
+        out += fmt::format("{} = {}", q, d.placeholder(static_cast<int>(params.size())));
+        if (needs_binary(side, i)) {
+            params.push_back(key[i]);
+            out += fmt::format(" AND {} = {}", d.binary(q), d.placeholder(static_cast<int>(params.size())));
+        }
+    }
+    return out;
+}
+
+std::string keys_condition(const Dialect& d, const SidePlan& side, const std::vector<Row>& keys,
+                           std::vector<Value>& params) {
+    if (keys.empty()) throw Error(Code::internal, "key lookup without keys");
+    if (side.key.size() == 1 && !needs_binary(side, 0)) {
+        std::string out = d.quote(side.key[0]) + " IN (";
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            params.push_back(keys[i].at(0));
+            out += (i ? ", " : "") + d.placeholder(static_cast<int>(params.size()));
+        }
+        return out + ")";
+    }
+    std::string out;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        if (i) out += " OR ";
+        out += "(" + key_equals(d, side, keys[i], params) + ")";
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string key_order(const Dialect& d, const SidePlan& side) {
+    std::string out;
+    for (std::size_t i = 0; i < side.key.size(); ++i) out += (i ? ", " : "") + key_expr(d, side, i);
+    return out;
+}
+
+std::string bounds_condition(const Dialect& d, const SidePlan& side, const KeyBounds& bounds,
+                             std::vector<Value>& params) {
+    std::string where;
+    if (bounds.after) where = tuple_compare(d, side, ">", *bounds.after, params);
+    if (bounds.up_to) {
+        if (!where.empty()) where += " AND ";
+        where += tuple_compare(d, side, "<=", *bounds.up_to, params);
+    }
+    return where;
+}
+
+BoundSql keyset_query(const Dialect& d, const SidePlan& side, const KeyBounds& bounds, std::size_t limit,
+                      bool keys_only, std::string_view filter, std::vector<Value> filter_params) {
+    BoundSql q;
+    q.params = std::move(filter_params);
+    std::string where(filter);
+    std::string range = bounds_condition(d, side, bounds, q.params);
+    if (!where.empty() && !range.empty()) where = "(" + where + ") AND ";
+    where += range;
+    q.sql = fmt::format("SELECT {} FROM {}{}{} ORDER BY {} LIMIT {}", select_list(d, side, keys_only),
+                        d.quote(side.table), where.empty() ? "" : " WHERE ", where, key_order(d, side), limit);
+    return q;
+}
+
+BoundSql key_lookup_query(const Dialect& d, const SidePlan& side, const std::vector<Row>& keys,
+                          std::string_view suffix) {
+    BoundSql q;
+    std::string where = keys_condition(d, side, keys, q.params);
+    q.sql = fmt::format("SELECT {} FROM {} WHERE {} ORDER BY {}{}", select_list(d, side, false),
+                        d.quote(side.table), where, key_order(d, side), suffix);
+    return q;
+}
+
+BoundSql key_delete_query(const Dialect& d, const SidePlan& side, const std::vector<Row>& keys) {
+    BoundSql q;
+    std::string where = keys_condition(d, side, keys, q.params);
+    q.sql = fmt::format("DELETE FROM {} WHERE {}", d.quote(side.table), where);
+    return q;
+}
+
+KeysetReader::KeysetReader(Connection& conn, const SidePlan& side, KeyBounds bounds, std::size_t batch_rows,
+                           std::string filter, std::vector<Value> filter_params)
+    : m_conn(conn),
+      m_side(side),
+      m_bounds(std::move(bounds)),
+      m_batch_rows(batch_rows),
+      m_filter(std::move(filter)),
+      m_filter_params(std::move(filter_params)) {
+    if (m_batch_rows == 0) throw Error(Code::usage, "batch size must be positive");
+}
+
+bool KeysetReader::next(std::vector<Row>& out) {
+    out.clear();
+    if (m_done) return false;
+    BoundSql q = keyset_query(m_conn.dialect(), m_side, m_bounds, m_batch_rows, false, m_filter, m_filter_params);
+    auto cursor = m_conn.stream(q.sql, q.params);
+    std::vector<Row> batch;
+    while (cursor->next_batch(batch, m_batch_rows))
+        for (auto& r : batch) out.push_back(std::move(r));
+    if (out.size() < m_batch_rows) m_done = true;
+    if (out.empty()) return false;
+    m_bounds.after = key_of(out.back(), m_side.key.size());
+    m_rows += out.size();
+    return true;
+}
+
+}  // namespace webook

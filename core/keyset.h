@@ -1,0 +1,88 @@
+// Keyset pagination and key lookups over a table side, in binary key order.
+//
+// Rows are read `WHERE key > last ORDER BY key LIMIT n` on a key tuple, never
+// with OFFSET. Text key columns whose collation is not already byte-wise are
+// compared and ordered through Dialect::binary(), so MariaDB (case- and
+// trailing-space-insensitive collations) and PostgreSQL produce the same
+// order, the one compare_key() implements. Composite keys are compared
+// lexicographically: a row constructor on PostgreSQL, the expanded
+// (a > ? OR (a = ? AND b > ?)) form on MariaDB, whose range optimizer uses the
+// index for it.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/db.h"
+#include "core/table_plan.h"
+
+namespace webook {
+
+// The key interval (after, up_to]; an empty optional is unbounded.
+struct KeyBounds {
+    std::optional<Row> after;
+    std::optional<Row> up_to;
+};
+
+struct BoundSql {
+    std::string sql;
+    std::vector<Value> params;
+};
+
+// SELECT <columns> FROM <table> WHERE <bounds> ORDER BY <key> LIMIT <limit>.
+// With keys_only, only the key columns are selected.
+BoundSql keyset_query(const Dialect& dialect, const SidePlan& side, const KeyBounds& bounds,
+                      std::size_t limit, bool keys_only = false, std::string_view filter = {},
+                      std::vector<Value> filter_params = {});
+
+// SELECT <columns> FROM <table> WHERE key IN (<keys>) ORDER BY <key><suffix>.
+// Matches key values exactly (byte-wise for text).
+BoundSql key_lookup_query(const Dialect& dialect, const SidePlan& side, const std::vector<Row>& keys,
+                          std::string_view suffix = {});
+
+// DELETE FROM <table> WHERE key IN (<keys>), matching exactly.
+BoundSql key_delete_query(const Dialect& dialect, const SidePlan& side, const std::vector<Row>& keys);
+
+// A WHERE fragment selecting rows in bounds; appends its parameters.
+std::string bounds_condition(const Dialect& dialect, const SidePlan& side, const KeyBounds& bounds,
+                             std::vector<Value>& params);
+// The ORDER BY list of the key, in binary order.
+std::string key_order(const Dialect& dialect, const SidePlan& side);
+
+// Batches of rows in key order, from a database or from a test.
+class BatchSource {
+public:
+    virtual ~BatchSource() = default;
+    // Replaces `out` with the next batch; false (and `out` empty) at the end.
+    // Throws Error on failure; a failure is never a short read.
+    virtual bool next(std::vector<Row>& out) = 0;
+};
+
+// Reads one side in key order, batch by batch, within bounds. An optional
+// filter (a WHERE fragment whose placeholders are numbered from 1, with its
+// parameters) narrows the rows, e.g. to an update-time window.
+class KeysetReader final : public BatchSource {
+public:
+    KeysetReader(Connection& conn, const SidePlan& side, KeyBounds bounds, std::size_t batch_rows,
+                 std::string filter = {}, std::vector<Value> filter_params = {});
+
+    bool next(std::vector<Row>& out) override;
+
+    // The key of the last row returned, if any.
+    const std::optional<Row>& last_key() const { return m_bounds.after; }
+    std::uint64_t rows_read() const { return m_rows; }
+
+private:
+    Connection& m_conn;
+    const SidePlan& m_side;
+    KeyBounds m_bounds;
+    std::size_t m_batch_rows;
+    std::string m_filter;
+    std::vector<Value> m_filter_params;
+    std::uint64_t m_rows = 0;
+    bool m_done = false;
+};
+
+}  // namespace webook

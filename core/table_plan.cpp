@@ -1,0 +1,135 @@
+#include "core/table_plan.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+
+namespace webook {
+namespace {
+
+const ColumnInfo* find(const std::vector<ColumnInfo>& columns, const std::string& name) {
+    for (const auto& c : columns)
+        if (c.name == name) return &c;
+    return nullptr;
+}
+
+// Kinds that order and compare the same way as keys.
+int key_class(ValueKind kind) {
+    switch (kind) {
+    case ValueKind::integer:
+    case ValueKind::unsigned_integer:
+    case ValueKind::decimal:
+    case ValueKind::boolean: return 1;
+    case ValueKind::text:
+    case ValueKind::bytes: return 2;
+    case ValueKind::datetime:
+    case ValueKind::date: return 3;
+    case ValueKind::time: return 4;
+    default: return 0;
+    }
+}
+
+void add_column(SidePlan& side, const ColumnInfo& c) {
+    side.columns.push_back(c.name);
+    side.kinds.push_back(c.kind);
+    side.decimal_scales.push_back(c.decimal_scale);
+    side.binary_collation.push_back(c.binary_collation);
+}
+
+}  // namespace
+
+TablePlan plan_table(Connection& source, Connection& target, const TableConfig& config) {
+    config.validate();
+    TablePlan plan;
+    plan.name = config.name;
+    plan.source.table = config.name;
+    plan.target.table = config.name;
+
+    const auto src_cols = source.columns(config.name);
+    const auto dst_cols = target.columns(config.name);
+    auto mapped = [&](const std::string& name) {
+        auto it = config.column_map.find(name);
+        return it == config.column_map.end() ? name : it->second;
+    };
+    for (const auto& [from, to] : config.column_map) {
+        if (!find(src_cols, from))
+            throw Error(Code::config, fmt::format("column_map of {}: column '{}' not found in {}", config.name,
+                                                  from, source.describe()));
+        if (!find(dst_cols, to))
+            throw Error(Code::config, fmt::format("column_map of {}: column '{}' not found in {}", config.name,
+                                                  to, target.describe()));
+    }
+    for (const auto& c : config.ignore_columns)
+        if (!find(src_cols, c))
+            throw Error(Code::config, fmt::format("ignore_columns of {}: column '{}' not found in {}",
+                                                  config.name, c, source.describe()));
+
+    // The key: configured, else the source's primary key in key order.
+    std::vector<std::string> key = config.key;
+    if (key.empty()) {
+        std::vector<const ColumnInfo*> pk;
+        for (const auto& c : src_cols)
+            if (c.primary_key_position > 0) pk.push_back(&c);
+        std::sort(pk.begin(), pk.end(),
+                  [](auto* a, auto* b) { return a->primary_key_position < b->primary_key_position; });
+        for (auto* c : pk) key.push_back(c->name);
+        if (key.empty())
+            throw Error(Code::config, fmt::format("table {} has no primary key in {}: configure `key` for it",
+                                                  config.name, source.describe()));
+    }
+    for (const auto& k : key) {
+        const ColumnInfo* s = find(src_cols, k);
+        if (!s)
+            throw Error(Code::config, fmt::format("key column '{}' of {} not found in {}", k, config.name,
+                                                  source.describe()));
+        const ColumnInfo* d = find(dst_cols, mapped(k));
+        if (!d)
+            throw Error(Code::config, fmt::format("key column '{}' of {} not found in {}", mapped(k), config.name,
+                                                  target.describe()));
+        if (key_class(s->kind) == 0 || key_class(s->kind) != key_class(d->kind))
+            throw Error(Code::config,
+                        fmt::format("key column '{}' of {} has types that cannot be compared as keys: {} ({}) in "
+                                    "source, {} ({}) in target",
+                                    k, config.name, s->sql_type, kind_name(s->kind), d->sql_type,
+                                    kind_name(d->kind)));
+        if (std::find(config.ignore_columns.begin(), config.ignore_columns.end(), k) != config.ignore_columns.end())
+            throw Error(Code::config, fmt::format("key column '{}' of {} cannot be ignored", k, config.name));
+        add_column(plan.source, *s);
+        add_column(plan.target, *d);
+        plan.source.key.push_back(s->name);
+        plan.target.key.push_back(d->name);
+    }
+    // The compared columns: on both sides, not ignored, not already in the key.
+    for (const auto& s : src_cols) {
+        if (std::find(key.begin(), key.end(), s.name) != key.end()) continue;
+        if (std::find(config.ignore_columns.begin(), config.ignore_columns.end(), s.name) !=
+            config.ignore_columns.end())
+            continue;
+        const ColumnInfo* d = find(dst_cols, mapped(s.name));
+        if (!d) continue;
+        add_column(plan.source, s);
+        add_column(plan.target, *d);
+    }
+    // The update-time column: configured, else utime when both sides have it.
+    std::string update = config.update_column;
+    if (update.empty() && find(src_cols, "utime") && find(dst_cols, mapped("utime"))) update = "utime";
+    if (!update.empty()) {
+        if (!find(src_cols, update))
+            throw Error(Code::config, fmt::format("update_column '{}' of {} not found in {}", update, config.name,
+                                                  source.describe()));
+        if (!find(dst_cols, mapped(update)))
+            throw Error(Code::config, fmt::format("update_column '{}' of {} not found in {}", mapped(update),
+                                                  config.name, target.describe()));
+        plan.source.update_column = update;
+        plan.target.update_column = mapped(update);
+    }
+    return plan;
+}
+
+Row key_of(const Row& row, std::size_t key_size) {
+    return Row(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(key_size));
+}
+
+}  // namespace webook

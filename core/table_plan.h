@@ -1,0 +1,51 @@
+// Which rows and columns of one table a copy, a validation or a fix works on.
+//
+// A TablePlan is built once per table from the config (or flags) and the
+// introspected columns of both sides:
+//   - the key: configured `key`, else the primary key; every key column must
+//     exist on both sides with comparable kinds (integer vs text is refused);
+//   - the compared columns: those present on both sides (after the column
+//     map), minus the ignored ones, key columns first;
+//   - the update-time column, when the table has one.
+// Names are kept per side, so a column map is applied in one place.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "core/db.h"
+
+namespace webook {
+
+struct SidePlan {
+    std::string table;
+    std::vector<std::string> columns;  // key columns first, then the rest; this side's names
+    std::vector<ValueKind> kinds;      // per column, as this side reads it
+    std::vector<std::string> key;      // this side's key column names (a prefix of columns)
+    std::string update_column;         // "" when none
+    std::vector<int> decimal_scales;   // per column: DECIMAL scale, -1 when not a decimal
+    std::vector<bool> binary_collation;  // per column: text compared byte-wise by the server already
+};
+
+struct TablePlan {
+    std::string name;  // the configured (source) table name
+    SidePlan source;
+    SidePlan target;
+
+    std::size_t key_size() const { return source.key.size(); }
+    std::size_t column_count() const { return source.columns.size(); }
+
+    // The side the given role reads: base or the other one.
+    const SidePlan& side(bool target_side) const { return target_side ? target : source; }
+};
+
+// Builds the plan by introspecting both connections. Throws Error(Code::config)
+// for an unknown table or column, a table without primary key and no `key`
+// configured, key kinds that differ, or a configured column missing on a side.
+TablePlan plan_table(Connection& source, Connection& target, const TableConfig& table);
+
+// The key part of a row (the first key_size() values).
+Row key_of(const Row& row, std::size_t key_size);
+
+}  // namespace webook

@@ -1,0 +1,139 @@
+// Full validation: the row merge and the checksum path (validation.h).
+#include <chrono>
+#include <future>
+
+#include <fmt/format.h>
+
+#include "core/dialect.h"
+#include "core/error.h"
+#include "core/event_sink.h"
+#include "core/interrupt.h"
+#include "core/log.h"
+#include "core/prefetch.h"
+#include "validate/checksum.h"
+#include "validate/validation.h"
+#include "validate/validator_parts.h"
+
+namespace webook {
+namespace {
+
+using Seconds = std::chrono::duration<double>;
+
+// Reads one side through its throttle, on whichever thread calls next().
+class ThrottledReader final : public BatchSource {
+public:
+    ThrottledReader(Connection& conn, const SidePlan& side, KeyBounds bounds, const ValidateOptions& options,
+                    const ShardFilter& filter)
+        : m_conn(conn),
+          m_reader(conn, side, std::move(bounds), options.batch_size, filter.sql, filter.params),
+          m_throttle(options.throttle) {}
+
+    bool next(std::vector<Row>& out) override {
+        m_throttle.before_batch(m_conn);
+        bool more = m_reader.next(out);
+        m_throttle.after_rows(out.size());
+        return more;
+    }
+
+private:
+    Connection& m_conn;
+    KeysetReader m_reader;
+    Throttle m_throttle;
+};
+
+// Merges one key range of both sides, reading them concurrently.
+MergeCounts merge_range(SideConnections conns, const TablePlan& plan, const ValidateOptions& options,
+                        const KeyBounds& bounds, const ShardFilter& src_filter, const ShardFilter& dst_filter,
+                        EventEmitter& emit) {
+    const bool base_is_target = options.base == BaseSide::dst;
+    ThrottledReader src(conns.source, plan.source, bounds, options, src_filter);
+    ThrottledReader dst(conns.target, plan.target, bounds, options, dst_filter);
+    Prefetcher src_ahead(src), dst_ahead(dst);
+    BatchSource& base = base_is_target ? static_cast<BatchSource&>(dst_ahead) : src_ahead;
+    BatchSource& other = base_is_target ? static_cast<BatchSource&>(src_ahead) : dst_ahead;
+    return merge_sorted(base, other, plan.key_size(), [&](EventType type, const Row& key) { emit(type, key); });
+}
+
+TableReport validate_by_rows(SideConnections conns, const TablePlan& plan, const ValidateOptions& options,
+                             const ShardFilter& src_filter, const ShardFilter& dst_filter, EventEmitter& emit) {
+    TableReport report;
+    report.method = "rows";
+    report.counts = merge_range(conns, plan, options, {}, src_filter, dst_filter, emit);
+    return report;
+}
+
+// Chunk by chunk: the base's keys fix the chunk boundaries; both sides hash
+// the chunk at once; only chunks that differ are merged row by row.
+TableReport validate_by_checksum(SideConnections conns, const TablePlan& plan, const ValidateOptions& options,
+                                 const ShardFilter& src_filter, const ShardFilter& dst_filter, EventEmitter& emit) {
+    TableReport report;
+    report.method = "checksum";
+    const bool base_is_target = options.base == BaseSide::dst;
+    Connection& base_conn = base_is_target ? conns.target : conns.source;
+    const SidePlan& base_side = plan.side(base_is_target);
+    const ShardFilter& base_filter = base_is_target ? dst_filter : src_filter;
+    Throttle throttle(options.throttle);
+
+    std::optional<Row> lower;  // exclusive
+    bool last = false;
+    while (!last) {
+        check_interrupted();
+        throttle.before_batch(base_conn);
+        // The chunk's upper key: the last of the next chunk_rows base keys.
+        KeyBounds probe{lower, std::nullopt};
+        BoundSql keys = keyset_query(base_conn.dialect(), base_side, probe, options.chunk_rows, true, base_filter.sql,
+                                     base_filter.params);
+        auto rows = base_conn.query(keys.sql, keys.params);
+        KeyBounds chunk{lower, std::nullopt};
+        if (rows.size() == options.chunk_rows) chunk.up_to = rows.back();
+        else last = true;  // the final chunk is open-ended: it catches rows past the base's last key
+
+        auto other_sum = std::async(std::launch::async, [&] {
+            return base_is_target ? run_checksum(conns.source, plan.source, chunk, src_filter.sql, src_filter.params)
+                                  : run_checksum(conns.target, plan.target, chunk, dst_filter.sql, dst_filter.params);
+        });
+        ChunkChecksum base_sum = run_checksum(base_conn, base_side, chunk, base_filter.sql, base_filter.params);
+        ChunkChecksum other = other_sum.get();
+        ++report.chunks;
+        if (base_sum == other) {
+            report.counts.base_rows += static_cast<std::uint64_t>(base_sum.rows);
+            report.counts.other_rows += static_cast<std::uint64_t>(other.rows);
+        } else {
+            ++report.chunks_differing;
+            report.counts += merge_range(conns, plan, options, chunk, src_filter, dst_filter, emit);
+        }
+        throttle.after_rows(static_cast<std::uint64_t>(base_sum.rows));
+        lower = chunk.up_to;
+    }
+    return report;
+}
+
+}  // namespace
+
+TableReport validate_full(SideConnections conns, const TablePlan& plan, const ValidateOptions& options,
+                          EventSink& sink) {
+    options.validate();
+    const auto started = std::chrono::steady_clock::now();
+    EventEmitter emit(plan, options.base, "full", sink);
+    ShardFilter src_filter, dst_filter;
+    if (!options.shard.whole()) {
+        auto range = shard_range(conns, plan, options.shard);
+        src_filter = shard_filter(conns.source.dialect(), plan.source, range);
+        dst_filter = shard_filter(conns.target.dialect(), plan.target, range);
+    }
+    bool use_checksum = options.checksum == ChecksumMode::on;
+    std::string why;
+    if (use_checksum && !checksum_supported(plan, &why)) {
+        log::get("validate")->warn("{}: checksums are not exact here ({}); comparing rows instead", plan.name, why);
+        use_checksum = false;
+    }
+    TableReport report = with_context(fmt::format("validating {}", plan.name), [&] {
+        return use_checksum ? validate_by_checksum(conns, plan, options, src_filter, dst_filter, emit)
+                            : validate_by_rows(conns, plan, options, src_filter, dst_filter, emit);
+    });
+    report.table = plan.name;
+    report.seconds = Seconds(std::chrono::steady_clock::now() - started).count();
+    return report;
+}
+
+}  // namespace webook

@@ -1,0 +1,113 @@
+#include "validate/row_merge.h"
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/interrupt.h"
+
+namespace webook {
+namespace {
+
+// A cursor over a BatchSource's rows, one row at a time.
+class MergeCursor {
+public:
+    MergeCursor(BatchSource& source, const char* side) : m_source(source), m_side(side) {}
+
+    const Row* peek() {
+        while (m_pos >= m_batch.size()) {
+            if (m_ended) return nullptr;
+            m_pos = 0;
+            if (!m_source.next(m_batch)) {
+                m_ended = true;
+                return nullptr;
+            }
+            check_interrupted();
+        }
+        return &m_batch[m_pos];
+    }
+
+    // Moves to the next row, checking that keys strictly increase.
+    void advance(std::size_t key_size) {
+        const Row& current = m_batch[m_pos];
+        if (m_has_last && compare_key_prefix(m_last, current, key_size) >= 0)
+            throw Error(Code::data, fmt::format("{} rows are not in key order at key {}: is a key column's collation "
+                                                "or type different from what was introspected?",
+                                                m_side, current[0].display()));
+        m_last.assign(current.begin(), current.begin() + static_cast<std::ptrdiff_t>(key_size));
+        m_has_last = true;
+        ++m_pos;
+        ++m_count;
+    }
+
+    std::uint64_t count() const { return m_count; }
+
+private:
+    BatchSource& m_source;
+    const char* m_side;
+    std::vector<Row> m_batch;
+    std::size_t m_pos = 0;
+    bool m_ended = false;
+    Row m_last;
+    bool m_has_last = false;
+    std::uint64_t m_count = 0;
+};
+
+bool same_columns(const Row& a, const Row& b, std::size_t from) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = from; i < a.size(); ++i)
+        if (!same_data(a[i], b[i])) return false;
+    return true;
+}
+
+}  // namespace
+
+MergeCounts& MergeCounts::operator+=(const MergeCounts& o) {
+    base_rows += o.base_rows;
+    other_rows += o.other_rows;
+    target_missing += o.target_missing;
+    neq += o.neq;
+    base_missing += o.base_missing;
+    return *this;
+}
+
+int compare_key_prefix(const Row& a, const Row& b, std::size_t key_size) {
+    for (std::size_t i = 0; i < key_size; ++i)
+        if (int c = compare_key(a[i], b[i]); c != 0) return c;
+    return 0;
+}
+
+MergeCounts merge_sorted(BatchSource& base, BatchSource& other, std::size_t key_size,
+                         const DifferenceFn& on_difference) {
+    MergeCounts counts;
+    MergeCursor b(base, "base"), o(other, "other side's");
+    auto key = [&](const Row& row) { return key_of(row, key_size); };
+    while (true) {
+        const Row* br = b.peek();
+        const Row* orow = o.peek();
+        if (!br && !orow) break;
+        int c = !br ? 1 : (!orow ? -1 : compare_key_prefix(*br, *orow, key_size));
+        if (c < 0) {
+            ++counts.target_missing;
+            on_difference(EventType::target_missing, key(*br));
+            b.advance(key_size);
+        } else if (c > 0) {
+            ++counts.base_missing;
+            on_difference(EventType::base_missing, key(*orow));
+            o.advance(key_size);
+        } else {
+            // Keys compare equal; the key values themselves are compared too
+            // (e.g. 'a' vs 'A' never reach here: binary order keeps them apart).
+            if (!same_columns(*br, *orow, 0)) {
+                ++counts.neq;
+                on_difference(EventType::neq, key(*br));
+            }
+            b.advance(key_size);
+            o.advance(key_size);
+        }
+    }
+    counts.base_rows = b.count();
+    counts.other_rows = o.count();
+    return counts;
+}
+
+}  // namespace webook

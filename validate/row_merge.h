@@ -1,0 +1,40 @@
+// The row comparer: one merge pass over two key-ordered row streams.
+//
+// Both sides arrive sorted by key in binary order (see core/keyset.h), so a
+// single pass finds every difference: a key only in the base is
+// target_missing, a key only in the other side is base_missing (including
+// rows past the base's last key), equal keys with different columns are neq.
+// Rows are compared with same_row() (core/value.h), so engine differences
+// that are not data differences do not count.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "core/event.h"
+#include "core/keyset.h"
+
+namespace webook {
+
+struct MergeCounts {
+    std::uint64_t base_rows = 0;
+    std::uint64_t other_rows = 0;
+    std::uint64_t target_missing = 0;
+    std::uint64_t neq = 0;
+    std::uint64_t base_missing = 0;
+
+    std::uint64_t differences() const { return target_missing + neq + base_missing; }
+    MergeCounts& operator+=(const MergeCounts& o);
+};
+
+// Called once per difference with the row key.
+using DifferenceFn = std::function<void(EventType type, const Row& key)>;
+
+// Merges until both sources end. Throws what the sources throw, and
+// Error(Code::data) if a source is not in key order.
+MergeCounts merge_sorted(BatchSource& base, BatchSource& other, std::size_t key_size, const DifferenceFn& on_difference);
+
+// Compares two rows by their first `key_size` values (compare_key order).
+int compare_key_prefix(const Row& a, const Row& b, std::size_t key_size);
+
+}  // namespace webook
