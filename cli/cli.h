@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 
 #include "core/config.h"
+#include "core/throttle.h"
 
 namespace webook::cli {
 
@@ -33,6 +34,26 @@ struct Context {
 };
 
 void register_db(CLI::App& app, Context& ctx);
+void register_migrate(CLI::App& app, Context& ctx);
+void register_validate(CLI::App& app, Context& ctx);
+void register_fix(CLI::App& app, Context& ctx);
+
+// --source/--target/--table, shared by migrate, validate and fix.
+struct SideOptions {
+    std::string source;
+    std::string target;
+    std::vector<std::string> tables;
+};
+void add_side_options(CLI::App* cmd, SideOptions& options);
+void add_throttle_options(CLI::App* cmd, ThrottleOptions& throttle, std::string& shard);
+
+// The DSN of one side: the flag, else env/config; password resolved.
+Dsn side_dsn(const Context& ctx, const std::string& flag, bool target);
+// Where the control table lives: [control] dsn, else the source.
+Dsn control_dsn(const Context& ctx, const Dsn& source);
+// The tables named by --table (with their config entries when present), else
+// every configured table. Throws Error(Code::usage) when there are none.
+std::vector<TableConfig> selected_tables(const Context& ctx, const std::vector<std::string>& names);
 
 // Adds a usage example to a subcommand's help text.
 void example(CLI::App* cmd, const std::string& text);

@@ -58,6 +58,9 @@ int run(int argc, char** argv) {
                "Example:\n  webookctl db counts --dsn mysql://webook@127.0.0.1:13306/webook");
 
     register_db(app, ctx);
+    register_migrate(app, ctx);
+    register_validate(app, ctx);
+    register_fix(app, ctx);
 
     try {
         app.parse(argc, argv);

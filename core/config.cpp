@@ -1,5 +1,7 @@
 #include "core/config.h"
 
+#include <cctype>
+
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
@@ -194,6 +196,30 @@ OutputFormat parse_output_format(std::string_view name) {
     if (name == "text") return OutputFormat::text;
     if (name == "json") return OutputFormat::json;
     throw Error(Code::usage, fmt::format("unknown output format '{}' (text, json)", name));
+}
+
+std::chrono::milliseconds parse_duration(std::string_view text, std::string_view what) {
+    double number = 0;
+    std::size_t i = 0;
+    std::string digits;
+    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) digits += text[i++];
+    std::string_view unit = text.substr(i);
+    bool ok = !digits.empty();
+    if (ok) {
+        try {
+            number = std::stod(digits);
+        } catch (const std::exception&) {
+            ok = false;
+        }
+    }
+    double factor = 0;
+    if (unit.empty() || unit == "s") factor = 1000;
+    else if (unit == "ms") factor = 1;
+    else if (unit == "m") factor = 60'000;
+    else if (unit == "h") factor = 3'600'000;
+    if (!ok || factor == 0)
+        throw Error(Code::usage, fmt::format("{} '{}' is not a duration like 500ms, 5s, 2m or 1h", what, text));
+    return std::chrono::milliseconds(static_cast<std::int64_t>(number * factor));
 }
 
 Dsn database_dsn(const DatabaseConfig& db, DsnRole role, std::string_view what) {

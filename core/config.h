@@ -13,6 +13,7 @@
 //              ignore_columns = ["read_cnt"]  column_map = { old_name = "new_name" }
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <optional>
 #include <string>
@@ -72,6 +73,10 @@ void apply_environment(Config& config, Getenv getenv_fn);
 Config resolve_config(const std::string& path_flag, Getenv getenv_fn);
 
 OutputFormat parse_output_format(std::string_view name);
+
+// "250ms", "5s", "2m", "1h" (a bare number is seconds). Throws
+// Error(Code::usage) naming `what` when malformed or negative.
+std::chrono::milliseconds parse_duration(std::string_view text, std::string_view what);
 
 // Parses the DSN of one side and resolves its password (see dsn.h).
 // Throws Error(Code::config) "no <role> database: set --<role> or [<role>] dsn"

@@ -25,6 +25,7 @@
 
 #include "core/db.h"
 #include "core/event.h"
+#include "core/shard.h"
 #include "core/table_plan.h"
 #include "core/throttle.h"
 #include "validate/row_merge.h"
@@ -33,15 +34,6 @@ namespace webook {
 
 class EventSink;
 class CheckpointStore;
-
-// --shard i/n: the i-th (1-based) of n ranges of the first key column.
-struct Shard {
-    int index = 1;
-    int count = 1;
-    static Shard parse(std::string_view text);  // throws Error(Code::usage)
-    std::string str() const;
-    bool whole() const { return count == 1; }
-};
 
 enum class ChecksumMode { off, on };
 
@@ -70,13 +62,6 @@ struct TableReport {
     std::uint64_t chunks_differing = 0;  // chunks that needed the row merge
     std::uint64_t rechecked_away = 0;    // differences gone on re-check
     std::string watermark;               // incremental: the new watermark
-};
-
-// The two sides of one table, each on connections of its own. `base_*` read
-// the authoritative side.
-struct SideConnections {
-    Connection& source;
-    Connection& target;
 };
 
 // Validates every row of one table. Events go to `sink` as they are found.

@@ -1,0 +1,99 @@
+// webookctl fix
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/event_sink.h"
+#include "fixers/event_input.h"
+#include "fixers/fixer.h"
+
+namespace webook::cli {
+namespace {
+
+struct FixArgs {
+    SideOptions sides;
+    std::string from;
+    std::string group;
+    std::string dead_letter;
+    bool dry_run = false;
+    bool until_idle = false;
+    std::string batch_wait = "1s";
+    std::string session_timeout = "10s";
+    FixOptions options;
+};
+
+int run_fix(Context& ctx, FixArgs& a) {
+    FixOptions options = a.options;
+    options.dry_run = a.dry_run ? DryRun::yes : DryRun::no;
+    options.until_idle = a.until_idle ? UntilIdle::yes : UntilIdle::no;
+    options.batch_wait = parse_duration(a.batch_wait, "--batch-wait");
+    options.validate();
+    ConsumerSettings consumer;
+    consumer.group = a.group;
+    consumer.session_timeout = parse_duration(a.session_timeout, "--session-timeout");
+    consumer.heartbeat_interval = consumer.session_timeout / 4;
+
+    // Tables: --table / [[tables]] when given; otherwise any table both sides have.
+    std::vector<TableConfig> tables;
+    if (!a.sides.tables.empty() || !ctx.config.tables.empty()) tables = selected_tables(ctx, a.sides.tables);
+    Dsn src_dsn = side_dsn(ctx, a.sides.source, false);
+    Dsn dst_dsn = side_dsn(ctx, a.sides.target, true);
+    std::unique_ptr<EventSink> dead_letter;
+    if (!a.dead_letter.empty()) dead_letter = open_sink(a.dead_letter);
+    // Both servers answer before the first event is taken.
+    connect(src_dsn);
+    connect(dst_dsn);
+    auto input = open_input(a.from, consumer);
+
+    Fixer fixer([src_dsn] { return connect(src_dsn); }, [dst_dsn] { return connect(dst_dsn); }, tables, options,
+                dead_letter.get());
+    fixer.set_dry_run_printer([&ctx](std::string_view action, const std::string& table, const Row& key,
+                                     std::string_view side) {
+        std::string k;
+        for (const auto& v : key) k += (k.empty() ? "" : ",") + v.display();
+        if (ctx.json())
+            print_line(nlohmann::ordered_json{{"dry_run", action}, {"table", table}, {"key", k}, {"side", side}}.dump());
+        else
+            print_line(fmt::format("would {} {} key ({}) on the {}", action, table, k, side));
+    });
+    FixReport r = fixer.run(*input);
+    if (dead_letter) dead_letter->flush();
+    if (ctx.json()) {
+        print_line(nlohmann::ordered_json{{"events", r.events}, {"duplicates", r.duplicates}, {"upserted", r.upserted},
+                                          {"deleted", r.deleted}, {"dead_letters", r.dead_letters},
+                                          {"batches", r.batches}, {"retries", r.retries},
+                                          {"dry_run", a.dry_run}}
+                       .dump());
+    } else {
+        print_line(fmt::format("{} events in {} batches: {} rows upserted, {} deleted, {} duplicates, {} dead letters, "
+                               "{} retries{}",
+                               r.events, r.batches, r.upserted, r.deleted, r.duplicates, r.dead_letters, r.retries,
+                               a.dry_run ? " (dry run: nothing written)" : ""));
+    }
+    return k_exit_ok;
+}
+
+}  // namespace
+
+void register_fix(CLI::App& app, Context& ctx) {
+    auto a = std::make_shared<FixArgs>();
+    CLI::App* cmd = app.add_subcommand("fix", "repair inconsistencies from validation events (base side wins)");
+    add_side_options(cmd, a->sides);
+    cmd->add_option("--from", a->from, "events: kafka://host:port/topic (with --group) or file://path.jsonl")->required();
+    cmd->add_option("--group", a->group, "Kafka consumer group; fixers in one group share the partitions");
+    cmd->add_option("--dead-letter", a->dead_letter,
+                    "where unusable events go: kafka://host:port/topic, file://path.jsonl or - "
+                    "(default: logged as errors)");
+    cmd->add_flag("--dry-run", a->dry_run, "print what would be written; write nothing, commit no offsets");
+    cmd->add_flag("--until-idle", a->until_idle, "exit once every event available has been handled");
+    cmd->add_option("--batch-size", a->options.batch_size, "events per batch and transaction (default: 500)");
+    cmd->add_option("--batch-wait", a->batch_wait, "longest wait for a batch to fill (default: 1s)");
+    cmd->add_option("--session-timeout", a->session_timeout, "Kafka consumer session timeout (default: 10s)");
+    example(cmd, "webookctl fix --from kafka://kafka:9092/webook_inconsistencies --group webook-fixers "
+                 "--source mysql://webook@db1:3306/webook --target postgres://webook@db2:5432/webook");
+    cmd->callback([&ctx, a] { ctx.run = [a](Context& c) { return run_fix(c, *a); }; });
+}
+
+}  // namespace webook::cli

@@ -1,0 +1,201 @@
+// webookctl validate --full|--incremental
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli.h"
+#include "core/checkpoint.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/event_sink.h"
+#include "core/interrupt.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/migration_mode.h"
+#include "validate/validation.h"
+
+namespace webook::cli {
+namespace {
+
+struct ValidateArgs {
+    SideOptions sides;
+    bool full = false;
+    bool incremental = false;
+    std::string base;          // src|dst; default: from the migration mode
+    bool checksum = false;
+    std::string sink = "-";
+    std::string metrics_file;
+    std::string since;
+    bool follow = false;
+    std::string interval = "30s";
+    std::string recheck_after = "0s";
+    std::string overlap = "5s";
+    std::string shard;
+    ValidateOptions options;
+};
+
+nlohmann::ordered_json table_json(const TableReport& r) {
+    const auto& c = r.counts;
+    nlohmann::ordered_json j;
+    j["table"] = r.table;
+    j["method"] = r.method;
+    j["base_rows"] = c.base_rows;
+    j["other_rows"] = c.other_rows;
+    j["target_missing"] = c.target_missing;
+    j["neq"] = c.neq;
+    j["base_missing"] = c.base_missing;
+    j["seconds"] = r.seconds;
+    j["rows_per_second"] = r.seconds > 0 ? static_cast<double>(c.base_rows + c.other_rows) / r.seconds : 0.0;
+    if (r.method == "checksum") {
+        j["chunks"] = r.chunks;
+        j["chunks_differing"] = r.chunks_differing;
+    }
+    if (r.method == "incremental") {
+        j["watermark"] = r.watermark;
+        j["rechecked_away"] = r.rechecked_away;
+    }
+    return j;
+}
+
+std::string table_text(const TableReport& r) {
+    const auto& c = r.counts;
+    std::string s = fmt::format("{:<22} {:>10} base rows {:>10} other rows  target_missing {:<6} neq {:<6} "
+                                "base_missing {:<6} {:.2f}s ({:.0f} rows/s)",
+                                r.table, c.base_rows, c.other_rows, c.target_missing, c.neq, c.base_missing, r.seconds,
+                                r.seconds > 0 ? static_cast<double>(c.base_rows + c.other_rows) / r.seconds : 0.0);
+    if (r.method == "checksum") s += fmt::format("  [{} chunks, {} differing]", r.chunks, r.chunks_differing);
+    if (r.method == "incremental") s += fmt::format("  [watermark {}]", r.watermark);
+    return s;
+}
+
+void write_metrics(const std::string& path, const std::vector<TableReport>& reports, const std::string& kind) {
+    MetricsFile m;
+    const auto now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    for (const auto& r : reports) {
+        std::map<std::string, std::string> l{{"table", r.table}, {"validator", kind}};
+        m.gauge("webookctl_validate_rows_compared", "Rows read from the base side in the last run", l,
+                static_cast<double>(r.counts.base_rows));
+        for (auto [type, n] : {std::pair{"target_missing", r.counts.target_missing}, {"neq", r.counts.neq},
+                               {"base_missing", r.counts.base_missing}}) {
+            auto lt = l;
+            lt["type"] = type;
+            m.gauge("webookctl_validate_inconsistencies", "Inconsistencies found in the last run, by type", lt,
+                    static_cast<double>(n));
+        }
+        m.gauge("webookctl_validate_duration_seconds", "Duration of the last run", l, r.seconds);
+        m.gauge("webookctl_validate_last_success_timestamp_seconds", "When the last run finished", l, now);
+    }
+    m.write(path);
+}
+
+int run_validate(Context& ctx, ValidateArgs& a) {
+    ValidateOptions options = a.options;
+    options.checksum = a.checksum ? ChecksumMode::on : ChecksumMode::off;
+    if (!a.shard.empty()) options.shard = Shard::parse(a.shard);
+    options.recheck_after = parse_duration(a.recheck_after, "--recheck-after");
+    options.overlap = std::chrono::duration_cast<std::chrono::seconds>(parse_duration(a.overlap, "--overlap"));
+    if (!a.since.empty()) options.since = a.since;
+    const auto interval = parse_duration(a.interval, "--interval");
+    options.validate();
+    const auto tables = selected_tables(ctx, a.sides.tables);
+
+    // The sink is checked before any database is touched.
+    auto sink = open_sink(a.sink);
+    Dsn src_dsn = side_dsn(ctx, a.sides.source, false);
+    Dsn dst_dsn = side_dsn(ctx, a.sides.target, true);
+    auto source = connect(src_dsn);
+    auto target = connect(dst_dsn);
+    auto control = connect(control_dsn(ctx, src_dsn));
+    if (a.base.empty()) {
+        Mode mode = read_mode(*control);
+        options.base = base_side_of(mode);
+        log::get("validate")->info("migration mode {}: base is {}", mode_name(mode), base_side_name(options.base));
+    } else {
+        options.base = a.base == "dst" ? BaseSide::dst : BaseSide::src;
+    }
+    CheckpointStore checkpoints(*control);
+    if (a.incremental) checkpoints.ensure_tables();
+
+    std::vector<TablePlan> plans;
+    for (const auto& t : tables) plans.push_back(plan_table(*source, *target, t));
+
+    const std::string kind = a.incremental ? "incremental" : "full";
+    std::uint64_t total_differences = 0;
+    while (true) {
+        std::vector<TableReport> reports;
+        for (const auto& plan : plans) {
+            SideConnections conns{*source, *target};
+            reports.push_back(a.incremental ? validate_incremental(conns, plan, options, *sink, checkpoints)
+                                            : validate_full(conns, plan, options, *sink));
+        }
+        sink->flush();  // a failed delivery is an error, never silent
+        std::uint64_t differences = 0;
+        for (const auto& r : reports) differences += r.counts.differences();
+        total_differences += differences;
+        if (ctx.json()) {
+            nlohmann::ordered_json j;
+            j["validator"] = kind;
+            j["base"] = base_side_name(options.base);
+            j["consistent"] = differences == 0;
+            j["inconsistencies"] = differences;
+            j["sink"] = sink->describe();
+            j["tables"] = nlohmann::ordered_json::array();
+            for (const auto& r : reports) j["tables"].push_back(table_json(r));
+            print_line(j.dump());
+        } else {
+            for (const auto& r : reports) print_line(table_text(r));
+            print_line(differences == 0 ? fmt::format("consistent (base {})", base_side_name(options.base))
+                                        : fmt::format("{} inconsistencies (base {}), events to {}", differences,
+                                                      base_side_name(options.base), sink->describe()));
+        }
+        std::fflush(stdout);
+        if (!a.metrics_file.empty()) write_metrics(a.metrics_file, reports, kind);
+        if (!a.follow) break;
+        Clock::real().sleep_for(std::chrono::duration_cast<std::chrono::microseconds>(interval));
+        check_interrupted();
+    }
+    return total_differences == 0 ? k_exit_ok : k_exit_findings;
+}
+
+}  // namespace
+
+void register_validate(CLI::App& app, Context& ctx) {
+    auto a = std::make_shared<ValidateArgs>();
+    CLI::App* cmd = app.add_subcommand("validate", "compare source and target tables; report inconsistencies as events");
+    add_side_options(cmd, a->sides);
+    auto* full = cmd->add_flag("--full", a->full, "compare every row (one merge pass in key order)");
+    auto* inc = cmd->add_flag("--incremental", a->incremental,
+                              "compare rows changed since the table's checkpointed watermark");
+    full->excludes(inc);
+    cmd->add_option("--base", a->base, "authoritative side (default: follows the migration mode)")
+        ->check(CLI::IsMember({"src", "dst"}));
+    auto* checksum = cmd->add_flag("--checksum", a->checksum,
+                                   "full: compare per-chunk checksums computed in each database; rows only where they differ");
+    checksum->excludes(inc);
+    cmd->add_option("--sink", a->sink, "where events go: kafka://host:port/topic, file://path.jsonl or - (default: -)");
+    cmd->add_option("--metrics-file", a->metrics_file, "write Prometheus metrics here (node_exporter textfile)");
+    cmd->add_option("--batch-size", a->options.batch_size, "rows per keyset batch (default: 10000)");
+    cmd->add_option("--chunk-rows", a->options.chunk_rows, "rows per checksum chunk (default: 20000)");
+    cmd->add_option("--since", a->since, "incremental: start at this update time instead of the checkpoint")->needs(inc);
+    cmd->add_option("--overlap", a->overlap, "incremental: re-read this far behind the watermark (default: 5s)")->needs(inc);
+    cmd->add_option("--recheck-after", a->recheck_after,
+                    "incremental: re-check differences after this delay before reporting (default: 0s)")
+        ->needs(inc);
+    auto* follow = cmd->add_flag("--follow", a->follow, "incremental: keep polling until signalled")->needs(inc);
+    cmd->add_option("--interval", a->interval, "with --follow: time between passes (default: 30s)")->needs(follow);
+    add_throttle_options(cmd, a->options.throttle, a->shard);
+    cmd->footer("Exit status: 0 consistent, 1 inconsistencies found, 2 usage, 3 connection/server error.\n"
+                "Examples:\n"
+                "  webookctl validate --full --table interactives --source mysql://webook@db1:3306/webook \\\n"
+                "      --target postgres://webook@db2:5432/webook --sink kafka://kafka:9092/webook_inconsistencies\n"
+                "  webookctl --config migrate.toml validate --incremental --recheck-after 2s --metrics-file "
+                "/var/lib/node_exporter/webookctl.prom");
+    cmd->callback([&ctx, a] {
+        if (!a->full && !a->incremental)
+            throw CLI::ValidationError("validate", "choose --full or --incremental");
+        ctx.run = [a](Context& c) { return run_validate(c, *a); };
+    });
+}
+
+}  // namespace webook::cli

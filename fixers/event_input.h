@@ -1,0 +1,48 @@
+// Where a fixer reads inconsistency events from.
+//
+//   kafka://host:port[,host:port]/topic  with a consumer group (--group);
+//                                        offsets committed by commit() only
+//   file://path.jsonl                    one event per line; replaying a file
+//                                        is harmless, so commit() is a no-op
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace webook {
+
+struct InputItem {
+    std::string payload;
+    std::string origin;  // "topic/partition@offset" or "path:line", for dead letters and logs
+    // Kafka position, used by commit().
+    std::int32_t partition = -1;
+    std::int64_t offset = -1;
+};
+
+class EventInput {
+public:
+    virtual ~EventInput() = default;
+    // Up to max items, waiting at most max_wait for the first.
+    virtual std::vector<InputItem> poll(std::size_t max, std::chrono::milliseconds max_wait) = 0;
+    // Nothing more to read for now (end of file; every partition at its end).
+    virtual bool idle() const = 0;
+    // Marks these items done (all earlier items are done too).
+    virtual void commit(const std::vector<InputItem>& items) = 0;
+    virtual std::string describe() const = 0;
+};
+
+struct ConsumerSettings {
+    std::string group;  // required for kafka://
+    std::chrono::milliseconds session_timeout{10000};
+    std::chrono::milliseconds heartbeat_interval{3000};
+};
+
+// Throws Error(Code::usage) for an unknown scheme or a Kafka input without a
+// group, Error(Code::config) for an unreadable file, Error(Code::connection)
+// for unreachable brokers.
+std::unique_ptr<EventInput> open_input(std::string_view url, const ConsumerSettings& settings);
+
+}  // namespace webook

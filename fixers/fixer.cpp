@@ -1,0 +1,262 @@
+#include "fixers/fixer.h"
+
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/dialect.h"
+#include "core/error.h"
+#include "core/event.h"
+#include "core/event_sink.h"
+#include "core/interrupt.h"
+#include "core/keyset.h"
+#include "core/log.h"
+#include "fixers/event_input.h"
+
+namespace webook {
+namespace {
+
+struct KeyLess {
+    bool operator()(const Row& a, const Row& b) const { return compare_key(a, b) < 0; }
+};
+
+// At most this many rows per multi-row statement (MySQL allows 65535 markers).
+std::size_t rows_per_statement(std::size_t columns) {
+    return std::clamp<std::size_t>(60000 / std::max<std::size_t>(columns, 1), 1, 500);
+}
+
+}  // namespace
+
+struct Fixer::Group {
+    const TablePlan* plan = nullptr;
+    BaseSide base = BaseSide::src;
+    std::set<Row, KeyLess> keys;
+};
+
+void FixOptions::validate() const {
+    if (batch_size == 0) throw Error(Code::usage, "--batch-size must be positive");
+    if (max_attempts < 1) throw Error(Code::usage, "--max-attempts must be at least 1");
+}
+
+Fixer::Fixer(ConnectionFactory source, ConnectionFactory target, std::vector<TableConfig> tables, FixOptions options,
+             EventSink* dead_letter, Clock& clock)
+    : m_source_factory(std::move(source)),
+      m_target_factory(std::move(target)),
+      m_tables(std::move(tables)),
+      m_options(options),
+      m_dead_letter(dead_letter),
+      m_clock(clock) {
+    m_options.validate();
+}
+
+Fixer::~Fixer() = default;
+
+Connection& Fixer::source() {
+    if (!m_source) m_source = m_source_factory();
+    return *m_source;
+}
+
+Connection& Fixer::target() {
+    if (!m_target) m_target = m_target_factory();
+    return *m_target;
+}
+
+void Fixer::reset_connections() {
+    m_source.reset();
+    m_target.reset();
+}
+
+const TablePlan& Fixer::plan_for(const std::string& table) {
+    auto it = m_plans.find(table);
+    if (it != m_plans.end()) return *it->second;
+    TableConfig config;
+    config.name = table;
+    if (!m_tables.empty()) {
+        auto t = std::find_if(m_tables.begin(), m_tables.end(), [&](const TableConfig& c) { return c.name == table; });
+        if (t == m_tables.end()) throw Error(Code::config, fmt::format("table '{}' is not configured", table));
+        config = *t;
+    }
+    if (!valid_identifier(table)) throw Error(Code::config, fmt::format("invalid table name '{}'", table.substr(0, 80)));
+    // A fix repairs whole rows: ignored columns are written too.
+    config.ignore_columns.clear();
+    auto plan = std::make_unique<TablePlan>(plan_table(source(), target(), config));
+    return *m_plans.emplace(table, std::move(plan)).first->second;
+}
+
+void Fixer::dead_letter(const InputItem& item, const std::string& why) {
+    ++m_report.dead_letters;
+    if (m_dead_letter == nullptr) {
+        log::get("fix")->error("dead letter from {}: {}: {}", item.origin, why, item.payload);
+        return;
+    }
+    nlohmann::ordered_json j;
+    j["error"] = why;
+    j["origin"] = item.origin;
+    j["payload"] = item.payload;
+    j["at"] = utc_now_iso();
+    m_dead_letter->write(item.origin, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    log::get("fix")->warn("dead letter from {}: {}", item.origin, why);
+}
+
+FixReport Fixer::run(EventInput& input) {
+    const auto* logger = log::get("fix");
+    logger->info("fixing from {}{}", input.describe(), m_options.dry_run == DryRun::yes ? " (dry run)" : "");
+    while (true) {
+        check_interrupted();
+        auto items = input.poll(m_options.batch_size, m_options.batch_wait);
+        if (items.empty()) {
+            if (m_options.until_idle == UntilIdle::yes && input.idle()) break;
+            continue;
+        }
+        process_batch(input, items);
+    }
+    return m_report;
+}
+
+void Fixer::process_batch(EventInput& input, std::vector<InputItem>& items) {
+    m_report.events += items.size();
+    ++m_report.batches;
+    // (table, base) -> keys
+    std::map<std::pair<std::string, BaseSide>, Group> groups;
+    for (const auto& item : items) {
+        InconsistencyEvent e;
+        try {
+            e = InconsistencyEvent::parse(item.payload);
+        } catch (const Error& err) {
+            dead_letter(item, err.what());
+            continue;
+        }
+        const TablePlan* plan = nullptr;
+        try {
+            plan = &plan_for(e.table);
+        } catch (const Error& err) {
+            if (err.code() != Code::config) throw;  // a database problem is not the event's fault
+            dead_letter(item, err.what());
+            continue;
+        }
+        // The event's key columns, in the plan's key order and kinds.
+        Row key;
+        std::string problem;
+        for (std::size_t i = 0; i < plan->source.key.size() && problem.empty(); ++i) {
+            auto at = std::find(e.key_columns.begin(), e.key_columns.end(), plan->source.key[i]);
+            if (at == e.key_columns.end()) {
+                problem = fmt::format("key of {} lacks column '{}'", e.table, plan->source.key[i]);
+                break;
+            }
+            const Value& raw = e.key[static_cast<std::size_t>(at - e.key_columns.begin())];
+            try {
+                key.push_back(Value::parse(plan->source.kinds[i], raw.display()));
+            } catch (const Error& err) {
+                problem = fmt::format("key column '{}' of {}: {}", plan->source.key[i], e.table, err.what());
+            }
+        }
+        if (problem.empty() && e.key_columns.size() != plan->source.key.size())
+            problem = fmt::format("key of {} has {} columns, the table's key has {}", e.table, e.key_columns.size(),
+                                  plan->source.key.size());
+        if (!problem.empty()) {
+            dead_letter(item, problem);
+            continue;
+        }
+        Group& g = groups[{e.table, e.base}];
+        g.plan = plan;
+        g.base = e.base;
+        if (!g.keys.insert(std::move(key)).second) ++m_report.duplicates;
+    }
+    for (auto& [id, group] : groups) fix_group(group);
+    // Dead letters are durable before the offsets that skip them are committed.
+    if (m_dead_letter != nullptr) m_dead_letter->flush();
+    if (m_options.dry_run == DryRun::no) input.commit(items);
+}
+
+void Fixer::fix_group(Group& group) {
+    std::vector<Row> keys(group.keys.begin(), group.keys.end());
+    const auto* logger = log::get("fix");
+    for (int round = 0; round < 3 && !keys.empty(); ++round) {
+        std::vector<Row> absent;
+        for (int attempt = 1;; ++attempt) {
+            try {
+                absent.clear();
+                apply_once(group, keys, absent);
+                break;
+            } catch (const Error& e) {
+                if (!e.is_temporary() || attempt >= m_options.max_attempts)
+                    throw e.context(fmt::format("fixing {} ({} keys)", group.plan->name, keys.size()));
+                ++m_report.retries;
+                auto delay = m_options.backoff * (1 << std::min(attempt - 1, 6));
+                logger->warn("fixing {}: {} (attempt {} of {}; retrying in {} ms)", group.plan->name, e.what(), attempt,
+                             m_options.max_attempts, delay.count());
+                reset_connections();
+                m_clock.sleep_for(std::chrono::duration_cast<std::chrono::microseconds>(delay));
+                check_interrupted();
+            }
+        }
+        if (absent.empty() || m_options.dry_run == DryRun::yes) return;
+        // Absent keys were not locked: re-read them; any that appeared on the
+        // base meanwhile must be copied after all.
+        const bool base_is_target = group.base == BaseSide::dst;
+        Connection& base = base_is_target ? target() : source();
+        const SidePlan& side = group.plan->side(base_is_target);
+        BoundSql q = key_lookup_query(base.dialect(), side, absent);
+        keys.clear();
+        for (auto& row : base.query(q.sql, q.params)) keys.push_back(key_of(row, group.plan->key_size()));
+    }
+}
+
+void Fixer::apply_once(Group& group, const std::vector<Row>& keys, std::vector<Row>& absent) {
+    const TablePlan& plan = *group.plan;
+    const bool base_is_target = group.base == BaseSide::dst;
+    Connection& base = base_is_target ? target() : source();
+    Connection& other = base_is_target ? source() : target();
+    const SidePlan& base_side = plan.side(base_is_target);
+    const SidePlan& other_side = plan.side(!base_is_target);
+    const std::string_view other_name = base_is_target ? "source" : "target";
+
+    Transaction base_tx(base);
+    BoundSql read = key_lookup_query(base.dialect(), base_side, keys,
+                                     m_options.dry_run == DryRun::yes ? "" : base.dialect().for_share());
+    std::vector<Row> present = base.query(read.sql, read.params);
+    // Keys not found on the base are deleted on the other side.
+    std::size_t p = 0;
+    for (const Row& k : keys) {
+        while (p < present.size() && compare_key(key_of(present[p], plan.key_size()), k) < 0) ++p;
+        if (p < present.size() && compare_key(key_of(present[p], plan.key_size()), k) == 0) continue;
+        absent.push_back(k);
+    }
+    if (m_options.dry_run == DryRun::yes) {
+        for (const Row& k : absent)
+            if (m_dry_run_fn) m_dry_run_fn("delete", plan.name, k, other_name);
+        for (const Row& r : present)
+            if (m_dry_run_fn) m_dry_run_fn("upsert", plan.name, key_of(r, plan.key_size()), other_name);
+        return;
+    }
+    {
+        Transaction other_tx(other);
+        const Dialect& d = other.dialect();
+        // Deletes first: a stale row being removed may hold a unique value
+        // that an upserted row needs.
+        for (std::size_t i = 0; i < absent.size(); i += 500) {
+            std::vector<Row> part(absent.begin() + static_cast<std::ptrdiff_t>(i),
+                                  absent.begin() + static_cast<std::ptrdiff_t>(std::min(absent.size(), i + 500)));
+            BoundSql del = key_delete_query(d, other_side, part);
+            m_report.deleted += other.execute(del.sql, del.params).affected_rows;
+        }
+        const std::size_t per = rows_per_statement(other_side.columns.size());
+        for (std::size_t i = 0; i < present.size(); i += per) {
+            const std::size_t n = std::min(per, present.size() - i);
+            std::vector<Value> params;
+            params.reserve(n * other_side.columns.size());
+            for (std::size_t r = i; r < i + n; ++r)
+                for (const auto& v : present[r]) params.push_back(v);
+            other.execute(d.upsert(other_side.table, other_side.columns, other_side.key, static_cast<int>(n)), params);
+            m_report.upserted += n;
+        }
+        other_tx.commit();
+    }
+    base_tx.commit();
+    log::get("fix")->debug("{}: {} upserted, {} deleted on the {}", plan.name, present.size(), absent.size(),
+                           other_name);
+}
+
+}  // namespace webook

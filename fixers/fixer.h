@@ -1,0 +1,105 @@
+// The fixer: repairs the non-base side from the base side, event by event.
+//
+// Commit protocol, per batch of events (size- and time-bound):
+//   1. parse; unparseable events and unknown tables go to the dead-letter sink
+//   2. group by (table, base side); de-duplicate keys
+//   3. per group, with the base rows locked:
+//        base:  BEGIN; SELECT rows WHERE key IN (...) FOR SHARE
+//        other: BEGIN; DELETE keys absent on the base; UPSERT present rows; COMMIT
+//        base:  COMMIT (releases the locks)
+//      Holding the share locks until the other side has committed means no
+//      writer can change a base row between our read and our write, so a fix
+//      never overwrites a newer double-write with stale data. A key absent on
+//      the base takes no row lock (PostgreSQL has no gap locks), so absent keys
+//      are re-read after the commit; one that appeared meanwhile is fixed again.
+//   4. flush dead letters, then commit the input's offsets.
+// A crash anywhere loses nothing (offsets are behind the work) and a replay is
+// harmless (upserts and deletes are idempotent). Temporary database errors
+// (lost connection, deadlock, lock timeout) are retried with backoff on fresh
+// connections.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "core/db.h"
+#include "core/table_plan.h"
+#include "core/throttle.h"
+
+namespace webook {
+
+class EventInput;
+class EventSink;
+
+enum class DryRun { no, yes };
+enum class UntilIdle { no, yes };
+
+struct FixOptions {
+    std::size_t batch_size = 500;                    // events per batch; default: 500
+    std::chrono::milliseconds batch_wait{1000};      // wait for a batch to fill; default: 1 s
+    DryRun dry_run = DryRun::no;                     // default: write
+    UntilIdle until_idle = UntilIdle::no;            // default: run until signalled
+    int max_attempts = 6;                            // per group, for temporary errors; default: 6
+    std::chrono::milliseconds backoff{200};          // first retry delay, doubled each time; default: 200 ms
+
+    void validate() const;
+};
+
+struct FixReport {
+    std::uint64_t events = 0;        // read
+    std::uint64_t duplicates = 0;    // keys repeated within a batch
+    std::uint64_t upserted = 0;      // rows written to the other side
+    std::uint64_t deleted = 0;       // rows removed from the other side
+    std::uint64_t dead_letters = 0;
+    std::uint64_t batches = 0;
+    std::uint64_t retries = 0;
+};
+
+using ConnectionFactory = std::function<std::unique_ptr<Connection>()>;
+// Called for each action in dry-run mode: "upsert"/"delete", table, key, side.
+using DryRunFn = std::function<void(std::string_view action, const std::string& table, const Row& key,
+                                    std::string_view side)>;
+
+class Fixer {
+public:
+    // `tables`: the tables events may name (empty: any table both sides have).
+    // `dead_letter` may be null: dead letters are then logged at error level.
+    Fixer(ConnectionFactory source, ConnectionFactory target, std::vector<TableConfig> tables, FixOptions options,
+          EventSink* dead_letter, Clock& clock = Clock::real());
+    ~Fixer();
+
+    void set_dry_run_printer(DryRunFn fn) { m_dry_run_fn = std::move(fn); }
+
+    // Runs until idle (UntilIdle::yes) or until interrupted; throws
+    // Error(Code::interrupted) after finishing the batch in hand.
+    FixReport run(EventInput& input);
+
+private:
+    struct Group;
+    void process_batch(EventInput& input, std::vector<struct InputItem>& items);
+    void fix_group(Group& group);
+    void apply_once(Group& group, const std::vector<Row>& keys, std::vector<Row>& absent_keys);
+    const TablePlan& plan_for(const std::string& table);
+    void dead_letter(const struct InputItem& item, const std::string& why);
+    Connection& source();
+    Connection& target();
+    void reset_connections();
+
+    ConnectionFactory m_source_factory, m_target_factory;
+    std::unique_ptr<Connection> m_source, m_target;
+    std::vector<TableConfig> m_tables;
+    FixOptions m_options;
+    EventSink* m_dead_letter;
+    Clock& m_clock;
+    DryRunFn m_dry_run_fn;
+    std::map<std::string, std::unique_ptr<TablePlan>> m_plans;
+    FixReport m_report;
+};
+
+}  // namespace webook

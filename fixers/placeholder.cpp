@@ -1,1 +1,0 @@
-// TEMPORARY: keeps the library non-empty until its first component lands.

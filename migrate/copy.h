@@ -1,0 +1,55 @@
+// migrate copy: bulk initialisation of the target from the source.
+//
+// Keyset-batched reads from the source (`WHERE key > last ORDER BY key LIMIT
+// n`, prefetched on a reader thread so reading overlaps writing), batch writes
+// to the target (COPY on PostgreSQL, multi-row INSERT on MySQL), one target
+// transaction per batch.
+//
+// Checkpoint protocol: after a batch commits on the target, its last key is
+// saved as the ("copy", table, shard) checkpoint in the control table. A copy
+// killed anywhere resumes (--resume) from that key after deleting the target
+// rows past it -- they belong to a batch whose checkpoint was never written
+// -- so the target ends identical to the source without duplicates.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/shard.h"
+#include "core/table_plan.h"
+#include "core/throttle.h"
+
+namespace webook {
+
+class CheckpointStore;
+
+enum class CopyStart {
+    fresh,     // refuse a non-empty target (default)
+    resume,    // continue after the checkpoint
+    truncate,  // empty the target (its shard range) first
+};
+
+struct CopyOptions {
+    std::size_t batch_size = 20000;  // rows per read batch and per target transaction; default: 20000
+    CopyStart start = CopyStart::fresh;
+    ThrottleOptions throttle;        // default: unthrottled
+    Shard shard;                     // default: 1/1
+
+    void validate() const;
+};
+
+struct CopyReport {
+    std::string table;
+    std::uint64_t rows = 0;        // copied by this run
+    std::uint64_t rows_total = 0;  // including earlier runs resumed from
+    std::string resumed_after;     // the checkpoint key resumed from, if any
+    double seconds = 0;
+};
+
+// Copies the plan's columns of one table. `conns.source` is read on a
+// prefetching thread; `conns.target` is written; `checkpoints` may share no
+// connection with either.
+CopyReport copy_table(SideConnections conns, const TablePlan& plan, const CopyOptions& options,
+                      CheckpointStore& checkpoints);
+
+}  // namespace webook
