@@ -53,8 +53,10 @@ public:
         return insert_prefix("INSERT IGNORE INTO", table, columns, rows);
     }
 
+    // A binary string compares byte-wise and without PAD SPACE (utf8mb4_bin
+    // would still treat 'a' and 'a ' as equal), whatever the column charset.
     std::string binary(std::string_view expr) const override {
-        return fmt::format("{} COLLATE utf8mb4_bin", expr);
+        return fmt::format("CAST({} AS BINARY)", expr);
     }
 
     std::string_view for_share() const override { return " LOCK IN SHARE MODE"; }

@@ -81,7 +81,7 @@ public:
                                       const std::vector<std::string>& columns, int rows = 1) const = 0;
 
     // `expr` compared and ordered byte-wise whatever the column collation:
-    // `expr COLLATE utf8mb4_bin` / `expr COLLATE "C"` for text keys.
+    // `CAST(expr AS BINARY)` / `expr COLLATE "C"` for text keys.
     virtual std::string binary(std::string_view quoted_expr) const = 0;
 
     // Row locking suffixes for SELECT.
