@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Migration benchmarks (issues 2 and 3), every figure and its peer measured in
+# the same run on the local servers. Prints a Markdown table to stdout; the
+# results are recorded in bench/RESULTS.md.
+#
+# usage: bench/migration_bench.sh [ROWS]      (default 1000000 interactives rows)
+#   WEBOOK_BENCH_BIG=4000000 also measures peak RSS at that size.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${WEBOOK_BUILD_DIR:-$ROOT/build}
+ROWS=${1:-1000000}
+BIG=${WEBOOK_BENCH_BIG:-0}
+REPEAT=${WEBOOK_BENCH_REPEAT:-3}
+cd "$ROOT"
+
+# The peers are Debian packages too; only the benchmark needs them.
+need=()
+for p in pgloader percona-toolkit time libdbd-mysql-perl; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+scripts/build.sh >/dev/null
+scripts/services.sh start 2>/dev/null
+# shellcheck disable=SC1091
+source .run/services.env
+W="$BUILD/cli/webookctl"
+PW=$WEBOOKCTL_PASSWORD
+MYSQL_PORT=${WEBOOK_MYSQL_PORT:-13306}
+PG_PORT=${WEBOOK_PG_PORT:-15432}
+my_root() { mariadb --no-defaults --socket="$WEBOOK_MYSQL_SOCKET" -uroot "$@"; }
+pg_root() { runuser -u postgres -- psql -h "$WEBOOK_PG_SOCKET_DIR" -p "$PG_PORT" -v ON_ERROR_STOP=1 -qAt "$@"; }
+MY_SRC=mysql://webook@127.0.0.1:$MYSQL_PORT/bench_src
+MY_DST=mysql://webook@127.0.0.1:$MYSQL_PORT/bench_dst
+PG_DST=postgres://webook@127.0.0.1:$PG_PORT/bench_dst
+export WEBOOKCTL_LOG_LEVEL=warn
+
+# Median wall seconds of REPEAT runs of a command (its output discarded).
+median() {
+    local times=()
+    for _ in $(seq 1 "$REPEAT"); do
+        local t0 t1
+        t0=$(date +%s.%N)
+        "$@" >/dev/null 2>&1 || true
+        t1=$(date +%s.%N)
+        times+=("$(echo "$t1 - $t0" | bc)")
+    done
+    printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (REPEAT + 1) / 2 ))p"
+}
+# Peak RSS in MB of one run.
+rss_mb() { /usr/bin/time -f '%M' "$@" 2>&1 >/dev/null | tail -n1 | awk '{printf "%.1f", $1/1024}'; }
+ratio() { echo "scale=2; $1 / $2" | bc; }
+row() { printf '| %s | %s | %s |\n' "$1" "$2" "$3"; }
+
+fresh_databases() {
+    my_root -e "DROP DATABASE IF EXISTS bench_src; DROP DATABASE IF EXISTS bench_dst; DROP DATABASE IF EXISTS bench_dump;
+                CREATE DATABASE bench_src; CREATE DATABASE bench_dst; CREATE DATABASE bench_dump;"
+    for db in bench_dst bench_pgloader; do
+        pg_root -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db OWNER webook"
+    done
+    "$W" db init --dsn "$MY_SRC" >/dev/null
+    "$W" db init --dsn "$MY_DST" >/dev/null
+    "$W" db init --dsn "$PG_DST" >/dev/null
+    "$W" db init --dsn postgres://webook@127.0.0.1:$PG_PORT/bench_pgloader >/dev/null
+    "$W" db init --dsn mysql://webook@127.0.0.1:$MYSQL_PORT/bench_dump >/dev/null
+}
+
+seed() {  # seed ROWS interactives (and a few of everything else) into bench_src
+    "$W" --output json db seed --dsn "$MY_SRC" --truncate --users 10000 --articles 100000 \
+        --interactives "$1" --likes 10000 --collects 1000 --rewards 100 --base-time '2026-11-01 00:00:00'
+}
+
+copy_pg() { "$W" migrate copy --table interactives --source "$MY_SRC" --target "$PG_DST" --truncate; }
+copy_my() { "$W" migrate copy --table interactives --source "$MY_SRC" --target "$MY_DST" --truncate; }
+pgloader_copy() {
+    cat >/tmp/webook-bench.load <<LOAD
+LOAD DATABASE
+  FROM mysql://webook:$PW@127.0.0.1:$MYSQL_PORT/bench_src
+  INTO postgresql://webook:$PW@127.0.0.1:$PG_PORT/bench_pgloader
+  WITH data only, truncate, workers = 2, concurrency = 1
+  INCLUDING ONLY TABLE NAMES MATCHING 'interactives';
+LOAD
+    pgloader --quiet /tmp/webook-bench.load
+}
+dump_copy() {
+    mariadb-dump --no-defaults -h127.0.0.1 -P"$MYSQL_PORT" -uwebook -p"$PW" --no-create-info --skip-triggers \
+        bench_src interactives | mariadb --no-defaults -h127.0.0.1 -P"$MYSQL_PORT" -uwebook -p"$PW" bench_dump
+}
+truncate_dump() { my_root -e "TRUNCATE TABLE bench_dump.interactives"; }
+
+# The stream limit: both tables read in key order at once by the servers' own clients.
+stream_limit() {
+    mariadb --no-defaults --quick -h127.0.0.1 -P"$MYSQL_PORT" -uwebook -p"$PW" -N \
+        -e "SELECT * FROM interactives ORDER BY id" bench_src >/dev/null &
+    local a=$!
+    PGPASSWORD=$PW psql -h 127.0.0.1 -p "$PG_PORT" -U webook -d bench_dst -qAt \
+        -c "COPY (SELECT * FROM interactives ORDER BY id) TO STDOUT" >/dev/null &
+    local b=$!
+    wait $a $b
+}
+stream_limit_my() {
+    for db in bench_src bench_dst; do
+        mariadb --no-defaults --quick -h127.0.0.1 -P"$MYSQL_PORT" -uwebook -p"$PW" -N \
+            -e "SELECT * FROM interactives ORDER BY id" $db >/dev/null &
+    done
+    wait
+}
+
+# The hash limit: the same whole-table hash aggregate, run directly in both databases at once.
+# (MY_HASH/PG_HASH: the exact per-chunk checksum query of validate --checksum, unbounded.)
+hash_limit() {
+    mariadb --no-defaults -h127.0.0.1 -P"$MYSQL_PORT" -uwebook -p"$PW" -N -e "$MY_HASH" bench_src >/dev/null &
+    local a=$!
+    PGPASSWORD=$PW psql -h 127.0.0.1 -p "$PG_PORT" -U webook -d bench_dst -qAt -c "$PG_HASH" >/dev/null &
+    local b=$!
+    wait $a $b
+}
+
+validate_pg() { "$W" validate --full --base src --table interactives --source "$MY_SRC" --target "$PG_DST" --sink file:///dev/null "$@"; }
+validate_my() { "$W" validate --full --base src --table interactives --source "$MY_SRC" --target "$MY_DST" --sink file:///dev/null "$@"; }
+pt_sync() {
+    pt-table-sync --print --no-check-triggers "h=127.0.0.1,P=$MYSQL_PORT,u=webook,p=$PW,D=bench_src,t=interactives" \
+        "h=127.0.0.1,P=$MYSQL_PORT,u=webook,p=$PW,D=bench_dst,t=interactives"
+}
+
+echo "# webookctl migration benchmark, $(date -u +%Y-%m-%d), $ROWS interactives rows, $(nproc) cores, median of $REPEAT"
+echo
+echo "| measurement | result | comparison |"
+echo "|---|---|---|"
+fresh_databases
+seed_json=$(seed "$ROWS")
+seed_rate=$(echo "$seed_json" | sed -n 's/.*"rows_per_second":\([0-9.]*\).*/\1/p')
+seed_secs=$(echo "$seed_json" | sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p')
+row "db seed (MariaDB, all tables, $ROWS interactives)" "$(printf '%.1f s, %.0f rows/s' "$seed_secs" "$seed_rate")" "target: 1M interactives well under a minute"
+
+t_copy_pg=$(median copy_pg)
+t_pgloader=$(median pgloader_copy)
+row "migrate copy MySQL→PostgreSQL" "$t_copy_pg s ($(echo "$ROWS / $t_copy_pg" | bc) rows/s)" "pgloader $t_pgloader s: $(ratio "$t_pgloader" "$t_copy_pg")× faster (target ≥ 2×)"
+t_copy_my=$(median copy_my)
+t_dump=$(median bash -c "$(declare -f dump_copy truncate_dump my_root); truncate_dump; dump_copy")
+row "migrate copy MySQL→MySQL" "$t_copy_my s ($(echo "$ROWS / $t_copy_my" | bc) rows/s)" "mariadb-dump | mariadb $t_dump s (incl. truncate): $(ratio "$t_dump" "$t_copy_my")× faster (target ≥ 2×)"
+
+t_limit=$(median stream_limit)
+t_validate=$(median validate_pg)
+row "validate --full MySQL→PostgreSQL (identical)" "$t_validate s" "stream limit $t_limit s: $(ratio "$t_validate" "$t_limit")× (target ≤ 1.3×)"
+MY_HASH=$("$BUILD/bench/webook-bench-stream" --checksum-sql "$MY_SRC" interactives)
+PG_HASH=$("$BUILD/bench/webook-bench-stream" --checksum-sql "$PG_DST" interactives)
+t_hash=$(median hash_limit)
+t_checksum=$(median validate_pg --checksum)
+row "validate --full --checksum (identical)" "$t_checksum s" "hash limit $t_hash s: $(ratio "$t_checksum" "$t_hash")× (target ≤ 1.25×)"
+
+t_limit_my=$(median stream_limit_my)
+t_validate_my=$(median validate_my)
+t_pt=$(median pt_sync)
+row "validate --full MySQL→MySQL (identical)" "$t_validate_my s" "stream limit $t_limit_my s: $(ratio "$t_validate_my" "$t_limit_my")×; pt-table-sync --print $t_pt s: $(ratio "$t_pt" "$t_validate_my")× faster"
+
+# 1,000 differences spread over the key range.
+step=$(( ROWS / 1000 ))
+PGPASSWORD=$PW psql -h 127.0.0.1 -p "$PG_PORT" -U webook -d bench_dst -qAt \
+    -c "UPDATE interactives SET like_cnt = like_cnt + 1 WHERE id % $step = 0" >/dev/null
+t_validate_d=$(median validate_pg)
+t_checksum_d=$(median validate_pg --checksum)
+found=$(validate_pg --output json | sed -n 's/.*"inconsistencies":\([0-9]*\).*/\1/p')
+row "validate --full with 1,000 spread differences" "$t_validate_d s, $found found" "stream limit $t_limit s: $(ratio "$t_validate_d" "$t_limit")× (target ≤ 1.3×)"
+row "validate --full --checksum with 1,000 spread differences" "$t_checksum_d s" "$(ratio "$t_checksum_d" "$t_checksum")× its identical-table time"
+
+rss_validate=$(rss_mb validate_pg)
+rss_stream=$(rss_mb "$BUILD/bench/webook-bench-stream" "$PG_DST" interactives)
+row "peak RSS at $ROWS rows" "validate $rss_validate MB; stream read $rss_stream MB" ""
+
+if [ "$BIG" -gt 0 ]; then
+    seed "$BIG" >/dev/null
+    copy_pg >/dev/null 2>&1
+    rss_validate_big=$(rss_mb validate_pg)
+    rss_stream_big=$(rss_mb "$BUILD/bench/webook-bench-stream" "$PG_DST" interactives)
+    rss_stream_my_big=$(rss_mb "$BUILD/bench/webook-bench-stream" "$MY_SRC" interactives)
+    row "peak RSS at $BIG rows" "validate $rss_validate_big MB; stream read PG $rss_stream_big MB, MariaDB $rss_stream_my_big MB" "$(ratio "$rss_validate_big" "$rss_validate")× the $ROWS-row RSS (target ≤ 1.2×, < 150 MB)"
+fi
