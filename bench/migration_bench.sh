@@ -42,7 +42,7 @@ median() {
     for _ in $(seq 1 "$REPEAT"); do
         local t0 t1
         t0=$(date +%s.%N)
-        "$@" >/dev/null 2>&1 || true
+        "$@" >/tmp/webook-bench.out 2>&1 || { echo "bench: '$*' failed:" >&2; tail -n 5 /tmp/webook-bench.out >&2; exit 1; }
         t1=$(date +%s.%N)
         times+=("$(echo "$t1 - $t0" | bc)")
     done
@@ -67,7 +67,7 @@ fresh_databases() {
 }
 
 seed() {  # seed ROWS interactives (and a few of everything else) into bench_src
-    "$W" --output json db seed --dsn "$MY_SRC" --truncate --users 10000 --articles 100000 \
+    "$W" --output json db seed --dsn "$MY_SRC" --truncate --users 10000 --articles 20000 \
         --interactives "$1" --likes 10000 --collects 1000 --rewards 100 --base-time '2026-11-01 00:00:00'
 }
 
@@ -117,8 +117,8 @@ hash_limit() {
     wait $a $b
 }
 
-validate_pg() { "$W" validate --full --base src --table interactives --source "$MY_SRC" --target "$PG_DST" --sink file:///dev/null "$@"; }
-validate_my() { "$W" validate --full --base src --table interactives --source "$MY_SRC" --target "$MY_DST" --sink file:///dev/null "$@"; }
+validate_pg() { "$W" validate --full --base src --table interactives --source "$MY_SRC" --target "$PG_DST" --sink file:///tmp/webook-bench-events.jsonl "$@"; }
+validate_my() { "$W" validate --full --base src --table interactives --source "$MY_SRC" --target "$MY_DST" --sink file:///tmp/webook-bench-events.jsonl "$@"; }
 pt_sync() {
     pt-table-sync --print --no-check-triggers "h=127.0.0.1,P=$MYSQL_PORT,u=webook,p=$PW,D=bench_src,t=interactives" \
         "h=127.0.0.1,P=$MYSQL_PORT,u=webook,p=$PW,D=bench_dst,t=interactives"
@@ -136,9 +136,14 @@ row "db seed (MariaDB, all tables, $ROWS interactives)" "$(printf '%.1f s, %.0f 
 
 t_copy_pg=$(median copy_pg)
 t_pgloader=$(median pgloader_copy)
+n_pgl=$(pg_root -d bench_pgloader -c "SELECT count(*) FROM interactives")
+[ "$n_pgl" = "$ROWS" ] || { echo "bench: pgloader loaded $n_pgl of $ROWS rows" >&2; exit 1; }
 row "migrate copy MySQL→PostgreSQL" "$t_copy_pg s ($(echo "$ROWS / $t_copy_pg" | bc) rows/s)" "pgloader $t_pgloader s: $(ratio "$t_pgloader" "$t_copy_pg")× faster (target ≥ 2×)"
 t_copy_my=$(median copy_my)
-t_dump=$(median bash -c "$(declare -f dump_copy truncate_dump my_root); truncate_dump; dump_copy")
+dump_cycle() { truncate_dump; dump_copy; }
+t_dump=$(median dump_cycle)
+n_dump=$(my_root -N -e "SELECT count(*) FROM bench_dump.interactives")
+[ "$n_dump" = "$ROWS" ] || { echo "bench: mariadb-dump loaded $n_dump of $ROWS rows" >&2; exit 1; }
 row "migrate copy MySQL→MySQL" "$t_copy_my s ($(echo "$ROWS / $t_copy_my" | bc) rows/s)" "mariadb-dump | mariadb $t_dump s (incl. truncate): $(ratio "$t_dump" "$t_copy_my")× faster (target ≥ 2×)"
 
 t_limit=$(median stream_limit)

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -28,13 +29,19 @@ public:
     }
 
     void flush() override {
-        if (std::fflush(m_file) != 0 || (m_owned && ::fsync(fileno(m_file)) != 0))
+        if (std::fflush(m_file) != 0 || (m_owned && is_regular() && ::fsync(fileno(m_file)) != 0))
             throw Error(Code::config, fmt::format("cannot write events to {}: {}", m_path, std::strerror(errno)));
     }
 
     std::string describe() const override { return m_owned ? "file://" + m_path : "stdout"; }
 
 private:
+    // fsync is meaningless (EINVAL) on pipes and devices such as /dev/null.
+    bool is_regular() const {
+        struct stat st {};
+        return ::fstat(fileno(m_file), &st) == 0 && S_ISREG(st.st_mode);
+    }
+
     std::FILE* m_file;
     std::string m_path;
     bool m_owned;
