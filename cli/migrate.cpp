@@ -41,7 +41,7 @@ int run_copy(Context& ctx, CopyArgs& a) {
     }
     nlohmann::ordered_json out = nlohmann::json::array();
     for (const auto& plan : plans) {
-        CopyReport r = copy_table({*source, *target}, plan, options, checkpoints);
+        CopyReport r = copy_table({*source, *target}, plan, options, checkpoints, [dst_dsn] { return connect(dst_dsn); });
         const double rate = r.seconds > 0 ? static_cast<double>(r.rows) / r.seconds : 0.0;
         if (ctx.json()) {
             out.push_back({{"table", r.table}, {"rows", r.rows}, {"rows_total", r.rows_total},
@@ -68,6 +68,7 @@ void register_migrate(CLI::App& app, Context& ctx) {
     auto* truncate = copy->add_flag("--truncate", a->truncate, "empty the target table first");
     resume->excludes(truncate);
     copy->add_option("--batch-size", a->options.batch_size, "rows per batch and target transaction (default: 20000)");
+    copy->add_option("--writers", a->options.writers, "target connections writing batches at once (default: 2)");
     add_throttle_options(copy, a->options.throttle, a->shard);
     example(copy, "webookctl migrate copy --table interactives --source mysql://webook@db1:3306/webook "
                   "--target postgres://webook@db2:5432/webook --resume");

@@ -130,6 +130,10 @@ struct ConnectOptions {
     int read_timeout_seconds = 0;
 };
 
+// Opens connections on demand (extra writers, reconnects after a lost
+// connection).
+using ConnectionFactory = std::function<std::unique_ptr<Connection>()>;
+
 // Opens a connection to dsn (password already resolved). Sessions are set to
 // UTC, utf8mb4 / UTF8, and MySQL's strict mode, so that values read on both
 // engines compare as the same data.

@@ -61,7 +61,6 @@ struct FixReport {
     std::uint64_t retries = 0;
 };
 
-using ConnectionFactory = std::function<std::unique_ptr<Connection>()>;
 // Called for each action in dry-run mode: "upsert"/"delete", table, key, side.
 using DryRunFn = std::function<void(std::string_view action, const std::string& table, const Row& key,
                                     std::string_view side)>;

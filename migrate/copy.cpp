@@ -1,6 +1,12 @@
 #include "migrate/copy.h"
 
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -52,15 +58,112 @@ std::string target_where(const Dialect& d, const SidePlan& side, const ShardFilt
     return where.empty() ? "" : " WHERE " + where;
 }
 
+// Writes batches on several target connections; reports completions in
+// batch order so the caller can checkpoint the longest committed prefix.
+class ParallelWriter {
+public:
+    ParallelWriter(std::vector<Connection*> conns, const SidePlan& side) : m_side(side) {
+        for (Connection* c : conns) m_threads.emplace_back([this, c] { work(*c); });
+    }
+
+    ~ParallelWriter() { stop(); }
+
+    // Queues batch `seq` (0, 1, 2, ... in key order); blocks while every
+    // writer is busy and one batch waits.
+    void submit(std::uint64_t seq, std::vector<Row> rows) {
+        std::unique_lock lock(m_mutex);
+        m_changed.wait(lock, [&] { return m_queue.size() < m_threads.size() || m_error; });
+        rethrow_locked();
+        m_queue.push_back({seq, std::move(rows)});
+        m_changed.notify_all();
+    }
+
+    // The highest seq such that it and all before it committed (or -1).
+    std::int64_t committed_prefix() {
+        std::lock_guard lock(m_mutex);
+        rethrow_locked();
+        while (m_done.count(static_cast<std::uint64_t>(m_prefix + 1))) m_done.erase(static_cast<std::uint64_t>(++m_prefix));
+        return m_prefix;
+    }
+
+    // Waits until every submitted batch committed (or one failed).
+    void drain() {
+        std::unique_lock lock(m_mutex);
+        m_changed.wait(lock, [&] { return (m_queue.empty() && m_busy == 0) || m_error; });
+        rethrow_locked();
+    }
+
+    void stop() {
+        {
+            std::lock_guard lock(m_mutex);
+            if (m_stopping) return;
+            m_stopping = true;
+        }
+        m_changed.notify_all();
+        for (auto& t : m_threads) t.join();
+    }
+
+private:
+    struct Job {
+        std::uint64_t seq;
+        std::vector<Row> rows;
+    };
+
+    void rethrow_locked() {
+        if (m_error) std::rethrow_exception(m_error);
+    }
+
+    void work(Connection& conn) {
+        while (true) {
+            Job job;
+            {
+                std::unique_lock lock(m_mutex);
+                m_changed.wait(lock, [&] { return !m_queue.empty() || m_stopping; });
+                if (m_queue.empty()) return;
+                job = std::move(m_queue.front());
+                m_queue.pop_front();
+                ++m_busy;
+            }
+            try {
+                Transaction tx(conn);
+                auto writer = conn.bulk_insert(m_side.table, m_side.columns);
+                for (const Row& r : job.rows) writer->write(r);
+                writer->finish();
+                tx.commit();
+                std::lock_guard lock(m_mutex);
+                m_done.insert(job.seq);
+            } catch (...) {
+                std::lock_guard lock(m_mutex);
+                if (!m_error) m_error = std::current_exception();
+            }
+            std::lock_guard lock(m_mutex);
+            --m_busy;
+            m_changed.notify_all();
+        }
+    }
+
+    const SidePlan& m_side;
+    std::mutex m_mutex;
+    std::condition_variable m_changed;
+    std::deque<Job> m_queue;
+    std::set<std::uint64_t> m_done;
+    std::int64_t m_prefix = -1;
+    int m_busy = 0;
+    bool m_stopping = false;
+    std::exception_ptr m_error;
+    std::vector<std::thread> m_threads;
+};
+
 }  // namespace
 
 void CopyOptions::validate() const {
     if (batch_size == 0) throw Error(Code::usage, "--batch-size must be positive");
+    if (writers < 1 || writers > 16) throw Error(Code::usage, "--writers must be between 1 and 16");
     throttle.validate();
 }
 
 CopyReport copy_table(SideConnections conns, const TablePlan& plan, const CopyOptions& options,
-                      CheckpointStore& checkpoints) {
+                      CheckpointStore& checkpoints, const ConnectionFactory& more_writers) {
     options.validate();
     const auto started = std::chrono::steady_clock::now();
     const auto* logger = log::get("copy");
@@ -110,27 +213,50 @@ CopyReport copy_table(SideConnections conns, const TablePlan& plan, const CopyOp
     }
     if (bounds.after) logger->info("{}: resuming after key {}", plan.name, report.resumed_after);
 
+    // Writers: the given target connection plus (writers - 1) more.
+    std::vector<std::unique_ptr<Connection>> extra;
+    std::vector<Connection*> writer_conns{&target};
+    if (more_writers)
+        for (int i = 1; i < options.writers; ++i) writer_conns.push_back(extra.emplace_back(more_writers()).get());
+
     ThrottledSource reader(conns.source, plan.source, bounds, options, src_filter);
-    Prefetcher ahead(reader);
-    std::vector<Row> batch;
     std::uint64_t rows = 0;
     std::optional<std::string> last_key = bounds.after ? std::optional(report.resumed_after) : std::nullopt;
     with_context(fmt::format("copying {} to {}", plan.name, target.describe()), [&] {
-        while (ahead.next(batch)) {
-            {
-                Transaction tx(target);
-                auto writer = target.bulk_insert(plan.target.table, plan.target.columns);
-                for (const Row& r : batch) writer->write(r);
-                writer->finish();
-                tx.commit();
+        Prefetcher ahead(reader);
+        ParallelWriter writers(writer_conns, plan.target);
+        // Per submitted batch, in order: (seq, last key, rows so far).
+        std::deque<std::tuple<std::int64_t, std::string, std::uint64_t>> pending;
+        std::int64_t saved = -1;
+        auto save_progress = [&] {
+            const std::int64_t prefix = writers.committed_prefix();
+            std::optional<std::string> key;
+            std::uint64_t done = 0;
+            while (!pending.empty() && std::get<0>(pending.front()) <= prefix) {
+                key = std::get<1>(pending.front());
+                done = std::get<2>(pending.front());
+                pending.pop_front();
             }
+            if (!key || prefix == saved) return;
+            saved = prefix;
+            last_key = key;
+            checkpoints.save({k_checkpoint_kind, plan.name, shard, last_key, done_before + static_cast<std::int64_t>(done),
+                              "", {}});
+            logger->debug("{}: {} rows copied", plan.name, done);
+        };
+        std::vector<Row> batch;
+        std::uint64_t seq = 0;
+        while (!interrupted() && ahead.next(batch)) {
             rows += batch.size();
-            last_key = encode_key(key_of(batch.back(), plan.key_size()));
-            checkpoints.save({k_checkpoint_kind, plan.name, shard, last_key,
-                              done_before + static_cast<std::int64_t>(rows), "", {}});
-            logger->debug("{}: {} rows copied", plan.name, rows);
-            check_interrupted();
+            pending.emplace_back(static_cast<std::int64_t>(seq), encode_key(key_of(batch.back(), plan.key_size())), rows);
+            writers.submit(seq++, std::move(batch));
+            batch = {};
+            save_progress();
         }
+        writers.drain();
+        save_progress();
+        writers.stop();
+        check_interrupted();
         // Rows arrived with explicit ids: move the target's id generator past them.
         if (plan.target.kinds[0] == ValueKind::integer)
             for (const auto& sql : d.sync_identity(plan.target.table, plan.target.key[0])) target.execute(sql);

@@ -3,13 +3,17 @@
 // Keyset-batched reads from the source (`WHERE key > last ORDER BY key LIMIT
 // n`, prefetched on a reader thread so reading overlaps writing), batch writes
 // to the target (COPY on PostgreSQL, multi-row INSERT on MySQL), one target
-// transaction per batch.
+// transaction per batch, on `writers` connections at once: the target's index
+// maintenance, not reading, is what limits a copy, and a second backend
+// uses the second core.
 //
-// Checkpoint protocol: after a batch commits on the target, its last key is
-// saved as the ("copy", table, shard) checkpoint in the control table. A copy
-// killed anywhere resumes (--resume) from that key after deleting the target
-// rows past it -- they belong to a batch whose checkpoint was never written
-// -- so the target ends identical to the source without duplicates.
+// Checkpoint protocol: batches are numbered in key order. When batch k and
+// every batch before it have committed on the target, the last key of batch k
+// is saved as the ("copy", table, shard) checkpoint in the control table.
+// A copy killed anywhere resumes (--resume) from that key after deleting the
+// target rows past it -- they belong to batches committed out of order or
+// whose checkpoint was never written -- so the target ends identical to the
+// source without duplicates.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +35,7 @@ enum class CopyStart {
 
 struct CopyOptions {
     std::size_t batch_size = 20000;  // rows per read batch and per target transaction; default: 20000
+    int writers = 2;                 // target connections writing at once; default: 2
     CopyStart start = CopyStart::fresh;
     ThrottleOptions throttle;        // default: unthrottled
     Shard shard;                     // default: 1/1
@@ -47,9 +52,10 @@ struct CopyReport {
 };
 
 // Copies the plan's columns of one table. `conns.source` is read on a
-// prefetching thread; `conns.target` is written; `checkpoints` may share no
-// connection with either.
+// prefetching thread; `conns.target` is written, and `more_writers` opens the
+// other writers' connections (without it, one writer); `checkpoints` may
+// share no connection with either.
 CopyReport copy_table(SideConnections conns, const TablePlan& plan, const CopyOptions& options,
-                      CheckpointStore& checkpoints);
+                      CheckpointStore& checkpoints, const ConnectionFactory& more_writers = {});
 
 }  // namespace webook
