@@ -6,6 +6,7 @@
 #include "core/checkpoint.h"
 #include "core/db.h"
 #include "core/error.h"
+#include "core/progress.h"
 #include "migrate/copy.h"
 
 namespace webook::cli {
@@ -41,7 +42,13 @@ int run_copy(Context& ctx, CopyArgs& a) {
     }
     nlohmann::ordered_json out = nlohmann::json::array();
     for (const auto& plan : plans) {
-        CopyReport r = copy_table({*source, *target}, plan, options, checkpoints, [dst_dsn] { return connect(dst_dsn); });
+        ProgressCounter progress;
+        options.progress = &progress;
+        CopyReport r;
+        {
+            ProgressLine line("copying " + plan.name, progress);  // cleared before the result is printed
+            r = copy_table({*source, *target}, plan, options, checkpoints, [dst_dsn] { return connect(dst_dsn); });
+        }
         const double rate = r.seconds > 0 ? static_cast<double>(r.rows) / r.seconds : 0.0;
         if (ctx.json()) {
             out.push_back({{"table", r.table}, {"rows", r.rows}, {"rows_total", r.rows_total},

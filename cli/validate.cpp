@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/migration_mode.h"
+#include "core/progress.h"
 #include "validate/validation.h"
 
 namespace webook::cli {
@@ -126,6 +127,9 @@ int run_validate(Context& ctx, ValidateArgs& a) {
         std::vector<TableReport> reports;
         for (const auto& plan : plans) {
             SideConnections conns{*source, *target};
+            ProgressCounter progress;
+            options.progress = &progress;
+            ProgressLine line("validating " + plan.name, progress);
             reports.push_back(a.incremental ? validate_incremental(conns, plan, options, *sink, checkpoints)
                                             : validate_full(conns, plan, options, *sink));
         }

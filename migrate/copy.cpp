@@ -248,6 +248,7 @@ CopyReport copy_table(SideConnections conns, const TablePlan& plan, const CopyOp
         std::uint64_t seq = 0;
         while (!interrupted() && ahead.next(batch)) {
             rows += batch.size();
+            if (options.progress) options.progress->rows += batch.size();
             pending.emplace_back(static_cast<std::int64_t>(seq), encode_key(key_of(batch.back(), plan.key_size())), rows);
             writers.submit(seq++, std::move(batch));
             batch = {};

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/progress.h"
 #include "core/shard.h"
 #include "core/table_plan.h"
 #include "core/throttle.h"
@@ -39,6 +40,7 @@ struct CopyOptions {
     CopyStart start = CopyStart::fresh;
     ThrottleOptions throttle;        // default: unthrottled
     Shard shard;                     // default: 1/1
+    ProgressCounter* progress = nullptr;  // bumped per batch read; default: none
 
     void validate() const;
 };

@@ -26,11 +26,13 @@ public:
                     const ShardFilter& filter)
         : m_conn(conn),
           m_reader(conn, side, std::move(bounds), options.batch_size, filter.sql, filter.params),
-          m_throttle(options.throttle) {}
+          m_throttle(options.throttle),
+          m_progress(options.progress) {}
 
     bool next(std::vector<Row>& out) override {
         m_throttle.before_batch(m_conn);
         bool more = m_reader.next(out);
+        if (m_progress) m_progress->rows += out.size();
         m_throttle.after_rows(out.size());
         return more;
     }
@@ -39,6 +41,7 @@ private:
     Connection& m_conn;
     KeysetReader m_reader;
     Throttle m_throttle;
+    ProgressCounter* m_progress;
 };
 
 // Merges one key range of both sides, reading them concurrently.
@@ -114,7 +117,7 @@ TableReport validate_full(SideConnections conns, const TablePlan& plan, const Va
                           EventSink& sink) {
     options.validate();
     const auto started = std::chrono::steady_clock::now();
-    EventEmitter emit(plan, options.base, "full", sink);
+    EventEmitter emit(plan, options.base, "full", sink, options.progress);
     ShardFilter src_filter, dst_filter;
     if (!options.shard.whole()) {
         auto range = shard_range(conns, plan, options.shard);

@@ -126,7 +126,7 @@ TableReport validate_incremental(SideConnections conns, const TablePlan& plan, c
     TableReport report;
     report.table = plan.name;
     report.method = "incremental";
-    EventEmitter emit(plan, options.base, "incremental", sink);
+    EventEmitter emit(plan, options.base, "incremental", sink, options.progress);
 
     // Differences found, to re-check (and report) once; a key changed on
     // both sides is compared once.
@@ -153,6 +153,7 @@ TableReport validate_incremental(SideConnections conns, const TablePlan& plan, c
             if (!reader.next(batch)) break;
             check_interrupted();
             rows += batch.size();
+            if (options.progress) options.progress->rows += batch.size();
             std::vector<Row> keys;
             for (const Row& r : batch) {
                 Row key(r.begin() + 1, r.end());

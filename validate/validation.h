@@ -25,6 +25,7 @@
 
 #include "core/db.h"
 #include "core/event.h"
+#include "core/progress.h"
 #include "core/shard.h"
 #include "core/table_plan.h"
 #include "core/throttle.h"
@@ -49,6 +50,8 @@ struct ValidateOptions {
     std::optional<std::string> since;   // --since: overrides the checkpoint
     std::chrono::seconds overlap{5};    // default: 5 s re-read behind the watermark
     std::chrono::milliseconds recheck_after{0};  // default: 0 = report at once
+
+    ProgressCounter* progress = nullptr;  // bumped per batch read and per finding; default: none
 
     void validate() const;
 };

@@ -8,8 +8,9 @@
 
 namespace webook {
 
-EventEmitter::EventEmitter(const TablePlan& plan, BaseSide base, std::string validator, EventSink& sink)
-    : m_plan(plan), m_base(base), m_validator(std::move(validator)), m_sink(sink) {}
+EventEmitter::EventEmitter(const TablePlan& plan, BaseSide base, std::string validator, EventSink& sink,
+                           ProgressCounter* progress)
+    : m_plan(plan), m_base(base), m_validator(std::move(validator)), m_sink(sink), m_progress(progress) {}
 
 void EventEmitter::operator()(EventType type, const Row& key) {
     InconsistencyEvent e;
@@ -21,6 +22,7 @@ void EventEmitter::operator()(EventType type, const Row& key) {
     e.detected_at = utc_now_iso();
     e.validator = m_validator;
     m_sink.write(e);
+    if (m_progress) ++m_progress->findings;
 }
 
 void ValidateOptions::validate() const {

@@ -16,7 +16,8 @@ class EventSink;
 // Builds and sends one event per difference.
 class EventEmitter {
 public:
-    EventEmitter(const TablePlan& plan, BaseSide base, std::string validator, EventSink& sink);
+    EventEmitter(const TablePlan& plan, BaseSide base, std::string validator, EventSink& sink,
+                 ProgressCounter* progress = nullptr);
     void operator()(EventType type, const Row& key);
 
 private:
@@ -24,6 +25,7 @@ private:
     BaseSide m_base;
     std::string m_validator;
     EventSink& m_sink;
+    ProgressCounter* m_progress;
 };
 
 }  // namespace webook
