@@ -6,18 +6,44 @@
 
 namespace webook {
 
-std::vector<Row> Connection::query(std::string_view sql, Params params) {
+namespace {
+
+std::vector<Row> drain(RowCursor& cursor) {
     std::vector<Row> rows, batch;
-    auto cursor = stream(sql, params);
-    while (cursor->next_batch(batch, 4096))
+    while (cursor.next_batch(batch, 4096))
         for (auto& row : batch) rows.push_back(std::move(row));
     return rows;
 }
 
-std::optional<Row> Connection::query_one(std::string_view sql, Params params) {
-    auto rows = query(sql, params);
+std::optional<Row> first(std::vector<Row> rows) {
     if (rows.empty()) return std::nullopt;
     return std::move(rows.front());
+}
+
+}  // namespace
+
+std::vector<Row> Connection::query(std::string_view sql, Params params) {
+    return drain(*stream(sql, params));
+}
+
+std::optional<Row> Connection::query_one(std::string_view sql, Params params) {
+    return first(query(sql, params));
+}
+
+ExecResult Connection::execute(const PortableSql& sql, Params params) {
+    return execute(std::string_view(sql.render(dialect())), params);
+}
+
+std::unique_ptr<RowCursor> Connection::stream(const PortableSql& sql, Params params) {
+    return stream(std::string_view(sql.render(dialect())), params);
+}
+
+std::vector<Row> Connection::query(const PortableSql& sql, Params params) {
+    return drain(*stream(sql, params));
+}
+
+std::optional<Row> Connection::query_one(const PortableSql& sql, Params params) {
+    return first(query(sql, params));
 }
 
 bool Connection::table_exists(std::string_view table) {

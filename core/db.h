@@ -51,6 +51,13 @@ struct ExecResult {
 
 using Params = std::span<const Value>;
 
+// A statement rendered for whichever dialect runs it. Platform code that may
+// run through the double-write connection -- one statement, two engines --
+// writes its SQL this way; everything else may pass plain text.
+struct PortableSql {
+    std::function<std::string(const Dialect&)> render;
+};
+
 // A streamed result. next_batch() throws Error when the scan fails part-way;
 // callers see a failure, never a silently short result.
 class RowCursor {
@@ -94,6 +101,13 @@ public:
     std::vector<Row> query(std::string_view sql, Params params = {});
     // The first row, if any.
     std::optional<Row> query_one(std::string_view sql, Params params = {});
+
+    // The same for portable statements: rendered with dialect() by default;
+    // a connection over several engines renders once per engine.
+    virtual ExecResult execute(const PortableSql& sql, Params params = {});
+    virtual std::unique_ptr<RowCursor> stream(const PortableSql& sql, Params params = {});
+    std::vector<Row> query(const PortableSql& sql, Params params = {});
+    std::optional<Row> query_one(const PortableSql& sql, Params params = {});
 
     virtual void begin() = 0;
     virtual void commit() = 0;
