@@ -101,6 +101,21 @@ public:
         return {};  // AUTO_INCREMENT moves past explicit ids by itself
     }
 
+    std::string upsert_add(std::string_view table, const std::vector<std::string>& columns,
+                           const std::vector<std::string>&, const std::vector<std::pair<std::string, std::string>>& adds,
+                           const std::vector<std::string>& sets) const override {
+        // ON DUPLICATE KEY fires on any unique key: callers pass tables whose
+        // only unique keys are the primary key and `conflict_key`.
+        std::vector<std::string> parts;
+        for (const auto& [c, delta] : adds) parts.push_back(fmt::format("{0} = {0} + ({1})", quote(c), delta));
+        for (const auto& c : sets) parts.push_back(fmt::format("{0} = VALUES({0})", quote(c)));
+        return insert_prefix("INSERT INTO", table, columns, 1) + " ON DUPLICATE KEY UPDATE " + join(parts, ", ");
+    }
+
+    std::string lock_timeout(int seconds) const override {
+        return fmt::format("SET SESSION innodb_lock_wait_timeout = {}", std::max(seconds, 1));
+    }
+
     std::string canonical_text(std::string_view q, ValueKind kind, int scale) const override {
         switch (kind) {
         case ValueKind::integer:
@@ -245,6 +260,23 @@ public:
                             quote_string_free(table), column, quote(column), quote(table))};
     }
 
+    std::string upsert_add(std::string_view table, const std::vector<std::string>& columns,
+                           const std::vector<std::string>& conflict_key,
+                           const std::vector<std::pair<std::string, std::string>>& adds,
+                           const std::vector<std::string>& sets) const override {
+        std::vector<std::string> parts;
+        int n = static_cast<int>(columns.size());
+        for (const auto& [c, delta] : adds)
+            parts.push_back(fmt::format("{0} = {1}.{0} + ({2})", quote(c), quote(table), renumber(delta, n)));
+        for (const auto& c : sets) parts.push_back(fmt::format("{0} = EXCLUDED.{0}", quote(c)));
+        return insert_prefix(table, columns, 1) +
+               fmt::format(" ON CONFLICT ({}) DO UPDATE SET {}", quote_list(conflict_key), join(parts, ", "));
+    }
+
+    std::string lock_timeout(int seconds) const override {
+        return fmt::format("SET lock_timeout = '{}s'", std::max(seconds, 1));
+    }
+
     std::string canonical_text(std::string_view q, ValueKind kind, int) const override {
         switch (kind) {
         case ValueKind::integer:
@@ -280,6 +312,16 @@ public:
     }
 
 private:
+    // "?" markers in a caller's SQL fragment as $n, continuing from `n`.
+    std::string renumber(std::string_view fragment, int& n) const {
+        std::string out;
+        for (char c : fragment) {
+            if (c == '?') out += placeholder(++n);
+            else out += c;
+        }
+        return out;
+    }
+
     // Identifiers are validated, so they can sit inside a string literal.
     std::string quote_string_free(std::string_view identifier) const {
         check_identifier(identifier);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <string_view>
 #include <vector>
 
@@ -101,6 +102,18 @@ public:
     // loaded with explicit ids (PostgreSQL sequences; nothing on MySQL).
     virtual std::vector<std::string> sync_identity(std::string_view table,
                                                    std::string_view column) const = 0;
+
+    // INSERT one row, or on a conflict over `conflict_key` add `adds` (column,
+    // SQL delta expression over placeholders) to the stored values and set
+    // `sets` from the inserted row: the atomic counter upsert. The placeholders
+    // are those of the inserted row, in `columns` order, then the deltas'.
+    virtual std::string upsert_add(std::string_view table, const std::vector<std::string>& columns,
+                                   const std::vector<std::string>& conflict_key,
+                                   const std::vector<std::pair<std::string, std::string>>& adds,
+                                   const std::vector<std::string>& sets) const = 0;
+
+    // Sets how long this session waits for a row lock before failing.
+    virtual std::string lock_timeout(int seconds) const = 0;
 
     // -- Checksums computed inside the database ------------------------------
     // The canonical text of a column (the SQL twin of Value::canonical(), so
