@@ -56,6 +56,7 @@ using Params = std::span<const Value>;
 // writes its SQL this way; everything else may pass plain text.
 struct PortableSql {
     std::function<std::string(const Dialect&)> render;
+    std::string what;  // "table key=..." for logs about this statement; may be empty
 };
 
 // A streamed result. next_batch() throws Error when the scan fails part-way;

@@ -1,0 +1,324 @@
+#include "migrate/double_write.h"
+
+#include <fmt/format.h>
+
+#include "core/dialect.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/schema.h"
+
+namespace webook {
+namespace {
+
+constexpr const char* k_failures_row = "second_side_failures";
+// After a side failed to answer, it is not tried again for this long: a
+// stopped target must not add a connect timeout to every user write.
+constexpr auto k_retry_after = std::chrono::seconds(1);
+
+bool double_writes(Mode m) {
+    return m == Mode::src_first || m == Mode::dst_first;
+}
+
+bool target_first(Mode m) {
+    return m == Mode::dst_first || m == Mode::dst_only;
+}
+
+// One side: its connection, opened lazily and dropped after a connection
+// failure so the next use reconnects.
+class Side {
+public:
+    Side(ConnectionFactory factory, const char* name) : m_factory(std::move(factory)), m_name(name) {}
+
+    Connection& get() {
+        if (!m_conn) {
+            if (std::chrono::steady_clock::now() < m_quiet_until)
+                throw Error(Code::connection, fmt::format("the {} is unreachable (retrying shortly)", m_name),
+                            Temporary::yes);
+            try {
+                m_conn = m_factory();
+            } catch (const Error&) {
+                m_quiet_until = std::chrono::steady_clock::now() + k_retry_after;
+                throw;
+            }
+        }
+        return *m_conn;
+    }
+
+    // After an error: a lost connection is dropped (and rested).
+    void after_failure(const Error& e) {
+        if (e.code() == Code::connection || e.is_temporary()) {
+            m_conn.reset();
+            m_quiet_until = std::chrono::steady_clock::now() + k_retry_after;
+        }
+    }
+
+    bool open() const { return m_conn != nullptr; }
+    const char* name() const { return m_name; }
+
+private:
+    ConnectionFactory m_factory;
+    const char* m_name;
+    std::unique_ptr<Connection> m_conn;
+    std::chrono::steady_clock::time_point m_quiet_until{};
+};
+
+class DoubleWriteConnection final : public Connection {
+public:
+    DoubleWriteConnection(ConnectionFactory source, ConnectionFactory target, ConnectionFactory control,
+                          DoubleWriteCounters& counters)
+        : m_source(std::move(source), "source"),
+          m_target(std::move(target), "target"),
+          m_control(std::move(control), "control database"),
+          m_counters(counters) {
+        // Both engines must be known up front for dialect() and plain SQL.
+        m_dialect = &m_source.get().dialect();  // dialects are static singletons
+        m_same_engine = m_dialect->engine() == m_target.get().dialect().engine();
+        m_describe = fmt::format("double-write({} -> {})", m_source.get().describe(), m_target.get().describe());
+    }
+
+    ~DoubleWriteConnection() override {
+        if (m_fence) {
+            try {
+                rollback();
+            } catch (const std::exception&) {
+            }
+        }
+    }
+
+    const Dialect& dialect() const override { return *m_dialect; }
+    const std::string& describe() const override { return m_describe; }
+
+    ExecResult execute(std::string_view sql, Params params) override {
+        return execute(plain(sql), params);
+    }
+
+    std::unique_ptr<RowCursor> stream(std::string_view sql, Params params) override {
+        return stream(plain(sql), params);
+    }
+
+    ExecResult execute(const PortableSql& sql, Params params) override {
+        ++m_counters.writes;
+        if (m_fence) return write_in_transaction(sql, params);
+        ModeFence fence(m_control.get());
+        const Mode mode = fence.mode();
+        Side& first = first_side(mode);
+        ExecResult result;
+        try {
+            result = first.get().execute(sql, params);
+        } catch (const Error& e) {
+            first.after_failure(e);
+            throw;
+        }
+        if (double_writes(mode)) {
+            Side& second = second_side(mode);
+            try {
+                second.get().execute(sql, params);
+            } catch (const Error& e) {
+                second_failed(second, sql, e);
+            }
+        }
+        fence.release();
+        flush_failure_count();
+        return result;
+    }
+
+    std::unique_ptr<RowCursor> stream(const PortableSql& sql, Params params) override {
+        const Mode mode = m_fence ? m_mode : get_mode(m_control.get()).mode;
+        Side& first = first_side(mode);
+        try {
+            return first.get().stream(sql, params);
+        } catch (const Error& e) {
+            first.after_failure(e);
+            throw;
+        }
+    }
+
+    void begin() override {
+        if (m_fence) throw Error(Code::internal, "begin() inside a double-write transaction");
+        m_fence = std::make_unique<ModeFence>(m_control.get());
+        m_mode = m_fence->mode();
+        Side& first = first_side(m_mode);
+        try {
+            first.get().begin();
+        } catch (const Error& e) {
+            first.after_failure(e);
+            m_fence.reset();
+            throw;
+        }
+        m_second_ok = double_writes(m_mode);
+        if (m_second_ok) {
+            Side& second = second_side(m_mode);
+            try {
+                second.get().begin();
+            } catch (const Error& e) {
+                second_failed(second, PortableSql{{}, "begin"}, e);
+            }
+        }
+    }
+
+    void commit() override {
+        if (!m_fence) throw Error(Code::internal, "commit() without begin()");
+        Side& first = first_side(m_mode);
+        try {
+            first.get().commit();
+        } catch (const Error& e) {
+            first.after_failure(e);
+            abandon_second();
+            end_transaction();
+            throw;
+        }
+        if (m_second_ok) {
+            Side& second = second_side(m_mode);
+            try {
+                second.get().commit();
+            } catch (const Error& e) {
+                second_failed(second, PortableSql{{}, "commit"}, e);
+            }
+        }
+        end_transaction();
+    }
+
+    void rollback() override {
+        if (!m_fence) return;
+        Side& first = first_side(m_mode);
+        try {
+            if (first.open()) first.get().rollback();
+        } catch (const Error& e) {
+            first.after_failure(e);
+        }
+        abandon_second();
+        end_transaction();
+    }
+
+    std::vector<ColumnInfo> columns(std::string_view table) override {
+        const Mode mode = m_fence ? m_mode : get_mode(m_control.get()).mode;
+        return first_side(mode).get().columns(table);
+    }
+
+    std::unique_ptr<BulkWriter> bulk_insert(std::string_view, const std::vector<std::string>&) override {
+        throw Error(Code::internal, "bulk loads do not go through the double-write connection: use migrate copy");
+    }
+
+private:
+    PortableSql plain(std::string_view sql) const {
+        if (!m_same_engine)
+            throw Error(Code::internal, "plain SQL cannot run on two engines at once: use PortableSql");
+        return PortableSql{[text = std::string(sql)](const Dialect&) { return text; }, {}};
+    }
+
+    Side& first_side(Mode m) { return target_first(m) ? m_target : m_source; }
+    Side& second_side(Mode m) { return target_first(m) ? m_source : m_target; }
+
+    ExecResult write_in_transaction(const PortableSql& sql, Params params) {
+        Side& first = first_side(m_mode);
+        ExecResult result;
+        try {
+            result = first.get().execute(sql, params);
+        } catch (const Error& e) {
+            first.after_failure(e);
+            throw;
+        }
+        if (m_second_ok) {
+            Side& second = second_side(m_mode);
+            try {
+                second.get().execute(sql, params);
+            } catch (const Error& e) {
+                second_failed(second, sql, e);
+            }
+        }
+        return result;
+    }
+
+    void second_failed(Side& side, const PortableSql& sql, const Error& e) {
+        ++m_counters.second_side_failures;
+        ++m_unrecorded_failures;
+        log::get("double-write")->warn("second-side write to the {} failed{}: {}", side.name(),
+                                       sql.what.empty() ? "" : " (" + sql.what + ")", e.what());
+        side.after_failure(e);
+        if (m_fence && m_second_ok) {
+            m_second_ok = false;  // the rest of this transaction skips the second side
+            try {
+                if (side.open()) side.get().rollback();
+            } catch (const Error&) {
+                side.after_failure(e);
+            }
+        }
+    }
+
+    void abandon_second() {
+        if (!m_second_ok) return;
+        m_second_ok = false;
+        Side& second = second_side(m_mode);
+        try {
+            if (second.open()) second.get().rollback();
+        } catch (const Error& e) {
+            second.after_failure(e);
+        }
+    }
+
+    void end_transaction() {
+        try {
+            if (m_fence) m_fence->release();
+        } catch (const Error& e) {
+            m_control.after_failure(e);
+        }
+        m_fence.reset();
+        flush_failure_count();
+    }
+
+    // Second-side failures are counted in the control table outside any
+    // fence, so the count never holds up a mode switch.
+    void flush_failure_count() {
+        if (m_unrecorded_failures == 0) return;
+        try {
+            record_second_side_failures(m_control.get(), m_unrecorded_failures);
+            m_unrecorded_failures = 0;
+        } catch (const Error& e) {
+            m_control.after_failure(e);
+            log::get("double-write")->debug("could not record second-side failures: {}", e.what());
+        }
+    }
+
+    Side m_source, m_target, m_control;
+    DoubleWriteCounters& m_counters;
+    const Dialect* m_dialect = nullptr;  // the source's, for plain SQL when both engines match
+    bool m_same_engine = true;
+    std::string m_describe;
+    std::unique_ptr<ModeFence> m_fence;  // held between begin() and commit()/rollback()
+    Mode m_mode = Mode::src_only;
+    bool m_second_ok = false;            // the second side takes part in this transaction
+    std::uint64_t m_unrecorded_failures = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Connection> make_double_write(ConnectionFactory source, ConnectionFactory target,
+                                              ConnectionFactory control, DoubleWriteCounters& counters) {
+    return std::make_unique<DoubleWriteConnection>(std::move(source), std::move(target), std::move(control),
+                                                   counters);
+}
+
+void record_second_side_failures(Connection& control, std::uint64_t n) {
+    const Dialect& d = control.dialect();
+    std::vector<Value> params{Value::integer(static_cast<std::int64_t>(n)), Value::text(k_failures_row)};
+    auto r = control.execute(fmt::format("UPDATE {} SET version = version + {}, utime = {} WHERE name = {}",
+                                         d.quote(k_control_table), d.placeholder(1), d.now(), d.placeholder(2)),
+                             params);
+    if (r.affected_rows == 0) {  // a control table from before the row existed
+        ensure_mode_row(control);
+        control.execute(fmt::format("UPDATE {} SET version = version + {} WHERE name = {}", d.quote(k_control_table),
+                                    d.placeholder(1), d.placeholder(2)),
+                        params);
+    }
+}
+
+std::uint64_t second_side_failures(Connection& control) {
+    const Dialect& d = control.dialect();
+    std::vector<Value> params{Value::text(k_failures_row)};
+    auto row = control.query_one(fmt::format("SELECT version FROM {} WHERE name = {}", d.quote(k_control_table),
+                                             d.placeholder(1)),
+                                 params);
+    return row ? static_cast<std::uint64_t>((*row)[0].as_int()) : 0;
+}
+
+}  // namespace webook

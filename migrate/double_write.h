@@ -1,0 +1,51 @@
+// The double-write connection: the platform's writes, in the current mode.
+//
+// A Connection over a source and a target (and the control database that
+// holds the mode). Per operation or transaction it takes the mode fence
+// (mode_control.h) and then:
+//   src_only   reads and writes the source
+//   src_first  reads the source; writes the source, then the target
+//   dst_first  reads the target; writes the target, then the source
+//   dst_only   reads and writes the target
+// A transaction spans both sides: begin both, run each statement on the first
+// side then the second, commit the first, then the second. A failure on the
+// first side fails the operation; a failure on the second side is logged with
+// the statement's table and key, counted (here and in the control table's
+// 'second_side_failures' row, for `migrate status`), and never returned to
+// the caller: incremental validation finds the difference and the fixer
+// repairs it. After a second-side failure inside a transaction, the rest of
+// that transaction skips the second side, which is rolled back.
+//
+// The platform code above cannot tell whether it is double-writing. It must
+// use PortableSql (one statement, rendered per engine) when the two engines
+// differ, and must not rely on generated ids (both sides need the same id:
+// generate it, see core/ids.h).
+//
+// Not thread-safe: one per thread, like any Connection.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+
+#include "core/db.h"
+#include "migrate/mode_control.h"
+
+namespace webook {
+
+struct DoubleWriteCounters {
+    std::atomic<std::uint64_t> second_side_failures{0};
+    std::atomic<std::uint64_t> writes{0};
+};
+
+// `source`, `target`, `control` open (and reopen, after a lost connection)
+// each side. `counters` may be shared by several connections.
+std::unique_ptr<Connection> make_double_write(ConnectionFactory source, ConnectionFactory target,
+                                              ConnectionFactory control, DoubleWriteCounters& counters);
+
+// Adds n to the control table's second-side failure count.
+void record_second_side_failures(Connection& control, std::uint64_t n);
+std::uint64_t second_side_failures(Connection& control);
+
+}  // namespace webook
