@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/schema.h"
 #include "core/seed.h"
+#include "migrate/mode_control.h"
 
 namespace webook::cli {
 namespace {
@@ -59,6 +60,8 @@ void register_db(CLI::App& app, Context& ctx) {
         ctx.run = [init_target](Context& c) {
             auto conn = open(c, *init_target);
             InitResult r = init_schema(*conn);
+            // The source holds the migration mode (src_only until switched).
+            if (init_target->side == "source") ensure_mode_row(*conn);
             if (c.json()) {
                 print_line(nlohmann::json{{"dsn", conn->describe()}, {"created", r.created}, {"existing", r.existing}}
                                .dump());

@@ -8,6 +8,8 @@
 #include "core/error.h"
 #include "core/progress.h"
 #include "migrate/copy.h"
+#include "migrate/double_write.h"
+#include "migrate/mode_control.h"
 
 namespace webook::cli {
 namespace {
@@ -62,10 +64,81 @@ int run_copy(Context& ctx, CopyArgs& a) {
     return k_exit_ok;
 }
 
+struct ModeArgs {
+    std::string source;
+    std::string mode;
+    std::string lock_wait = "30s";
+};
+
+std::unique_ptr<Connection> open_control(const Context& ctx, const std::string& source_flag) {
+    return connect(control_dsn(ctx, side_dsn(ctx, source_flag, false)));
+}
+
+int run_mode_get(Context& ctx, ModeArgs& a) {
+    auto control = open_control(ctx, a.source);
+    ModeState s = get_mode(*control);
+    if (ctx.json())
+        print_line(nlohmann::ordered_json{{"mode", mode_name(s.mode)}, {"version", s.version}, {"since", s.since}}.dump());
+    else
+        print_line(std::string(mode_name(s.mode)));
+    return k_exit_ok;
+}
+
+int run_mode_set(Context& ctx, ModeArgs& a) {
+    const Mode to = parse_mode(a.mode);
+    const auto wait = std::chrono::duration_cast<std::chrono::seconds>(parse_duration(a.lock_wait, "--lock-wait"));
+    auto control = open_control(ctx, a.source);
+    SetModeResult r = set_mode(*control, to, wait);
+    if (ctx.json()) {
+        print_line(nlohmann::ordered_json{{"from", mode_name(r.before.mode)}, {"to", mode_name(r.after.mode)},
+                                          {"changed", r.changed}, {"version", r.after.version},
+                                          {"waited_seconds", r.waited_seconds}}
+                       .dump());
+    } else if (r.changed) {
+        print_line(fmt::format("{} -> {} (version {}; waited {:.3f}s for writers in flight)", mode_name(r.before.mode),
+                               mode_name(r.after.mode), r.after.version, r.waited_seconds));
+    } else {
+        print_line(fmt::format("already {}", mode_name(r.after.mode)));
+    }
+    return k_exit_ok;
+}
+
+int run_status(Context& ctx, ModeArgs& a) {
+    auto control = open_control(ctx, a.source);
+    ModeState s = get_mode(*control);
+    const std::uint64_t failures = second_side_failures(*control);
+    auto checkpoints = CheckpointStore(*control).load_all();
+    if (ctx.json()) {
+        nlohmann::ordered_json j;
+        j["mode"] = mode_name(s.mode);
+        j["version"] = s.version;
+        j["since"] = s.since;
+        j["second_side_failures"] = failures;
+        j["checkpoints"] = nlohmann::ordered_json::array();
+        for (const auto& c : checkpoints) {
+            nlohmann::ordered_json cj{{"table", c.table}, {"kind", c.kind}, {"shard", c.shard},
+                                      {"position", c.position ? *c.position : ""}, {"rows", c.rows_done},
+                                      {"updated_at", c.updated_at}};
+            if (!c.result.empty()) cj["result"] = nlohmann::ordered_json::parse(c.result, nullptr, false);
+            j["checkpoints"].push_back(cj);
+        }
+        print_line(j.dump());
+        return k_exit_ok;
+    }
+    print_line(fmt::format("mode {} since {} (version {})", mode_name(s.mode), s.since.empty() ? "the start" : s.since,
+                           s.version));
+    print_line(fmt::format("second-side write failures: {}", failures));
+    for (const auto& c : checkpoints)
+        print_line(fmt::format("{:<22} {:<22} {:<5} position {:<24} rows {:<10} at {}{}", c.table, c.kind, c.shard,
+                               c.position ? *c.position : "-", c.rows_done, c.updated_at,
+                               c.result.empty() ? "" : "  " + c.result));
+    return k_exit_ok;
+}
+
 }  // namespace
 
 void register_migrate(CLI::App& app, Context& ctx) {
-    CLI::App* migrate = app.add_subcommand("migrate", "bulk-copy tables to the target");
+    CLI::App* migrate = app.add_subcommand("migrate", "copy tables, switch the migration mode, show status");
     migrate->require_subcommand(1);
 
     auto a = std::make_shared<CopyArgs>();
@@ -80,6 +153,27 @@ void register_migrate(CLI::App& app, Context& ctx) {
     example(copy, "webookctl migrate copy --table interactives --source mysql://webook@db1:3306/webook "
                   "--target postgres://webook@db2:5432/webook --resume");
     copy->callback([&ctx, a] { ctx.run = [a](Context& c) { return run_copy(c, *a); }; });
+
+    auto m = std::make_shared<ModeArgs>();
+    CLI::App* mode = migrate->add_subcommand("mode", "read or switch the migration mode (src_only, src_first, "
+                                                     "dst_first, dst_only)");
+    mode->require_subcommand(1);
+    CLI::App* get = mode->add_subcommand("get", "print the current mode");
+    get->add_option("--source", m->source, "source DSN; the control table lives there unless [control] dsn is set");
+    example(get, "webookctl migrate mode get --source mysql://webook@db1:3306/webook");
+    get->callback([&ctx, m] { ctx.run = [m](Context& c) { return run_mode_get(c, *m); }; });
+    CLI::App* set = mode->add_subcommand("set", "switch the mode one step forward or back; returns once no writer "
+                                                "applies the old mode");
+    set->add_option("MODE", m->mode, "src_only|src_first|dst_first|dst_only")->required();
+    set->add_option("--source", m->source, "source DSN; the control table lives there unless [control] dsn is set");
+    set->add_option("--lock-wait", m->lock_wait, "how long to wait for writers in flight (default: 30s)");
+    example(set, "webookctl migrate mode set src_first --source mysql://webook@db1:3306/webook");
+    set->callback([&ctx, m] { ctx.run = [m](Context& c) { return run_mode_set(c, *m); }; });
+
+    CLI::App* status = migrate->add_subcommand("status", "mode, checkpoints and second-side failures");
+    status->add_option("--source", m->source, "source DSN; the control table lives there unless [control] dsn is set");
+    example(status, "webookctl migrate status --output json");
+    status->callback([&ctx, m] { ctx.run = [m](Context& c) { return run_status(c, *m); }; });
 }
 
 }  // namespace webook::cli
