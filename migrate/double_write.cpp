@@ -64,17 +64,15 @@ private:
 
 class DoubleWriteConnection final : public Connection {
 public:
-    DoubleWriteConnection(ConnectionFactory source, ConnectionFactory target, ConnectionFactory control,
-                          DoubleWriteCounters& counters)
-        : m_source(std::move(source), "source"),
-          m_target(std::move(target), "target"),
-          m_control(std::move(control), "control database"),
-          m_counters(counters) {
-        // Both engines must be known up front for dialect() and plain SQL.
-        m_dialect = &m_source.get().dialect();  // dialects are static singletons
-        m_same_engine = m_dialect->engine() == m_target.get().dialect().engine();
-        m_describe = fmt::format("double-write({} -> {})", m_source.get().describe(), m_target.get().describe());
-    }
+    DoubleWriteConnection(DoubleWriteSides sides, DoubleWriteCounters& counters)
+        : m_source(std::move(sides.source), "source"),
+          m_target(std::move(sides.target), "target"),
+          m_control(std::move(sides.control), "control database"),
+          m_counters(counters),
+          m_dialect(&dialect_for(sides.source_engine)),
+          m_same_engine(sides.source_engine == sides.target_engine),
+          m_describe(fmt::format("double-write({} -> {})", engine_name(sides.source_engine),
+                                 engine_name(sides.target_engine))) {}
 
     ~DoubleWriteConnection() override {
         if (m_fence) {
@@ -281,8 +279,8 @@ private:
 
     Side m_source, m_target, m_control;
     DoubleWriteCounters& m_counters;
-    const Dialect* m_dialect = nullptr;  // the source's, for plain SQL when both engines match
-    bool m_same_engine = true;
+    const Dialect* m_dialect;  // the source's, for plain SQL when both engines match
+    bool m_same_engine;
     std::string m_describe;
     std::unique_ptr<ModeFence> m_fence;  // held between begin() and commit()/rollback()
     Mode m_mode = Mode::src_only;
@@ -292,10 +290,10 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Connection> make_double_write(ConnectionFactory source, ConnectionFactory target,
-                                              ConnectionFactory control, DoubleWriteCounters& counters) {
-    return std::make_unique<DoubleWriteConnection>(std::move(source), std::move(target), std::move(control),
-                                                   counters);
+std::unique_ptr<Connection> make_double_write(DoubleWriteSides sides, DoubleWriteCounters& counters) {
+    if (!sides.source || !sides.target || !sides.control)
+        throw Error(Code::internal, "a double-write connection needs source, target and control factories");
+    return std::make_unique<DoubleWriteConnection>(std::move(sides), counters);
 }
 
 void record_second_side_failures(Connection& control, std::uint64_t n) {

@@ -39,10 +39,17 @@ struct DoubleWriteCounters {
     std::atomic<std::uint64_t> writes{0};
 };
 
-// `source`, `target`, `control` open (and reopen, after a lost connection)
-// each side. `counters` may be shared by several connections.
-std::unique_ptr<Connection> make_double_write(ConnectionFactory source, ConnectionFactory target,
-                                              ConnectionFactory control, DoubleWriteCounters& counters);
+struct DoubleWriteSides {
+    ConnectionFactory source;   // required; opens (and reopens, after a lost connection) the source
+    Engine source_engine = Engine::mysql;
+    ConnectionFactory target;   // required
+    Engine target_engine = Engine::mysql;
+    ConnectionFactory control;  // required: the database holding the mode (usually the source)
+};
+
+// Nothing is opened until first use, so a double-write connection can be
+// made while the second side is down. `counters` may be shared.
+std::unique_ptr<Connection> make_double_write(DoubleWriteSides sides, DoubleWriteCounters& counters);
 
 // Adds n to the control table's second-side failure count.
 void record_second_side_failures(Connection& control, std::uint64_t n);

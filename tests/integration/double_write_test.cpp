@@ -1,0 +1,212 @@
+// The double-write connection and the fenced mode switch, against the real
+// servers: MariaDB source, PostgreSQL target (the cross-engine pair).
+#include <algorithm>
+#include <atomic>
+#include <iterator>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "core/dialect.h"
+#include "core/error.h"
+#include "core/schema.h"
+#include "migrate/double_write.h"
+#include "migrate/mode_control.h"
+#include "tests/support/scratch_db.h"
+
+namespace webook {
+namespace {
+
+using testing::ScratchDatabase;
+
+// notes(id, body, mode_seen): a table both sides have.
+PortableSql insert_note(std::int64_t id) {
+    return PortableSql{[](const Dialect& d) {
+                           return fmt::format("INSERT INTO {} ({}, {}) VALUES ({}, {})", d.quote("notes"),
+                                              d.quote("id"), d.quote("body"), d.placeholder(1), d.placeholder(2));
+                       },
+                       fmt::format("notes id={}", id)};
+}
+
+PortableSql count_notes() {
+    return PortableSql{[](const Dialect& d) { return "SELECT COUNT(*) FROM " + d.quote("notes"); }, {}};
+}
+
+class DoubleWrite : public ::testing::Test {
+protected:
+    void SetUp() override {
+        for (auto* db : {&m_src, &m_dst}) {
+            auto c = db->connect();
+            c->execute(fmt::format("CREATE TABLE {} ({} BIGINT PRIMARY KEY, {} VARCHAR(64) NOT NULL)",
+                                   c->dialect().quote("notes"), c->dialect().quote("id"), c->dialect().quote("body")));
+        }
+        m_control = m_src.connect();
+        ensure_mode_row(*m_control);
+    }
+
+    std::unique_ptr<Connection> double_write(ConnectionFactory target = {}) {
+        if (!target) target = [this] { return m_dst.connect(); };
+        return make_double_write({[this] { return m_src.connect(); }, Engine::mysql, std::move(target),
+                                  Engine::postgres, [this] { return m_src.connect(); }},
+                                 m_counters);
+    }
+
+    std::int64_t count(const ScratchDatabase& db) {
+        return (*db.connect()->query_one(count_notes()))[0].as_int();
+    }
+
+    void write(Connection& conn, std::int64_t id) {
+        std::vector<Value> p{Value::integer(id), Value::text("note " + std::to_string(id))};
+        conn.execute(insert_note(id), p);
+    }
+
+    ScratchDatabase m_src{Engine::mysql, "dw_src"};
+    ScratchDatabase m_dst{Engine::postgres, "dw_dst"};
+    std::unique_ptr<Connection> m_control;
+    DoubleWriteCounters m_counters;
+};
+
+TEST_F(DoubleWrite, EachModeWritesAndReadsTheSidesOfTheSpec) {
+    auto conn = double_write();
+    write(*conn, 1);  // src_only
+    EXPECT_EQ(count(m_src), 1);
+    EXPECT_EQ(count(m_dst), 0);
+
+    set_mode(*m_control, Mode::src_first);
+    write(*conn, 2);
+    EXPECT_EQ(count(m_src), 2);
+    EXPECT_EQ(count(m_dst), 1);
+    EXPECT_EQ((*conn->query_one(count_notes()))[0].as_int(), 2);  // reads the source
+
+    set_mode(*m_control, Mode::dst_first);
+    write(*conn, 3);
+    EXPECT_EQ(count(m_src), 3);
+    EXPECT_EQ(count(m_dst), 2);
+    EXPECT_EQ((*conn->query_one(count_notes()))[0].as_int(), 2);  // reads the target
+
+    set_mode(*m_control, Mode::dst_only);
+    write(*conn, 4);
+    EXPECT_EQ(count(m_src), 3);
+    EXPECT_EQ(count(m_dst), 3);
+    EXPECT_EQ(m_counters.second_side_failures.load(), 0u);
+}
+
+TEST_F(DoubleWrite, ATransactionSpansBothSidesAndRollsBackOnBoth) {
+    set_mode(*m_control, Mode::src_first);
+    auto conn = double_write();
+    {
+        Transaction tx(*conn);
+        write(*conn, 10);
+        write(*conn, 11);
+        tx.commit();
+    }
+    {
+        Transaction tx(*conn);
+        write(*conn, 12);
+    }  // not committed
+    EXPECT_EQ(count(m_src), 2);
+    EXPECT_EQ(count(m_dst), 2);
+}
+
+TEST_F(DoubleWrite, ASecondSideFailureIsCountedAndNeverFailsTheWrite) {
+    set_mode(*m_control, Mode::src_first);
+    auto conn = double_write();
+    // A row only the target has: the second-side insert hits its primary key.
+    write(*m_dst.connect(), 20);
+    EXPECT_NO_THROW(write(*conn, 20));
+    EXPECT_EQ(count(m_src), 1);
+    EXPECT_EQ(m_counters.second_side_failures.load(), 1u);
+    EXPECT_EQ(second_side_failures(*m_control), 1u);
+    // And an unreachable target: user writes still succeed.
+    Dsn dead = m_dst.dsn();
+    dead.port = 1;
+    auto cut_off = double_write([dead] { return connect(dead); });
+    EXPECT_NO_THROW(write(*cut_off, 21));
+    EXPECT_NO_THROW(write(*cut_off, 22));
+    EXPECT_EQ(count(m_src), 3);
+    EXPECT_GE(m_counters.second_side_failures.load(), 3u);
+}
+
+TEST_F(DoubleWrite, AFirstSideFailureFailsTheWrite) {
+    set_mode(*m_control, Mode::src_first);
+    auto conn = double_write();
+    write(*m_src.connect(), 30);
+    EXPECT_THROW(write(*conn, 30), Error);
+    EXPECT_EQ(count(m_dst), 0);  // nothing reached the second side
+}
+
+TEST_F(DoubleWrite, IllegalTransitionsAreRefusedAndChangeNothing) {
+    try {
+        set_mode(*m_control, Mode::dst_first);
+        FAIL() << "src_only -> dst_first must be refused";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Code::usage);
+        EXPECT_NE(std::string(e.what()).find("one step at a time"), std::string::npos);
+    }
+    EXPECT_EQ(get_mode(*m_control).mode, Mode::src_only);
+    EXPECT_EQ(get_mode(*m_control).version, 0);
+}
+
+TEST_F(DoubleWrite, OnceTheSwitchReturnsNoWriterAppliesTheOldMode) {
+    // Eight writers keep transactions open a little while the mode goes from
+    // src_only to src_first. A row only the source has was written in
+    // src_only. Right after set_mode() returns, take the set of such rows:
+    // no row may join it later, or a writer applied the old mode after the
+    // switch returned. (Rows of src_first writers in flight may be on the
+    // source only for a moment; they leave the set, never join it.)
+    // Connections opened up front: the snapshot right after the switch must
+    // be quick, or a late old-mode write could slip into it.
+    auto src_reader = m_src.connect(), dst_reader = m_dst.connect();
+    auto ids = [](Connection& conn) {
+        std::set<std::int64_t> out;
+        for (const auto& r : conn.query("SELECT id FROM notes")) out.insert(r[0].as_int());
+        return out;
+    };
+    auto source_only = [&] {
+        auto s = ids(*src_reader), d = ids(*dst_reader);
+        std::set<std::int64_t> out;
+        std::set_difference(s.begin(), s.end(), d.begin(), d.end(), std::inserter(out, out.end()));
+        return out;
+    };
+    std::atomic<bool> stop{false};
+    std::atomic<std::int64_t> next_id{1000};
+    std::atomic<int> failures{0};
+    std::vector<std::thread> writers;
+    for (int w = 0; w < 8; ++w) {
+        writers.emplace_back([&] {
+            try {
+                auto conn = double_write();
+                while (!stop) {
+                    Transaction tx(*conn);
+                    const std::int64_t id = next_id++;
+                    std::vector<Value> p{Value::integer(id), Value::text("w")};
+                    conn->execute(insert_note(id), p);
+                    std::this_thread::sleep_for(std::chrono::milliseconds(40));  // a long transaction
+                    tx.commit();
+                }
+            } catch (const std::exception& e) {
+                ++failures;
+                ADD_FAILURE() << e.what();
+            }
+        });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    auto control = m_src.connect();
+    SetModeResult r = set_mode(*control, Mode::src_first);
+    ASSERT_TRUE(r.changed);
+    const auto at_switch = source_only();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    stop = true;
+    for (auto& t : writers) t.join();
+    EXPECT_EQ(failures.load(), 0);
+    const auto at_end = source_only();
+    for (std::int64_t id : at_end) EXPECT_TRUE(at_switch.count(id)) << "row " << id << " was written in src_only after the switch returned";
+    EXPECT_FALSE(at_end.empty());       // writers did run in src_only
+    EXPECT_GT(ids(*dst_reader).size(), 0u);  // and in src_first
+    EXPECT_EQ(m_counters.second_side_failures.load(), 0u);
+}
+
+}  // namespace
+}  // namespace webook
