@@ -1,6 +1,7 @@
 #include "core/config.h"
 
 #include <cctype>
+#include <charconv>
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
@@ -149,8 +150,9 @@ Config load_config_file(const std::string& path) {
             if (t == nullptr) fail_at(path, v.source(), "[output] must be a table");
             for (const auto& [ok, ov] : *t) {
                 if (ok == "format") {
+                    const std::string format = string_at(path, ov, "format");
                     try {
-                        config.output = parse_output_format(string_at(path, ov, "format"));
+                        config.output = parse_output_format(format);
                     } catch (const Error& e) {
                         fail_at(path, ov.source(), e.what());
                     }
@@ -200,18 +202,9 @@ OutputFormat parse_output_format(std::string_view name) {
 
 std::chrono::milliseconds parse_duration(std::string_view text, std::string_view what) {
     double number = 0;
-    std::size_t i = 0;
-    std::string digits;
-    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) digits += text[i++];
-    std::string_view unit = text.substr(i);
-    bool ok = !digits.empty();
-    if (ok) {
-        try {
-            number = std::stod(digits);
-        } catch (const std::exception&) {
-            ok = false;
-        }
-    }
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number, std::chars_format::fixed);
+    std::string_view unit = text.substr(static_cast<std::size_t>(end - text.data()));
+    bool ok = ec == std::errc() && number >= 0 && (unit.empty() || std::isalpha(static_cast<unsigned char>(unit[0])));
     double factor = 0;
     if (unit.empty() || unit == "s") factor = 1000;
     else if (unit == "ms") factor = 1;

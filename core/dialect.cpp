@@ -18,6 +18,19 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep) {
     return out;
 }
 
+// Each column as 'N' (NULL) or 'V<byte length>:<text>', comma-separated:
+// no two different rows concatenate to the same input.
+std::string length_prefixed(const std::vector<std::string>& texts, const std::vector<std::string>& cols,
+                            std::string_view concat, std::string_view byte_length) {
+    std::string parts;
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+        if (i) parts += ", ";
+        parts += fmt::format("CASE WHEN {0} IS NULL THEN 'N' ELSE {2}('V', {3}({1}), ':', {1}) END", cols[i], texts[i],
+                             concat, byte_length);
+    }
+    return parts;
+}
+
 void check_identifier(std::string_view identifier) {
     if (!valid_identifier(identifier))
         throw Error(Code::config,
@@ -135,13 +148,7 @@ public:
     }
 
     std::string row_md5(const std::vector<std::string>& texts, const std::vector<std::string>& cols) const override {
-        std::string parts;
-        for (std::size_t i = 0; i < texts.size(); ++i) {
-            if (i) parts += ", ";
-            parts += fmt::format("CASE WHEN {0} IS NULL THEN 'N' ELSE CONCAT('V', LENGTH({1}), ':', {1}) END",
-                                 cols[i], texts[i]);
-        }
-        return fmt::format("MD5(CONCAT({}))", parts);
+        return fmt::format("MD5(CONCAT({}))", length_prefixed(texts, cols, "CONCAT", "LENGTH"));
     }
 
     std::string hex32(std::string_view hex_expr, int from) const override {
@@ -294,13 +301,7 @@ public:
     }
 
     std::string row_md5(const std::vector<std::string>& texts, const std::vector<std::string>& cols) const override {
-        std::string parts;
-        for (std::size_t i = 0; i < texts.size(); ++i) {
-            if (i) parts += ", ";
-            parts += fmt::format("CASE WHEN {0} IS NULL THEN 'N' ELSE concat('V', octet_length({1}), ':', {1}) END",
-                                 cols[i], texts[i]);
-        }
-        return fmt::format("md5(concat({}))", parts);
+        return fmt::format("md5(concat({}))", length_prefixed(texts, cols, "concat", "octet_length"));
     }
 
     std::string hex32(std::string_view hex_expr, int from) const override {

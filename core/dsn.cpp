@@ -78,16 +78,17 @@ Dsn Dsn::parse(std::string_view text) {
     if (auto q = rest.find('?'); q != std::string_view::npos) {
         throw fail("query parameters are not supported");
     }
-    auto slash = rest.find('/');
+    // The last '@' ends the user info (a password may hold '/' or '@'; a
+    // host or database name never does), so nothing of a password is ever
+    // taken for the path or echoed as one.
+    auto at = rest.rfind('@');
+    if (at == std::string_view::npos) throw fail("no user (write user@host)");
+    std::string_view userinfo = rest.substr(0, at);
+    auto slash = rest.find('/', at + 1);
     if (slash == std::string_view::npos) throw fail("no database name");
-    std::string_view authority = rest.substr(0, slash);
+    std::string_view hostport = rest.substr(at + 1, slash - at - 1);
     dsn.database = percent_decode(rest.substr(slash + 1));
     if (!valid_name(dsn.database)) throw fail(fmt::format("invalid database name '{}'", dsn.database));
-
-    auto at = authority.rfind('@');
-    if (at == std::string_view::npos) throw fail("no user (write user@host)");
-    std::string_view userinfo = authority.substr(0, at);
-    std::string_view hostport = authority.substr(at + 1);
     if (auto colon = userinfo.find(':'); colon != std::string_view::npos) {
         dsn.user = percent_decode(userinfo.substr(0, colon));
         dsn.password = percent_decode(userinfo.substr(colon + 1));

@@ -1,5 +1,6 @@
 #include "core/secrets.h"
 
+#include <algorithm>
 #include <mutex>
 #include <vector>
 
@@ -21,7 +22,10 @@ void register_secret(std::string_view secret) {
     std::lock_guard lock(g_mutex);
     for (const auto& s : secrets())
         if (s == secret) return;
-    secrets().emplace_back(secret);
+    // Longest first, so a secret that contains another is masked whole.
+    auto& list = secrets();
+    auto at = std::find_if(list.begin(), list.end(), [&](const std::string& s) { return s.size() < secret.size(); });
+    list.emplace(at, secret);
 }
 
 std::string redact(std::string_view text) {
