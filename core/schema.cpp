@@ -104,13 +104,17 @@ std::vector<TableDef> build() {
     add_times(rewards);
     tables.push_back(rewards);
 
-    // status: 0 init, 1 pending, 2 success, 3 failed. biz_trade_no = "reward-<id>".
+    // status: 0 init, 1 pending, 2 success, 3 failed. biz_trade_no = "reward-<id>";
+    // (biz, biz_id) = ("reward", <reward id>) too, so reconciliation can merge
+    // rewards, payments and ledger entries in one key order.
     TableDef payments{"payments", {}, {"id"}, {}};
     payments.columns = {col("id", ColumnType::id), varchar("trade_no", 64), varchar("biz_trade_no", 64),
+                        varchar("biz", 32, false, "''"), col("biz_id", ColumnType::bigint, false, "0"),
                         col("amount", ColumnType::bigint), varchar("currency", 8, false, "'CNY'"),
                         varchar("description", 256, false, "''"), col("status", ColumnType::smallint),
                         varchar("txn_id", 128, true)};
-    payments.indexes = {{"uk_trade_no", {"trade_no"}, true}, {"uk_biz_trade_no", {"biz_trade_no"}, true}};
+    payments.indexes = {{"uk_trade_no", {"trade_no"}, true}, {"uk_biz_trade_no", {"biz_trade_no"}, true},
+                        {"idx_biz", {"biz", "biz_id"}, false}};
     add_times(payments);
     tables.push_back(payments);
 

@@ -303,8 +303,8 @@ SeedResult seed_database(Connection& conn, const SeedOptions& opt) {
                           i64(r.author), i64(r.amount), i64(status), ts(r.ctime), ts(r.ctime + 90 * k_second)});
              }
          });
-    load("payments", {"id", "trade_no", "biz_trade_no", "amount", "currency", "description", "status", "txn_id",
-                      "ctime", "utime"},
+    load("payments", {"id", "trade_no", "biz_trade_no", "biz", "biz_id", "amount", "currency", "description",
+                      "status", "txn_id", "ctime", "utime"},
          [&](auto& emit) {
              Random rng(opt.seed ^ 0x70617970);
              for (std::size_t i = 0; i < rewards.size(); ++i) {
@@ -312,7 +312,8 @@ SeedResult seed_database(Connection& conn, const SeedOptions& opt) {
                  const std::int64_t id = static_cast<std::int64_t>(i) + 1;
                  int status = r.outcome == 0 ? 2 : (r.outcome == 1 ? 1 : 3);
                  emit(Row{i64(id), Value::text(fmt::format("T{:016x}", rng.next())),
-                          Value::text(fmt::format("reward-{}", id)), i64(r.amount), Value::text("CNY"),
+                          Value::text(fmt::format("reward-{}", id)), Value::text("reward"), i64(id), i64(r.amount),
+                          Value::text("CNY"),
                           Value::text(fmt::format("打赏 reward for article {}", r.article)), i64(status),
                           status == 2 ? Value::text(fmt::format("wx{:012x}", rng.next() >> 16)) : Value(),
                           ts(r.ctime), ts(r.ctime + 60 * k_second)});
@@ -370,6 +371,10 @@ SeedResult seed_database(Connection& conn, const SeedOptions& opt) {
 std::vector<TableCount> count_rows(Connection& conn) {
     std::vector<TableCount> counts;
     for (const auto& t : webook_tables()) {
+        // The same message on both engines, with the way out.
+        if (!conn.table_exists(t.name))
+            throw Error(Code::config, fmt::format("table '{}' not found in {}: run 'webookctl db init' first",
+                                                  t.name, conn.describe()));
         auto row = with_context("counting " + t.name + " in " + conn.describe(), [&] {
             return conn.query_one("SELECT COUNT(*) FROM " + conn.dialect().quote(t.name));
         });
