@@ -37,6 +37,15 @@ void register_db(CLI::App& app, Context& ctx);
 void register_migrate(CLI::App& app, Context& ctx);
 void register_validate(CLI::App& app, Context& ctx);
 void register_fix(CLI::App& app, Context& ctx);
+// The `ops` group (cli/ops.cpp): created once, each job family adds its
+// subcommands to it.
+void register_ops(CLI::App& app, Context& ctx);
+void register_article(CLI::App& app, Context& ctx);
+void register_interactive(CLI::App& app, Context& ctx);
+void register_reward(CLI::App& app, Context& ctx);
+// ops outbox relay, ops payments consume, ops ledger check (cli/ops_payments.cpp);
+// called by register_ops().
+void register_ops_payments(CLI::App* ops, Context& ctx);
 
 // --source/--target/--table, shared by migrate, validate and fix.
 struct SideOptions {

@@ -22,9 +22,13 @@ void print_line(const std::string& text) {
 
 namespace {
 
-// One line on stderr for the user, always redacted.
+// One line on stderr for the user, always redacted: scripts read the first
+// line, so a message that spans lines (some of CLI11's) is joined.
 void report(std::string_view what) {
     std::string line = redact(what);
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+    for (char& c : line)
+        if (c == '\n' || c == '\r') c = ' ';
     std::fprintf(stderr, "webookctl: error: %s\n", line.c_str());
 }
 
@@ -61,6 +65,10 @@ int run(int argc, char** argv) {
     register_migrate(app, ctx);
     register_validate(app, ctx);
     register_fix(app, ctx);
+    register_ops(app, ctx);
+    register_article(app, ctx);
+    register_interactive(app, ctx);
+    register_reward(app, ctx);
 
     try {
         app.parse(argc, argv);
@@ -71,8 +79,12 @@ int run(int argc, char** argv) {
     } catch (const CLI::CallForVersion& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        report(e.what());
-        std::fprintf(stderr, "Run 'webookctl --help' for usage.\n");
+        std::string message = e.what();
+        // "webookctl db frobnicate": CLI11 only says a subcommand is required;
+        // name what was typed instead.
+        if (const auto extra = app.remaining(true); e.get_name() == "RequiredError" && !extra.empty())
+            message = "unknown command '" + extra.front() + "': " + message;
+        report(message + " (run 'webookctl --help' for usage)");
         return k_exit_usage;
     }
 

@@ -115,8 +115,8 @@ ArticleService::ArticleService(Connection& conn, IdGenerator& ids, WallClock clo
 SaveResult ArticleService::save(const Draft& draft) {
     draft.validate();
     const std::int64_t now = m_clock();
-    // One statement: no transaction needed, but the diagnosis after a miss
-    // reads in the same retry.
+    // One statement (and, when it matched nothing, a read to say why): no
+    // transaction needed.
     return with_retries([&] { return write_draft(draft, ArticleStatus::unpublished, now); });
 }
 

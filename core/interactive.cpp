@@ -12,7 +12,6 @@ namespace webook {
 namespace {
 
 using platform_detail::in_transaction;
-using platform_detail::with_retries;
 
 constexpr const char* k_interactives = "interactives";
 constexpr const char* k_likes = "user_like_bizs";
@@ -53,10 +52,15 @@ void check_ids(std::int64_t uid, std::int64_t article_id) {
     if (article_id <= 0) throw Error(Code::usage, fmt::format("article id must be positive, not {}", article_id));
 }
 
-std::optional<ArticleStatus> published_status(Connection& conn, std::int64_t article_id) {
-    PortableSql sql{[](const Dialect& d) {
-                        return fmt::format("SELECT {} FROM {} WHERE {} = {}", d.quote("status"),
-                                           d.quote("published_articles"), d.quote("id"), d.placeholder(1));
+enum class Lock { none, exclusive };
+
+// The readers' copy's status; with Lock::exclusive the row stays locked until
+// the transaction ends.
+std::optional<ArticleStatus> published_status(Connection& conn, std::int64_t article_id, Lock lock) {
+    PortableSql sql{[lock](const Dialect& d) {
+                        return fmt::format("SELECT {} FROM {} WHERE {} = {}{}", d.quote("status"),
+                                           d.quote("published_articles"), d.quote("id"), d.placeholder(1),
+                                           lock == Lock::exclusive ? d.for_update() : "");
                     },
                     fmt::format("published_articles id={}", article_id)};
     auto row = conn.query_one(sql, std::vector<Value>{i64(article_id)});
@@ -64,9 +68,14 @@ std::optional<ArticleStatus> published_status(Connection& conn, std::int64_t art
     return article_status((*row)[0].as_int());
 }
 
-// Interactions are for what readers can see.
-void require_published(Connection& conn, std::int64_t article_id) {
-    if (published_status(conn, article_id) != ArticleStatus::published)
+// The first step of every interaction's transaction: lock the article's
+// readers' copy (the lock order in interactive.h). `require` says whether the
+// article must be published (likes, collects, reads) or not (taking one back).
+enum class Require { published, nothing };
+
+void lock_article(Connection& conn, std::int64_t article_id, Require require) {
+    auto status = published_status(conn, article_id, Lock::exclusive);
+    if (require == Require::published && status != ArticleStatus::published)
         throw Error(Code::usage, fmt::format("article {} does not exist or is not published", article_id));
 }
 
@@ -239,17 +248,24 @@ InteractiveService::InteractiveService(Connection& conn, IdGenerator& ids, WallC
 
 Counters InteractiveService::read(std::int64_t article_id) {
     if (article_id <= 0) throw Error(Code::usage, fmt::format("article id must be positive, not {}", article_id));
-    require_published(m_conn, article_id);
     const std::int64_t now = m_clock();
-    with_retries([&] { add_one(m_conn, m_ids, article_id, Counter::read, now); });
-    return counters_of(m_conn, article_id);
+    // A transaction even for one counter: through the double-write connection
+    // the first side's row lock is then held until the second side ran the
+    // same upsert, so the article's first interactives row gets the same id on
+    // both sides whichever writer creates it (autocommitted upserts of two
+    // writers could reach the second side in the other order).
+    return in_transaction(m_conn, [&] {
+        lock_article(m_conn, article_id, Require::published);
+        add_one(m_conn, m_ids, article_id, Counter::read, now);
+        return counters_of(m_conn, article_id);
+    });
 }
 
 ToggleResult InteractiveService::like(std::int64_t uid, std::int64_t article_id) {
     check_ids(uid, article_id);
     const std::int64_t now = m_clock();
     return in_transaction(m_conn, [&] {
-        require_published(m_conn, article_id);
+        lock_article(m_conn, article_id, Require::published);
         ToggleResult r;
         r.changed = UserRecord(m_conn, k_likes, uid, article_id).activate(m_ids, now, std::nullopt).first;
         if (r.changed) add_one(m_conn, m_ids, article_id, Counter::like, now);
@@ -262,6 +278,7 @@ ToggleResult InteractiveService::unlike(std::int64_t uid, std::int64_t article_i
     check_ids(uid, article_id);
     const std::int64_t now = m_clock();
     return in_transaction(m_conn, [&] {
+        lock_article(m_conn, article_id, Require::nothing);
         ToggleResult r;
         r.changed = UserRecord(m_conn, k_likes, uid, article_id).deactivate(now);
         if (r.changed) subtract_one(m_conn, article_id, Counter::like, now);
@@ -275,7 +292,7 @@ ToggleResult InteractiveService::collect(std::int64_t uid, std::int64_t article_
     if (cid < 0) throw Error(Code::usage, fmt::format("collection id must not be negative, not {}", cid));
     const std::int64_t now = m_clock();
     return in_transaction(m_conn, [&] {
-        require_published(m_conn, article_id);
+        lock_article(m_conn, article_id, Require::published);
         ToggleResult r;
         std::tie(r.changed, r.moved) = UserRecord(m_conn, k_collects, uid, article_id).activate(m_ids, now, cid);
         if (r.changed) add_one(m_conn, m_ids, article_id, Counter::collect, now);
@@ -288,6 +305,7 @@ ToggleResult InteractiveService::uncollect(std::int64_t uid, std::int64_t articl
     check_ids(uid, article_id);
     const std::int64_t now = m_clock();
     return in_transaction(m_conn, [&] {
+        lock_article(m_conn, article_id, Require::nothing);
         ToggleResult r;
         r.changed = UserRecord(m_conn, k_collects, uid, article_id).deactivate(now);
         if (r.changed) subtract_one(m_conn, article_id, Counter::collect, now);
@@ -299,7 +317,7 @@ ToggleResult InteractiveService::uncollect(std::int64_t uid, std::int64_t articl
 Interaction InteractiveService::get(std::int64_t article_id, std::optional<std::int64_t> uid) {
     if (article_id <= 0) throw Error(Code::usage, fmt::format("article id must be positive, not {}", article_id));
     if (uid && *uid <= 0) throw Error(Code::usage, fmt::format("user id must be positive, not {}", *uid));
-    if (!published_status(m_conn, article_id)) {
+    if (!published_status(m_conn, article_id, Lock::none)) {
         // Never published: still an article if its author has a draft.
         PortableSql draft{[](const Dialect& d) {
                               return fmt::format("SELECT {} FROM {} WHERE {} = {}", d.quote("id"),

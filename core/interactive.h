@@ -17,6 +17,13 @@
 // concurrent first likes of other users would deadlock on.) Unlike is one
 // UPDATE ... SET status 0 WHERE status 1; no record means nothing to undo.
 //
+// Lock order, the same in every operation: the article's row in
+// published_articles (SELECT ... FOR UPDATE, which also checks it is
+// published), then the user's record, then the counters row. Interactions
+// with one article so run one after another and cannot deadlock -- not even
+// one user's concurrent likes, which would otherwise both hold a shared lock
+// on the same record and wait to upgrade it.
+//
 // Reading, liking or collecting an article that does not exist or is not
 // published is Error(Code::usage) "article N does not exist or is not
 // published", and nothing is written.
@@ -24,7 +31,12 @@
 // Every statement is a PortableSql with client-made ids and times, so this
 // works over a plain connection and through the double-write connection
 // (whose first side's affected rows decide; the second side runs the same
-// statements). Deadlocks and lock wait timeouts are retried.
+// statements). Every write runs in a transaction, a read's one upsert too:
+// the first side's row locks, held until the second side has run the same
+// statement, make concurrent writers reach both sides in the same order -- so
+// an article's interactives row, created by whichever writer comes first,
+// has the same generated id on both. Deadlocks and lock wait timeouts are
+// retried.
 //
 // Not thread-safe (it uses one Connection): one service per thread.
 #pragma once

@@ -16,13 +16,16 @@
 
 #include "core/db.h"
 #include "core/error.h"
+#include "core/log.h"
 
 namespace webook::platform_detail {
 
 inline constexpr int k_transaction_attempts = 6;
 
-inline bool worth_retrying(const Error& e) {
-    return e.code() == Code::server && e.is_temporary();
+inline bool worth_retrying(const Error& e, int attempt) {
+    if (e.code() != Code::server || !e.is_temporary() || attempt >= k_transaction_attempts) return false;
+    log::get("platform")->debug("attempt {} failed, retrying: {}", attempt, e.what());
+    return true;
 }
 
 // A short, jittered pause before attempt `attempt` (2, 3, ...): 2, 4, 8 ms ...
@@ -50,7 +53,7 @@ decltype(auto) in_transaction(Connection& conn, Fn&& fn) {
                 return result;
             }
         } catch (const Error& e) {
-            if (!worth_retrying(e) || attempt >= k_transaction_attempts) throw;
+            if (!worth_retrying(e, attempt)) throw;
         }
         back_off(attempt + 1);
     }
@@ -63,7 +66,7 @@ decltype(auto) with_retries(Fn&& fn) {
         try {
             return fn();
         } catch (const Error& e) {
-            if (!worth_retrying(e) || attempt >= k_transaction_attempts) throw;
+            if (!worth_retrying(e, attempt)) throw;
         }
         back_off(attempt + 1);
     }

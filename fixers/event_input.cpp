@@ -3,15 +3,24 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/interrupt.h"
 #include "core/kafka.h"
 
 namespace webook {
 namespace {
 
+// Reads a JSONL file like `tail -f`: at the end of the file it waits for
+// lines to be appended (a fixer without --until-idle follows a file that a
+// validator keeps appending to) instead of returning at once, which would
+// make the fixer's loop spin. A last line without '\n' may be one its writer
+// has not finished: it is held back, and taken as it is once a whole wait
+// passes without it growing (a file whose last line lacks the newline).
 class FileInput final : public EventInput {
 public:
     explicit FileInput(std::string path) : m_path(std::move(path)), m_in(m_path) {
@@ -19,28 +28,60 @@ public:
             throw Error(Code::config, fmt::format("cannot read events from {}: {}", m_path, std::strerror(errno)));
     }
 
-    std::vector<InputItem> poll(std::size_t max, std::chrono::milliseconds) override {
+    // Returns at once what there is up to `max`; only a call that finds
+    // nothing new waits, up to max_wait.
+    std::vector<InputItem> poll(std::size_t max, std::chrono::milliseconds max_wait) override {
         std::vector<InputItem> items;
-        std::string line;
-        while (items.size() < max && std::getline(m_in, line)) {
-            ++m_line;
-            if (line.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank lines
-            items.push_back({line, fmt::format("{}:{}", m_path, m_line)});
+        const auto deadline = std::chrono::steady_clock::now() + max_wait;
+        bool read_something = false;
+        m_at_end = false;
+        while (items.size() < max) {
+            std::string text;
+            if (std::getline(m_in, text)) {
+                read_something = true;
+                if (!m_in.eof()) {
+                    add(items, m_partial + text);
+                    m_partial.clear();
+                    continue;
+                }
+                m_partial += text;  // no '\n' yet
+            }
+            if (m_in.bad()) throw Error(Code::config, fmt::format("cannot read events from {}", m_path));
+            m_in.clear();  // at the end for now; the next getline() sees appended lines
+            m_at_end = true;
+            if (read_something || !items.empty()) break;
+            const auto now = std::chrono::steady_clock::now();
+            if (now >= deadline || interrupted()) {
+                if (!m_partial.empty()) add(items, std::exchange(m_partial, {}));
+                break;
+            }
+            std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(deadline - now, k_wait_step));
         }
-        if (m_in.bad()) throw Error(Code::config, fmt::format("cannot read events from {}", m_path));
-        if (items.size() < max) m_eof = true;
+        if (!m_at_end && m_partial.empty() && m_in.peek() == std::ifstream::traits_type::eof()) {
+            m_in.clear();  // a full batch that ended exactly at the end of the file
+            m_at_end = true;
+        }
         return items;
     }
 
-    bool idle() const override { return m_eof; }
+    bool idle() const override { return m_at_end && m_partial.empty(); }
     void commit(const std::vector<InputItem>&) override {}
     std::string describe() const override { return "file://" + m_path; }
 
 private:
+    static constexpr std::chrono::milliseconds k_wait_step{20};
+
+    void add(std::vector<InputItem>& items, std::string line) {
+        ++m_line;
+        if (line.find_first_not_of(" \t\r") == std::string::npos) return;  // blank lines
+        items.push_back({std::move(line), fmt::format("{}:{}", m_path, m_line)});
+    }
+
     std::string m_path;
     std::ifstream m_in;
+    std::string m_partial;  // the start of a line whose '\n' has not been read yet
     std::uint64_t m_line = 0;
-    bool m_eof = false;
+    bool m_at_end = false;
 };
 
 class KafkaInput final : public EventInput {

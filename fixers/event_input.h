@@ -3,7 +3,9 @@
 //   kafka://host:port[,host:port]/topic  with a consumer group (--group);
 //                                        offsets committed by commit() only
 //   file://path.jsonl                    one event per line; replaying a file
-//                                        is harmless, so commit() is a no-op
+//                                        is harmless, so commit() is a no-op;
+//                                        at its end, poll() waits for lines
+//                                        to be appended (like `tail -f`)
 #pragma once
 
 #include <chrono>

@@ -105,11 +105,10 @@ FixReport Fixer::run(EventInput& input) {
     logger->info("fixing from {}{}", input.describe(), m_options.dry_run == DryRun::yes ? " (dry run)" : "");
     while (true) {
         check_interrupted();
+        // Caught up after the last batch: no need to wait for more.
+        if (m_options.until_idle == UntilIdle::yes && input.idle()) break;
         auto items = input.poll(m_options.batch_size, m_options.batch_wait);
-        if (items.empty()) {
-            if (m_options.until_idle == UntilIdle::yes && input.idle()) break;
-            continue;
-        }
+        if (items.empty()) continue;
         process_batch(input, items);
     }
     return m_report;

@@ -79,9 +79,9 @@ public:
     }
 
     // The highest seq such that it and all before it committed (or -1).
+    // Does not throw: after a failure, what committed is still worth saving.
     std::int64_t committed_prefix() {
         std::lock_guard lock(m_mutex);
-        rethrow_locked();
         while (m_done.count(static_cast<std::uint64_t>(m_prefix + 1))) m_done.erase(static_cast<std::uint64_t>(++m_prefix));
         return m_prefix;
     }
@@ -246,15 +246,23 @@ CopyReport copy_table(SideConnections conns, const TablePlan& plan, const CopyOp
         };
         std::vector<Row> batch;
         std::uint64_t seq = 0;
-        while (!interrupted() && ahead.next(batch)) {
-            rows += batch.size();
-            if (options.progress) options.progress->rows += batch.size();
-            pending.emplace_back(static_cast<std::int64_t>(seq), encode_key(key_of(batch.back(), plan.key_size())), rows);
-            writers.submit(seq++, std::move(batch));
-            batch = {};
+        try {
+            while (!interrupted() && ahead.next(batch)) {
+                rows += batch.size();
+                if (options.progress) options.progress->rows += batch.size();
+                pending.emplace_back(static_cast<std::int64_t>(seq), encode_key(key_of(batch.back(), plan.key_size())),
+                                     rows);
+                writers.submit(seq++, std::move(batch));
+                batch = {};
+                save_progress();
+            }
+            writers.drain();
+        } catch (...) {
+            // Keep what committed before the failure: a resume starts there.
+            writers.stop();
             save_progress();
+            throw;
         }
-        writers.drain();
         save_progress();
         writers.stop();
         check_interrupted();

@@ -44,9 +44,11 @@ public:
         return *m_conn;
     }
 
-    // After an error: a lost connection is dropped (and rested).
+    // After an error: a lost connection is dropped (and rested). A deadlock
+    // or lock wait timeout (Code::server, temporary) leaves the connection
+    // usable: the caller rolls back and may retry at once.
     void after_failure(const Error& e) {
-        if (e.code() == Code::connection || e.is_temporary()) {
+        if (e.code() == Code::connection) {
             m_conn.reset();
             m_quiet_until = std::chrono::steady_clock::now() + k_retry_after;
         }

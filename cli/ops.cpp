@@ -1,0 +1,277 @@
+// webookctl ops: the platform's operations jobs.
+//
+//   ops rank recompute   the hot ranking, under the rank-hot lease
+//   ops rank show        the current hot ranking
+//   ops jobs list|show   the job leases: who holds what until when
+//
+// register_ops() creates the `ops` group once; each job family registers
+// its subcommands on it with a function of its own below.
+#include <cctype>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli.h"
+#include "core/db.h"
+#include "core/error.h"
+#include "core/job_lease.h"
+#include "core/ranking.h"
+
+namespace webook::cli {
+namespace {
+
+// The platform database the ops jobs work on: --dsn, else the source
+// database from env/config (WEBOOKCTL_SOURCE_DSN, [source] dsn).
+void add_dsn_option(CLI::App* cmd, std::string& dsn) {
+    cmd->add_option("--dsn", dsn, "the webook database, mysql://user@host:port/db or postgres://user@host:port/db "
+                                  "(default: WEBOOKCTL_SOURCE_DSN or [source] dsn)");
+}
+
+Dsn platform_dsn(const Context& ctx, const std::string& flag) {
+    DatabaseConfig db = ctx.config.source;
+    if (!flag.empty()) db.dsn = flag;
+    if (db.dsn.empty())
+        throw Error(Code::usage, "no database: pass --dsn or set WEBOOKCTL_SOURCE_DSN or [source] dsn");
+    return database_dsn(db, DsnRole::source, "source");
+}
+
+std::unique_ptr<Connection> open_platform_db(const Context& ctx, const std::string& flag) {
+    return connect(platform_dsn(ctx, flag));
+}
+
+std::string utc(std::int64_t micros) { return format_datetime(micros) + " UTC"; }
+
+// "7d", "36h", "90m", "3600s": a bare number is refused, since "7" could
+// mean days or seconds.
+std::chrono::microseconds parse_window(const std::string& text) {
+    if (!text.empty() && std::isdigit(static_cast<unsigned char>(text.back())))
+        throw Error(Code::usage, fmt::format("--window '{}' needs a unit, e.g. 7d, 36h or 90m", text));
+    if (text.size() > 1 && text.back() == 'd' && std::isdigit(static_cast<unsigned char>(text[text.size() - 2]))) {
+        // parse_duration reads the bare number as seconds: scale seconds to days.
+        std::chrono::milliseconds days = parse_duration(text.substr(0, text.size() - 1), "--window");
+        return std::chrono::duration_cast<std::chrono::microseconds>(days * 86'400);
+    }
+    return std::chrono::duration_cast<std::chrono::microseconds>(parse_duration(text, "--window"));
+}
+
+// ---- ops rank ---------------------------------------------------------
+
+struct RankArgs {
+    std::string dsn;
+    std::string window = "7d";
+    std::string lease = "60s";
+    std::string now;  // --now; default: the database's clock
+    RankJobOptions job;
+    std::size_t limit = 0;  // show: 0 = the whole ranking
+};
+
+nlohmann::ordered_json item_json(const RankedArticle& a) {
+    return {{"position", a.position}, {"article_id", a.article_id}, {"title", a.title},
+            {"author_id", a.author_id}, {"like_cnt", a.like_cnt},     {"score", a.score},
+            {"published_at", format_datetime(a.ctime_micros)}};
+}
+
+int run_rank_recompute(Context& ctx, RankArgs& a) {
+    RankJobOptions options = a.job;
+    options.rank.window = parse_window(a.window);
+    options.lease = std::chrono::duration_cast<std::chrono::microseconds>(parse_duration(a.lease, "--lease"));
+    if (!a.now.empty()) {
+        try {
+            options.rank.now_micros = Value::parse(ValueKind::datetime, a.now).micros();
+        } catch (const Error&) {
+            throw Error(Code::usage, fmt::format("--now '{}' is not a time like '2026-11-01 00:00:00'", a.now));
+        }
+    }
+    options.validate();
+    const Dsn dsn = platform_dsn(ctx, a.dsn);
+    auto conn = connect(dsn);
+    // A second connection streams articles while the first reads like counts.
+    options.rank.scan_connection = [dsn] { return connect(dsn); };
+    RankJobResult r = run_hot_ranking_job(*conn, options);
+
+    if (!r.ran()) {
+        if (ctx.json())
+            print_line(nlohmann::ordered_json{{"job", k_rank_hot_job}, {"ran", false}, {"owner", r.owner},
+                                              {"holder", r.holder}, {"holder_until", format_datetime(r.holder_until_micros)}}
+                           .dump());
+        else
+            print_line(fmt::format("{} is held by {} until {}: not computing here", k_rank_hot_job, r.holder,
+                                   utc(r.holder_until_micros)));
+        return k_exit_ok;
+    }
+    const RecomputeResult& c = *r.computed;
+    if (ctx.json()) {
+        print_line(nlohmann::ordered_json{{"job", k_rank_hot_job},
+                                          {"ran", true},
+                                          {"owner", r.owner},
+                                          {"version", c.ranking.version},
+                                          {"ranked", c.ranking.items.size()},
+                                          {"articles", c.stats.articles},
+                                          {"batches", c.stats.batches},
+                                          {"computed_at", format_datetime(c.stats.now_micros)},
+                                          {"seconds", c.stats.seconds},
+                                          {"lease_renewals", r.renewals}}
+                       .dump());
+    } else {
+        print_line(fmt::format("hot ranking version {} published: top {} of {} articles published in the last {} "
+                               "(gravity {}), scored in {:.2f}s",
+                               c.ranking.version, c.ranking.items.size(), c.stats.articles, a.window,
+                               options.rank.gravity, c.stats.seconds));
+    }
+    return k_exit_ok;
+}
+
+int run_rank_show(Context& ctx, RankArgs& a) {
+    auto conn = open_platform_db(ctx, a.dsn);
+    std::optional<Ranking> ranking = current_hot_ranking(*conn, a.limit);
+    if (ctx.json()) {
+        nlohmann::ordered_json j;
+        j["ranking"] = k_hot_ranking;
+        j["version"] = ranking ? nlohmann::ordered_json(ranking->version) : nlohmann::ordered_json(nullptr);
+        j["computed_at"] = ranking ? nlohmann::ordered_json(format_datetime(ranking->computed_at_micros))
+                                   : nlohmann::ordered_json(nullptr);
+        j["items"] = nlohmann::ordered_json::array();
+        if (ranking)
+            for (const auto& item : ranking->items) j["items"].push_back(item_json(item));
+        print_line(j.dump());
+        return k_exit_ok;
+    }
+    if (!ranking) {
+        print_line("no hot ranking yet: run 'webookctl ops rank recompute'");
+        return k_exit_ok;
+    }
+    print_line(fmt::format("hot ranking version {}, computed at {}", ranking->version,
+                           utc(ranking->computed_at_micros)));
+    print_line(fmt::format("{:>5}  {:>20}  {:>10}  {:>14}  {:<26}  {}", "#", "article", "likes", "score",
+                           "published (UTC)", "title"));
+    for (const auto& item : ranking->items)
+        print_line(fmt::format("{:>5}  {:>20}  {:>10}  {:>14.6f}  {:<26}  {}", item.position, item.article_id,
+                               item.like_cnt, item.score, format_datetime(item.ctime_micros), item.title));
+    return k_exit_ok;
+}
+
+void register_rank(CLI::App& ops, Context& ctx) {
+    CLI::App* rank = ops.add_subcommand("rank", "the hot ranking of published articles");
+    rank->require_subcommand(1);
+
+    auto a = std::make_shared<RankArgs>();
+    CLI::App* recompute = rank->add_subcommand(
+        "recompute", "compute the hot ranking and replace the stored one atomically; under the rank-hot lease, so "
+                     "when cron fires on many hosts one computes and the others exit 0 naming the holder");
+    add_dsn_option(recompute, a->dsn);
+    recompute->add_option("--gravity", a->job.rank.gravity,
+                          "score = (likes - 1) / (hours since publish + 2) ^ gravity (default: 1.5)");
+    recompute->add_option("--window", a->window, "rank articles published within this long, e.g. 7d, 36h (default: 7d)");
+    recompute->add_option("--top", a->job.rank.top, "how many articles the ranking keeps (default: 100)");
+    recompute->add_option("--batch-size", a->job.rank.batch_size,
+                          "articles read per batch and per like-count query (default: 2000)");
+    recompute->add_option("--lease", a->lease,
+                          "how long the job lease lasts unless renewed; renewed every third of it (default: 60s)");
+    recompute->add_option("--owner", a->job.owner, "this host's name in the lease (default: hostname:pid)");
+    recompute->add_option("--now", a->now,
+                          "score as of this UTC time, e.g. '2026-11-01 00:00:00' (default: the database's clock)");
+    example(recompute, "webookctl ops rank recompute --dsn mysql://webook@127.0.0.1:13306/webook --top 100");
+    recompute->callback([&ctx, a] { ctx.run = [a](Context& c) { return run_rank_recompute(c, *a); }; });
+
+    CLI::App* show = rank->add_subcommand("show", "print the current hot ranking (text or --output json)");
+    add_dsn_option(show, a->dsn);
+    show->add_option("--limit", a->limit, "print the first N articles (default: all of them)");
+    example(show, "webookctl --output json ops rank show --limit 10");
+    show->callback([&ctx, a] { ctx.run = [a](Context& c) { return run_rank_show(c, *a); }; });
+}
+
+// ---- ops jobs ---------------------------------------------------------
+
+struct JobsArgs {
+    std::string dsn;
+    std::string name;
+};
+
+std::string_view job_state_name(const JobState& s) {
+    if (!s.owner) return "free";
+    return s.expired ? "expired" : "held";
+}
+
+nlohmann::ordered_json job_json(const JobState& s) {
+    auto opt_time = [](const std::optional<std::int64_t>& t) {
+        return t ? nlohmann::ordered_json(format_datetime(*t)) : nlohmann::ordered_json(nullptr);
+    };
+    return {{"name", s.name},
+            {"state", job_state_name(s)},
+            {"owner", s.owner ? nlohmann::ordered_json(*s.owner) : nlohmann::ordered_json(nullptr)},
+            {"lease_until", opt_time(s.until_micros)},
+            {"version", s.version},
+            {"last_run_at", opt_time(s.last_run_micros)}};
+}
+
+std::string job_line(const JobState& s) {
+    return fmt::format("{:<16} {:<8} {:<28} {:<27} {:>8}  {}", s.name, job_state_name(s), s.owner.value_or("-"),
+                       s.until_micros ? format_datetime(*s.until_micros) : "-", s.version,
+                       s.last_run_micros ? format_datetime(*s.last_run_micros) : "never");
+}
+
+const std::string k_jobs_header = fmt::format("{:<16} {:<8} {:<28} {:<27} {:>8}  {}", "job", "state", "owner",
+                                              "lease until (UTC)", "version", "last run (UTC)");
+
+int run_jobs_list(Context& ctx, JobsArgs& a) {
+    auto conn = open_platform_db(ctx, a.dsn);
+    JobLeases leases(*conn);
+    auto jobs = leases.list();
+    if (ctx.json()) {
+        nlohmann::ordered_json out = nlohmann::ordered_json::array();
+        for (const auto& s : jobs) out.push_back(job_json(s));
+        print_line(nlohmann::ordered_json{{"jobs", out}}.dump());
+        return k_exit_ok;
+    }
+    print_line(k_jobs_header);
+    for (const auto& s : jobs) print_line(job_line(s));
+    return k_exit_ok;
+}
+
+int run_jobs_show(Context& ctx, JobsArgs& a) {
+    check_job_name(a.name);  // before connecting: a typo is a usage error
+    auto conn = open_platform_db(ctx, a.dsn);
+    JobLeases leases(*conn);
+    auto state = leases.get(a.name);
+    if (ctx.json()) {
+        print_line(state ? job_json(*state).dump()
+                         : nlohmann::ordered_json{{"name", a.name}, {"state", "never run"}}.dump());
+        return k_exit_ok;
+    }
+    if (!state) {
+        print_line(fmt::format("{}: never run", a.name));
+        return k_exit_ok;
+    }
+    print_line(k_jobs_header);
+    print_line(job_line(*state));
+    return k_exit_ok;
+}
+
+void register_jobs(CLI::App& ops, Context& ctx) {
+    CLI::App* jobs = ops.add_subcommand("jobs", "the job leases: which host holds which job until when");
+    jobs->require_subcommand(1);
+    auto a = std::make_shared<JobsArgs>();
+
+    CLI::App* list = jobs->add_subcommand("list", "every job that ever ran, with its holder and lease");
+    add_dsn_option(list, a->dsn);
+    example(list, "webookctl ops jobs list --output json");
+    list->callback([&ctx, a] { ctx.run = [a](Context& c) { return run_jobs_list(c, *a); }; });
+
+    CLI::App* show = jobs->add_subcommand("show", "one job's holder and lease (exit 2 for an unknown job)");
+    show->add_option("NAME", a->name, "the job, e.g. rank-hot")->required();
+    add_dsn_option(show, a->dsn);
+    example(show, "webookctl ops jobs show rank-hot");
+    show->callback([&ctx, a] { ctx.run = [a](Context& c) { return run_jobs_show(c, *a); }; });
+}
+
+}  // namespace
+
+void register_ops(CLI::App& app, Context& ctx) {
+    CLI::App* ops = app.add_subcommand("ops", "the platform's operations jobs: hot ranking, job leases");
+    ops->require_subcommand(1);
+    register_rank(*ops, ctx);
+    register_jobs(*ops, ctx);
+    register_ops_payments(ops, ctx);
+}
+
+}  // namespace webook::cli

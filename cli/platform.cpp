@@ -1,0 +1,63 @@
+// Shared by cli/article.cpp and cli/interactive.cpp (see cli/platform.h).
+#include "cli/platform.h"
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/value.h"
+
+namespace webook::cli {
+
+void add_platform_options(CLI::App* cmd, PlatformTarget& t) {
+    auto* dsn = cmd->add_option("--dsn", t.dsn,
+                                "one plain database, mysql://user@host:port/db or postgres://user@host:port/db "
+                                "(password: WEBOOKCTL_SOURCE_PASSWORD or WEBOOKCTL_PASSWORD)");
+    auto* source = cmd->add_option("--source", t.source,
+                                   "source DSN (env: WEBOOKCTL_SOURCE_DSN; config: [source] dsn); with a target, "
+                                   "writes go through the double-write connection in the current migration mode");
+    auto* target = cmd->add_option("--target", t.target, "target DSN (env: WEBOOKCTL_TARGET_DSN; config: [target] dsn)");
+    dsn->excludes(source);
+    dsn->excludes(target);
+}
+
+std::unique_ptr<PlatformConnection> open_platform(const Context& ctx, const PlatformTarget& t) {
+    auto out = std::make_unique<PlatformConnection>();
+    if (!t.dsn.empty()) {
+        out->conn = connect(database_dsn(DatabaseConfig{t.dsn, {}}, DsnRole::source, "--dsn"));
+        return out;
+    }
+    const bool have_source = !t.source.empty() || !ctx.config.source.empty();
+    const bool have_target = !t.target.empty() || !ctx.config.target.empty();
+    if (!have_source)
+        throw Error(Code::usage, "no database: pass --dsn, or --source and --target (or set WEBOOKCTL_SOURCE_DSN "
+                                 "and WEBOOKCTL_TARGET_DSN) to write through the migration");
+    const Dsn source = side_dsn(ctx, t.source, false);
+    if (!have_target) {
+        out->conn = connect(source);
+        return out;
+    }
+    // A migration is configured: the mode in the control table decides which
+    // side reads and which sides write.
+    const Dsn target = side_dsn(ctx, t.target, true);
+    const Dsn control = control_dsn(ctx, source);
+    DoubleWriteSides sides;
+    sides.source = [source] { return connect(source); };
+    sides.source_engine = source.engine;
+    sides.target = [target] { return connect(target); };
+    sides.target_engine = target.engine;
+    sides.control = [control] { return connect(control); };
+    out->conn = make_double_write(std::move(sides), out->counters);
+    return out;
+}
+
+std::string text_time(std::int64_t micros) {
+    return format_datetime(micros);
+}
+
+std::string json_time(std::int64_t micros) {
+    std::string s = format_datetime(micros);
+    s[10] = 'T';
+    return s + "Z";
+}
+
+}  // namespace webook::cli

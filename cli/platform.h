@@ -1,0 +1,43 @@
+// What the platform command groups (article, interactive) share: where
+// their operations run, and how times are shown.
+//
+// --dsn runs against one plain database. Otherwise, with a source and a
+// target configured (--source/--target, WEBOOKCTL_*_DSN or the config file),
+// the operations run through the double-write connection in the migration
+// mode the control table holds (control database: [control] dsn, else the
+// source) -- the platform code cannot tell the difference. With only a
+// source, they run on the source.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "cli/cli.h"
+#include "core/db.h"
+#include "migrate/double_write.h"
+
+namespace webook::cli {
+
+struct PlatformTarget {
+    std::string dsn;     // --dsn: one plain database
+    std::string source;  // --source: default: WEBOOKCTL_SOURCE_DSN / [source] dsn
+    std::string target;  // --target: default: WEBOOKCTL_TARGET_DSN / [target] dsn
+};
+
+void add_platform_options(CLI::App* cmd, PlatformTarget& target);
+
+// A connection and what it needs alive while it is used.
+struct PlatformConnection {
+    DoubleWriteCounters counters;      // when double-writing
+    std::unique_ptr<Connection> conn;  // declared after counters: destroyed first
+};
+
+// Throws Error(Code::usage) when no database is given or configured.
+std::unique_ptr<PlatformConnection> open_platform(const Context& ctx, const PlatformTarget& target);
+
+// "2026-11-22 03:04:05.123456" for text, "2026-11-22T03:04:05.123456Z" for JSON.
+std::string text_time(std::int64_t micros);
+std::string json_time(std::int64_t micros);
+
+}  // namespace webook::cli

@@ -1,0 +1,178 @@
+// The payment consumer: reads payment events (rewards.h PaymentEvent) from
+// Kafka in a consumer group and settles each reward.
+//
+//   success  in one transaction: the reward row locked (FOR UPDATE), the
+//            ledger booked -- author share and platform share (split, default
+//            90/10; the author gets floor(amount * split / 100), the platform
+//            the rest) under (biz "reward", biz_id = reward id) -- and the
+//            reward marked paid
+//   failed   the reward marked failed
+//
+// Exactly once: the booking is idempotent by the ledger's unique index (see
+// ledger.h), so a redelivered or re-published event books nothing twice and
+// moves no balance; the reward row lock serialises two deliveries of one
+// event. Offsets are committed only after the batch's transactions committed
+// (and its dead letters were flushed): a consumer that dies mid-batch gets
+// the events again, and replaying them is harmless. For the same reason a
+// lost connection is retried like a deadlock: whether the commit landed does
+// not matter.
+//
+// Events that cannot be applied go to the dead-letter sink (--dead-letter;
+// core/event_sink.h URL forms) with the reason, and consumption goes on:
+// malformed JSON or fields, a biz_trade_no that names no reward, an amount
+// that differs from the reward's, a status contradicting the reward's final
+// state (success for a failed reward, or failed for a paid one).
+//
+// ConsumeMode::preview (--dry-run) reports what each event would do and
+// writes nothing: no rows, no dead letters, no offsets.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/db.h"
+#include "core/ids.h"
+#include "core/kafka.h"
+#include "core/ledger.h"
+#include "core/outbox.h"
+#include "core/rewards.h"
+#include "core/throttle.h"
+
+namespace webook {
+
+class EventSink;
+
+// Where payment events come from; the shape of fixers/event_input.h.
+class PaymentEventSource {
+  public:
+    struct Item {
+        std::string payload;
+        std::string origin;  // "topic/partition@offset", for dead letters and logs
+        std::int32_t partition = -1;
+        std::int64_t offset = -1;
+    };
+    virtual ~PaymentEventSource() = default;
+    // Up to max items, waiting at most max_wait.
+    virtual std::vector<Item> poll(std::size_t max, std::chrono::milliseconds max_wait) = 0;
+    // Nothing more to read for now.
+    virtual bool idle() const = 0;
+    // Marks these items (and all earlier ones) done.
+    virtual void commit(const std::vector<Item>& items) = 0;
+    virtual std::string describe() const = 0;
+};
+
+// kafka://host:port[,host:port]/topic read in consumer group `group`.
+// Throws Error(Code::usage) for another scheme or an empty group,
+// Error(Code::config) for a malformed URL, Error(Code::connection) when no
+// broker answers.
+std::unique_ptr<PaymentEventSource> open_payment_source(std::string_view url,
+                                                        const std::string& group,
+                                                        ConsumerOptions options = {});
+
+// The ledger booking of a paid reward.
+Booking reward_booking(std::int64_t reward_id, std::int64_t author_uid, std::int64_t amount,
+                       int split_percent);
+
+enum class Settlement {
+    paid,            // the reward became paid and the ledger was booked
+    already_paid,    // a replay: nothing changed (missing entries, if any, were booked)
+    failed,          // the reward became failed
+    already_failed,  // a replay
+    rejected,        // not applicable: see reason; nothing written
+};
+std::string_view settlement_name(Settlement s);
+
+struct SettleResult {
+    Settlement settlement = Settlement::rejected;
+    std::string reason;  // why rejected
+    BookingResult booking;
+};
+
+// Applies one event in one transaction (accounts created before it). Throws
+// Error for database failures (temporary ones are worth a retry: the
+// transaction was rolled back or, for a lost connection, replaying is
+// harmless).
+SettleResult settle_payment(Connection& conn, const PaymentEvent& event, int split_percent,
+                            IdGenerator& ids = IdGenerator::global(),
+                            WallClock clock = system_micros);
+
+// What settle_payment would do, from the rows as they are now; writes and
+// locks nothing (for --dry-run). booking.written counts the entries it would
+// insert.
+SettleResult preview_settlement(Connection& conn, const PaymentEvent& event, int split_percent);
+
+// What the consumer does with each event.
+enum class ConsumeMode {
+    settle,   // apply it, then commit the offsets
+    preview,  // report what settling would do; write nothing, commit no offsets (--dry-run)
+};
+
+// Called for each event in ConsumeMode::preview: where it came from, the
+// event when it parsed (null otherwise), and what settling it would do.
+using PreviewFn = std::function<void(const std::string& origin, const PaymentEvent* event,
+                                     const SettleResult& r)>;
+
+struct PaymentConsumerOptions {
+    std::size_t batch_size = 100;                // events per batch; default: 100
+    std::chrono::milliseconds batch_wait{1000};  // wait for a batch to fill; default: 1 s
+    int split_percent = 90;                      // the author's share; default: 90 (0..100)
+    StopWhen stop = StopWhen::interrupted;       // default: run until signalled
+    int max_attempts = 8;                        // per event, temporary database errors; default: 8
+    std::chrono::milliseconds backoff{
+        100};  // first retry delay, doubled each time; default: 100 ms
+    ConsumeMode mode = ConsumeMode::settle;  // default: settle
+
+    // Throws Error(Code::usage).
+    void validate() const;
+};
+
+struct PaymentConsumerReport {
+    std::uint64_t events = 0;
+    std::uint64_t paid = 0;     // rewards paid and booked
+    std::uint64_t failed = 0;   // rewards marked failed
+    std::uint64_t replays = 0;  // events already applied before
+    std::uint64_t dead_letters = 0;
+    std::uint64_t batches = 0;
+    std::uint64_t retries = 0;  // transactions retried after temporary errors
+};
+
+class PaymentConsumer {
+  public:
+    // `dead_letter` may be null: dead letters are then logged at error level.
+    PaymentConsumer(ConnectionFactory database, PaymentConsumerOptions options,
+                    EventSink* dead_letter, IdGenerator& ids = IdGenerator::global(),
+                    WallClock clock = system_micros, Clock& sleeper = Clock::real());
+
+    // Consumes until options.stop says so. Throws Error(Code::interrupted)
+    // when signalled, after committing the batch in hand; a database error
+    // that retries did not cure stops it (nothing of the batch committed).
+    PaymentConsumerReport run(PaymentEventSource& source);
+
+    // Receives the previews in ConsumeMode::preview (default: logged).
+    void set_preview_printer(PreviewFn fn) { m_preview = std::move(fn); }
+
+  private:
+    void process(PaymentEventSource& source, const std::vector<PaymentEventSource::Item>& items);
+    SettleResult settle_with_retries(const PaymentEvent& event);
+    void dead_letter(const PaymentEventSource::Item& item, const std::string& why);
+    void count(const SettleResult& r);
+    void show_preview(const std::string& origin, const PaymentEvent* event, const SettleResult& r);
+    Connection& connection();
+
+    ConnectionFactory m_factory;
+    std::unique_ptr<Connection> m_conn;
+    PaymentConsumerOptions m_options;
+    EventSink* m_dead_letter;
+    IdGenerator& m_ids;
+    WallClock m_clock;
+    Clock& m_sleeper;
+    PreviewFn m_preview;
+    PaymentConsumerReport m_report;
+};
+
+}  // namespace webook

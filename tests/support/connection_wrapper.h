@@ -1,0 +1,49 @@
+// A pass-through Connection for tests: forwards every call to a real
+// connection and lets a test step in before a statement runs (to change the
+// data at an exact point of an algorithm, or to inject a fault), without
+// waiting on timers.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/db.h"
+
+namespace webook::testing {
+
+class ConnectionWrapper final : public Connection {
+public:
+    // Called with the SQL text before each execute() and stream(), and with
+    // "BULK INSERT <table>" before each bulk_insert(); may throw.
+    using Hook = std::function<void(std::string_view sql)>;
+
+    ConnectionWrapper(std::unique_ptr<Connection> inner, Hook before_statement)
+        : m_inner(std::move(inner)), m_hook(std::move(before_statement)) {}
+
+    const Dialect& dialect() const override { return m_inner->dialect(); }
+    const std::string& describe() const override { return m_inner->describe(); }
+    ExecResult execute(std::string_view sql, Params params = {}) override {
+        if (m_hook) m_hook(sql);
+        return m_inner->execute(sql, params);
+    }
+    std::unique_ptr<RowCursor> stream(std::string_view sql, Params params = {}) override {
+        if (m_hook) m_hook(sql);
+        return m_inner->stream(sql, params);
+    }
+    void begin() override { m_inner->begin(); }
+    void commit() override { m_inner->commit(); }
+    void rollback() override { m_inner->rollback(); }
+    std::vector<ColumnInfo> columns(std::string_view table) override { return m_inner->columns(table); }
+    std::unique_ptr<BulkWriter> bulk_insert(std::string_view table, const std::vector<std::string>& columns) override {
+        if (m_hook) m_hook("BULK INSERT " + std::string(table));
+        return m_inner->bulk_insert(table, columns);
+    }
+
+private:
+    std::unique_ptr<Connection> m_inner;
+    Hook m_hook;
+};
+
+}  // namespace webook::testing
