@@ -5,6 +5,7 @@
 #
 # usage: bench/migration_bench.sh [ROWS]      (default 1000000 interactives rows)
 #   WEBOOK_BENCH_BIG=4000000 also measures peak RSS at that size.
+#   WEBOOK_BENCH_REPEAT=N runs each timed command N times (median; default 3).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${WEBOOK_BUILD_DIR:-$ROOT/build}
@@ -21,7 +22,8 @@ done
 if [ ${#need[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-scripts/build.sh >/dev/null
+# WEBOOK_BENCH_NO_BUILD=1 measures the binaries already in $WEBOOK_BUILD_DIR.
+[ -n "${WEBOOK_BENCH_NO_BUILD:-}" ] || scripts/build.sh >/dev/null
 scripts/services.sh start 2>/dev/null
 # shellcheck disable=SC1091
 source .run/services.env
@@ -79,7 +81,8 @@ LOAD DATABASE
   FROM mysql://webook:$PW@127.0.0.1:$MYSQL_PORT/bench_src
   INTO postgresql://webook:$PW@127.0.0.1:$PG_PORT/bench_pgloader
   WITH data only, truncate, workers = 2, concurrency = 1
-  INCLUDING ONLY TABLE NAMES MATCHING 'interactives';
+  INCLUDING ONLY TABLE NAMES MATCHING 'interactives'
+  ALTER SCHEMA 'bench_src' RENAME TO 'public';
 LOAD
     pgloader --quiet /tmp/webook-bench.load
 }

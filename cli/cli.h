@@ -43,6 +43,7 @@ void register_ops(CLI::App& app, Context& ctx);
 void register_article(CLI::App& app, Context& ctx);
 void register_interactive(CLI::App& app, Context& ctx);
 void register_reward(CLI::App& app, Context& ctx);
+void register_simulate(CLI::App& app, Context& ctx);
 // ops outbox relay, ops payments consume, ops ledger check (cli/ops_payments.cpp);
 // called by register_ops().
 void register_ops_payments(CLI::App* ops, Context& ctx);

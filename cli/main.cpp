@@ -69,6 +69,7 @@ int run(int argc, char** argv) {
     register_article(app, ctx);
     register_interactive(app, ctx);
     register_reward(app, ctx);
+    register_simulate(app, ctx);
 
     try {
         app.parse(argc, argv);

@@ -20,11 +20,10 @@ void add_platform_options(CLI::App* cmd, PlatformTarget& t) {
     dsn->excludes(target);
 }
 
-std::unique_ptr<PlatformConnection> open_platform(const Context& ctx, const PlatformTarget& t) {
-    auto out = std::make_unique<PlatformConnection>();
+ConnectionFactory platform_factory(const Context& ctx, const PlatformTarget& t, DoubleWriteCounters& counters) {
     if (!t.dsn.empty()) {
-        out->conn = connect(database_dsn(DatabaseConfig{t.dsn, {}}, DsnRole::source, "--dsn"));
-        return out;
+        const Dsn dsn = database_dsn(DatabaseConfig{t.dsn, {}}, DsnRole::source, "--dsn");
+        return [dsn] { return connect(dsn); };
     }
     const bool have_source = !t.source.empty() || !ctx.config.source.empty();
     const bool have_target = !t.target.empty() || !ctx.config.target.empty();
@@ -32,21 +31,25 @@ std::unique_ptr<PlatformConnection> open_platform(const Context& ctx, const Plat
         throw Error(Code::usage, "no database: pass --dsn, or --source and --target (or set WEBOOKCTL_SOURCE_DSN "
                                  "and WEBOOKCTL_TARGET_DSN) to write through the migration");
     const Dsn source = side_dsn(ctx, t.source, false);
-    if (!have_target) {
-        out->conn = connect(source);
-        return out;
-    }
+    if (!have_target) return [source] { return connect(source); };
     // A migration is configured: the mode in the control table decides which
     // side reads and which sides write.
     const Dsn target = side_dsn(ctx, t.target, true);
     const Dsn control = control_dsn(ctx, source);
-    DoubleWriteSides sides;
-    sides.source = [source] { return connect(source); };
-    sides.source_engine = source.engine;
-    sides.target = [target] { return connect(target); };
-    sides.target_engine = target.engine;
-    sides.control = [control] { return connect(control); };
-    out->conn = make_double_write(std::move(sides), out->counters);
+    return [source, target, control, &counters] {
+        DoubleWriteSides sides;
+        sides.source = [source] { return connect(source); };
+        sides.source_engine = source.engine;
+        sides.target = [target] { return connect(target); };
+        sides.target_engine = target.engine;
+        sides.control = [control] { return connect(control); };
+        return make_double_write(std::move(sides), counters);
+    };
+}
+
+std::unique_ptr<PlatformConnection> open_platform(const Context& ctx, const PlatformTarget& t) {
+    auto out = std::make_unique<PlatformConnection>();
+    out->conn = platform_factory(ctx, t, out->counters)();
     return out;
 }
 

@@ -33,6 +33,10 @@ struct PlatformConnection {
     std::unique_ptr<Connection> conn;  // declared after counters: destroyed first
 };
 
+// Opens connections to wherever the options point; double-write connections
+// share `counters`, which must outlive them. Throws Error(Code::usage) when
+// no database is given or configured.
+ConnectionFactory platform_factory(const Context& ctx, const PlatformTarget& target, DoubleWriteCounters& counters);
 // Throws Error(Code::usage) when no database is given or configured.
 std::unique_ptr<PlatformConnection> open_platform(const Context& ctx, const PlatformTarget& target);
 
