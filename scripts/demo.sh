@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets everything up and runs the demo: installs packages, builds, starts the
 # local servers, creates the webook schema on MariaDB and PostgreSQL, seeds
-# the MariaDB side, and prints per-table counts from both.
+# the MariaDB side, prints per-table counts from both, then runs a short
+# migration drill (examples/migration-drill.sh) and prints each phase's outcome.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${WEBOOK_BUILD_DIR:-$ROOT/build}
@@ -27,3 +28,6 @@ step "row counts"
 "$W" db counts --dsn "$WEBOOK_MYSQL_DSN"
 echo
 "$W" db counts --dsn "$WEBOOK_PG_TARGET_DSN" --side target
+
+step "a short live-traffic migration drill, MariaDB -> PostgreSQL, every phase"
+WEBOOK_DRILL_SECONDS=${WEBOOK_DRILL_SECONDS:-3} examples/migration-drill.sh mysql-pg
