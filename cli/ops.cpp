@@ -3,9 +3,10 @@
 //   ops rank recompute   the hot ranking, under the rank-hot lease
 //   ops rank show        the current hot ranking
 //   ops jobs list|show   the job leases: who holds what until when
+//   ops outbox|payments|ledger ...   cli/ops_payments.cpp
 //
 // register_ops() creates the `ops` group once; each job family registers
-// its subcommands on it with a function of its own below.
+// its subcommands on it with a function of its own.
 #include <cctype>
 
 #include <fmt/format.h>
@@ -267,7 +268,8 @@ void register_jobs(CLI::App& ops, Context& ctx) {
 }  // namespace
 
 void register_ops(CLI::App& app, Context& ctx) {
-    CLI::App* ops = app.add_subcommand("ops", "the platform's operations jobs: hot ranking, job leases");
+    CLI::App* ops = app.add_subcommand("ops", "the platform's operations jobs: hot ranking, job leases, outbox "
+                                              "relay, payments, ledger");
     ops->require_subcommand(1);
     register_rank(*ops, ctx);
     register_jobs(*ops, ctx);

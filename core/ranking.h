@@ -9,12 +9,14 @@
 // ctime. For each batch the like counts come from ONE query on interactives
 // (biz = 'article', biz_id in the batch's id range, plus an IN list of the
 // batch's ids when the range is sparse); an article nobody interacted with
-// has 0 likes. With RankOptions::scan_connection the next batch of articles
-// is read on a second connection while the like counts are fetched. Every article is offered to a bounded
-// min-heap of the best N (TopN), so memory is O(N + batch) whatever the
-// table size. Titles and authors are fetched for the N winners only.
-// Ties are broken by id (the smaller id ranks higher), so the ranking is
-// deterministic.
+// has 0 likes. With RankOptions::scan_connection the next batch of
+// articles is read on a second connection while the like counts are
+// fetched. Every article is offered to a bounded min-heap of the best N
+// (TopN), so memory is O(N + batch) whatever the table size. Titles and
+// authors are fetched for the N winners only. Ties are broken by id (the
+// smaller id ranks higher), so the ranking is deterministic. Articles
+// published after `now` are outside the window (their age would be
+// negative).
 //
 // Publish (the atomic replace). Rankings are stored as versions:
 // ranking_items (version, position) holds the rows of each version and
@@ -56,10 +58,10 @@ class Clock;
 inline constexpr const char* k_hot_ranking = "hot";
 
 struct RankOptions {
-    double gravity = 1.5;                                    // default: 1.5; > 0
+    double gravity = 1.5;                                           // default: 1.5; > 0
     std::chrono::microseconds window = std::chrono::hours(24 * 7);  // default: 7 days; > 0
-    std::size_t top = 100;                                   // default: 100; 1..10000
-    std::size_t batch_size = 2000;                           // default: 2000 articles per batch; 1..20000
+    std::size_t top = 100;                                          // default: 100; 1..10000
+    std::size_t batch_size = 2000;  // default: 2000 articles per batch and like-count query; 1..20000
     // The "now" of hours_since_publish and of the window, UTC micros.
     // default: the database's clock when the computation starts.
     std::optional<std::int64_t> now_micros;
@@ -148,10 +150,10 @@ std::optional<Ranking> current_hot_ranking(Connection& conn, std::size_t limit);
 
 struct RankJobOptions {
     RankOptions rank;
-    std::string owner;                                // default: default_lease_owner()
-    std::chrono::microseconds lease = std::chrono::seconds(60);  // default: 60s; renewed every third
-    LeaseClock lease_clock;                           // default: the database's clock
-    Clock* clock = nullptr;                           // steady time for renewals; default: Clock::real()
+    std::string owner;                                           // default: default_lease_owner()
+    std::chrono::microseconds lease = std::chrono::seconds(60);  // default: 60s, >= 1s; renewed every third
+    LeaseClock lease_clock;                                      // default: the database's clock
+    Clock* clock = nullptr;  // steady time for renewals; default: Clock::real()
 
     void validate() const;  // throws Error(Code::usage)
 };
