@@ -29,9 +29,13 @@ class Side {
 public:
     Side(ConnectionFactory factory, const char* name) : m_factory(std::move(factory)), m_name(name) {}
 
-    Connection& get() {
+    // The second side rests after a lost connection (its failures are only
+    // counted); the first side always tries, since the user's write needs it.
+    enum class Use { first, second };
+
+    Connection& get(Use use = Use::first) {
         if (!m_conn) {
-            if (std::chrono::steady_clock::now() < m_quiet_until)
+            if (use == Use::second && std::chrono::steady_clock::now() < m_quiet_until)
                 throw Error(Code::connection, fmt::format("the {} is unreachable (retrying shortly)", m_name),
                             Temporary::yes);
             try {
@@ -112,7 +116,7 @@ public:
         if (double_writes(mode)) {
             Side& second = second_side(mode);
             try {
-                second.get().execute(sql, params);
+                second.get(Side::Use::second).execute(sql, params);
             } catch (const Error& e) {
                 second_failed(second, sql, e);
             }
@@ -149,7 +153,7 @@ public:
         if (m_second_ok) {
             Side& second = second_side(m_mode);
             try {
-                second.get().begin();
+                second.get(Side::Use::second).begin();
             } catch (const Error& e) {
                 second_failed(second, PortableSql{{}, "begin"}, e);
             }
@@ -170,7 +174,7 @@ public:
         if (m_second_ok) {
             Side& second = second_side(m_mode);
             try {
-                second.get().commit();
+                second.get(Side::Use::second).commit();
             } catch (const Error& e) {
                 second_failed(second, PortableSql{{}, "commit"}, e);
             }
@@ -221,7 +225,7 @@ private:
         if (m_second_ok) {
             Side& second = second_side(m_mode);
             try {
-                second.get().execute(sql, params);
+                second.get(Side::Use::second).execute(sql, params);
             } catch (const Error& e) {
                 second_failed(second, sql, e);
             }
