@@ -160,6 +160,12 @@ public:
                "WHERE VARIABLE_NAME = 'THREADS_RUNNING'";
     }
 
+    std::string unique_indexes_sql() const override {
+        return "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS "
+               "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND NON_UNIQUE = 0 AND INDEX_NAME <> 'PRIMARY' "
+               "AND COLUMN_NAME IS NOT NULL AND SUB_PART IS NULL ORDER BY INDEX_NAME, SEQ_IN_INDEX";
+    }
+
 private:
     std::string column_sql(const ColumnDef& c) const {
         std::string sql = quote(c.name) + " " + type_name(c);
@@ -310,6 +316,17 @@ public:
 
     std::string running_sessions_sql() const override {
         return "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND backend_type = 'client backend'";
+    }
+
+    std::string unique_indexes_sql() const override {
+        return "SELECT ic.relname, a.attname "
+               "FROM pg_catalog.pg_index i "
+               "JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid "
+               "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) "
+               "JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+               "WHERE i.indrelid = to_regclass(quote_ident($1)) AND i.indisunique AND NOT i.indisprimary "
+               "AND i.indpred IS NULL AND i.indexprs IS NULL "
+               "ORDER BY ic.relname, k.ord";
     }
 
 private:

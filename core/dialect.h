@@ -132,6 +132,12 @@ public:
     // One integer: how many sessions are running statements right now
     // (Threads_running / active backends), for --max-load.
     virtual std::string running_sessions_sql() const = 0;
+
+    // -- Introspection -----------------------------------------------------
+    // Rows (index name, column name) of the unique indexes of the table named
+    // by placeholder 1, other than the primary key, in index then column
+    // order. Partial and expression indexes are left out.
+    virtual std::string unique_indexes_sql() const = 0;
 };
 
 const Dialect& dialect_for(Engine engine);

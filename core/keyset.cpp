@@ -1,5 +1,7 @@
 #include "core/keyset.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "core/dialect.h"
@@ -146,6 +148,29 @@ BoundSql key_delete_query(const Dialect& d, const SidePlan& side, const std::vec
     BoundSql q;
     std::string where = keys_condition(d, side, keys, q.params);
     q.sql = fmt::format("DELETE FROM {} WHERE {}", d.quote(side.table), where);
+    return q;
+}
+
+BoundSql unique_lookup_query(const Dialect& d, const SidePlan& side, const std::vector<std::size_t>& unique,
+                             const std::vector<Row>& rows) {
+    BoundSql q;
+    std::vector<std::string> names;
+    for (std::size_t pos : unique) names.push_back(side.columns.at(pos));
+    std::string tuples;
+    for (const Row& row : rows) {
+        if (std::any_of(unique.begin(), unique.end(), [&](std::size_t pos) { return row.at(pos).is_null(); }))
+            continue;
+        std::string tuple;
+        for (std::size_t pos : unique) {
+            q.params.push_back(row[pos]);
+            tuple += (tuple.empty() ? "" : ", ") + d.placeholder(static_cast<int>(q.params.size()));
+        }
+        tuples += (tuples.empty() ? "" : ", ") + (unique.size() == 1 ? tuple : "(" + tuple + ")");
+    }
+    if (tuples.empty()) return q;
+    const std::string lhs = unique.size() == 1 ? d.quote(names[0]) : "(" + d.quote_list(names) + ")";
+    q.sql = fmt::format("SELECT {} FROM {} WHERE {} IN ({})", select_list(d, side, true), d.quote(side.table), lhs,
+                        tuples);
     return q;
 }
 

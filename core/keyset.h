@@ -45,6 +45,15 @@ BoundSql key_lookup_query(const Dialect& dialect, const SidePlan& side, const st
 // DELETE FROM <table> WHERE key IN (<keys>), matching exactly.
 BoundSql key_delete_query(const Dialect& dialect, const SidePlan& side, const std::vector<Row>& keys);
 
+// SELECT <key> FROM <table> WHERE (<unique columns>) IN (<their values in
+// rows>): the rows that hold one of those unique values. `unique` holds
+// positions in side.columns, `rows` are full rows in that order. Rows with a
+// NULL in the index are skipped (NULLs never conflict); the result's sql is
+// empty when no row is left. Values match as the index does (collation
+// included), since that is what a conflict is.
+BoundSql unique_lookup_query(const Dialect& dialect, const SidePlan& side, const std::vector<std::size_t>& unique,
+                             const std::vector<Row>& rows);
+
 // A WHERE fragment selecting rows in bounds; appends its parameters.
 std::string bounds_condition(const Dialect& dialect, const SidePlan& side, const KeyBounds& bounds,
                              std::vector<Value>& params);

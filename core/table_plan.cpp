@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "core/dialect.h"
 #include "core/error.h"
 
 namespace webook {
@@ -36,6 +37,40 @@ void add_column(SidePlan& side, const ColumnInfo& c) {
     side.kinds.push_back(c.kind);
     side.decimal_scales.push_back(c.decimal_scale);
     side.binary_collation.push_back(c.binary_collation);
+}
+
+// The side's unique indexes other than the primary key, as positions in
+// side.columns; an index over a column the plan does not carry is left out
+// (its values are unknown to the fixer).
+std::vector<std::vector<std::size_t>> unique_keys(Connection& conn, const SidePlan& side) {
+    const Value name = Value::text(side.table);
+    std::vector<std::vector<std::size_t>> out;
+    std::string current;
+    bool usable = false;
+    std::vector<std::size_t> positions;
+    auto finish = [&] {
+        if (!current.empty() && usable  && !positions.empty()) out.push_back(positions);
+    };
+    for (const Row& row : conn.query(conn.dialect().unique_indexes_sql(), Params(&name, 1))) {
+        const std::string index = std::string(row.at(0).as_string());
+        if (index != current) {
+            finish();
+            current = index;
+            usable = true;
+            positions.clear();
+        }
+        auto it = std::find(side.columns.begin(), side.columns.end(), row.at(1).as_string());
+        if (it == side.columns.end())
+            usable = false;
+        else
+            positions.push_back(static_cast<std::size_t>(it - side.columns.begin()));
+    }
+    finish();
+    // An index on exactly the key columns is the key itself.
+    std::vector<std::size_t> key_positions;
+    for (std::size_t i = 0; i < side.key.size(); ++i) key_positions.push_back(i);
+    out.erase(std::remove(out.begin(), out.end(), key_positions), out.end());
+    return out;
 }
 
 }  // namespace
@@ -125,6 +160,8 @@ TablePlan plan_table(Connection& source, Connection& target, const TableConfig& 
         plan.source.update_column = update;
         plan.target.update_column = mapped(update);
     }
+    plan.source.unique_keys = unique_keys(source, plan.source);
+    plan.target.unique_keys = unique_keys(target, plan.target);
     return plan;
 }
 

@@ -6,7 +6,9 @@
 //     exist on both sides with comparable kinds (integer vs text is refused);
 //   - the compared columns: those present on both sides (after the column
 //     map), minus the ignored ones, key columns first;
-//   - the update-time column, when the table has one.
+//   - the update-time column, when the table has one;
+//   - each side's other unique indexes (the fixer clears rows that hold a
+//     unique value under another key before it upserts).
 // Names are kept per side, so a column map is applied in one place.
 #pragma once
 
@@ -26,6 +28,9 @@ struct SidePlan {
     std::string update_column;         // "" when none
     std::vector<int> decimal_scales;   // per column: DECIMAL scale, -1 when not a decimal
     std::vector<bool> binary_collation;  // per column: text compared byte-wise by the server already
+    // This side's unique indexes other than the key, as positions in
+    // `columns`; indexes with a column outside `columns` are left out.
+    std::vector<std::vector<std::size_t>> unique_keys;
 };
 
 struct TablePlan {

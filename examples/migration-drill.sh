@@ -28,8 +28,10 @@ W="$BUILD/cli/webookctl"
 source "${WEBOOK_RUN_DIR:-$ROOT/.run}/services.env"
 export WEBOOKCTL_LOG_LEVEL=${WEBOOKCTL_LOG_LEVEL:-warn}
 
+# WEBOOK_DRILL_KEEP=1 keeps the work directory (simulate log, events) for a post-mortem.
 WORK=$(mktemp -d /tmp/webook-drill.XXXXXX)
-trap 'kill $SIM_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
+remove_work() { if [ -n "${WEBOOK_DRILL_KEEP:-}" ]; then echo "drill: work files kept in $WORK" >&2; else rm -rf "$WORK"; fi; }
+trap 'kill $SIM_PID 2>/dev/null || true; remove_work' EXIT
 SIM_PID=
 
 step() { printf '\n== %s\n' "$*"; }
@@ -58,18 +60,18 @@ cleanup_dbs() {
     mysql_root -e "DROP DATABASE IF EXISTS $SRC_DB; DROP DATABASE IF EXISTS $DST_DB" || true
     pg_root -c "DROP DATABASE IF EXISTS $DST_DB" >/dev/null 2>&1 || true
 }
-trap 'kill $SIM_PID 2>/dev/null || true; wait $SIM_PID 2>/dev/null || true; cleanup_dbs; rm -rf "$WORK"' EXIT
+trap 'kill $SIM_PID 2>/dev/null || true; wait $SIM_PID 2>/dev/null || true; cleanup_dbs; remove_work' EXIT
 
 TABLES="--table articles --table published_articles --table interactives --table user_like_bizs --table user_collection_bizs"
 EVENTS=$WORK/events.jsonl
 
+# Sets $found to the inconsistencies the validation found (all of them fixed).
 validate_and_fix() {  # $1: full|incremental, further args to validate
     local kind=$1; shift
     local rc=0
     : >"$EVENTS"
     "$W" --output json validate --"$kind" $TABLES --sink "file://$EVENTS" "$@" >"$WORK/validate.json" || rc=$?
     [ $rc -le 1 ] || fail "validate --$kind exited $rc"
-    local found
     found=$(sed -n 's/.*"inconsistencies":\([0-9]*\).*/\1/p' "$WORK/validate.json")
     if [ "$found" -gt 0 ]; then
         "$W" --output json fix $TABLES --from "file://$EVENTS" --until-idle >"$WORK/fix.json" || fail "fix exited $?"
@@ -77,6 +79,18 @@ validate_and_fix() {  # $1: full|incremental, further args to validate
     else
         echo "   validate --$kind: consistent"
     fi
+}
+
+# The gate before a switch of the authoritative side: incremental passes
+# (each fixing what it found) until one finds nothing, so the side that
+# becomes the base holds every row. Fails after 10 passes.
+converge() {
+    local pass
+    for pass in 1 2 3 4 5 6 7 8 9 10; do
+        validate_and_fix incremental --recheck-after 2s
+        [ "$found" -gt 0 ] || return 0
+    done
+    fail "incremental validation did not converge in 10 passes ($found inconsistencies in the last)"
 }
 
 step "seed the source ($SRC_DB) and create its control table (mode src_only)"
@@ -117,12 +131,12 @@ fi
 
 step "incremental validation + fix (base: source), re-checking differences in flight"
 validate_and_fix incremental --since "$SINCE" --recheck-after 2s
-validate_and_fix incremental --recheck-after 2s
+converge
 
 step "mode dst_first: the target is authoritative; validation repairs the source"
 "$W" migrate mode set dst_first
 sleep "$PHASE_SECONDS"
-validate_and_fix incremental --recheck-after 2s
+converge
 
 step "mode dst_only"
 "$W" migrate mode set dst_only

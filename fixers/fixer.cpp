@@ -27,6 +27,33 @@ std::size_t rows_per_statement(std::size_t columns) {
     return std::clamp<std::size_t>(60000 / std::max<std::size_t>(columns, 1), 1, 500);
 }
 
+// Keys of rows on `side` that hold a unique value (other than the key) one
+// of `present` needs, under a key `present` does not write: the upsert would
+// hit them. A row written through a double-write while the other side was
+// down gets a fresh id there on its next write (an interactives counter
+// upserted by (biz, biz_id)), so the same unique value can sit under two keys.
+// The base is authoritative: such a row cannot match its base version (the
+// base has the value under the present key), so it is deleted and its key
+// re-read from the base like any absent key.
+std::vector<Row> displaced_keys(Connection& conn, const SidePlan& side, const std::vector<Row>& present,
+                                std::size_t key_size, std::string_view lock) {
+    if (side.unique_keys.empty() || present.empty()) return {};
+    std::set<Row, KeyLess> written;
+    for (const Row& r : present) written.insert(key_of(r, key_size));
+    std::set<Row, KeyLess> out;
+    for (const auto& unique : side.unique_keys) {
+        for (std::size_t i = 0; i < present.size(); i += 500) {
+            std::vector<Row> part(present.begin() + static_cast<std::ptrdiff_t>(i),
+                                  present.begin() + static_cast<std::ptrdiff_t>(std::min(present.size(), i + 500)));
+            BoundSql q = unique_lookup_query(conn.dialect(), side, unique, part);
+            if (q.sql.empty()) continue;
+            for (Row& key : conn.query(q.sql + std::string(lock), q.params))
+                if (!written.count(key)) out.insert(std::move(key));
+        }
+    }
+    return {out.begin(), out.end()};
+}
+
 }  // namespace
 
 struct Fixer::Group {
@@ -224,6 +251,7 @@ void Fixer::apply_once(Group& group, const std::vector<Row>& keys, std::vector<R
         absent.push_back(k);
     }
     if (m_options.dry_run == DryRun::yes) {
+        for (const Row& k : displaced_keys(other, other_side, present, plan.key_size(), {})) absent.push_back(k);
         for (const Row& k : absent)
             if (m_dry_run_fn) m_dry_run_fn("delete", plan.name, k, other_name);
         for (const Row& r : present)
@@ -240,6 +268,18 @@ void Fixer::apply_once(Group& group, const std::vector<Row>& keys, std::vector<R
                                   absent.begin() + static_cast<std::ptrdiff_t>(std::min(absent.size(), i + 500)));
             BoundSql del = key_delete_query(d, other_side, part);
             m_report.deleted += other.execute(del.sql, del.params).affected_rows;
+        }
+        // Then rows holding a unique value an upserted row needs under another
+        // key; they are re-read from the base below, like absent keys.
+        const std::vector<Row> displaced =
+            displaced_keys(other, other_side, present, plan.key_size(), d.for_update());
+        if (!displaced.empty()) {
+            BoundSql del = key_delete_query(d, other_side, displaced);
+            m_report.deleted += other.execute(del.sql, del.params).affected_rows;
+            log::get("fix")->info("{}: {} row(s) on the {} held a unique value under another key: deleted, and "
+                                  "re-read from the base",
+                                  plan.name, displaced.size(), other_name);
+            absent.insert(absent.end(), displaced.begin(), displaced.end());
         }
         const std::size_t per = rows_per_statement(other_side.columns.size());
         for (std::size_t i = 0; i < present.size(); i += per) {

@@ -5,13 +5,16 @@
 //   2. group by (table, base side); de-duplicate keys
 //   3. per group, with the base rows locked:
 //        base:  BEGIN; SELECT rows WHERE key IN (...) FOR SHARE
-//        other: BEGIN; DELETE keys absent on the base; UPSERT present rows; COMMIT
+//        other: BEGIN; DELETE keys absent on the base; DELETE rows holding a
+//               unique value a present row needs under another key; UPSERT
+//               present rows; COMMIT
 //        base:  COMMIT (releases the locks)
 //      Holding the share locks until the other side has committed means no
 //      writer can change a base row between our read and our write, so a fix
 //      never overwrites a newer double-write with stale data. A key absent on
 //      the base takes no row lock (PostgreSQL has no gap locks), so absent keys
-//      are re-read after the commit; one that appeared meanwhile is fixed again.
+//      are re-read after the commit; one that appeared meanwhile is fixed again
+//      (so are the keys of rows deleted for their unique values).
 //   4. flush dead letters, then commit the input's offsets.
 // A crash anywhere loses nothing (offsets are behind the work) and a replay is
 // harmless (upserts and deletes are idempotent). Temporary database errors

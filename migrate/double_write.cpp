@@ -50,9 +50,12 @@ public:
 
     // After an error: a lost connection is dropped (and rested). A deadlock
     // or lock wait timeout (Code::server, temporary) leaves the connection
-    // usable: the caller rolls back and may retry at once.
+    // usable: the caller rolls back and may retry at once. Without an open
+    // connection the error came from get() itself -- a failed connect, which
+    // already set the rest, or the rest -- and must not extend the rest: with
+    // steady traffic that would keep the side away for good.
     void after_failure(const Error& e) {
-        if (e.code() == Code::connection) {
+        if (e.code() == Code::connection && m_conn) {
             m_conn.reset();
             m_quiet_until = std::chrono::steady_clock::now() + k_retry_after;
         }

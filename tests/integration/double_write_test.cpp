@@ -2,6 +2,7 @@
 // servers: MariaDB source, PostgreSQL target (the cross-engine pair).
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <iterator>
 #include <set>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "core/schema.h"
 #include "migrate/double_write.h"
 #include "migrate/mode_control.h"
+#include "tests/support/connection_wrapper.h"
 #include "tests/support/scratch_db.h"
 
 namespace webook {
@@ -127,6 +129,32 @@ TEST_F(DoubleWrite, ASecondSideFailureIsCountedAndNeverFailsTheWrite) {
     EXPECT_NO_THROW(write(*cut_off, 22));
     EXPECT_EQ(count(m_src), 3);
     EXPECT_GE(m_counters.second_side_failures.load(), 3u);
+}
+
+// A target that went away and came back is written again while traffic goes
+// on: a write during the second side's rest must not extend the rest (it did,
+// and a busy writer never reconnected until the traffic paused).
+TEST_F(DoubleWrite, ASecondSideThatComesBackIsWrittenAgainUnderSteadyTraffic) {
+    set_mode(*m_control, Mode::src_first);
+    std::atomic<bool> down{false};
+    auto conn = double_write([this, &down] {
+        return std::make_unique<testing::ConnectionWrapper>(m_dst.connect(), [&down](std::string_view) {
+            if (down) throw Error(Code::connection, "server closed the connection", Temporary::yes);
+        });
+    });
+    write(*conn, 40);
+    EXPECT_EQ(count(m_dst), 1);
+    down = true;
+    write(*conn, 41);  // the target's connection is lost: dropped, the target rests
+    down = false;      // ... and the server is back
+    std::int64_t id = 42;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (count(m_dst) == 1 && std::chrono::steady_clock::now() < deadline) {
+        write(*conn, id++);
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_GT(count(m_dst), 1) << "the target was never written again while writes kept coming";
+    EXPECT_EQ(count(m_src), id - 40);
 }
 
 TEST_F(DoubleWrite, AFirstSideFailureFailsTheWrite) {

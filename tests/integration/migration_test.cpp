@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <string>
@@ -464,6 +465,39 @@ TEST_P(MigrationPairs, FixesEveryEventTheValidatorSentToKafka) {
     EXPECT_EQ(r.events, expected.size());
     EXPECT_EQ(r.dead_letters, 0u);
     expect_consistent(dbs, "typed", dir);
+}
+
+// After an outage of the second side, a counter upserted by (biz, biz_id)
+// gets a fresh id on that side: the same unique value under two keys. The
+// fixer must clear the stale holder (and restore it from the base when the
+// base has that key with other values) instead of failing on the unique index.
+TEST_P(MigrationPairs, FixerClearsRowsHoldingAUniqueValueUnderAnotherKey) {
+    MigrationDatabases dbs(GetParam(), "uniqfix");
+    testing::ScratchDir dir("uniqfix");
+    auto source = dbs.source.connect();
+    auto target = dbs.target.connect();
+    for (Connection* c : {source.get(), target.get()})
+        c->execute("CREATE TABLE counters (id BIGINT PRIMARY KEY, biz VARCHAR(32) NOT NULL, biz_id BIGINT NOT NULL, "
+                   "cnt BIGINT NOT NULL, UNIQUE (biz, biz_id))");
+    source->execute("INSERT INTO counters VALUES (1, 'article', 7, 5), (2, 'article', 8, 9), (3, 'article', 9, 1)");
+    // id 2 holds (article, 7), which the base has under id 1; the base's id 2 is (article, 8).
+    // id 4 holds (article, 9), which the base has under id 3; the base has no id 4.
+    target->execute("INSERT INTO counters VALUES (2, 'article', 7, 1), (4, 'article', 9, 1)");
+    const std::string events = dir.file("events.jsonl");
+    {
+        std::ofstream out(events);
+        for (int id : {1, 3})
+            out << fmt::format(R"({{"table":"counters","key":{{"id":{}}},"type":"target_missing","base":"src",)"
+                               R"("detected_at":"2026-11-22T00:00:00Z","validator":"full"}})",
+                               id)
+                << "\n";
+    }
+    FixReport r = fix_from(dbs, "file://" + events);
+    EXPECT_EQ(r.events, 2u);
+    EXPECT_EQ(r.upserted, 3u);  // 1 and 3, then 2 restored from the base
+    EXPECT_EQ(r.deleted, 2u);   // 2 and 4 held the unique values
+    expect_consistent(dbs, "counters", dir, 1);
+    EXPECT_EQ(row_count(*target, "counters"), 3);
 }
 
 // -- 5. The fixer racing double-writers --------------------------------------
