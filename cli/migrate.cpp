@@ -6,6 +6,8 @@
 #include "core/checkpoint.h"
 #include "core/db.h"
 #include "core/error.h"
+#include "core/log.h"
+#include "core/migration_mode.h"
 #include "core/progress.h"
 #include "migrate/copy.h"
 #include "migrate/double_write.h"
@@ -18,6 +20,7 @@ struct CopyArgs {
     SideOptions sides;
     bool resume = false;
     bool truncate = false;
+    bool keep_indexes = false;
     std::string shard;
     CopyOptions options;
 };
@@ -35,6 +38,13 @@ int run_copy(Context& ctx, CopyArgs& a) {
     auto control = connect(control_dsn(ctx, src_dsn));
     CheckpointStore checkpoints(*control);
     checkpoints.ensure_tables();
+    // Past src_only the target takes double-writes, whose upserts need its
+    // unique indexes: they are never dropped then.
+    if (a.keep_indexes) options.indexes = IndexBuild::kept;
+    if (options.indexes == IndexBuild::deferred && read_mode(*control) != Mode::src_only) {
+        log::get("copy")->info("the migration is past src_only: the target's indexes stay in place");
+        options.indexes = IndexBuild::kept;
+    }
 
     // Plan every table first: a bad name fails before anything is written.
     std::vector<TablePlan> plans;
@@ -149,6 +159,9 @@ void register_migrate(CLI::App& app, Context& ctx) {
     resume->excludes(truncate);
     copy->add_option("--batch-size", a->options.batch_size, "rows per batch and target transaction (default: 20000)");
     copy->add_option("--writers", a->options.writers, "target connections writing batches at once (default: 2)");
+    copy->add_flag("--keep-indexes", a->keep_indexes,
+                   "maintain the target's secondary indexes during the load instead of dropping them and "
+                   "rebuilding them after it (default: rebuild after, in src_only and without --shard)");
     add_throttle_options(copy, a->options.throttle, a->shard);
     example(copy, "webookctl migrate copy --table interactives --source mysql://webook@db1:3306/webook "
                   "--target postgres://webook@db2:5432/webook --resume");

@@ -4,10 +4,22 @@
 
 #include <fmt/format.h>
 
+#include "core/db.h"
 #include "core/error.h"
 
 namespace webook {
 namespace {
+
+// Any name as a quoted identifier (the quote character doubled inside), for
+// names the server reported rather than ones a user typed.
+std::string quote_any(std::string_view name, char q) {
+    std::string out(1, q);
+    for (char c : name) {
+        if (c == q) out += q;
+        out += c;
+    }
+    return out + q;
+}
 
 std::string join(const std::vector<std::string>& parts, std::string_view sep) {
     std::string out;
@@ -164,6 +176,58 @@ public:
         return "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS "
                "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND NON_UNIQUE = 0 AND INDEX_NAME <> 'PRIMARY' "
                "AND COLUMN_NAME IS NOT NULL AND SUB_PART IS NULL ORDER BY INDEX_NAME, SEQ_IN_INDEX";
+    }
+
+    std::vector<IndexDefinition> secondary_indexes(Connection& conn, std::string_view table) const override {
+        const std::vector<Value> names{Value::text(std::string(table)), Value::text(std::string(table))};
+        auto fks = conn.query_one(
+            "SELECT COUNT(*) FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() "
+            "AND (TABLE_NAME = ? OR REFERENCED_TABLE_NAME = ?)",
+            names);
+        if (fks && (*fks)[0].as_int() > 0) return {};
+        auto create = conn.query_one("SHOW CREATE TABLE " + quote(table));
+        if (!create || create->size() < 2) return {};
+        std::vector<IndexDefinition> out;
+        const std::string ddl(create->at(1).as_string());
+        std::size_t pos = 0;
+        while (pos < ddl.size()) {
+            std::size_t end = ddl.find('\n', pos);
+            if (end == std::string::npos) end = ddl.size();
+            std::string_view line(ddl.data() + pos, end - pos);
+            pos = end + 1;
+            while (!line.empty() && line.front() == ' ') line.remove_prefix(1);
+            if (!line.empty() && line.back() == ',') line.remove_suffix(1);
+            bool index = false;
+            for (std::string_view kind : {"KEY `", "UNIQUE KEY `", "FULLTEXT KEY `", "SPATIAL KEY `"})
+                index = index || line.substr(0, kind.size()) == kind;
+            if (!index) continue;
+            // The name: between the first backtick and the next unpaired one.
+            std::string name;
+            for (std::size_t i = line.find('`') + 1; i < line.size(); ++i) {
+                if (line[i] == '`' && i + 1 < line.size() && line[i + 1] == '`') {
+                    name += '`';
+                    ++i;
+                } else if (line[i] == '`') {
+                    break;
+                } else {
+                    name += line[i];
+                }
+            }
+            out.push_back({name, std::string(line)});
+        }
+        return out;
+    }
+
+    std::string drop_index(std::string_view table, const IndexDefinition& index) const override {
+        return fmt::format("ALTER TABLE {} DROP INDEX {}", quote(table), quote_any(index.name, '`'));
+    }
+
+    std::vector<std::string> create_indexes(std::string_view table,
+                                            const std::vector<IndexDefinition>& indexes) const override {
+        if (indexes.empty()) return {};
+        std::string sql = "ALTER TABLE " + quote(table);
+        for (std::size_t i = 0; i < indexes.size(); ++i) sql += (i ? ", ADD " : " ADD ") + indexes[i].definition;
+        return {sql};
     }
 
 private:
@@ -327,6 +391,32 @@ public:
                "WHERE i.indrelid = to_regclass(quote_ident($1)) AND i.indisunique AND NOT i.indisprimary "
                "AND i.indpred IS NULL AND i.indexprs IS NULL "
                "ORDER BY ic.relname, k.ord";
+    }
+
+    std::vector<IndexDefinition> secondary_indexes(Connection& conn, std::string_view table) const override {
+        const Value name = Value::text(std::string(table));
+        std::vector<IndexDefinition> out;
+        for (const Row& r : conn.query("SELECT c.relname, pg_get_indexdef(i.indexrelid) "
+                                       "FROM pg_catalog.pg_index i "
+                                       "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+                                       "WHERE i.indrelid = to_regclass(quote_ident($1)) AND NOT i.indisprimary "
+                                       "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k "
+                                       "                 WHERE k.conindid = i.indexrelid) "
+                                       "ORDER BY c.relname",
+                                       Params(&name, 1)))
+            out.push_back({std::string(r.at(0).as_string()), std::string(r.at(1).as_string())});
+        return out;
+    }
+
+    std::string drop_index(std::string_view, const IndexDefinition& index) const override {
+        return "DROP INDEX IF EXISTS " + quote_any(index.name, '"');
+    }
+
+    std::vector<std::string> create_indexes(std::string_view,
+                                            const std::vector<IndexDefinition>& indexes) const override {
+        std::vector<std::string> out;
+        for (const auto& ix : indexes) out.push_back(ix.definition);
+        return out;
     }
 
 private:

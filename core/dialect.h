@@ -54,6 +54,16 @@ struct TableDef {
     std::vector<IndexDef> indexes;
 };
 
+class Connection;
+
+// A secondary index as the engine describes it (see Dialect::secondary_indexes).
+struct IndexDefinition {
+    std::string name;
+    std::string definition;  // MySQL: the KEY clause of SHOW CREATE TABLE; PostgreSQL: pg_get_indexdef()
+
+    bool operator==(const IndexDefinition& o) const { return name == o.name && definition == o.definition; }
+};
+
 class Dialect {
 public:
     virtual ~Dialect() = default;
@@ -138,6 +148,18 @@ public:
     // by placeholder 1, other than the primary key, in index then column
     // order. Partial and expression indexes are left out.
     virtual std::string unique_indexes_sql() const = 0;
+
+    // Secondary indexes a bulk load may drop and rebuild afterwards: every
+    // index but the primary key, except those a constraint needs (foreign
+    // keys; on MySQL a table with foreign keys in either direction keeps
+    // them all). `definition` is engine text for create_indexes().
+    virtual std::vector<IndexDefinition> secondary_indexes(Connection& conn, std::string_view table) const = 0;
+    virtual std::string drop_index(std::string_view table, const IndexDefinition& index) const = 0;
+    // Statements rebuilding `indexes` of `table`; they may run at once on
+    // separate connections (one ALTER TABLE on MySQL, one CREATE INDEX each
+    // on PostgreSQL).
+    virtual std::vector<std::string> create_indexes(std::string_view table,
+                                                    const std::vector<IndexDefinition>& indexes) const = 0;
 };
 
 const Dialect& dialect_for(Engine engine);

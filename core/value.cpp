@@ -505,19 +505,68 @@ std::string normalize_decimal(std::string_view text) {
     return out;
 }
 
-std::string format_date(std::int64_t days) {
+namespace {
+
+// `width` decimal digits of v, zero-padded, written backwards from `end`.
+// Hand-rolled: format specs cost more than the rest of a bulk copy's
+// per-value work (these run once per date/time value copied or compared).
+void put_digits(char* end, std::uint64_t v, int width) {
+    for (int i = 0; i < width; ++i) {
+        *--end = static_cast<char>('0' + v % 10);
+        v /= 10;
+    }
+}
+
+// "HH:MM:SS.ffffff" of a non-negative time of day (hours may exceed 99).
+void append_clock(std::string& out, std::uint64_t micros) {
+    const std::uint64_t secs = micros / 1'000'000, frac = micros % 1'000'000;
+    const std::uint64_t hours = secs / 3600;
+    if (hours > 99) out += std::to_string(hours / 100);
+    char buf[15];
+    put_digits(buf + 2, hours % 100, 2);
+    buf[2] = ':';
+    put_digits(buf + 5, secs / 60 % 60, 2);
+    buf[5] = ':';
+    put_digits(buf + 8, secs % 60, 2);
+    buf[8] = '.';
+    put_digits(buf + 15, frac, 6);
+    out.append(buf, sizeof buf);
+}
+
+void append_date(std::string& out, std::int64_t days) {
     std::int64_t y = 0;
     unsigned m = 0, d = 0;
     civil_from_days(days, y, m, d);
-    return fmt::format("{:04}-{:02}-{:02}", y, m, d);
+    if (y < 0 || y > 9999) {
+        out += fmt::format("{:04}-{:02}-{:02}", y, m, d);
+        return;
+    }
+    char buf[10];
+    put_digits(buf + 4, static_cast<std::uint64_t>(y), 4);
+    buf[4] = '-';
+    put_digits(buf + 7, m, 2);
+    buf[7] = '-';
+    put_digits(buf + 10, d, 2);
+    out.append(buf, sizeof buf);
+}
+
+void append_time(std::string& out, std::int64_t micros) {
+    if (micros < 0) out += '-';
+    append_clock(out, micros < 0 ? static_cast<std::uint64_t>(-(micros + 1)) + 1 : static_cast<std::uint64_t>(micros));
+}
+
+}  // namespace
+
+std::string format_date(std::int64_t days) {
+    std::string out;
+    append_date(out, days);
+    return out;
 }
 
 std::string format_time(std::int64_t micros) {
-    const char* sign = micros < 0 ? "-" : "";
-    std::uint64_t u = micros < 0 ? static_cast<std::uint64_t>(-(micros + 1)) + 1
-                                 : static_cast<std::uint64_t>(micros);
-    std::uint64_t secs = u / 1'000'000, frac = u % 1'000'000;
-    return fmt::format("{}{:02}:{:02}:{:02}.{:06}", sign, secs / 3600, secs / 60 % 60, secs % 60, frac);
+    std::string out;
+    append_time(out, micros);
+    return out;
 }
 
 std::string format_datetime(std::int64_t micros) {
@@ -529,7 +578,12 @@ std::string format_datetime(std::int64_t micros) {
         rest += k_micros_per_day;
         --days;
     }
-    return format_date(days) + " " + format_time(rest);
+    std::string out;
+    out.reserve(26);
+    append_date(out, days);
+    out += ' ';
+    append_time(out, rest);
+    return out;
 }
 
 }  // namespace webook

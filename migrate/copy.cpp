@@ -1,5 +1,6 @@
 #include "migrate/copy.h"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -23,6 +24,7 @@ namespace webook {
 namespace {
 
 constexpr const char* k_checkpoint_kind = "copy";
+constexpr const char* k_index_kind = "copy-index";
 
 // Source batches through the throttle, on the prefetching thread.
 class ThrottledSource final : public BatchSource {
@@ -154,6 +156,86 @@ private:
     std::vector<std::thread> m_threads;
 };
 
+// A checkpoint slot per index name (the shard column is short): FNV-1a.
+std::string index_slot(const std::string& name) {
+    std::uint64_t h = 14695981039346656037ull;
+    for (unsigned char c : name) h = (h ^ c) * 1099511628211ull;
+    return fmt::format("{:016x}", h);
+}
+
+// The secondary indexes of one target table while a copy defers them (see
+// copy.h): definitions saved before each drop, rebuilt at the end.
+class DeferredIndexes {
+public:
+    DeferredIndexes(Connection& target, CheckpointStore& checkpoints, const TablePlan& plan)
+        : m_target(target), m_checkpoints(checkpoints), m_name(plan.name), m_table(plan.target.table) {}
+
+    // Saves every secondary index's definition, then drops the index.
+    void drop() {
+        const Dialect& d = m_target.dialect();
+        for (const IndexDefinition& ix : d.secondary_indexes(m_target, m_table)) {
+            m_checkpoints.save({k_index_kind, m_name, index_slot(ix.name), ix.name, 0, ix.definition, {}});
+            m_target.execute(d.drop_index(m_table, ix));
+            ++m_dropped;
+            log::get("copy")->info("{}: index {} dropped for the load (rebuilt after it)", m_name, ix.name);
+        }
+    }
+
+    int dropped() const { return m_dropped; }
+
+    // Rebuilds every saved index the target lacks -- this run's and any an
+    // earlier run left behind -- on up to conns.size() connections at once,
+    // then forgets the definitions.
+    void rebuild(const std::vector<Connection*>& conns) {
+        std::vector<Checkpoint> saved;
+        for (auto& c : m_checkpoints.load_all())
+            if (c.kind == k_index_kind && c.table == m_name && c.position) saved.push_back(std::move(c));
+        if (saved.empty()) return;
+        const Dialect& d = m_target.dialect();
+        std::set<std::string> present;
+        for (const auto& ix : d.secondary_indexes(m_target, m_table)) present.insert(ix.name);
+        std::vector<IndexDefinition> missing;
+        for (const auto& c : saved)
+            if (!present.count(*c.position)) missing.push_back({*c.position, c.result});
+        std::string names;
+        for (const auto& ix : missing) names += (names.empty() ? "" : ", ") + ix.name;
+        const auto started = std::chrono::steady_clock::now();
+        const std::vector<std::string> statements = d.create_indexes(m_table, missing);
+        std::vector<std::exception_ptr> errors(statements.size());
+        std::vector<std::thread> threads;
+        std::atomic<std::size_t> next{0};
+        const std::size_t n_threads = std::min(statements.size(), conns.size());
+        for (std::size_t t = 0; t < n_threads; ++t)
+            threads.emplace_back([&, t] {
+                for (std::size_t i = next++; i < statements.size(); i = next++) {
+                    try {
+                        conns[t]->execute(statements[i]);
+                    } catch (...) {
+                        errors[i] = std::current_exception();
+                    }
+                }
+            });
+        for (auto& th : threads) th.join();
+        for (const auto& e : errors)
+            if (e)
+                with_context(fmt::format("rebuilding the indexes of {} ({}); their definitions stay in the control "
+                                         "table and the next `migrate copy --resume` of the table rebuilds them",
+                                         m_name, names),
+                             [&] { std::rethrow_exception(e); });
+        for (const auto& c : saved) m_checkpoints.clear(k_index_kind, m_name, c.shard);
+        if (!missing.empty())
+            log::get("copy")->info(
+                "{}: rebuilt {} in {:.2f}s", m_name, names,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    }
+
+private:
+    Connection& m_target;
+    CheckpointStore& m_checkpoints;
+    std::string m_name, m_table;
+    int m_dropped = 0;
+};
+
 }  // namespace
 
 void CopyOptions::validate() const {
@@ -212,6 +294,8 @@ CopyReport copy_table(SideConnections conns, const TablePlan& plan, const CopyOp
         if (options.start != CopyStart::resume) checkpoints.clear(k_checkpoint_kind, plan.name, shard);
     }
     if (bounds.after) logger->info("{}: resuming after key {}", plan.name, report.resumed_after);
+    DeferredIndexes indexes(target, checkpoints, plan);
+    if (options.indexes == IndexBuild::deferred && options.shard.whole()) indexes.drop();
 
     // Writers: the given target connection plus (writers - 1) more.
     std::vector<std::unique_ptr<Connection>> extra;
@@ -261,11 +345,16 @@ CopyReport copy_table(SideConnections conns, const TablePlan& plan, const CopyOp
             // Keep what committed before the failure: a resume starts there.
             writers.stop();
             save_progress();
+            if (indexes.dropped() > 0)
+                logger->warn("{}: secondary indexes dropped for the load stay dropped until a copy of the table "
+                         "completes (`migrate copy --resume`)",
+                         plan.name);
             throw;
         }
         save_progress();
         writers.stop();
         check_interrupted();
+        indexes.rebuild(writer_conns);
         // Rows arrived with explicit ids: move the target's id generator past them.
         if (plan.target.kinds[0] == ValueKind::integer)
             for (const auto& sql : d.sync_identity(plan.target.table, plan.target.key[0])) target.execute(sql);

@@ -96,8 +96,8 @@ public:
                   "db DOUBLE NULL, fl FLOAT NULL, d DATE NULL, tm TIME(6) NULL, bt BIT(1) NULL") {}
 
     struct Read {
-        Value streamed;
-        Value prepared;
+        Value streamed;  // a query without parameters
+        Value prepared;  // a query with one (inlined as a literal, or prepared for a REAL)
     };
 
     Read put(const std::string& column, const Value& value) {
@@ -309,6 +309,53 @@ TEST(MysqlConnection, RefusesAWrongNumberOfParameters) {
     EXPECT_NE(std::string(e.what()).find("2 values given for 1 parameter markers"), std::string::npos)
         << e.what();
     EXPECT_EQ(conn->query_one("SELECT 1")->at(0).as_int(), 1);
+}
+
+// Parameterised queries stream as text with the values inlined as literals
+// (core/mysql_connection.cpp inline_params): every value must still mean what
+// a bound parameter means -- bytes exactly, text under the column's
+// collation -- and a "?" inside the SQL's own literals is not a marker.
+TEST(MysqlConnection, InlinedParametersMeanWhatBoundOnesMean) {
+    auto conn = testing::connect_to(testing::mysql_dsn());
+    ScratchTable t(*conn, "mysql_inline", "id BIGINT PRIMARY KEY, vc VARCHAR(64) NULL, bl BLOB NULL");
+    const std::vector<std::string> texts{"it's", "back\\slash", std::string("nul\0byte", 8), "quote\"d",
+                                         "emoji \xF0\x9F\x98\x80", "?", "", "a'; DROP TABLE x; -- "};
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+        Row p{Value::integer(static_cast<std::int64_t>(i)), Value::text(texts[i]), Value::bytes(texts[i])};
+        conn->execute("INSERT INTO " + t.name() + " (id, vc, bl) VALUES (?, ?, ?)", p);
+    }
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+        SCOPED_TRACE(Value::text(texts[i]).display());
+        Row by_text{Value::text(texts[i])};
+        auto rows = conn->query("SELECT id, vc FROM " + t.name() + " WHERE vc = ? ORDER BY id", by_text);
+        ASSERT_FALSE(rows.empty());
+        EXPECT_EQ(rows[0][0].as_int(), static_cast<std::int64_t>(i));
+        EXPECT_EQ(rows[0][1].as_string(), texts[i]);
+        Row by_bytes{Value::bytes(texts[i])};
+        auto b = conn->query("SELECT id FROM " + t.name() + " WHERE bl = ?", by_bytes);
+        ASSERT_EQ(b.size(), 1u);
+        EXPECT_EQ(b[0][0].as_int(), static_cast<std::int64_t>(i));
+    }
+    // The column's case-insensitive collation applies, as it would to a bound string.
+    Row upper{Value::text("IT'S")};
+    EXPECT_EQ(conn->query("SELECT id FROM " + t.name() + " WHERE vc = ?", upper).size(), 1u);
+    // "?" inside the statement's own literals stays literal.
+    Row five{Value::integer(5)};
+    auto row = conn->query_one("SELECT '?', \"?\", ? AS `?`", five);
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->at(0).as_string(), "?");
+    EXPECT_EQ(row->at(1).as_string(), "?");
+    EXPECT_EQ(row->at(2).as_int(), 5);
+    // NULL, numbers, decimals and times as literals.
+    Row mixed{Value::null(), Value::unsigned_integer(18446744073709551615ull), Value::decimal("-12.50"),
+              Value::parse(ValueKind::datetime, "2024-03-05 07:08:09.000120"), Value::boolean(true)};
+    row = conn->query_one("SELECT ? IS NULL, ? + 0, ? + 0, CAST(? AS DATETIME(6)), ? + 0", mixed);
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->at(0).canonical(), "1");
+    EXPECT_EQ(row->at(1).canonical(), "18446744073709551615");
+    EXPECT_EQ(row->at(2).canonical(), "-12.5");
+    EXPECT_EQ(row->at(3).canonical(), "2024-03-05 07:08:09.000120");
+    EXPECT_EQ(row->at(4).canonical(), "1");
 }
 
 TEST(MysqlConnection, StreamsALargeResultBatchByBatch) {

@@ -61,6 +61,19 @@ TEST(Value, DatesBeforeEpochAndZeroDatesRoundTrip) {
     EXPECT_THROW(Value::parse(ValueKind::datetime, "yesterday"), Error);
 }
 
+TEST(Value, TimesAndDatesFormatWithFixedWidthsAtTheEdges) {
+    EXPECT_EQ(format_time(0), "00:00:00.000000");
+    EXPECT_EQ(format_time(-1), "-00:00:00.000001");
+    EXPECT_EQ(format_time(-(838LL * 3600 + 59 * 60 + 59) * 1'000'000), "-838:59:59.000000");  // MySQL TIME range
+    EXPECT_EQ(format_time((100LL * 3600 + 1) * 1'000'000 + 7), "100:00:01.000007");
+    EXPECT_EQ(format_date(0), "1970-01-01");
+    EXPECT_EQ(Value::parse(ValueKind::date, "0001-01-01").canonical(), "0001-01-01");
+    EXPECT_EQ(Value::parse(ValueKind::date, "9999-12-31").canonical(), "9999-12-31");
+    EXPECT_EQ(Value::parse(ValueKind::datetime, "0999-06-07 08:09:10.000123").canonical(),
+              "0999-06-07 08:09:10.000123");
+    EXPECT_EQ(format_datetime(-1), "1969-12-31 23:59:59.999999");
+}
+
 TEST(Value, ByteaHexAndRawBlobAreTheSameBytes) {
     auto pg = Value::parse(ValueKind::bytes, "\\x00ff41");
     auto mysql = Value::bytes(std::string("\0\xff" "A", 3));
