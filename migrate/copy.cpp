@@ -163,6 +163,27 @@ std::string index_slot(const std::string& name) {
     return fmt::format("{:016x}", h);
 }
 
+// Runs the statements on up to conns.size() connections at once; the error
+// of each statement, if any, at its position.
+std::vector<std::exception_ptr> run_all(const std::vector<std::string>& statements,
+                                        const std::vector<Connection*>& conns) {
+    std::vector<std::exception_ptr> errors(statements.size());
+    std::atomic<std::size_t> next{0};
+    std::vector<std::thread> threads;
+    for (std::size_t t = 0; t < std::min(statements.size(), conns.size()); ++t)
+        threads.emplace_back([&, t] {
+            for (std::size_t i = next++; i < statements.size(); i = next++) {
+                try {
+                    conns[t]->execute(statements[i]);
+                } catch (...) {
+                    errors[i] = std::current_exception();
+                }
+            }
+        });
+    for (auto& th : threads) th.join();
+    return errors;
+}
+
 // The secondary indexes of one target table while a copy defers them (see
 // copy.h): definitions saved before each drop, rebuilt at the end.
 class DeferredIndexes {
@@ -197,32 +218,36 @@ public:
         std::vector<IndexDefinition> missing;
         for (const auto& c : saved)
             if (!present.count(*c.position)) missing.push_back({*c.position, c.result});
+        const auto started = std::chrono::steady_clock::now();
+        // One statement may build several indexes (MySQL): when it fails, each
+        // index is tried alone, so one bad index does not hold up the others.
+        std::vector<std::string> failed;
+        std::exception_ptr first_error;
+        auto build = [&](const std::vector<IndexDefinition>& group) {
+            const std::vector<std::string> statements = d.create_indexes(m_table, group);
+            std::vector<std::exception_ptr> errors = run_all(statements, conns);
+            for (std::size_t i = 0; i < errors.size(); ++i) {
+                if (!errors[i]) continue;
+                if (statements.size() == 1 && group.size() > 1) return false;
+                failed.push_back(statements.size() == group.size() ? group[i].name : group[0].name);
+                if (!first_error) first_error = errors[i];
+            }
+            return true;
+        };
+        if (!build(missing))
+            for (const auto& ix : missing) build({ix});
+        if (first_error) {
+            std::string names;
+            for (const auto& n : failed) names += (names.empty() ? "" : ", ") + n;
+            with_context(fmt::format("rebuilding index {} of {} after the load (the definitions stay in the "
+                                     "control table; the next `migrate copy --resume` of the table rebuilds "
+                                     "them)",
+                                     names, m_name),
+                         [&] { std::rethrow_exception(first_error); });
+        }
+        for (const auto& c : saved) m_checkpoints.clear(k_index_kind, m_name, c.shard);
         std::string names;
         for (const auto& ix : missing) names += (names.empty() ? "" : ", ") + ix.name;
-        const auto started = std::chrono::steady_clock::now();
-        const std::vector<std::string> statements = d.create_indexes(m_table, missing);
-        std::vector<std::exception_ptr> errors(statements.size());
-        std::vector<std::thread> threads;
-        std::atomic<std::size_t> next{0};
-        const std::size_t n_threads = std::min(statements.size(), conns.size());
-        for (std::size_t t = 0; t < n_threads; ++t)
-            threads.emplace_back([&, t] {
-                for (std::size_t i = next++; i < statements.size(); i = next++) {
-                    try {
-                        conns[t]->execute(statements[i]);
-                    } catch (...) {
-                        errors[i] = std::current_exception();
-                    }
-                }
-            });
-        for (auto& th : threads) th.join();
-        for (const auto& e : errors)
-            if (e)
-                with_context(fmt::format("rebuilding the indexes of {} ({}); their definitions stay in the control "
-                                         "table and the next `migrate copy --resume` of the table rebuilds them",
-                                         m_name, names),
-                             [&] { std::rethrow_exception(e); });
-        for (const auto& c : saved) m_checkpoints.clear(k_index_kind, m_name, c.shard);
         if (!missing.empty())
             log::get("copy")->info(
                 "{}: rebuilt {} in {:.2f}s", m_name, names,

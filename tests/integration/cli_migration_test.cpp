@@ -582,5 +582,37 @@ TEST(CliMigration, CopyRefusesANonEmptyTargetWithoutResumeOrTruncate) {
     EXPECT_EQ(validated.exit_code, 0) << show(validated);
 }
 
+// In src_only the copy rebuilds the target's secondary indexes after the
+// load; once the target takes double-writes it never drops them.
+TEST(CliMigration, CopyDropsIndexesOnlyWhileNothingWritesTheTarget) {
+    MigrationDatabases dbs(testing::engine_pairs()[2], "clicopyidx");
+    auto source = dbs.source.connect();
+    auto target = dbs.target.connect();
+    testing::create_types_table(*source, "typed");
+    testing::create_types_table(*target, "typed");
+    testing::insert_types_rows(*source, "typed", 20);
+    const auto before = target->dialect().secondary_indexes(*target, "typed");
+    ASSERT_FALSE(before.empty());
+    const Args copy = Args{"--log-level", "info", "migrate", "copy", "--table", "typed", "--truncate"} + sides(dbs);
+
+    CommandResult deferred = webookctl(copy);
+    EXPECT_EQ(deferred.exit_code, 0) << show(deferred);
+    EXPECT_NE(deferred.err.find("dropped for the load"), std::string::npos) << show(deferred);
+    EXPECT_EQ(target->dialect().secondary_indexes(*target, "typed"), before);
+
+    CommandResult kept_by_flag = webookctl(copy + Args{"--keep-indexes"});
+    EXPECT_EQ(kept_by_flag.exit_code, 0) << show(kept_by_flag);
+    EXPECT_EQ(kept_by_flag.err.find("dropped for the load"), std::string::npos) << show(kept_by_flag);
+
+    CommandResult mode = webookctl({"migrate", "mode", "set", "src_first", "--source", dbs.source.url()});
+    ASSERT_EQ(mode.exit_code, 0) << show(mode);
+    CommandResult kept = webookctl(copy);
+    EXPECT_EQ(kept.exit_code, 0) << show(kept);
+    EXPECT_EQ(kept.err.find("dropped for the load"), std::string::npos) << show(kept);
+    EXPECT_NE(kept.err.find("past src_only"), std::string::npos) << show(kept);
+    EXPECT_EQ(target->dialect().secondary_indexes(*target, "typed"), before);
+    EXPECT_EQ(row_count(*target, "typed"), 20);
+}
+
 }  // namespace
 }  // namespace webook

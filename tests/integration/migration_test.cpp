@@ -13,6 +13,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -380,6 +381,92 @@ TEST_P(MigrationPairs, CopyFailingPartWayResumesOnACompositeTextKey) {
     EXPECT_EQ(resumed.rows, static_cast<std::uint64_t>(rows - cp->rows_done));
     EXPECT_EQ(row_count(*target, "pairs"), rows);
     expect_consistent(dbs, "pairs", dir);
+}
+
+// Secondary indexes are dropped for the load and rebuilt after it; a copy
+// that fails part-way leaves their definitions in the control table and the
+// resumed copy rebuilds them; IndexBuild::kept never drops them; an index the
+// copied rows violate fails the copy by name and only that one stays missing.
+TEST_P(MigrationPairs, CopyRebuildsSecondaryIndexesAfterTheLoadEvenAfterAFailure) {
+    MigrationDatabases dbs(GetParam(), "copyidx");
+    testing::ScratchDir dir("copyidx");
+    auto source = dbs.source.connect();
+    auto target = dbs.target.connect();
+    for (Connection* c : {source.get(), target.get()}) {
+        c->execute("CREATE TABLE indexed (id BIGINT PRIMARY KEY, code VARCHAR(32) NOT NULL, n BIGINT NOT NULL, "
+                   "note VARCHAR(32) NULL)");
+        c->execute("CREATE UNIQUE INDEX ix_code ON indexed (code)");
+        c->execute("CREATE INDEX ix_n_note ON indexed (n, note)");
+    }
+    {
+        Transaction tx(*source);
+        for (int i = 1; i <= 200; ++i)
+            source->execute(fmt::format("INSERT INTO indexed VALUES ({}, 'c{}', {}, 'note {}')", i, i, i % 9, i % 4));
+        tx.commit();
+    }
+    const Dialect& d = target->dialect();
+    const std::vector<IndexDefinition> before = d.secondary_indexes(*target, "indexed");
+    ASSERT_EQ(before.size(), 2u);
+    auto control = dbs.source.connect();
+    CheckpointStore checkpoints(*control);
+    checkpoints.ensure_tables();
+    auto saved_definitions = [&] {
+        std::set<std::string> names;
+        for (const auto& c : checkpoints.load_all())
+            if (c.kind == "copy-index" && c.table == "indexed") names.insert(c.position.value_or(""));
+        return names;
+    };
+    TablePlan plan = plan_for(*source, *target, "indexed");
+    CopyOptions options;
+    options.batch_size = 10;
+    std::atomic<int> batches{0};
+    std::atomic<int> drops{0};
+    auto watched = [&](bool fail) -> std::unique_ptr<Connection> {
+        return std::make_unique<testing::ConnectionWrapper>(dbs.target.connect(), [&, fail](std::string_view sql) {
+            if (sql.find("DROP INDEX") != std::string_view::npos) ++drops;
+            if (fail && sql.starts_with("BULK INSERT") && ++batches == 6)
+                throw Error(Code::connection, "lost connection (injected)", Temporary::yes);
+        });
+    };
+    {
+        auto writer = watched(true);
+        EXPECT_THROW(copy_table({*source, *writer}, plan, options, checkpoints, [&] { return watched(true); }),
+                     Error);
+    }
+    EXPECT_EQ(drops.load(), 2);
+    EXPECT_TRUE(d.secondary_indexes(*target, "indexed").empty()) << "still dropped after the failure";
+    EXPECT_EQ(saved_definitions(), (std::set<std::string>{"ix_code", "ix_n_note"}));
+
+    options.start = CopyStart::resume;
+    copy_table({*source, *target}, plan, options, checkpoints, [&] { return dbs.target.connect(); });
+    EXPECT_EQ(d.secondary_indexes(*target, "indexed"), before);
+    EXPECT_TRUE(saved_definitions().empty());
+    expect_consistent(dbs, "indexed", dir, 50);
+
+    // Kept: never dropped.
+    drops = 0;
+    options.start = CopyStart::truncate;
+    options.indexes = IndexBuild::kept;
+    {
+        auto writer = watched(false);
+        copy_table({*source, *writer}, plan, options, checkpoints, [&] { return watched(false); });
+    }
+    EXPECT_EQ(drops.load(), 0);
+    EXPECT_EQ(d.secondary_indexes(*target, "indexed"), before);
+
+    // A unique index only the target has, which the source's rows violate.
+    target->execute("DELETE FROM indexed");
+    target->execute("CREATE UNIQUE INDEX ix_note ON indexed (note)");
+    options.indexes = IndexBuild::deferred;
+    try {
+        copy_table({*source, *target}, plan, options, checkpoints, [&] { return dbs.target.connect(); });
+        ADD_FAILURE() << "the rebuild of ix_note must fail";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("rebuilding index ix_note of indexed"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(d.secondary_indexes(*target, "indexed"), before) << "the other indexes are rebuilt";
+    EXPECT_EQ(saved_definitions(), (std::set<std::string>{"ix_code", "ix_n_note", "ix_note"}));
+    EXPECT_EQ(row_count(*target, "indexed"), 200);
 }
 
 // Keys 'a', 'A' and 'a ' are different keys byte-wise, but the same key
