@@ -2,10 +2,15 @@
 // reports rows/s and peak RSS, to show that streaming keeps memory flat.
 //
 // usage: webook-bench-stream DSN TABLE [BATCH_ROWS]
+//        webook-bench-stream --query DSN SQL [BATCH_ROWS]
 //        webook-bench-stream --checksum-sql DSN TABLE
-//   The second form prints the whole-table checksum query that validate
-//   --checksum runs per chunk, for measuring the hash limit with the
-//   servers' own clients. The password comes from WEBOOKCTL_PASSWORD.
+//        webook-bench-stream --reconcile-sql DSN FROM TO
+//   --query streams any query instead of a whole table. --checksum-sql
+//   prints the whole-table checksum query that validate --checksum runs per
+//   chunk, for measuring the hash limit with the servers' own clients.
+//   --reconcile-sql prints the three range queries ops reconcile streams for
+//   the window [FROM, TO) (UTC times), one a line, for measuring its stream
+//   limit. The password comes from WEBOOKCTL_PASSWORD.
 #include <sys/resource.h>
 
 #include <chrono>
@@ -16,6 +21,7 @@
 #include "core/db.h"
 #include "core/dialect.h"
 #include "core/error.h"
+#include "core/reconcile.h"
 #include "core/table_plan.h"
 #include "validate/checksum.h"
 
@@ -35,11 +41,29 @@ int main(int argc, char** argv) {
             std::printf("%s\n", webook::checksum_query(conn->dialect(), plan.source, {}).sql.c_str());
             return 0;
         }
-        webook::Dsn dsn = webook::Dsn::parse(argv[1]);
+        if (std::string(argv[1]) == "--reconcile-sql" && argc == 5) {
+            webook::Dsn dsn = webook::Dsn::parse(argv[2]);
+            const auto at = [](const char* text) {
+                return webook::Value::parse(webook::ValueKind::datetime, text).micros();
+            };
+            const webook::RangeQueries q = webook::range_queries(
+                webook::dialect_for(dsn.engine), webook::reward_id_range(at(argv[3]), at(argv[4])));
+            std::printf("%s\n%s\n%s\n", q.rewards.c_str(), q.payments.c_str(), q.entries.c_str());
+            return 0;
+        }
+        const bool query = std::string(argv[1]) == "--query";
+        if (query && argc < 4) {
+            std::fprintf(stderr, "usage: webook-bench-stream --query DSN SQL [BATCH_ROWS]\n");
+            return 2;
+        }
+        const int first = query ? 2 : 1;
+        webook::Dsn dsn = webook::Dsn::parse(argv[first]);
         webook::resolve_password(dsn, webook::DsnRole::any);
         auto conn = webook::connect(dsn);
-        const std::size_t batch = argc > 3 ? std::strtoul(argv[3], nullptr, 10) : 10000;
-        const std::string sql = "SELECT * FROM " + conn->dialect().quote(argv[2]);
+        const std::size_t batch =
+            argc > first + 2 ? std::strtoul(argv[first + 2], nullptr, 10) : 10000;
+        const std::string sql = query ? std::string(argv[first + 1])
+                                      : "SELECT * FROM " + conn->dialect().quote(argv[2]);
         const auto start = std::chrono::steady_clock::now();
         auto cursor = conn->stream(sql);
         std::vector<webook::Row> rows;

@@ -7,8 +7,10 @@
 // errors to exit codes in one place.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 
@@ -47,6 +49,20 @@ void register_simulate(CLI::App& app, Context& ctx);
 // ops outbox relay, ops payments consume, ops ledger check (cli/ops_payments.cpp);
 // called by register_ops().
 void register_ops_payments(CLI::App* ops, Context& ctx);
+// ops reconcile (cli/ops_reconcile.cpp); called by register_ops().
+void register_ops_reconcile(CLI::App* ops, Context& ctx);
+
+// --dsn of the ops jobs: the webook database they work on.
+void add_ops_dsn_option(CLI::App* cmd, std::string& dsn);
+// That database: --dsn, else the source database from env/config
+// (WEBOOKCTL_SOURCE_DSN, [source] dsn); password resolved. Throws
+// Error(Code::usage) when there is none.
+Dsn ops_dsn(const Context& ctx, const std::string& flag);
+
+// A span of time with a unit: "7d", "36h", "90m", "3600s", "500ms". A bare
+// number is refused, since "7" could mean days or seconds. Throws
+// Error(Code::usage) naming `what` (the flag).
+std::chrono::microseconds parse_span(const std::string& text, std::string_view what);
 
 // --source/--target/--table, shared by migrate, validate and fix.
 struct SideOptions {

@@ -4,11 +4,10 @@
 //   ops rank show        the current hot ranking
 //   ops jobs list|show   the job leases: who holds what until when
 //   ops outbox|payments|ledger ...   cli/ops_payments.cpp
+//   ops reconcile        cli/ops_reconcile.cpp
 //
 // register_ops() creates the `ops` group once; each job family registers
 // its subcommands on it with a function of its own.
-#include <cctype>
-
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -21,39 +20,11 @@
 namespace webook::cli {
 namespace {
 
-// The platform database the ops jobs work on: --dsn, else the source
-// database from env/config (WEBOOKCTL_SOURCE_DSN, [source] dsn).
-void add_dsn_option(CLI::App* cmd, std::string& dsn) {
-    cmd->add_option("--dsn", dsn, "the webook database, mysql://user@host:port/db or postgres://user@host:port/db "
-                                  "(default: WEBOOKCTL_SOURCE_DSN or [source] dsn)");
-}
-
-Dsn platform_dsn(const Context& ctx, const std::string& flag) {
-    DatabaseConfig db = ctx.config.source;
-    if (!flag.empty()) db.dsn = flag;
-    if (db.dsn.empty())
-        throw Error(Code::usage, "no database: pass --dsn or set WEBOOKCTL_SOURCE_DSN or [source] dsn");
-    return database_dsn(db, DsnRole::source, "source");
-}
-
 std::unique_ptr<Connection> open_platform_db(const Context& ctx, const std::string& flag) {
-    return connect(platform_dsn(ctx, flag));
+    return connect(ops_dsn(ctx, flag));
 }
 
 std::string utc(std::int64_t micros) { return format_datetime(micros) + " UTC"; }
-
-// "7d", "36h", "90m", "3600s": a bare number is refused, since "7" could
-// mean days or seconds.
-std::chrono::microseconds parse_window(const std::string& text) {
-    if (!text.empty() && std::isdigit(static_cast<unsigned char>(text.back())))
-        throw Error(Code::usage, fmt::format("--window '{}' needs a unit, e.g. 7d, 36h or 90m", text));
-    if (text.size() > 1 && text.back() == 'd' && std::isdigit(static_cast<unsigned char>(text[text.size() - 2]))) {
-        // parse_duration reads the bare number as seconds: scale seconds to days.
-        std::chrono::milliseconds days = parse_duration(text.substr(0, text.size() - 1), "--window");
-        return std::chrono::duration_cast<std::chrono::microseconds>(days * 86'400);
-    }
-    return std::chrono::duration_cast<std::chrono::microseconds>(parse_duration(text, "--window"));
-}
 
 // ---- ops rank ---------------------------------------------------------
 
@@ -74,7 +45,7 @@ nlohmann::ordered_json item_json(const RankedArticle& a) {
 
 int run_rank_recompute(Context& ctx, RankArgs& a) {
     RankJobOptions options = a.job;
-    options.rank.window = parse_window(a.window);
+    options.rank.window = parse_span(a.window, "--window");
     options.lease = std::chrono::duration_cast<std::chrono::microseconds>(parse_duration(a.lease, "--lease"));
     if (!a.now.empty()) {
         try {
@@ -84,7 +55,7 @@ int run_rank_recompute(Context& ctx, RankArgs& a) {
         }
     }
     options.validate();
-    const Dsn dsn = platform_dsn(ctx, a.dsn);
+    const Dsn dsn = ops_dsn(ctx, a.dsn);
     auto conn = connect(dsn);
     // A second connection streams articles while the first reads like counts.
     options.rank.scan_connection = [dsn] { return connect(dsn); };
@@ -159,7 +130,7 @@ void register_rank(CLI::App& ops, Context& ctx) {
     CLI::App* recompute = rank->add_subcommand(
         "recompute", "compute the hot ranking and replace the stored one atomically; under the rank-hot lease, so "
                      "when cron fires on many hosts one computes and the others exit 0 naming the holder");
-    add_dsn_option(recompute, a->dsn);
+    add_ops_dsn_option(recompute, a->dsn);
     recompute->add_option("--gravity", a->job.rank.gravity,
                           "score = (likes - 1) / (hours since publish + 2) ^ gravity (default: 1.5)");
     recompute->add_option("--window", a->window, "rank articles published within this long, e.g. 7d, 36h (default: 7d)");
@@ -175,7 +146,7 @@ void register_rank(CLI::App& ops, Context& ctx) {
     recompute->callback([&ctx, a] { ctx.run = [a](Context& c) { return run_rank_recompute(c, *a); }; });
 
     CLI::App* show = rank->add_subcommand("show", "print the current hot ranking (text or --output json)");
-    add_dsn_option(show, a->dsn);
+    add_ops_dsn_option(show, a->dsn);
     show->add_option("--limit", a->limit, "print the first N articles (default: all of them)");
     example(show, "webookctl --output json ops rank show --limit 10");
     show->callback([&ctx, a] { ctx.run = [a](Context& c) { return run_rank_show(c, *a); }; });
@@ -254,13 +225,13 @@ void register_jobs(CLI::App& ops, Context& ctx) {
     auto a = std::make_shared<JobsArgs>();
 
     CLI::App* list = jobs->add_subcommand("list", "every job that ever ran, with its holder and lease");
-    add_dsn_option(list, a->dsn);
+    add_ops_dsn_option(list, a->dsn);
     example(list, "webookctl ops jobs list --output json");
     list->callback([&ctx, a] { ctx.run = [a](Context& c) { return run_jobs_list(c, *a); }; });
 
     CLI::App* show = jobs->add_subcommand("show", "one job's holder and lease (exit 2 for an unknown job)");
     show->add_option("NAME", a->name, "the job, e.g. rank-hot")->required();
-    add_dsn_option(show, a->dsn);
+    add_ops_dsn_option(show, a->dsn);
     example(show, "webookctl ops jobs show rank-hot");
     show->callback([&ctx, a] { ctx.run = [a](Context& c) { return run_jobs_show(c, *a); }; });
 }
@@ -269,11 +240,12 @@ void register_jobs(CLI::App& ops, Context& ctx) {
 
 void register_ops(CLI::App& app, Context& ctx) {
     CLI::App* ops = app.add_subcommand("ops", "the platform's operations jobs: hot ranking, job leases, outbox "
-                                              "relay, payments, ledger");
+                                              "relay, payments, ledger, reconciliation");
     ops->require_subcommand(1);
     register_rank(*ops, ctx);
     register_jobs(*ops, ctx);
     register_ops_payments(ops, ctx);
+    register_ops_reconcile(ops, ctx);
 }
 
 }  // namespace webook::cli

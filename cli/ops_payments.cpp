@@ -17,25 +17,6 @@
 namespace webook::cli {
 namespace {
 
-// The webook database these jobs work on: --dsn, else the source database
-// from env/config (WEBOOKCTL_SOURCE_DSN, [source] dsn).
-void add_dsn_option(CLI::App* cmd, std::string& dsn) {
-    cmd->add_option(
-        "--dsn", dsn,
-        "the webook database, mysql://user@host:port/db or postgres://user@host:port/db "
-        "(default: WEBOOKCTL_SOURCE_DSN or [source] dsn)");
-}
-
-Dsn platform_dsn(const Context& ctx, const std::string& flag) {
-    DatabaseConfig db = ctx.config.source;
-    if (!flag.empty())
-        db.dsn = flag;
-    if (db.dsn.empty())
-        throw Error(Code::usage,
-                    "no database: pass --dsn or set WEBOOKCTL_SOURCE_DSN or [source] dsn");
-    return database_dsn(db, DsnRole::source, "source");
-}
-
 // ---- ops outbox relay -------------------------------------------------
 
 struct RelayArgs {
@@ -64,7 +45,7 @@ int run_relay(Context& ctx, RelayArgs& a) {
                     "pass exactly one of --to kafka://host:port/topic and --brokers host:port");
     const KafkaUrl url = KafkaUrl::parse(
         a.to.empty() ? fmt::format("kafka://{}/{}", a.brokers, k_payment_topic) : a.to);
-    auto conn = connect(platform_dsn(ctx, a.dsn));
+    auto conn = connect(ops_dsn(ctx, a.dsn));
 
     if (a.dry_run) {
         auto rows = due_outbox_rows(*conn, url.topic, system_micros(), options.batch_size);
@@ -124,7 +105,7 @@ void register_outbox(CLI::App& ops, Context& ctx) {
         "publish pending outbox rows to Kafka; a row is marked sent only after the brokers "
         "acknowledged it, "
         "failed rows are retried with exponential backoff and become dead after --max-attempts");
-    add_dsn_option(relay, a->dsn);
+    add_ops_dsn_option(relay, a->dsn);
     auto* to = relay->add_option(
         "--to", a->to, "where: kafka://host:port[,host:port]/topic; relays that topic's rows");
     auto* brokers = relay->add_option("--brokers", a->brokers,
@@ -175,7 +156,7 @@ int run_consume(Context& ctx, ConsumeArgs& a) {
     consumer.heartbeat_interval = consumer.session_timeout / 4;
     consumer.validate();
 
-    const Dsn dsn = platform_dsn(ctx, a.dsn);
+    const Dsn dsn = ops_dsn(ctx, a.dsn);
     std::unique_ptr<EventSink> dead_letter;
     if (!a.dead_letter.empty())
         dead_letter = open_sink(a.dead_letter);
@@ -253,7 +234,7 @@ void register_payments(CLI::App& ops, Context& ctx) {
                                                  "rewards paid and book the ledger exactly once "
                                                  "(author/platform split), or mark them failed; "
                                                  "offsets committed after the database commits");
-    add_dsn_option(consume, a->dsn);
+    add_ops_dsn_option(consume, a->dsn);
     consume->add_option("--from", a->from, "kafka://host:port[,host:port]/topic")->required();
     consume
         ->add_option("--group", a->group,
@@ -296,7 +277,7 @@ std::string_view account_type_name(std::int16_t type) {
 }
 
 int run_ledger_check(Context& ctx, const std::string& dsn) {
-    auto conn = connect(platform_dsn(ctx, dsn));
+    auto conn = connect(ops_dsn(ctx, dsn));
     auto mismatches = ledger_check(*conn);
     if (ctx.json()) {
         nlohmann::ordered_json out = nlohmann::ordered_json::array();
@@ -339,7 +320,7 @@ void register_ledger(CLI::App& ops, Context& ctx) {
     CLI::App* check = ledger->add_subcommand("check",
                                              "every account's balance equals the sum of its "
                                              "entries; exit 1 listing the accounts that do not");
-    add_dsn_option(check, *dsn);
+    add_ops_dsn_option(check, *dsn);
     example(
         check,
         "webookctl ops ledger check --dsn postgres://webook@127.0.0.1:15432/webook --output json");

@@ -239,24 +239,22 @@ Classification classify(const RewardRows& rows, const RuleContext& context) {
         for (const PaymentRecord& p : rows.payments)
             trades += fmt::format("{}{} ({}, {})", trades.empty() ? "" : ", ", p.trade_no,
                                   payment_status_text(p.status), p.amount);
-        Mismatch& m = with_payment(add(Category::duplicate_payment,
-                                       fmt::format("{} payments for one reward: {}",
-                                                   rows.payment_count, trades)),
-                                   pay);
+        Mismatch& m = with_payment(
+            add(Category::duplicate_payment,
+                fmt::format("{} payments for one reward: {}", rows.payment_count, trades)),
+            pay);
         human(m, "a reward has exactly one payment: refund or void the extra ones");
     }
     if (pay == nullptr) {
         human(add(Category::reward_without_payment,
                   fmt::format("reward {} of {} cents for user {} has no payment",
-                              reward_status_text(reward.status), reward.amount,
-                              reward.target_uid)),
+                              reward_status_text(reward.status), reward.amount, reward.target_uid)),
               "rewards are created with their payment in one transaction: find out how this one "
               "was not");
     }
-    const bool statuses_known = reward.status >= k_status_init &&
-                                reward.status <= k_status_failed &&
-                                (pay == nullptr || (pay->status >= k_pay_init &&
-                                                    pay->status <= k_pay_failed));
+    const bool statuses_known =
+        reward.status >= k_status_init && reward.status <= k_status_failed &&
+        (pay == nullptr || (pay->status >= k_pay_init && pay->status <= k_pay_failed));
     if (!statuses_known) {
         human(with_payment(add(Category::invalid_status,
                                fmt::format("reward status {}, payment status {}", reward.status,
@@ -268,8 +266,8 @@ Classification classify(const RewardRows& rows, const RuleContext& context) {
     }
     if (pay != nullptr && !amounts_agree) {
         human(with_payment(add(Category::amount_mismatch_reward_payment,
-                               fmt::format("reward amount {} but payment amount {}",
-                                           reward.amount, pay->amount)),
+                               fmt::format("reward amount {} but payment amount {}", reward.amount,
+                                           pay->amount)),
                            pay),
               "decide which amount is right; the payment consumer refuses the event meanwhile");
     }
@@ -281,7 +279,7 @@ Classification classify(const RewardRows& rows, const RuleContext& context) {
             human(with_payment(add(Category::reward_paid_payment_not_success,
                                    fmt::format("reward paid, its payment {}",
                                                payment_status_text(pay->status))),
-                              pay),
+                               pay),
                   "the reward was paid out without a successful payment: check with the payment "
                   "provider");
         } else if (reward.status == k_status_init && final_payment) {
@@ -312,7 +310,7 @@ Classification classify(const RewardRows& rows, const RuleContext& context) {
             human(with_payment(add(Category::reward_failed_payment_not_failed,
                                    fmt::format("reward failed, its payment {}",
                                                payment_status_text(pay->status))),
-                              pay),
+                               pay),
                   "only a failed payment fails a reward: check with the payment provider");
         }
     }
@@ -320,10 +318,9 @@ Classification classify(const RewardRows& rows, const RuleContext& context) {
     // The ledger.
     if (rows.entry_count == 0) {
         if (success && reward.status == k_status_paid) {
-            Mismatch& m = with_payment(
-                add(Category::payment_success_ledger_missing,
-                    "reward paid, payment success, but no ledger entries"),
-                pay);
+            Mismatch& m = with_payment(add(Category::payment_success_ledger_missing,
+                                           "reward paid, payment success, but no ledger entries"),
+                                       pay);
             if (amounts_agree)
                 repairable(m, Fix::book_missing);
             else
@@ -418,8 +415,9 @@ Classification classify(const RewardRows& rows, const RuleContext& context) {
 }
 
 IdRange reward_id_range(std::int64_t from_micros, std::int64_t to_micros) {
-    constexpr int k_shift = IdGenerator::k_worker_bits + IdGenerator::k_sequence_bits;
-    constexpr std::int64_t k_max_millis = std::numeric_limits<std::int64_t>::max() >> k_shift;
+    static constexpr int k_shift = IdGenerator::k_worker_bits + IdGenerator::k_sequence_bits;
+    static constexpr std::int64_t k_max_millis =
+        std::numeric_limits<std::int64_t>::max() >> k_shift;
     auto first_id_at = [](std::int64_t micros) -> std::int64_t {
         // Rounded up to the millisecond: ids of [from, to) are those made at
         // ceil(from) .. ceil(to) - 1 ms, as ids carry whole milliseconds.
@@ -441,9 +439,9 @@ void ReconcileOptions::validate() const {
     if (pending_older_than.count() <= 0)
         throw Error(Code::usage, "--pending-older-than must be positive");
     if (split_percent < 0 || split_percent > 100)
-        throw Error(Code::usage,
-                    fmt::format("--split must be 0..100 (the author's percent), not {}",
-                                split_percent));
+        throw Error(
+            Code::usage,
+            fmt::format("--split must be 0..100 (the author's percent), not {}", split_percent));
     if (batch_size == 0)
         throw Error(Code::usage, "--batch-size must be positive");
     if (recheck_batch == 0)
@@ -460,10 +458,7 @@ namespace {
 class StreamSource final : public BatchSource {
   public:
     StreamSource(Connection& conn, std::string what, std::string sql, std::size_t batch_rows)
-        : m_conn(conn),
-          m_what(std::move(what)),
-          m_sql(std::move(sql)),
-          m_batch_rows(batch_rows) {}
+        : m_conn(conn), m_what(std::move(what)), m_sql(std::move(sql)), m_batch_rows(batch_rows) {}
 
     bool next(std::vector<Row>& out) override {
         return with_context(m_what, [&] {
@@ -521,8 +516,8 @@ std::string payment_columns(const Dialect& d) {
                        d.quote("trade_no"), d.quote("amount"), d.quote("status"), d.quote("utime"));
 }
 std::string entry_columns(const Dialect& d) {
-    return fmt::format("{}, {}, {}, {}, {}", d.quote("biz_id"), d.quote("id"), d.quote("account_id"),
-                       d.quote("uid"), d.quote("amount"));
+    return fmt::format("{}, {}, {}, {}, {}", d.quote("biz_id"), d.quote("id"),
+                       d.quote("account_id"), d.quote("uid"), d.quote("amount"));
 }
 
 RewardRecord reward_of(const Row& r) {
@@ -536,12 +531,10 @@ EntryRecord entry_of(const Row& r) {
     return {r[1].as_int(), r[2].as_int(), r[3].as_int(), r[4].as_int()};
 }
 
-// The three range queries of the stream pass. The bounds are integers we
-// computed and 'reward' a constant, so they are written into the text: a
-// query with bound parameters would be buffered whole by MySQL.
-struct RangeQueries {
-    std::string rewards, payments, entries;
-};
+}  // namespace
+
+// The bounds are integers we computed and 'reward' a constant, so they are
+// written into the text, and the queries stream without parameters.
 RangeQueries range_queries(const Dialect& d, const IdRange& range) {
     const std::string biz = fmt::format("{} = '{}'", d.quote("biz"), k_reward_biz);
     auto in_range = [&](std::string_view column) {
@@ -552,9 +545,10 @@ RangeQueries range_queries(const Dialect& d, const IdRange& range) {
             fmt::format("SELECT {} FROM {} WHERE {} AND {} ORDER BY {}", payment_columns(d),
                         d.quote("payments"), biz, in_range("biz_id"), d.quote("biz_id")),
             fmt::format("SELECT {} FROM {} WHERE {} AND {} ORDER BY {}", entry_columns(d),
-                        d.quote("account_activities"), biz, in_range("biz_id"),
-                        d.quote("biz_id"))};
+                        d.quote("account_activities"), biz, in_range("biz_id"), d.quote("biz_id"))};
 }
+
+namespace {
 
 // A stream waits while the merge works through keys the other tables have
 // and it has not; MariaDB/MySQL drop a client that has not read for
@@ -584,21 +578,20 @@ class Repairer {
         : m_conn(conn), m_options(options), m_ids(ids) {}
 
     RepairOutcome apply(const Mismatch& m, const RewardRows& rows) {
-        return with_context(fmt::format("repairing reward {} ({})", m.reward_id,
-                                        category_name(m.category)),
-                            [&] {
-                                switch (m.fix) {
-                                    case Fix::republish_success:
-                                        return republish(m.reward_id, PaymentOutcome::success);
-                                    case Fix::republish_failed:
-                                        return republish(m.reward_id, PaymentOutcome::failed);
-                                    case Fix::book_missing:
-                                        return book(m.reward_id, *rows.reward);
-                                    case Fix::none:
-                                        break;
-                                }
-                                return RepairOutcome{Resolution::needs_human, m.action};
-                            });
+        return with_context(
+            fmt::format("repairing reward {} ({})", m.reward_id, category_name(m.category)), [&] {
+                switch (m.fix) {
+                    case Fix::republish_success:
+                        return republish(m.reward_id, PaymentOutcome::success);
+                    case Fix::republish_failed:
+                        return republish(m.reward_id, PaymentOutcome::failed);
+                    case Fix::book_missing:
+                        return book(m.reward_id, *rows.reward);
+                    case Fix::none:
+                        break;
+                }
+                return RepairOutcome{Resolution::needs_human, m.action};
+            });
     }
 
   private:
@@ -654,8 +647,8 @@ class Repairer {
     }
 
     RepairOutcome republish(std::int64_t reward_id, PaymentOutcome outcome) {
-        const std::int64_t wanted = outcome == PaymentOutcome::success ? k_pay_success
-                                                                       : k_pay_failed;
+        const std::int64_t wanted =
+            outcome == PaymentOutcome::success ? k_pay_success : k_pay_failed;
         return in_transaction(m_conn, [&]() -> RepairOutcome {
             auto reward = lock_reward(reward_id);
             if (!reward)
@@ -668,17 +661,17 @@ class Repairer {
                 if (p.status == wanted && !pay)
                     pay = std::move(p);
             if (!pay)
-                return skipped(fmt::format("the payment is no longer {}",
-                                           payment_status_text(wanted)));
+                return skipped(
+                    fmt::format("the payment is no longer {}", payment_status_text(wanted)));
             if (pay->amount != reward->amount)
                 return {Resolution::needs_human, "the amounts differ now"};
             if (auto id = pending_event(reward_id))
                 return skipped(fmt::format("an event is pending already (outbox row {})", *id));
             const PaymentEvent event{biz_trade_no_for(reward_id), pay->trade_no, outcome,
                                      pay->amount};
-            const std::int64_t outbox_id = enqueue_outbox(
-                m_conn, {m_options.topic, event.biz_trade_no, event.to_json()},
-                m_options.clock(), m_ids);
+            const std::int64_t outbox_id =
+                enqueue_outbox(m_conn, {m_options.topic, event.biz_trade_no, event.to_json()},
+                               m_options.clock(), m_ids);
             return {Resolution::repaired,
                     fmt::format("re-published the {} event as outbox row {} (topic {}): the relay "
                                 "and the payment consumer settle it",
@@ -746,8 +739,8 @@ std::string preview_action(const Mismatch& m, const RewardRows& rows,
                            const ReconcileOptions& options) {
     if (m.fix == Fix::book_missing) {
         const RewardRecord& r = *rows.reward;
-        const Booking b = reward_booking(rows.reward_id, r.target_uid, r.amount,
-                                         options.split_percent);
+        const Booking b =
+            reward_booking(rows.reward_id, r.target_uid, r.amount, options.split_percent);
         std::string what;
         for (const LedgerEntry& e : b.entries)
             if (std::none_of(rows.entries.begin(), rows.entries.end(),
@@ -885,17 +878,17 @@ class Reconciler {
         biz_ids.insert(biz_ids.end(), ids.begin(), ids.end());
 
         with_context("re-reading suspicious rewards", [&] {
-            for (const Row& r : conn.query(
-                     fmt::format("SELECT {} FROM {} WHERE {} = {} AND {} = {} AND {} IN {}",
-                                 d.quote("msg_key"), d.quote("outbox"), d.quote("status"),
-                                 d.placeholder(1), d.quote("topic"), d.placeholder(2),
-                                 d.quote("msg_key"), id_list(d, n, 3)),
-                     keys))
+            for (const Row& r :
+                 conn.query(fmt::format("SELECT {} FROM {} WHERE {} = {} AND {} = {} AND {} IN {}",
+                                        d.quote("msg_key"), d.quote("outbox"), d.quote("status"),
+                                        d.placeholder(1), d.quote("topic"), d.placeholder(2),
+                                        d.quote("msg_key"), id_list(d, n, 3)),
+                            keys))
                 group_of(reward_id_of(r[0].as_string())).event_pending = true;
-            for (const Row& r : conn.query(fmt::format("SELECT {} FROM {} WHERE {} IN {}",
-                                                       reward_columns(d), d.quote("rewards"),
-                                                       d.quote("id"), id_list(d, n)),
-                                           ids))
+            for (const Row& r :
+                 conn.query(fmt::format("SELECT {} FROM {} WHERE {} IN {}", reward_columns(d),
+                                        d.quote("rewards"), d.quote("id"), id_list(d, n)),
+                            ids))
                 group_of(r[0].as_int()).reward = reward_of(r);
             for (Row& r : conn.query(
                      fmt::format("SELECT {} FROM {} WHERE {} = {} AND {} IN {} ORDER BY {}, {}",
@@ -951,9 +944,8 @@ class Reconciler {
                         d.quote("msg_key"), d.quote("attempts"), d.quote("last_error"),
                         d.quote("ctime"), d.quote("next_attempt_at"));
         auto scan = [&](Category category, const std::string& where) {
-            auto cursor = conn.stream(fmt::format("SELECT {} FROM {} WHERE {} ORDER BY {}",
-                                                  columns, d.quote("outbox"), where,
-                                                  d.quote("id")));
+            auto cursor = conn.stream(fmt::format("SELECT {} FROM {} WHERE {} ORDER BY {}", columns,
+                                                  d.quote("outbox"), where, d.quote("id")));
             std::vector<Row> batch;
             while (cursor->next_batch(batch, 1000)) {
                 for (const Row& r : batch) {
@@ -995,8 +987,7 @@ class Reconciler {
         };
         with_context("checking the outbox", [&] {
             scan(Category::outbox_dead,
-                 fmt::format("{} = {}", d.quote("status"),
-                             static_cast<int>(OutboxStatus::dead)));
+                 fmt::format("{} = {}", d.quote("status"), static_cast<int>(OutboxStatus::dead)));
             scan(Category::outbox_pending_too_long,
                  fmt::format("{} = {} AND {} < '{}'", d.quote("status"),
                              static_cast<int>(OutboxStatus::pending), d.quote("ctime"),
@@ -1033,7 +1024,7 @@ class Reconciler {
     const ReconcileOptions& m_options;
     const MismatchFn& m_emit;
     IdGenerator& m_ids;
-    std::unique_ptr<Connection> m_work;  // re-reads, repairs, the outbox
+    std::unique_ptr<Connection> m_work;    // re-reads, repairs, the outbox
     std::vector<std::int64_t> m_suspects;  // ascending
     ReconcileReport m_report;
 };

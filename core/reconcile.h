@@ -9,9 +9,10 @@
 // mapped to a range of reward ids through the snowflake layout (core/ids.h:
 // an id's top bits are the milliseconds it was made at), so all three tables
 // are read by an index range on the same key:
-//   rewards             WHERE id IN range                  ORDER BY id
-//   payments            WHERE biz = 'reward' AND biz_id IN range ORDER BY biz_id  (idx_biz)
-//   account_activities  WHERE biz = 'reward' AND biz_id IN range ORDER BY biz_id  (uk_biz)
+//   rewards             WHERE id IN range                            ORDER BY id
+//   payments            WHERE biz = 'reward' AND biz_id IN range     ORDER BY biz_id
+//   account_activities  WHERE biz = 'reward' AND biz_id IN range     ORDER BY biz_id
+// (the primary key; idx_biz; uk_biz_account).
 // Each query is streamed on a connection of its own (a MySQL connection runs
 // nothing else while a result streams), read ahead by a thread of its own in
 // bounded batches, and the three are merged in one pass by reward id: memory
@@ -67,10 +68,12 @@
 //     duplicate of an event that was merely slow changes nothing.
 //   * A missing booking (reward paid, payment successful, the booking absent or
 //     partial, and the entries present match the booking --split makes): the
-//     missing entries are booked with the ledger's own protocol -- reward row
-//     locked and re-checked, accounts locked in id order, INSERT-ignore on the
-//     unique (biz, biz_id, account_id) -- so a concurrent consumer or a second
-//     reconcile books nothing twice, even where that unique index was lost.
+//     missing entries are booked with the ledger's own protocol (ledger.h:
+//     reward row locked, accounts locked in id order, entries INSERT-ignored
+//     on the unique (biz, biz_id, account_id), balances moved with them).
+//     Under the reward's lock the entries are read again and only those not
+//     there are written, so a concurrent consumer or a second reconcile books
+//     nothing twice -- even where that unique index was lost.
 // Everything else needs a human (whose money is right is a business
 // decision) and is reported as such. FixMode::preview (--dry-run) reports
 // what --fix would do and writes nothing.
@@ -93,6 +96,7 @@
 
 namespace webook {
 
+class Dialect;
 struct ProgressCounter;
 
 enum class Category {
@@ -140,9 +144,9 @@ std::string_view resolution_name(Resolution r);  // "needs_human", "repairable",
 
 struct Mismatch {
     Category category = Category::invalid_status;
-    std::int64_t reward_id = 0;   // 0 for outbox rows
-    std::int64_t payment_id = 0;  // the payment concerned, 0 when none
-    std::string trade_no;         // its trade number
+    std::int64_t reward_id = 0;           // 0 for outbox rows
+    std::int64_t payment_id = 0;          // the payment concerned, 0 when none
+    std::string trade_no;                 // its trade number
     std::vector<std::int64_t> entry_ids;  // the ledger entries concerned (at most 64)
     std::int64_t outbox_id = 0;           // outbox categories
     std::string detail;                   // what was seen, for people
@@ -214,6 +218,15 @@ struct IdRange {
 };
 IdRange reward_id_range(std::int64_t from_micros, std::int64_t to_micros);
 
+// The three range queries of the stream pass, as run (for benchmarks that
+// read the same rows without reconciling them).
+struct RangeQueries {
+    std::string rewards;
+    std::string payments;
+    std::string entries;
+};
+RangeQueries range_queries(const Dialect& dialect, const IdRange& range);
+
 // -- The run -----------------------------------------------------------------
 
 enum class FixMode {
@@ -227,9 +240,9 @@ struct ReconcileOptions {
     std::int64_t to_micros = 0;    // required: its end, exclusive; > from_micros
     std::chrono::microseconds grace{std::chrono::minutes(5)};  // in-flight margin; default: 5m
     std::chrono::microseconds pending_older_than{
-        std::chrono::minutes(10)};  // outbox rows pending longer are reported; default: 10m
-    int split_percent = 90;         // the author's share --fix books; default: 90 (0..100)
-    FixMode fix = FixMode::report;  // default: report
+        std::chrono::minutes(10)};         // outbox rows pending longer are reported; default: 10m
+    int split_percent = 90;                // the author's share --fix books; default: 90 (0..100)
+    FixMode fix = FixMode::report;         // default: report
     std::string topic = "payment_events";  // outbox topic of re-published events; default
     std::size_t batch_size = 5000;         // rows per streamed batch; default: 5000
     std::size_t recheck_batch = 500;       // suspicious rewards re-read at once; default: 500
@@ -266,10 +279,9 @@ using MismatchFn = std::function<void(const Mismatch&)>;
 
 // Runs the reconciliation. `connect` opens the webook database four times:
 // three streams, and one for re-reads, repairs and the outbox check. Throws
-// Error: Code::usage for bad
-// options, connection/server errors as they come, Code::interrupted on
-// SIGINT/SIGTERM between batches (mismatches reported so far stay reported;
-// each repair is its own transaction).
+// Error: Code::usage for bad options, connection/server errors as they come,
+// Code::interrupted on SIGINT/SIGTERM between batches (mismatches reported
+// so far stay reported; each repair is its own transaction).
 ReconcileReport reconcile(const ConnectionFactory& connect, const ReconcileOptions& options,
                           const MismatchFn& on_mismatch);
 

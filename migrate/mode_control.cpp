@@ -82,6 +82,10 @@ ModeState get_mode(Connection& control) {
 }
 
 SetModeResult set_mode(Connection& control, Mode to, std::chrono::seconds lock_wait) {
+    // A database without the control table has never been prepared for a
+    // migration -- most likely a mistyped DSN. Starting one there (src_only)
+    // is harmless; switching it past src_only would tell no writer anything.
+    if (to != Mode::src_only && !control.table_exists(k_control_table)) missing(control);
     ensure_mode_row(control);
     const Dialect& d = control.dialect();
     const auto started = std::chrono::steady_clock::now();

@@ -48,7 +48,10 @@ struct SetModeResult {
     double waited_seconds = 0;  // time spent waiting for writers in flight
 };
 
-// Switches the mode, fenced. Throws Error(Code::usage) for an illegal step,
+// Switches the mode, fenced; creates the mode row (src_only) first if the
+// control table holds none. Throws Error(Code::config) when the control
+// table does not exist and `to` is not src_only (nothing is written),
+// Error(Code::usage) for an illegal step,
 // Error(Code::server, temporary) when writers did not finish within
 // `lock_wait`.
 SetModeResult set_mode(Connection& control, Mode to, std::chrono::seconds lock_wait = std::chrono::seconds(30));

@@ -616,3 +616,52 @@ TEST(CliMigration, CopyDropsIndexesOnlyWhileNothingWritesTheTarget) {
 
 }  // namespace
 }  // namespace webook
+
+namespace webook {
+namespace {
+
+// `migrate mode` and `migrate status` with bad input: an unknown mode, an
+// illegal step, a database that was never prepared (no control table) --
+// each one error line, exit 2, and nothing written.
+TEST(CliMigration, ModeCommandsRefuseBadInputAndWriteNothing) {
+    MigrationDatabases dbs(testing::engine_pairs()[2], "climodebad");
+    auto source = dbs.source.connect();
+    const Args on_source{"--source", dbs.source.url()};
+
+    // Never prepared: get/status/set past src_only refuse and create nothing.
+    for (const Args& args : {Args{"migrate", "mode", "get"}, Args{"migrate", "status"},
+                             Args{"migrate", "mode", "set", "src_first"}}) {
+        CommandResult r = webookctl(args + on_source);
+        SCOPED_TRACE(show(r));
+        EXPECT_EQ(r.exit_code, 2);
+        EXPECT_EQ(r.out, "");
+        ASSERT_EQ(lines_of(r.err).size(), 1u);
+        EXPECT_NE(r.err.find("control table"), std::string::npos);
+        EXPECT_FALSE(source->table_exists("webookctl_control"));
+    }
+
+    CommandResult unknown = webookctl(Args{"migrate", "mode", "set", "dst_last"} + on_source);
+    EXPECT_EQ(unknown.exit_code, 2) << show(unknown);
+    EXPECT_EQ(lines_of(unknown.err).size(), 1u) << show(unknown);
+    EXPECT_NE(unknown.err.find("dst_last"), std::string::npos) << show(unknown);
+    EXPECT_FALSE(source->table_exists("webookctl_control"));
+
+    // Starting a migration (src_only) prepares the control table.
+    CommandResult start = webookctl(Args{"migrate", "mode", "set", "src_only"} + on_source);
+    ASSERT_EQ(start.exit_code, 0) << show(start);
+    EXPECT_TRUE(source->table_exists("webookctl_control"));
+
+    // Two steps at once: refused with the allowed steps, the mode unchanged.
+    CommandResult jump = webookctl(Args{"--output", "json", "migrate", "mode", "set", "dst_first"} + on_source);
+    EXPECT_EQ(jump.exit_code, 2) << show(jump);
+    EXPECT_EQ(jump.out, "") << show(jump);
+    EXPECT_EQ(lines_of(jump.err).size(), 1u) << show(jump);
+    EXPECT_NE(jump.err.find("only one step at a time, forward (src_first)"), std::string::npos) << show(jump);
+    CommandResult get = webookctl(Args{"--output", "json", "migrate", "mode", "get"} + on_source);
+    ASSERT_EQ(get.exit_code, 0) << show(get);
+    EXPECT_EQ(json_of(get)["mode"], "src_only");
+    EXPECT_EQ(json_of(get)["version"], 0);
+}
+
+}  // namespace
+}  // namespace webook

@@ -20,6 +20,7 @@
 #include "core/rewards.h"
 #include "core/schema.h"
 #include "tests/support/child_process.h"
+#include "tests/support/cli_run.h"
 #include "tests/support/scratch_db.h"
 #include "tests/support/test_env.h"
 
@@ -30,51 +31,15 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using testing::ChildProcess;
 using testing::CommandResult;
+using testing::describe;
+using testing::expect_one_error;
+using testing::last_json;
 using testing::ScratchDatabase;
 using testing::ScratchDir;
+using testing::webookctl;
 
 const char* engine_label(Engine e) {
     return e == Engine::mysql ? "MariaDB" : "PostgreSQL";
-}
-
-CommandResult webookctl(std::vector<std::string> args) {
-    args.insert(args.begin(), WEBOOKCTL_BINARY);
-    return testing::run_command(args, 2min);
-}
-
-std::string describe(const CommandResult& r) {
-    return "exit " + std::to_string(r.exit_code) + "\n--- stdout:\n" + r.out + "\n--- stderr:\n" +
-           r.err;
-}
-
-// The last line of stdout as JSON.
-json last_json(const CommandResult& r) {
-    std::string out = r.out;
-    while (!out.empty() && out.back() == '\n')
-        out.pop_back();
-    return json::parse(out.substr(out.rfind('\n') == std::string::npos ? 0 : out.rfind('\n') + 1));
-}
-
-// Exactly one "webookctl: error: " line on stderr, mentioning `what`.
-void expect_one_error(const CommandResult& r, int exit_code, const std::string& what) {
-    SCOPED_TRACE(describe(r));
-    EXPECT_EQ(r.exit_code, exit_code);
-    EXPECT_EQ(r.out, "");
-    std::size_t lines = 0;
-    std::string error;
-    for (std::size_t start = 0; start < r.err.size();) {
-        std::size_t end = r.err.find('\n', start);
-        if (end == std::string::npos)
-            end = r.err.size();
-        std::string line = r.err.substr(start, end - start);
-        if (line.starts_with("webookctl: error: ")) {
-            ++lines;
-            error = line;
-        }
-        start = end + 1;
-    }
-    EXPECT_EQ(lines, 1u);
-    EXPECT_NE(error.find(what), std::string::npos) << error;
 }
 
 class CliPayments : public ::testing::TestWithParam<Engine> {

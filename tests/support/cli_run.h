@@ -1,0 +1,62 @@
+// Running webookctl from a whole-CLI test and reading what it printed:
+// its exit status, the last JSON line of stdout, the one error line on
+// stderr. Header-only, for the integration tests (their target defines
+// WEBOOKCTL_BINARY and links nlohmann_json).
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/support/child_process.h"
+
+namespace webook::testing {
+
+// webookctl with these arguments, waited for up to two minutes.
+inline CommandResult webookctl(std::vector<std::string> args) {
+    args.insert(args.begin(), WEBOOKCTL_BINARY);
+    return run_command(args, std::chrono::minutes(2));
+}
+
+// Exit status, stdout and stderr, for failure messages.
+inline std::string describe(const CommandResult& r) {
+    return "exit " + std::to_string(r.exit_code) + "\n--- stdout:\n" + r.out + "\n--- stderr:\n" +
+           r.err;
+}
+
+// The last line of stdout as JSON.
+inline nlohmann::json last_json(const CommandResult& r) {
+    std::string out = r.out;
+    while (!out.empty() && out.back() == '\n')
+        out.pop_back();
+    return nlohmann::json::parse(
+        out.substr(out.rfind('\n') == std::string::npos ? 0 : out.rfind('\n') + 1));
+}
+
+// Exit `exit_code`, nothing on stdout, and exactly one "webookctl: error: "
+// line on stderr, mentioning `what`.
+inline void expect_one_error(const CommandResult& r, int exit_code, const std::string& what) {
+    SCOPED_TRACE(describe(r));
+    EXPECT_EQ(r.exit_code, exit_code);
+    EXPECT_EQ(r.out, "");
+    std::size_t lines = 0;
+    std::string error;
+    for (std::size_t start = 0; start < r.err.size();) {
+        std::size_t end = r.err.find('\n', start);
+        if (end == std::string::npos)
+            end = r.err.size();
+        std::string line = r.err.substr(start, end - start);
+        if (line.starts_with("webookctl: error: ")) {
+            ++lines;
+            error = line;
+        }
+        start = end + 1;
+    }
+    EXPECT_EQ(lines, 1u);
+    EXPECT_NE(error.find(what), std::string::npos) << error;
+}
+
+}  // namespace webook::testing
