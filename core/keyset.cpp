@@ -186,13 +186,18 @@ KeysetReader::KeysetReader(Connection& conn, const SidePlan& side, KeyBounds bou
 }
 
 bool KeysetReader::next(std::vector<Row>& out) {
-    out.clear();
-    if (m_done) return false;
+    if (m_done) {
+        out.clear();
+        return false;
+    }
     BoundSql q = keyset_query(m_conn.dialect(), m_side, m_bounds, m_batch_rows, false, m_filter, m_filter_params);
     auto cursor = m_conn.stream(q.sql, q.params);
-    std::vector<Row> batch;
-    while (cursor->next_batch(batch, m_batch_rows))
-        for (auto& r : batch) out.push_back(std::move(r));
+    // Straight into `out`: a cursor overwrites the rows it is given in place,
+    // so a recycled batch (Prefetcher) costs no allocation per row. The loop
+    // reads on to the cursor's end, which the LIMIT makes near.
+    if (!cursor->next_batch(out, m_batch_rows)) out.clear();
+    while (cursor->next_batch(m_more, m_batch_rows))
+        for (auto& r : m_more) out.push_back(std::move(r));
     if (out.size() < m_batch_rows) m_done = true;
     if (out.empty()) return false;
     m_bounds.after = key_of(out.back(), m_side.key.size());

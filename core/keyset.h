@@ -65,7 +65,9 @@ class BatchSource {
 public:
     virtual ~BatchSource() = default;
     // Replaces `out` with the next batch; false (and `out` empty) at the end.
-    // Throws Error on failure; a failure is never a short read.
+    // What `out` held is the source's to reuse (its rows' storage may be
+    // overwritten or kept for later batches). Throws Error on failure; a
+    // failure is never a short read.
     virtual bool next(std::vector<Row>& out) = 0;
 };
 
@@ -92,6 +94,7 @@ private:
     std::vector<Value> m_filter_params;
     std::uint64_t m_rows = 0;
     bool m_done = false;
+    std::vector<Row> m_more;  // rows past a cursor's first batch
 };
 
 }  // namespace webook

@@ -23,6 +23,13 @@ void Prefetcher::run() {
                 if (m_stop) return;
             }
             std::vector<Row> batch;
+            {
+                std::lock_guard lock(m_mutex);
+                if (!m_spare.empty()) {
+                    batch = std::move(m_spare.back());
+                    m_spare.pop_back();
+                }
+            }
             bool more = m_source.next(batch);
             std::lock_guard lock(m_mutex);
             if (!more) {
@@ -45,7 +52,10 @@ bool Prefetcher::next(std::vector<Row>& out) {
     std::unique_lock lock(m_mutex);
     m_changed.wait(lock, [&] { return !m_ready.empty() || m_finished; });
     if (!m_ready.empty()) {
-        out = std::move(m_ready.front());
+        // The caller's old batch goes back to the reading thread, whose source
+        // overwrites its rows in place: no allocation per row once warm.
+        std::swap(out, m_ready.front());
+        if (m_spare.size() <= m_depth && !m_ready.front().empty()) m_spare.push_back(std::move(m_ready.front()));
         m_ready.pop_front();
         m_changed.notify_all();
         return true;

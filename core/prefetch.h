@@ -2,9 +2,11 @@
 //
 // A Prefetcher runs another BatchSource's next() on its own thread and keeps
 // up to `depth` batches ready, so the database streams the next batch while
-// the caller compares or writes the current one. An exception on the reading
-// thread is rethrown by the next call to next(). The wrapped source (and its
-// connection) belong to the reading thread until the Prefetcher is destroyed.
+// the caller compares or writes the current one. The batch a caller hands
+// back to next() is reused for a later read (its rows overwritten in place).
+// An exception on the reading thread is rethrown by the next call to next().
+// The wrapped source (and its connection) belong to the reading thread until
+// the Prefetcher is destroyed.
 #pragma once
 
 #include <condition_variable>
@@ -34,6 +36,7 @@ private:
     std::mutex m_mutex;
     std::condition_variable m_changed;
     std::deque<std::vector<Row>> m_ready;
+    std::vector<std::vector<Row>> m_spare;  // consumed batches, for reuse
     std::exception_ptr m_error;
     bool m_finished = false;
     bool m_stop = false;

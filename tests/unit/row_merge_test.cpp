@@ -382,6 +382,45 @@ TEST(Prefetcher, DeliversEmptyBatchesAsBatches) {
     EXPECT_FALSE(prefetcher.next(batch));
 }
 
+// Counts the batches that arrive holding a consumed batch's rows: a source
+// reading into them reuses their storage instead of allocating per row.
+class RecyclingProbe final : public BatchSource {
+  public:
+    explicit RecyclingProbe(int batches) : m_left(batches) {}
+
+    bool next(std::vector<Row>& out) override {
+        if (!out.empty()) ++recycled;
+        if (m_left-- <= 0) {
+            out.clear();
+            return false;
+        }
+        out.assign(100, Row{Value::integer(m_left), Value::text("a value")});  // overwrites in place
+        return true;
+    }
+
+    std::atomic<int> recycled{0};
+
+  private:
+    int m_left;
+};
+
+TEST(Prefetcher, HandsConsumedBatchesBackToTheSourceForReuse) {
+    RecyclingProbe source(50);
+    {
+        Prefetcher prefetcher(source, 2);
+        std::vector<Row> batch;
+        int delivered = 0;
+        while (prefetcher.next(batch)) {
+            ASSERT_EQ(batch.size(), 100u);
+            EXPECT_EQ(batch[0][0].as_int(), 49 - delivered);  // fresh content, not the recycled rows
+            ++delivered;
+        }
+        EXPECT_EQ(delivered, 50);
+    }
+    // All but the first few reads (before the caller handed any back) reuse one.
+    EXPECT_GE(source.recycled.load(), 40);
+}
+
 TEST(Prefetcher, RethrowsTheSourcesErrorAfterTheBatchesReadBeforeIt) {
     FailingSource source(numbered_batches(2));
     Prefetcher prefetcher(source);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <utility>
+
 #include "core/error.h"
 
 namespace webook {
@@ -59,6 +61,34 @@ TEST(Value, DatesBeforeEpochAndZeroDatesRoundTrip) {
               "0000-00-00 00:00:00.000000");
     EXPECT_THROW(Value::parse(ValueKind::datetime, "2024-13-01 00:00:00"), Error);
     EXPECT_THROW(Value::parse(ValueKind::datetime, "yesterday"), Error);
+}
+
+// Plain "YYYY-MM-DD HH:MM:SS[.f]" text takes a fast path; every form must
+// read as the general parser reads the same instant written another way.
+TEST(Value, PlainTimestampsReadAsTheGeneralParserReadsThem) {
+    const std::pair<const char*, const char*> same[] = {
+        {"2026-11-01 12:34:56", "2026-11-01T12:34:56Z"},
+        {"2026-11-01 12:34:56.5", "2026-11-01T12:34:56.500000Z"},
+        {"2026-11-01 12:34:56.000001", "2026-11-01T12:34:56.000001+00"},
+        {"2024-02-29 23:59:59.123456", "2024-03-01 00:59:59.123456+01"},
+        {"1969-12-31 23:59:59.99", "1969-12-31T23:59:59.990Z"},
+        {"0001-01-01 00:00:00", "0001-01-01T00:00:00Z"},
+        {"9999-12-31 23:59:59.999999", "9999-12-31T23:59:59.999999Z"},
+        {"2026-01-01 00:00:00.1234567", "2026-01-01T00:00:00.123456Z"},  // 7 digits: the general path
+    };
+    for (const auto& [plain, general] : same) {
+        SCOPED_TRACE(plain);
+        EXPECT_EQ(Value::parse(ValueKind::datetime, plain).micros(), Value::parse(ValueKind::datetime, general).micros());
+        EXPECT_EQ(Value::parse(ValueKind::datetime, plain).canonical().substr(0, 19), std::string(plain).substr(0, 19));
+    }
+    // What the fast path must not take: zero dates, a bad month or day, a
+    // non-digit, stray characters.
+    EXPECT_EQ(Value::parse(ValueKind::datetime, "0000-00-00 00:00:00").canonical(),
+              Value::parse(ValueKind::datetime, "0000-00-00").canonical());
+    for (const char* bad : {"2026-00-01 00:00:00", "2026-13-01 00:00:00", "2026-01-32 00:00:00",
+                            "2026-01-01 0a:00:00", "2026-01-01 00:00:0x",
+                            "2026-01-01 00:00:00 "})
+        EXPECT_THROW(Value::parse(ValueKind::datetime, bad), Error) << bad;
 }
 
 TEST(Value, TimesAndDatesFormatWithFixedWidthsAtTheEdges) {
