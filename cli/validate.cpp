@@ -116,7 +116,7 @@ int run_validate(Context& ctx, ValidateArgs& a) {
         options.base = a.base == "dst" ? BaseSide::dst : BaseSide::src;
     }
     CheckpointStore checkpoints(*control);
-    if (a.incremental) checkpoints.ensure_tables();
+    if (a.incremental || !options.shard.whole()) checkpoints.ensure_tables();
 
     std::vector<TablePlan> plans;
     for (const auto& t : tables) plans.push_back(plan_table(*source, *target, t));
@@ -131,7 +131,7 @@ int run_validate(Context& ctx, ValidateArgs& a) {
             options.progress = &progress;
             ProgressLine line("validating " + plan.name, progress);
             reports.push_back(a.incremental ? validate_incremental(conns, plan, options, *sink, checkpoints)
-                                            : validate_full(conns, plan, options, *sink));
+                                            : validate_full(conns, plan, options, *sink, &checkpoints));
         }
         sink->flush();  // a failed delivery is an error, never silent
         std::uint64_t differences = 0;

@@ -59,21 +59,35 @@ std::vector<Checkpoint> CheckpointStore::load_all() {
     return out;
 }
 
+namespace {
+
+const std::vector<std::string> k_checkpoint_columns{"kind",      "table_name", "shard", "position",
+                                                    "rows_done", "result",     "utime"};
+
+std::vector<Value> checkpoint_values(const Checkpoint& c) {
+    const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::system_clock::now().time_since_epoch());
+    return {Value::text(c.kind),
+            Value::text(c.table),
+            Value::text(c.shard),
+            c.position ? Value::text(*c.position) : Value(),
+            Value::integer(c.rows_done),
+            c.result.empty() ? Value() : Value::text(c.result),
+            Value::datetime_micros(now.count())};
+}
+
+}  // namespace
+
 void CheckpointStore::save(const Checkpoint& c) {
-    const Dialect& d = m_conn.dialect();
-    std::string sql = d.upsert(k_checkpoint_table, {"kind", "table_name", "shard", "position", "rows_done", "result",
-                                                    "utime"},
-                               {"kind", "table_name", "shard"});
-    std::vector<Value> params{Value::text(c.kind),
-                              Value::text(c.table),
-                              Value::text(c.shard),
-                              c.position ? Value::text(*c.position) : Value(),
-                              Value::integer(c.rows_done),
-                              c.result.empty() ? Value() : Value::text(c.result),
-                              Value::datetime_micros(std::chrono::duration_cast<std::chrono::microseconds>(
-                                                         std::chrono::system_clock::now().time_since_epoch())
-                                                         .count())};
-    with_context("saving checkpoint to " + m_conn.describe(), [&] { m_conn.execute(sql, params); });
+    const std::string sql =
+        m_conn.dialect().upsert(k_checkpoint_table, k_checkpoint_columns, {"kind", "table_name", "shard"});
+    with_context("saving checkpoint to " + m_conn.describe(), [&] { m_conn.execute(sql, checkpoint_values(c)); });
+}
+
+bool CheckpointStore::save_if_absent(const Checkpoint& c) {
+    const std::string sql = m_conn.dialect().insert_ignore(k_checkpoint_table, k_checkpoint_columns);
+    return with_context("saving checkpoint to " + m_conn.describe(),
+                        [&] { return m_conn.execute(sql, checkpoint_values(c)).affected_rows > 0; });
 }
 
 void CheckpointStore::clear(const std::string& kind, const std::string& table, const std::string& shard) {

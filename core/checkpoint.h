@@ -41,6 +41,9 @@ public:
     std::optional<Checkpoint> load(const std::string& kind, const std::string& table, const std::string& shard);
     std::vector<Checkpoint> load_all();
     void save(const Checkpoint& checkpoint);
+    // Saves `checkpoint` unless one with its (kind, table, shard) exists;
+    // true when this call saved it.
+    bool save_if_absent(const Checkpoint& checkpoint);
     void clear(const std::string& kind, const std::string& table, const std::string& shard);
 
 private:

@@ -3,12 +3,109 @@
 #include <charconv>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
+#include "core/checkpoint.h"
 #include "core/db.h"
 #include "core/dialect.h"
 #include "core/error.h"
+#include "core/keyset.h"
+#include "core/log.h"
 
 namespace webook {
+namespace {
+
+constexpr const char* k_plan_kind = "shard-plan";
+
+bool integer_kind(ValueKind k) {
+    return k == ValueKind::integer || k == ValueKind::unsigned_integer;
+}
+
+// A single integer key: MIN..MAX over both sides, cut into `count` equal ranges.
+std::vector<Row> span_boundaries(SideConnections conns, const TablePlan& plan, int count) {
+    std::optional<std::int64_t> lo, hi;
+    for (auto [conn, side] : {std::pair{&conns.source, &plan.source}, std::pair{&conns.target, &plan.target}}) {
+        const Dialect& d = conn->dialect();
+        auto row = conn->query_one(fmt::format("SELECT MIN({0}), MAX({0}) FROM {1}", d.quote(side->key[0]),
+                                               d.quote(side->table)));
+        if (!row || (*row)[0].is_null()) continue;
+        std::int64_t a = (*row)[0].as_int(), b = (*row)[1].as_int();
+        lo = lo ? std::min(*lo, a) : a;
+        hi = hi ? std::max(*hi, b) : b;
+    }
+    std::vector<Row> out;
+    if (!lo) return out;
+    const std::int64_t span = *hi - *lo + 1;
+    const std::int64_t width = (span + count - 1) / count;
+    const bool is_unsigned = plan.source.kinds[0] == ValueKind::unsigned_integer;
+    for (int i = 1; i < count; ++i) {
+        const std::int64_t b = *lo - 1 + width * i;
+        if (b >= *hi) break;  // fewer keys than shards: the rest stay empty
+        out.push_back({is_unsigned ? Value::unsigned_integer(static_cast<std::uint64_t>(b)) : Value::integer(b)});
+    }
+    return out;
+}
+
+// Any key: every ceil(rows / count)-th source key, in key order.
+std::vector<Row> quantile_boundaries(Connection& source, const SidePlan& side, int count) {
+    const Dialect& d = source.dialect();
+    auto counted = source.query_one(fmt::format("SELECT COUNT(*) FROM {}", d.quote(side.table)));
+    const std::int64_t rows = counted ? (*counted)[0].as_int() : 0;
+    std::vector<Row> out;
+    if (rows == 0) return out;
+    const std::int64_t step = (rows + count - 1) / count;
+    auto cursor = source.stream(
+        fmt::format("SELECT {} FROM {} ORDER BY {}", d.quote_list(side.key), d.quote(side.table), key_order(d, side)));
+    std::vector<Row> batch;
+    std::int64_t seen = 0;
+    while (cursor->next_batch(batch, 10000)) {
+        for (Row& key : batch) {
+            // Keep reading to the end (a cursor is closed cleanly at its end),
+            // but only the boundaries are kept.
+            if (++seen % step == 0 && static_cast<int>(out.size()) < count - 1 && seen < rows)
+                out.push_back(std::move(key));
+        }
+    }
+    return out;
+}
+
+std::string encode_plan(const std::vector<Row>& boundaries) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const Row& b : boundaries) arr.push_back(nlohmann::json::parse(encode_key(b)));
+    return arr.dump();
+}
+
+std::vector<Row> decode_plan(const std::string& text, const TablePlan& plan, int count) {
+    const std::vector<ValueKind> kinds(plan.source.kinds.begin(),
+                                       plan.source.kinds.begin() + static_cast<std::ptrdiff_t>(plan.key_size()));
+    auto corrupt = [&] {
+        return Error(Code::data,
+                     fmt::format("the {}-way shard plan of {} kept in the control table does not fit its key ({}): "
+                                 "was the key changed? Delete the '{}' checkpoint of the table to plan again",
+                                 count, plan.name, text.substr(0, 80), k_plan_kind));
+    };
+    nlohmann::json arr;
+    try {
+        arr = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception&) {
+        throw corrupt();
+    }
+    if (!arr.is_array() || arr.size() >= static_cast<std::size_t>(count)) throw corrupt();
+    std::vector<Row> out;
+    for (const auto& b : arr) {
+        Row key;
+        try {
+            key = decode_key(b.dump(), kinds);
+        } catch (const Error&) {
+            throw corrupt();
+        }
+        if (key.size() != kinds.size() || (!out.empty() && compare_key(out.back(), key) >= 0)) throw corrupt();
+        out.push_back(std::move(key));
+    }
+    return out;
+}
+
+}  // namespace
 
 Shard Shard::parse(std::string_view text) {
     auto slash = text.find('/');
@@ -20,6 +117,7 @@ Shard Shard::parse(std::string_view text) {
     if (slash == std::string_view::npos || !num(text.substr(0, slash), s.index) ||
         !num(text.substr(slash + 1), s.count) || s.count < 1 || s.index < 1 || s.index > s.count)
         throw Error(Code::usage, fmt::format("--shard '{}': expected i/n with 1 <= i <= n, e.g. 2/8", text));
+    if (s.count > 4096) throw Error(Code::usage, fmt::format("--shard '{}': at most 4096 shards", text));
     return s;
 }
 
@@ -27,43 +125,66 @@ std::string Shard::str() const {
     return whole() ? "all" : fmt::format("{}/{}", index, count);
 }
 
-ShardRange shard_range(SideConnections conns, const TablePlan& plan, const Shard& shard) {
-    ShardRange range;
-    if (shard.whole()) return range;
-    const ValueKind k = plan.source.kinds[0];
-    if (k != ValueKind::integer && k != ValueKind::unsigned_integer)
-        throw Error(Code::usage, fmt::format("--shard needs an integer first key column; {}.{} is {}", plan.name,
-                                             plan.source.key[0], kind_name(k)));
-    std::optional<std::int64_t> lo, hi;
-    for (auto [conn, side] : {std::pair{&conns.source, &plan.source}, std::pair{&conns.target, &plan.target}}) {
-        const Dialect& d = conn->dialect();
-        auto row = conn->query_one(fmt::format("SELECT MIN({0}), MAX({0}) FROM {1}", d.quote(side->key[0]),
-                                               d.quote(side->table)));
-        if (!row || (*row)[0].is_null()) continue;
-        std::int64_t a = (*row)[0].as_int(), b = (*row)[1].as_int();
-        lo = lo ? std::min(*lo, a) : a;
-        hi = hi ? std::max(*hi, b) : b;
+std::vector<Row> compute_shard_boundaries(SideConnections conns, const TablePlan& plan, int count) {
+    if (count <= 1) return {};
+    if (plan.key_size() == 1 && integer_kind(plan.source.kinds[0])) return span_boundaries(conns, plan, count);
+    return quantile_boundaries(conns.source, plan.source, count);
+}
+
+ShardRange shard_of(const std::vector<Row>& boundaries, const Shard& shard) {
+    ShardRange r;
+    if (shard.whole()) return r;
+    const auto i = static_cast<std::size_t>(shard.index);  // shard i: (b[i-1], b[i]], 1-based b
+    const std::size_t n = boundaries.size();
+    if (n == 0) {  // an empty table: everything in shard 1
+        r.none = shard.index > 1;
+        return r;
     }
-    if (!lo) return range;  // both empty: every shard is the whole (empty) table
-    const std::int64_t span = *hi - *lo + 1;
-    const std::int64_t width = (span + shard.count - 1) / shard.count;
-    if (shard.index > 1) range.after = *lo - 1 + width * (shard.index - 1);
-    if (shard.index < shard.count) range.up_to = *lo - 1 + width * shard.index;
-    return range;
+    if (i - 1 > n) {  // fewer boundaries than shards: past the last one, nothing
+        r.none = true;
+        return r;
+    }
+    if (i >= 2) r.after = boundaries[i - 2];
+    if (i <= n) r.up_to = boundaries[i - 1];
+    return r;
+}
+
+ShardRange shard_range(SideConnections conns, const TablePlan& plan, const Shard& shard, CheckpointStore& plans) {
+    if (shard.whole()) return {};
+    const std::string slot = fmt::format("of {}", shard.count);
+    return with_context(fmt::format("planning the {}-way split of {}", shard.count, plan.name), [&] {
+        plans.ensure_tables();
+        auto kept = plans.load(k_plan_kind, plan.name, slot);
+        if (!kept || !kept->position) {
+            std::vector<Row> boundaries = compute_shard_boundaries(conns, plan, shard.count);
+            if (boundaries.empty()) {
+                log::get("shard")->info("{}: empty, so shard 1/{} takes it whole (no plan kept)", plan.name,
+                                        shard.count);
+                return shard_of(boundaries, shard);
+            }
+            const std::string method =
+                plan.key_size() == 1 && integer_kind(plan.source.kinds[0]) ? "span" : "quantiles";
+            if (plans.save_if_absent({k_plan_kind, plan.name, slot, encode_plan(boundaries), 0,
+                                      fmt::format(R"({{"method":"{}","shards":{}}})", method, shard.count), {}}))
+                log::get("shard")->info("{}: planned a {}-way split ({}), kept in the control table", plan.name,
+                                        shard.count, method);
+            kept = plans.load(k_plan_kind, plan.name, slot);  // ours, or the one that won a race
+            if (!kept || !kept->position)
+                throw Error(Code::server, "the shard plan just saved is not in the control table");
+        }
+        return shard_of(decode_plan(*kept->position, plan, shard.count), shard);
+    });
+}
+
+std::string shard_condition(const Dialect& d, const SidePlan& side, const ShardRange& range,
+                            std::vector<Value>& params) {
+    if (range.none) return "1 = 0";
+    return bounds_condition(d, side, KeyBounds{range.after, range.up_to}, params);
 }
 
 ShardFilter shard_filter(const Dialect& d, const SidePlan& side, const ShardRange& range) {
     ShardFilter f;
-    const std::string col = d.quote(side.key[0]);
-    if (range.after) {
-        f.params.push_back(Value::integer(*range.after));
-        f.sql = fmt::format("{} > {}", col, d.placeholder(static_cast<int>(f.params.size())));
-    }
-    if (range.up_to) {
-        f.params.push_back(Value::integer(*range.up_to));
-        f.sql += fmt::format("{}{} <= {}", f.sql.empty() ? "" : " AND ", col,
-                             d.placeholder(static_cast<int>(f.params.size())));
-    }
+    f.sql = shard_condition(d, side, range, f.params);
     return f;
 }
 

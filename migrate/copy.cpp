@@ -282,7 +282,7 @@ CopyReport copy_table(SideConnections conns, const TablePlan& plan, const CopyOp
 
     ShardFilter src_filter, dst_filter;
     if (!options.shard.whole()) {
-        ShardRange range = shard_range(conns, plan, options.shard);
+        ShardRange range = shard_range(conns, plan, options.shard, checkpoints);
         src_filter = shard_filter(conns.source.dialect(), plan.source, range);
         dst_filter = shard_filter(d, plan.target, range);
     }

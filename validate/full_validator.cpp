@@ -114,13 +114,14 @@ TableReport validate_by_checksum(SideConnections conns, const TablePlan& plan, c
 }  // namespace
 
 TableReport validate_full(SideConnections conns, const TablePlan& plan, const ValidateOptions& options,
-                          EventSink& sink) {
+                          EventSink& sink, CheckpointStore* shard_plans) {
     options.validate();
     const auto started = std::chrono::steady_clock::now();
     EventEmitter emit(plan, options.base, "full", sink, options.progress);
     ShardFilter src_filter, dst_filter;
     if (!options.shard.whole()) {
-        auto range = shard_range(conns, plan, options.shard);
+        if (!shard_plans) throw Error(Code::internal, "validate_full: a shard without the control table's plans");
+        auto range = shard_range(conns, plan, options.shard, *shard_plans);
         src_filter = shard_filter(conns.source.dialect(), plan.source, range);
         dst_filter = shard_filter(conns.target.dialect(), plan.target, range);
     }

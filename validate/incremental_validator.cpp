@@ -103,6 +103,7 @@ TableReport validate_incremental(SideConnections conns, const TablePlan& plan, c
     Connection& base_conn = base_is_target ? conns.target : conns.source;
     const ValueKind kind = update_kind(plan.source);
     const std::string shard = options.shard.str();
+    const ShardRange range = shard_range(conns, plan, options.shard, checkpoints);
 
     // The window (lo, hi]: lo from --since or the checkpoint, minus the overlap.
     std::optional<Value> lo;
@@ -144,6 +145,8 @@ TableReport validate_incremental(SideConnections conns, const TablePlan& plan, c
         }
         params.push_back(hi);
         filter += fmt::format("{} <= {}", col, d.placeholder(static_cast<int>(params.size())));
+        if (std::string in_shard = shard_condition(d, side, range, params); !in_shard.empty())
+            filter += " AND " + in_shard;
         KeysetReader reader(conn, order, {}, options.batch_size, filter, params);
         Throttle throttle(options.throttle);
         std::vector<Row> batch;

@@ -68,10 +68,13 @@ struct TableReport {
 };
 
 // Validates every row of one table. Events go to `sink` as they are found.
+// With options.shard, the split is the one kept in `shard_plans` (the control
+// table; see core/shard.h), which is required then.
 TableReport validate_full(SideConnections conns, const TablePlan& plan, const ValidateOptions& options,
-                          EventSink& sink);
+                          EventSink& sink, CheckpointStore* shard_plans = nullptr);
 
-// Validates the rows changed since the table's watermark and advances it.
+// Validates the rows changed since the table's watermark and advances it
+// (per shard with options.shard, whose split is kept in `checkpoints`).
 TableReport validate_incremental(SideConnections conns, const TablePlan& plan, const ValidateOptions& options,
                                  EventSink& sink, CheckpointStore& checkpoints);
 

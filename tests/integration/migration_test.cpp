@@ -8,6 +8,8 @@
 // the validator must report exactly those keys with exactly those types.
 #include <gtest/gtest.h>
 
+#include <future>
+
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -257,6 +259,8 @@ TEST_P(MigrationPairs, FullValidationReportsExactlyThePlantedDifferencesOfEveryC
         for (int i = 1; i <= 3; ++i) {
             auto src = dbs.source.connect();
             auto dst = dbs.target.connect();
+            auto control = dbs.source.connect();
+            CheckpointStore plans(*control);
             TablePlan plan = plan_for(*src, *dst, "typed");
             ValidateOptions options;
             options.checksum = checksum;
@@ -265,7 +269,7 @@ TEST_P(MigrationPairs, FullValidationReportsExactlyThePlantedDifferencesOfEveryC
             options.shard = Shard::parse(fmt::format("{}/3", i));
             const std::string path = dir.file(testing::unique_name("shard") + ".jsonl");
             auto sink = open_sink("file://" + path);
-            TableReport r = validate_full({*src, *dst}, plan, options, *sink);
+            TableReport r = validate_full({*src, *dst}, plan, options, *sink, &plans);
             sink->flush();
             base_rows += r.counts.base_rows;
             for (const Finding& f : testing::findings_of(testing::read_events(path)))
@@ -320,6 +324,135 @@ TEST_P(MigrationPairs, CompositeKeysAreMergedInByteOrderWhateverTheCollation) {
     expect_consistent(dbs, "pairs", dir, 3);
     EXPECT_EQ(row_count(*source, "pairs"), 11);
     EXPECT_EQ(row_count(*target, "pairs"), 11);
+}
+
+// -- Shards: one plan per (table, n), whatever changes in between ------------
+
+// A table keyed by (k VARCHAR, n BIGINT) in the server's default collation,
+// with keys that differ only by case: `rows` rows, n = first .. first+rows-1;
+// k = `fixed_k` for all of them when given.
+void insert_text_keyed_rows(Connection& conn, const std::string& table, int first, int rows,
+                            const char* fixed_k = nullptr) {
+    Transaction tx(conn);
+    for (int i = first; i < first + rows; ++i) {
+        std::string k(1, static_cast<char>('a' + i % 26));
+        if (i % 3 == 0) k[0] = static_cast<char>(k[0] - 'a' + 'A');
+        k += fmt::format("-{}", i % 7);
+        if (fixed_k) k = fixed_k;
+        std::vector<Value> params{Value::text(k), Value::integer(i), Value::text(fmt::format("v{}", i))};
+        conn.execute(fmt::format("INSERT INTO {} (k, n, v) VALUES ({}, {}, {})", conn.dialect().quote(table),
+                                 conn.dialect().placeholder(1), conn.dialect().placeholder(2),
+                                 conn.dialect().placeholder(3)),
+                     params);
+    }
+    tx.commit();
+}
+
+// Hosts started at different moments cut a live table at the same keys: the
+// first to ask plans the split and keeps it in the control table; the others,
+// after the table changed, read that plan instead of making their own. (A
+// plan made afresh by each one cut at different keys, leaving rows in no
+// shard or in two.) Planners racing each other agree too.
+TEST_P(MigrationPairs, ShardsOfALiveTableMeetAtTheKeysPlannedFirst) {
+    MigrationDatabases dbs(GetParam(), "shardplan");
+    auto source = dbs.source.connect();
+    auto target = dbs.target.connect();
+    auto control = dbs.source.connect();
+    CheckpointStore plans(*control);
+    testing::create_composite_table(*source, "pairs");
+    testing::create_composite_table(*target, "pairs");
+    insert_text_keyed_rows(*source, "pairs", 0, 120);
+    TablePlan plan = plan_for(*source, *target, "pairs");
+
+    // Racing planners (threads with connections of their own) agree.
+    std::vector<std::future<ShardRange>> racing;
+    for (int i = 0; i < 4; ++i)
+        racing.push_back(std::async(std::launch::async, [&] {
+            auto s = dbs.source.connect();
+            auto t = dbs.target.connect();
+            auto c = dbs.source.connect();
+            CheckpointStore store(*c);
+            return shard_range({*s, *t}, plan_for(*s, *t, "pairs"), Shard::parse("1/3"), store);
+        }));
+    std::vector<ShardRange> first;
+    for (auto& f : racing) first.push_back(f.get());
+    for (const ShardRange& r : first) {
+        ASSERT_TRUE(r.up_to);
+        EXPECT_EQ(encode_key(*r.up_to), encode_key(*first[0].up_to));
+        EXPECT_FALSE(r.after);
+    }
+
+    // The table changes a lot; shards 2 and 3 still start where 1 ended.
+    insert_text_keyed_rows(*source, "pairs", 1000, 400);
+    const ShardRange second = shard_range({*source, *target}, plan, Shard::parse("2/3"), plans);
+    const ShardRange third = shard_range({*source, *target}, plan, Shard::parse("3/3"), plans);
+    ASSERT_TRUE(second.after && second.up_to && third.after);
+    EXPECT_EQ(encode_key(*second.after), encode_key(*first[0].up_to));
+    EXPECT_EQ(encode_key(*third.after), encode_key(*second.up_to));
+    EXPECT_FALSE(third.up_to);
+
+    // Each row of the grown table is in exactly one shard.
+    std::int64_t in_shards = 0;
+    for (const ShardRange& r : {first[0], second, third}) {
+        std::vector<Value> params;
+        const std::string where = shard_condition(source->dialect(), plan.source, r, params);
+        in_shards += (*source->query_one("SELECT COUNT(*) FROM pairs WHERE " + where, params))[0].as_int();
+    }
+    EXPECT_EQ(in_shards, 520);
+
+    // A 4-way split is a plan of its own; its quarters are about equal.
+    std::vector<std::int64_t> quarter;
+    for (int i = 1; i <= 4; ++i) {
+        std::vector<Value> params;
+        const ShardRange r = shard_range({*source, *target}, plan, Shard{.index = i, .count = 4}, plans);
+        const std::string where = shard_condition(source->dialect(), plan.source, r, params);
+        quarter.push_back((*source->query_one("SELECT COUNT(*) FROM pairs WHERE " + where, params))[0].as_int());
+    }
+    EXPECT_EQ(quarter, (std::vector<std::int64_t>{130, 130, 130, 130}));
+}
+
+// Sharded copies, each its own run started after the table changed, and
+// then sharded validations, add up to the whole table.
+TEST_P(MigrationPairs, ShardedCopiesOfATextKeyedTableAddUpToTheWholeTable) {
+    MigrationDatabases dbs(GetParam(), "shardcopy");
+    testing::ScratchDir dir("shardcopy");
+    auto source = dbs.source.connect();
+    auto target = dbs.target.connect();
+    testing::create_composite_table(*source, "pairs");
+    testing::create_composite_table(*target, "pairs");
+    insert_text_keyed_rows(*source, "pairs", 0, 200);
+    auto control = dbs.source.connect();
+    CheckpointStore checkpoints(*control);
+    checkpoints.ensure_tables();
+    std::uint64_t copied = 0;
+    for (int i = 1; i <= 3; ++i) {
+        auto s = dbs.source.connect();
+        auto t = dbs.target.connect();
+        CopyOptions options;
+        options.batch_size = 17;
+        options.shard = Shard::parse(fmt::format("{}/3", i));
+        copied += copy_table({*s, *t}, plan_for(*s, *t, "pairs"), options, checkpoints,
+                             [&] { return dbs.target.connect(); })
+                      .rows;
+        // Rows arriving between the runs, past every key so far ("zz" sorts
+        // after "z-"), land in the open-ended last shard.
+        if (i == 1) insert_text_keyed_rows(*source, "pairs", 5000, 30, "zz");
+    }
+    EXPECT_EQ(copied, 230u);
+    EXPECT_EQ(row_count(*target, "pairs"), 230);
+    std::uint64_t base_rows = 0;
+    for (int i = 1; i <= 3; ++i) {
+        auto s = dbs.source.connect();
+        auto t = dbs.target.connect();
+        ValidateOptions options;
+        options.batch_size = 13;
+        options.shard = Shard::parse(fmt::format("{}/3", i));
+        auto sink = open_sink("file://" + dir.file(fmt::format("shard{}.jsonl", i)));
+        TableReport r = validate_full({*s, *t}, plan_for(*s, *t, "pairs"), options, *sink, &checkpoints);
+        EXPECT_EQ(r.counts.differences(), 0u) << "shard " << i;
+        base_rows += r.counts.base_rows;
+    }
+    EXPECT_EQ(base_rows, 230u);
 }
 
 // A copy that fails part-way (a target writer loses its server) resumes
@@ -834,6 +967,22 @@ TEST_P(MigrationPairs, IncrementalValidationReadsOnlyRowsChangedSinceTheWatermar
                                          {"1001", "target_missing", "src"},
                                          {"1003", "base_missing", "src"}}));
     EXPECT_EQ(fourth.report.counts.base_rows, 151u);
+
+    // In three shards (--shard i/3, each its own watermark) the same rows are
+    // read and the same differences found, each by one shard.
+    Findings in_shards;
+    std::uint64_t base_rows = 0;
+    for (int i = 1; i <= 3; ++i) {
+        ValidateOptions shard = since;
+        shard.shard = Shard::parse(fmt::format("{}/3", i));
+        Incremental part = validate_incrementally(*source, *target, *control, "typed",
+                                                  dir.file(fmt::format("shard{}.jsonl", i)), shard);
+        base_rows += part.report.counts.base_rows;
+        for (const Finding& f : part.findings) EXPECT_TRUE(in_shards.insert(f).second) << "found twice: " << f.key;
+        EXPECT_LT(part.report.counts.base_rows, 151u) << "shard " << i << " read more than its part";
+    }
+    EXPECT_EQ(in_shards, fourth.findings);
+    EXPECT_EQ(base_rows, 151u);
 }
 
 // Incremental validation pages through (update time, key) on both sides;

@@ -136,18 +136,22 @@ TEST(Shard, RejectsMalformedShardsAsUsageErrors) {
     }
 }
 
+Row key(std::int64_t v) {
+    return Row{Value::integer(v)};
+}
+
 TEST(ShardFilter, AClosedRangeBoundsBothEnds) {
-    const ShardFilter f = shard_filter(pg(), id_side(), {.after = 100, .up_to = 200});
+    const ShardFilter f = shard_filter(pg(), id_side(), {.after = key(100), .up_to = key(200)});
     EXPECT_EQ(f.sql, "\"id\" > $1 AND \"id\" <= $2");
     EXPECT_EQ(shown(f.params), (std::vector<std::string>{"integer:100", "integer:200"}));
-    const ShardFilter m = shard_filter(mysql(), id_side(), {.after = 100, .up_to = 200});
+    const ShardFilter m = shard_filter(mysql(), id_side(), {.after = key(100), .up_to = key(200)});
     EXPECT_EQ(m.sql, "`id` > ? AND `id` <= ?");
     EXPECT_EQ(shown(m.params), (std::vector<std::string>{"integer:100", "integer:200"}));
 }
 
 TEST(ShardFilter, TheFirstShardIsOpenBelow) {
     ShardRange range;
-    range.up_to = 200;
+    range.up_to = key(200);
     const ShardFilter f = shard_filter(pg(), id_side(), range);
     EXPECT_EQ(f.sql, "\"id\" <= $1");
     EXPECT_EQ(shown(f.params), (std::vector<std::string>{"integer:200"}));
@@ -155,7 +159,7 @@ TEST(ShardFilter, TheFirstShardIsOpenBelow) {
 
 TEST(ShardFilter, TheLastShardIsOpenAbove) {
     ShardRange range;
-    range.after = -5;
+    range.after = key(-5);
     const ShardFilter f = shard_filter(mysql(), id_side(), range);
     EXPECT_EQ(f.sql, "`id` > ?");
     EXPECT_EQ(shown(f.params), (std::vector<std::string>{"integer:-5"}));
@@ -167,77 +171,169 @@ TEST(ShardFilter, AnOpenRangeHasNoCondition) {
     EXPECT_TRUE(f.params.empty());
 }
 
-TEST(ShardRange, TheWholeTableNeedsNoQuery) {
+TEST(ShardFilter, AnEmptyShardSelectsNothing) {
+    const ShardFilter f = shard_filter(pg(), id_side(), {.none = true});
+    EXPECT_EQ(f.sql, "1 = 0");
+    EXPECT_TRUE(f.params.empty());
+}
+
+// A composite text key is bounded as a tuple in byte order, and the
+// placeholders continue after parameters already there.
+TEST(ShardFilter, CompositeTextKeysAreBoundedAsByteOrderedTuples) {
+    SidePlan side;
+    side.table = "t";
+    side.columns = {"k", "n", "v"};
+    side.kinds = {ValueKind::text, ValueKind::integer, ValueKind::text};
+    side.key = {"k", "n"};
+    side.decimal_scales = {-1, -1, -1};
+    side.binary_collation = {false, false, false};
+    const ShardRange range{.after = Row{Value::text("b"), Value::integer(2)},
+                           .up_to = Row{Value::text("m"), Value::integer(7)}};
+    std::vector<Value> params{Value::integer(0)};
+    EXPECT_EQ(shard_condition(pg(), side, range, params),
+              "(\"k\" COLLATE \"C\", \"n\") > ($2, $3) AND (\"k\" COLLATE \"C\", \"n\") <= ($4, $5)");
+    EXPECT_EQ(shown(params), (std::vector<std::string>{"integer:0", "text:b", "integer:2", "text:m", "integer:7"}));
+    params.clear();
+    EXPECT_EQ(shard_condition(mysql(), side, {.up_to = Row{Value::text("m"), Value::integer(7)}}, params),
+              "((CAST(`k` AS BINARY) < ?) OR (CAST(`k` AS BINARY) = ? AND `n` <= ?))");
+}
+
+std::string bound(const std::optional<Row>& k) {
+    return k ? k->at(0).display() : "open";
+}
+
+std::vector<std::string> shown_keys(const std::vector<Row>& keys) {
+    std::vector<std::string> out;
+    for (const Row& k : keys) out.push_back(k.at(0).display());
+    return out;
+}
+
+TEST(ShardBoundaries, AnIntegerKeySpanIsCutIntoEqualRanges) {
     SpanConnection src(Engine::mysql, std::pair{1, 100}), dst(Engine::postgres, std::pair{1, 100});
-    const ShardRange r = shard_range({src, dst}, plan(), Shard{});
-    EXPECT_FALSE(r.after);
-    EXPECT_FALSE(r.up_to);
-    EXPECT_TRUE(src.queries().empty());
+    EXPECT_EQ(shown_keys(compute_shard_boundaries({src, dst}, plan(), 4)),
+              (std::vector<std::string>{"25", "50", "75"}));
 }
 
-TEST(ShardRange, CutsTheSpanIntoEqualRangesWithOpenEnds) {
-    SpanConnection src(Engine::mysql, std::pair{1, 100}), dst(Engine::postgres, std::pair{1, 100});
-    const ShardRange first = shard_range({src, dst}, plan(), Shard::parse("1/4"));
-    EXPECT_FALSE(first.after);
-    EXPECT_EQ(first.up_to, 25);
-    const ShardRange second = shard_range({src, dst}, plan(), Shard::parse("2/4"));
-    EXPECT_EQ(second.after, 25);
-    EXPECT_EQ(second.up_to, 50);
-    const ShardRange last = shard_range({src, dst}, plan(), Shard::parse("4/4"));
-    EXPECT_EQ(last.after, 75);
-    EXPECT_FALSE(last.up_to);
-}
-
-TEST(ShardRange, AdjacentShardsMeetWithoutGapOrOverlap) {
-    SpanConnection src(Engine::mysql, std::pair{-17, 1003}),
-        dst(Engine::postgres, std::pair{5, 2000});
-    const int n = 7;
-    std::optional<std::int64_t> previous_up_to;
-    for (int i = 1; i <= n; ++i) {
-        const ShardRange r = shard_range({src, dst}, plan(), Shard{.index = i, .count = n});
-        if (i == 1)
-            EXPECT_FALSE(r.after);
-        else
-            EXPECT_EQ(r.after, previous_up_to) << "shard " << i;
-        if (i == n)
-            EXPECT_FALSE(r.up_to);
-        else
-            ASSERT_TRUE(r.up_to) << "shard " << i;
-        previous_up_to = r.up_to;
-    }
-}
-
-TEST(ShardRange, UsesTheSpanOfBothSides) {
+TEST(ShardBoundaries, UseTheSpanOfBothSides) {
     SpanConnection src(Engine::mysql, std::pair{1, 50}), dst(Engine::postgres, std::pair{51, 100});
-    const ShardRange r = shard_range({src, dst}, plan(), Shard::parse("1/2"));
-    EXPECT_EQ(r.up_to, 50);
+    EXPECT_EQ(shown_keys(compute_shard_boundaries({src, dst}, plan(), 2)), (std::vector<std::string>{"50"}));
     ASSERT_EQ(src.queries().size(), 1u);
     ASSERT_EQ(dst.queries().size(), 1u);
     EXPECT_EQ(src.queries()[0], "SELECT MIN(`id`), MAX(`id`) FROM `items`");
     EXPECT_EQ(dst.queries()[0], "SELECT MIN(\"id\"), MAX(\"id\") FROM \"items_v2\"");
 }
 
-TEST(ShardRange, AnEmptySideDoesNotCount) {
+TEST(ShardBoundaries, AnEmptySideDoesNotCount) {
     SpanConnection src(Engine::mysql, std::nullopt), dst(Engine::postgres, std::pair{101, 200});
-    const ShardRange r = shard_range({src, dst}, plan(), Shard::parse("2/2"));
-    EXPECT_EQ(r.after, 150);
+    EXPECT_EQ(shown_keys(compute_shard_boundaries({src, dst}, plan(), 2)), (std::vector<std::string>{"150"}));
 }
 
-TEST(ShardRange, TwoEmptySidesMakeEveryShardTheWholeTable) {
+TEST(ShardBoundaries, TwoEmptySidesHaveNone) {
     SpanConnection src(Engine::mysql, std::nullopt), dst(Engine::postgres, std::nullopt);
-    const ShardRange r = shard_range({src, dst}, plan(), Shard::parse("3/4"));
+    EXPECT_TRUE(compute_shard_boundaries({src, dst}, plan(), 4).empty());
+}
+
+TEST(ShardBoundaries, FewerKeysThanShardsLeaveTheLastShardsEmpty) {
+    SpanConnection src(Engine::mysql, std::pair{1, 3}), dst(Engine::postgres, std::pair{1, 3});
+    const auto b = compute_shard_boundaries({src, dst}, plan(), 8);
+    EXPECT_EQ(shown_keys(b), (std::vector<std::string>{"1", "2"}));
+    EXPECT_TRUE(shard_of(b, Shard{.index = 4, .count = 8}).none);
+    EXPECT_FALSE(shard_of(b, Shard{.index = 3, .count = 8}).none);
+}
+
+// Answers SELECT COUNT(*) with the number of keys, and the key query with
+// the keys (already in order, as the server sends them).
+class KeysConnection final : public Connection {
+  public:
+    explicit KeysConnection(std::vector<Row> keys) : m_keys(std::move(keys)) {}
+
+    const Dialect& dialect() const override { return dialect_for(Engine::postgres); }
+    const std::string& describe() const override { return m_name; }
+    ExecResult execute(std::string_view, Params) override { return {}; }
+    std::unique_ptr<RowCursor> stream(std::string_view sql, Params) override {
+        m_queries.emplace_back(sql);
+        if (sql.starts_with("SELECT COUNT(*)"))
+            return std::make_unique<Rows>(std::vector<Row>{{Value::integer(static_cast<std::int64_t>(m_keys.size()))}});
+        return std::make_unique<Rows>(m_keys);
+    }
+    void begin() override {}
+    void commit() override {}
+    void rollback() override {}
+    std::vector<ColumnInfo> columns(std::string_view) override { return {}; }
+    std::unique_ptr<BulkWriter> bulk_insert(std::string_view, const std::vector<std::string>&) override {
+        return nullptr;
+    }
+
+    std::vector<std::string> m_queries;
+
+  private:
+    class Rows final : public RowCursor {
+      public:
+        explicit Rows(std::vector<Row> rows) : m_rows(std::move(rows)) {}
+        const std::vector<std::string>& column_names() const override { return m_names; }
+        const std::vector<ValueKind>& column_kinds() const override { return m_kinds; }
+        bool next_batch(std::vector<Row>& out, std::size_t max_rows) override {
+            out.clear();
+            while (m_pos < m_rows.size() && out.size() < max_rows) out.push_back(m_rows[m_pos++]);
+            return !out.empty();
+        }
+
+      private:
+        std::vector<Row> m_rows;
+        std::size_t m_pos = 0;
+        std::vector<std::string> m_names;
+        std::vector<ValueKind> m_kinds;
+    };
+
+    std::vector<Row> m_keys;
+    std::string m_name = "fake://keys";
+};
+
+TEST(ShardBoundaries, OtherKeysAreCutAtEveryNthSourceKey) {
+    std::vector<Row> keys;
+    for (char c = 'a'; c <= 'j'; ++c) keys.push_back({Value::text(std::string(1, c))});  // 10 keys
+    KeysConnection src(keys), dst({});
+    const auto b = compute_shard_boundaries({src, dst}, plan(ValueKind::text), 3);
+    EXPECT_EQ(shown_keys(b), (std::vector<std::string>{"d", "h"}));  // 4 + 4 + 2 rows
+    ASSERT_EQ(src.m_queries.size(), 2u);
+    EXPECT_EQ(src.m_queries[1], "SELECT \"id\" FROM \"items\" ORDER BY \"id\" COLLATE \"C\"");
+    EXPECT_TRUE(dst.m_queries.empty());  // the source alone decides
+}
+
+TEST(ShardBoundaries, AsManyShardsAsKeysPutOneKeyInEach) {
+    KeysConnection src({{Value::text("x")}, {Value::text("y")}, {Value::text("z")}}), dst({});
+    EXPECT_EQ(shown_keys(compute_shard_boundaries({src, dst}, plan(ValueKind::text), 3)),
+              (std::vector<std::string>{"x", "y"}));
+}
+
+TEST(ShardOf, AdjacentShardsMeetWithoutGapOrOverlapAndTheEndsAreOpen) {
+    const std::vector<Row> b{key(10), key(20), key(30)};
+    const ShardRange first = shard_of(b, Shard::parse("1/4"));
+    EXPECT_FALSE(first.after);
+    EXPECT_EQ(bound(first.up_to), "10");
+    const ShardRange second = shard_of(b, Shard::parse("2/4"));
+    EXPECT_EQ(bound(second.after), "10");
+    EXPECT_EQ(bound(second.up_to), "20");
+    const ShardRange last = shard_of(b, Shard::parse("4/4"));
+    EXPECT_EQ(bound(last.after), "30");
+    EXPECT_FALSE(last.up_to);
+    for (const char* s : {"1/4", "2/4", "3/4", "4/4"}) EXPECT_FALSE(shard_of(b, Shard::parse(s)).none) << s;
+}
+
+TEST(ShardOf, AnEmptyTableIsAllInTheFirstShard) {
+    const ShardRange first = shard_of({}, Shard::parse("1/3"));
+    EXPECT_FALSE(first.none);
+    EXPECT_FALSE(first.after);
+    EXPECT_FALSE(first.up_to);
+    EXPECT_TRUE(shard_of({}, Shard::parse("2/3")).none);
+    EXPECT_TRUE(shard_of({}, Shard::parse("3/3")).none);
+}
+
+TEST(ShardOf, TheWholeTableIsUnbounded) {
+    const ShardRange r = shard_of({key(5)}, Shard{});
     EXPECT_FALSE(r.after);
     EXPECT_FALSE(r.up_to);
-}
-
-TEST(ShardRange, ANonIntegerFirstKeyIsAUsageError) {
-    SpanConnection src(Engine::mysql, std::pair{1, 2}), dst(Engine::postgres, std::pair{1, 2});
-    try {
-        shard_range({src, dst}, plan(ValueKind::text), Shard::parse("1/2"));
-        FAIL() << "a text key was sharded";
-    } catch (const Error& e) {
-        EXPECT_EQ(e.code(), Code::usage);
-    }
+    EXPECT_FALSE(r.none);
 }
 
 }  // namespace
