@@ -15,8 +15,9 @@ namespace webook::testing {
 
 class ConnectionWrapper final : public Connection {
 public:
-    // Called with the SQL text before each execute() and stream(), and with
-    // "BULK INSERT <table>" before each bulk_insert(); may throw.
+    // Called with the SQL text before each execute() and stream(), with
+    // "BULK INSERT <table>" before each bulk_insert() and "COLUMNS <table>"
+    // before each columns() (introspection); may throw.
     using Hook = std::function<void(std::string_view sql)>;
 
     ConnectionWrapper(std::unique_ptr<Connection> inner, Hook before_statement)
@@ -35,7 +36,10 @@ public:
     void begin() override { m_inner->begin(); }
     void commit() override { m_inner->commit(); }
     void rollback() override { m_inner->rollback(); }
-    std::vector<ColumnInfo> columns(std::string_view table) override { return m_inner->columns(table); }
+    std::vector<ColumnInfo> columns(std::string_view table) override {
+        if (m_hook) m_hook("COLUMNS " + std::string(table));
+        return m_inner->columns(table);
+    }
     std::unique_ptr<BulkWriter> bulk_insert(std::string_view table, const std::vector<std::string>& columns) override {
         if (m_hook) m_hook("BULK INSERT " + std::string(table));
         return m_inner->bulk_insert(table, columns);
