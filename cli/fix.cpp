@@ -20,6 +20,7 @@ struct FixArgs {
     bool dry_run = false;
     bool until_idle = false;
     std::string batch_wait = "1s";
+    std::string lock_wait = "1s";
     std::string session_timeout = "10s";
     FixOptions options;
 };
@@ -29,6 +30,7 @@ int run_fix(Context& ctx, FixArgs& a) {
     options.dry_run = a.dry_run ? DryRun::yes : DryRun::no;
     options.until_idle = a.until_idle ? UntilIdle::yes : UntilIdle::no;
     options.batch_wait = parse_duration(a.batch_wait, "--batch-wait");
+    options.lock_wait = parse_duration(a.lock_wait, "--lock-wait");
     options.validate();
     ConsumerSettings consumer;
     consumer.group = a.group;
@@ -90,6 +92,9 @@ void register_fix(CLI::App& app, Context& ctx) {
     cmd->add_flag("--until-idle", a->until_idle, "exit once every event available has been handled");
     cmd->add_option("--batch-size", a->options.batch_size, "events per batch and transaction (default: 500)");
     cmd->add_option("--batch-wait", a->batch_wait, "longest wait for a batch to fill (default: 1s)");
+    cmd->add_option("--lock-wait", a->lock_wait,
+                    "longest wait for a row lock before the fixer backs off and retries, so a user's "
+                    "double-write is never held up longer (default: 1s)");
     cmd->add_option("--session-timeout", a->session_timeout, "Kafka consumer session timeout (default: 10s)");
     example(cmd, "webookctl fix --from kafka://kafka:9092/webook_inconsistencies --group webook-fixers "
                  "--source mysql://webook@db1:3306/webook --target postgres://webook@db2:5432/webook");

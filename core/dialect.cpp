@@ -137,8 +137,9 @@ public:
         return insert_prefix("INSERT INTO", table, columns, 1) + " ON DUPLICATE KEY UPDATE " + join(parts, ", ");
     }
 
-    std::string lock_timeout(int seconds) const override {
-        return fmt::format("SET SESSION innodb_lock_wait_timeout = {}", std::max(seconds, 1));
+    std::string lock_timeout(std::chrono::milliseconds wait) const override {
+        const auto seconds = (wait.count() + 999) / 1000;
+        return fmt::format("SET SESSION innodb_lock_wait_timeout = {}", std::max<std::int64_t>(seconds, 1));
     }
 
     std::string canonical_text(std::string_view q, ValueKind kind, int scale) const override {
@@ -350,8 +351,8 @@ public:
                fmt::format(" ON CONFLICT ({}) DO UPDATE SET {}", quote_list(conflict_key), join(parts, ", "));
     }
 
-    std::string lock_timeout(int seconds) const override {
-        return fmt::format("SET lock_timeout = '{}s'", std::max(seconds, 1));
+    std::string lock_timeout(std::chrono::milliseconds wait) const override {
+        return fmt::format("SET lock_timeout = '{}ms'", std::max<std::int64_t>(wait.count(), 1));
     }
 
     std::string canonical_text(std::string_view q, ValueKind kind, int) const override {

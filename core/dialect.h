@@ -5,6 +5,7 @@
 // Dialects are stateless singletons; thread-safe.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <utility>
 #include <string_view>
@@ -122,8 +123,9 @@ public:
                                    const std::vector<std::pair<std::string, std::string>>& adds,
                                    const std::vector<std::string>& sets) const = 0;
 
-    // Sets how long this session waits for a row lock before failing.
-    virtual std::string lock_timeout(int seconds) const = 0;
+    // Sets how long this session waits for a row lock before failing
+    // (MySQL counts whole seconds: rounded up, at least 1).
+    virtual std::string lock_timeout(std::chrono::milliseconds wait) const = 0;
 
     // -- Checksums computed inside the database ------------------------------
     // The canonical text of a column (the SQL twin of Value::canonical(), so

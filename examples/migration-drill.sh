@@ -34,7 +34,8 @@ remove_work() { if [ -n "${WEBOOK_DRILL_KEEP:-}" ]; then echo "drill: work files
 trap 'kill $SIM_PID 2>/dev/null || true; remove_work' EXIT
 SIM_PID=
 
-step() { printf '\n== %s\n' "$*"; }
+DRILL_START=$(date +%s.%N)
+step() { printf '\n== [%5.1fs] %s\n' "$(echo "$(date +%s.%N) - $DRILL_START" | bc)" "$*"; }
 fail() { printf 'drill: FAILED: %s\n' "$*" >&2; exit 1; }
 
 # Fresh databases for this run, so the drill can be repeated.
@@ -68,16 +69,20 @@ EVENTS=$WORK/events.jsonl
 # Sets $found to the inconsistencies the validation found (all of them fixed).
 validate_and_fix() {  # $1: full|incremental, further args to validate
     local kind=$1; shift
-    local rc=0
+    local rc=0 t0 t1 t2
     : >"$EVENTS"
+    t0=$(date +%s.%N)
     "$W" --output json validate --"$kind" $TABLES --sink "file://$EVENTS" "$@" >"$WORK/validate.json" || rc=$?
     [ $rc -le 1 ] || fail "validate --$kind exited $rc"
+    t1=$(date +%s.%N)
     found=$(sed -n 's/.*"inconsistencies":\([0-9]*\).*/\1/p' "$WORK/validate.json")
     if [ "$found" -gt 0 ]; then
-        "$W" --output json fix $TABLES --from "file://$EVENTS" --until-idle >"$WORK/fix.json" || fail "fix exited $?"
-        echo "   validate --$kind: $found inconsistencies; fixed: $(cat "$WORK/fix.json")"
+        "$W" --output json ${WEBOOK_DRILL_FIX_LOG:+--log-level debug} fix $TABLES --from "file://$EVENTS" --until-idle >"$WORK/fix.json" 2>>"${WEBOOK_DRILL_FIX_LOG:-/dev/stderr}" || fail "fix exited $?"
+        t2=$(date +%s.%N)
+        printf '   validate --%s: %s inconsistencies (%.1fs); fixed in %.1fs: %s\n' "$kind" "$found" \
+            "$(echo "$t1 - $t0" | bc)" "$(echo "$t2 - $t1" | bc)" "$(cat "$WORK/fix.json")"
     else
-        echo "   validate --$kind: consistent"
+        printf '   validate --%s: consistent (%.1fs)\n' "$kind" "$(echo "$t1 - $t0" | bc)"
     fi
 }
 

@@ -1,6 +1,7 @@
 #include "fixers/fixer.h"
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 
 #include <fmt/format.h>
@@ -65,6 +66,7 @@ struct Fixer::Group {
 void FixOptions::validate() const {
     if (batch_size == 0) throw Error(Code::usage, "--batch-size must be positive");
     if (max_attempts < 1) throw Error(Code::usage, "--max-attempts must be at least 1");
+    if (lock_wait.count() <= 0) throw Error(Code::usage, "--lock-wait must be positive");
 }
 
 Fixer::Fixer(ConnectionFactory source, ConnectionFactory target, std::vector<TableConfig> tables, FixOptions options,
@@ -80,13 +82,20 @@ Fixer::Fixer(ConnectionFactory source, ConnectionFactory target, std::vector<Tab
 
 Fixer::~Fixer() = default;
 
+// A fixer session waits for row locks at most options.lock_wait (fixer.h).
+std::unique_ptr<Connection> Fixer::open(const ConnectionFactory& factory) {
+    auto conn = factory();
+    conn->execute(conn->dialect().lock_timeout(m_options.lock_wait));
+    return conn;
+}
+
 Connection& Fixer::source() {
-    if (!m_source) m_source = m_source_factory();
+    if (!m_source) m_source = open(m_source_factory);
     return *m_source;
 }
 
 Connection& Fixer::target() {
-    if (!m_target) m_target = m_target_factory();
+    if (!m_target) m_target = open(m_target_factory);
     return *m_target;
 }
 
@@ -201,21 +210,32 @@ void Fixer::fix_group(Group& group) {
     const auto* logger = log::get("fix");
     for (int round = 0; round < 3 && !keys.empty(); ++round) {
         std::vector<Row> absent;
-        for (int attempt = 1;; ++attempt) {
-            try {
-                absent.clear();
-                apply_once(group, keys, absent);
-                break;
-            } catch (const Error& e) {
-                if (!e.is_temporary() || attempt >= m_options.max_attempts)
-                    throw e.context(fmt::format("fixing {} ({} keys)", group.plan->name, keys.size()));
-                ++m_report.retries;
-                auto delay = m_options.backoff * (1 << std::min(attempt - 1, 6));
-                logger->warn("fixing {}: {} (attempt {} of {}; retrying in {} ms)", group.plan->name, e.what(), attempt,
-                             m_options.max_attempts, delay.count());
-                reset_connections();
-                m_clock.sleep_for(std::chrono::duration_cast<std::chrono::microseconds>(delay));
-                check_interrupted();
+        // Keys per transaction: all of them, halved after each failure, so
+        // a batch that keeps meeting live writers' locks still gets through.
+        std::size_t at_once = keys.size();
+        for (std::size_t start = 0; start < keys.size();) {
+            for (int attempt = 1;; ++attempt) {
+                const std::size_t n = std::min(at_once, keys.size() - start);
+                const std::vector<Row> part(keys.begin() + static_cast<std::ptrdiff_t>(start),
+                                            keys.begin() + static_cast<std::ptrdiff_t>(start + n));
+                const std::size_t absent_before = absent.size();
+                try {
+                    apply_once(group, part, absent);
+                    start += n;
+                    break;
+                } catch (const Error& e) {
+                    absent.resize(absent_before);
+                    if (!e.is_temporary() || attempt >= m_options.max_attempts)
+                        throw e.context(fmt::format("fixing {} ({} keys)", group.plan->name, n));
+                    ++m_report.retries;
+                    at_once = std::max<std::size_t>(1, n / 2);
+                    auto delay = m_options.backoff * (1 << std::min(attempt - 1, 6));
+                    logger->warn("fixing {}: {} (attempt {} of {}; retrying {} keys in {} ms)", group.plan->name,
+                                 e.what(), attempt, m_options.max_attempts, std::min(at_once, n), delay.count());
+                    reset_connections();
+                    m_clock.sleep_for(std::chrono::duration_cast<std::chrono::microseconds>(delay));
+                    check_interrupted();
+                }
             }
         }
         if (absent.empty() || m_options.dry_run == DryRun::yes) return;
@@ -239,10 +259,13 @@ void Fixer::apply_once(Group& group, const std::vector<Row>& keys, std::vector<R
     const SidePlan& other_side = plan.side(!base_is_target);
     const std::string_view other_name = base_is_target ? "source" : "target";
 
+    using Ms = std::chrono::duration<double, std::milli>;
+    const auto t_start = std::chrono::steady_clock::now();
     Transaction base_tx(base);
     BoundSql read = key_lookup_query(base.dialect(), base_side, keys,
                                      m_options.dry_run == DryRun::yes ? "" : base.dialect().for_share());
     std::vector<Row> present = base.query(read.sql, read.params);
+    const auto t_read = std::chrono::steady_clock::now();
     // Keys not found on the base are deleted on the other side.
     std::size_t p = 0;
     for (const Row& k : keys) {
@@ -293,9 +316,13 @@ void Fixer::apply_once(Group& group, const std::vector<Row>& keys, std::vector<R
         }
         other_tx.commit();
     }
+    const auto t_other = std::chrono::steady_clock::now();
     base_tx.commit();
-    log::get("fix")->debug("{}: {} upserted, {} deleted on the {}", plan.name, present.size(), absent.size(),
-                           other_name);
+    log::get("fix")->debug("{}: {} upserted, {} deleted on the {} (base read {:.0f} ms, {} {:.0f} ms, base commit "
+                           "{:.0f} ms)",
+                           plan.name, present.size(), absent.size(), other_name, Ms(t_read - t_start).count(),
+                           other_name, Ms(t_other - t_read).count(),
+                           Ms(std::chrono::steady_clock::now() - t_other).count());
 }
 
 }  // namespace webook

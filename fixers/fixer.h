@@ -19,7 +19,16 @@
 // A crash anywhere loses nothing (offsets are behind the work) and a replay is
 // harmless (upserts and deletes are idempotent). Temporary database errors
 // (lost connection, deadlock, lock timeout) are retried with backoff on fresh
-// connections.
+// connections; each retry of a group takes half as many keys at once.
+//
+// The fixer yields to users. A double-writer holds the other side's row locks
+// of its earlier statements while it waits for a base row, and the fixer
+// holds base locks while it waits for the other side's rows: a deadlock that
+// spans two servers, which neither detects -- the writer would wait out its
+// server's lock timeout (50 s by MariaDB's default, forever by PostgreSQL's).
+// So both of the fixer's sessions wait at most FixOptions::lock_wait for a
+// lock; then the fixer rolls back (releasing the writer), backs off and
+// retries.
 #pragma once
 
 #include <chrono>
@@ -50,6 +59,7 @@ struct FixOptions {
     UntilIdle until_idle = UntilIdle::no;            // default: run until signalled
     int max_attempts = 6;                            // per group, for temporary errors; default: 6
     std::chrono::milliseconds backoff{200};          // first retry delay, doubled each time; default: 200 ms
+    std::chrono::milliseconds lock_wait{1000};       // longest wait for a row lock; default: 1 s (see below)
 
     void validate() const;
 };
@@ -89,6 +99,7 @@ private:
     void apply_once(Group& group, const std::vector<Row>& keys, std::vector<Row>& absent_keys);
     const TablePlan& plan_for(const std::string& table);
     void dead_letter(const struct InputItem& item, const std::string& why);
+    std::unique_ptr<Connection> open(const ConnectionFactory& factory);
     Connection& source();
     Connection& target();
     void reset_connections();

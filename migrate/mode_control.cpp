@@ -105,7 +105,7 @@ SetModeResult set_mode(Connection& control, Mode to, std::chrono::seconds lock_w
     const Dialect& d = control.dialect();
     const auto started = std::chrono::steady_clock::now();
     SetModeResult result;
-    control.execute(d.lock_timeout(static_cast<int>(lock_wait.count())));
+    control.execute(d.lock_timeout(lock_wait));
     Transaction tx(control);
     std::vector<Value> key{Value::text(k_mode_row)};
     std::optional<Row> row;

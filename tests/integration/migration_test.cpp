@@ -326,6 +326,70 @@ TEST_P(MigrationPairs, CompositeKeysAreMergedInByteOrderWhateverTheCollation) {
     EXPECT_EQ(row_count(*target, "pairs"), 11);
 }
 
+// A deadlock that spans two servers: a double-writer holds a target row
+// (the rows of the two sides need not pair up while they differ) and waits
+// for a source row the fixer holds FOR SHARE, while the fixer waits for that
+// target row. Neither server sees a cycle. The fixer gives up its locks
+// after its lock wait (1 s), so the user's write goes on within about that
+// -- not after MariaDB's 50 s lock timeout -- and the fixer retries and
+// ends with both sides equal.
+TEST(FixerLocks, AFixerWaitingOnTheOtherServerYieldsToTheWriterItBlocks) {
+    MigrationDatabases dbs(testing::engine_pairs()[2], "fixyield");
+    testing::ScratchDir dir("fixyield");
+    auto source = dbs.source.connect();
+    auto target = dbs.target.connect();
+    for (Connection* c : {source.get(), target.get()}) {
+        c->execute("CREATE TABLE kv (id BIGINT PRIMARY KEY, v VARCHAR(32) NOT NULL)");
+        c->execute("INSERT INTO kv VALUES (1, 'old'), (2, 'old')");
+    }
+    const std::string events = dir.file("events.jsonl");
+    {
+        std::ofstream out(events);
+        for (int id : {1, 2})
+            out << fmt::format(R"({{"table":"kv","key":{{"id":{}}},"type":"neq","base":"src",)"
+                               R"("detected_at":"2026-12-01T00:00:00Z","validator":"full"}})",
+                               id)
+                << "\n";
+    }
+    auto writer_target = dbs.target.connect();
+    writer_target->begin();
+    writer_target->execute("UPDATE kv SET v = 'writer' WHERE id = 1");
+
+    std::future<FixReport> fixing = std::async(std::launch::async, [&] { return fix_from(dbs, "file://" + events); });
+    // Until the fixer holds the source rows and waits for target row 1.
+    auto probe = dbs.target.connect();
+    bool waiting = false;
+    for (int i = 0; i < 500 && !waiting; ++i) {
+        waiting = (*probe->query_one("SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND "
+                                     "datname = current_database()"))[0]
+                      .as_int() > 0;
+        if (!waiting) std::this_thread::sleep_for(10ms);
+    }
+    ASSERT_TRUE(waiting) << "the fixer never waited for the writer's target row";
+
+    auto writer_source = dbs.source.connect();
+    writer_source->execute("SET SESSION innodb_lock_wait_timeout = 10");  // not 50 s, should this fail
+    const auto started = std::chrono::steady_clock::now();
+    try {
+        writer_source->begin();
+        writer_source->execute("UPDATE kv SET v = 'writer' WHERE id = 2");  // the row the fixer holds FOR SHARE
+        writer_source->commit();
+        writer_target->commit();
+    } catch (const Error& e) {
+        writer_target->rollback();  // lets the fixer finish
+        fixing.wait();
+        FAIL() << "the user's write failed: " << e.what();
+    }
+    const auto waited = std::chrono::steady_clock::now() - started;
+
+    const FixReport report = fixing.get();
+    EXPECT_LT(waited, 5s) << "the user's write waited "
+                          << std::chrono::duration_cast<std::chrono::milliseconds>(waited).count() << " ms";
+    EXPECT_GE(report.retries, 1u);
+    EXPECT_EQ(testing::dump_rows(*target, "kv", "id"), testing::dump_rows(*source, "kv", "id"));
+    EXPECT_EQ(testing::dump_rows(*source, "kv", "id"), (std::vector<std::string>{"1 | old", "2 | writer"}));
+}
+
 // -- Shards: one plan per (table, n), whatever changes in between ------------
 
 // A table keyed by (k VARCHAR, n BIGINT) in the server's default collation,
