@@ -5,6 +5,7 @@
 // compared; events are flushed; only then is `hi` saved as the table's
 // watermark. A run killed before the save is simply repeated.
 #include <chrono>
+#include <future>
 #include <set>
 #include <thread>
 
@@ -69,8 +70,16 @@ void compare_keys(SideConnections conns, const TablePlan& plan, BaseSide base, c
         BoundSql q = key_lookup_query(conn.dialect(), side, keys);
         return conn.query(q.sql, q.params);
     };
-    auto src_rows = fetch(conns.source, plan.source);
-    auto dst_rows = fetch(conns.target, plan.target);
+    // Both sides at once: each lookup is a round trip of its own server's.
+    auto src_future = std::async(std::launch::async, [&] { return fetch(conns.source, plan.source); });
+    std::vector<Row> dst_rows;
+    try {
+        dst_rows = fetch(conns.target, plan.target);
+    } catch (...) {
+        src_future.wait();
+        throw;
+    }
+    auto src_rows = src_future.get();
     struct VectorSource final : BatchSource {
         std::vector<Row> rows;
         bool done = false;
