@@ -1131,10 +1131,12 @@ TEST_P(MigrationPairs, IncrementalRecheckDropsADifferenceThatDisappearsInBetween
     // Repaired between the comparison and the re-check: not reported.
     lag_behind(50);
     int lookups = 0;
+    // (A connection of its own: the validator reads the source at the same time.)
+    auto peek = dbs.source.connect();
     testing::ConnectionWrapper target(dbs.target.connect(), [&](std::string_view sql) {
         if (sql.find(" IN (") == std::string_view::npos) return;  // not a key lookup
         if (++lookups == 2) {  // the re-check is about to read: the double-write lands
-            auto src_row = source->query_one("SELECT name, utime FROM typed WHERE id = 50");
+            auto src_row = peek->query_one("SELECT name, utime FROM typed WHERE id = 50");
             writer->execute(fmt::format("UPDATE typed SET name = {}, utime = {} WHERE id = 50", td.placeholder(1),
                                         td.placeholder(2)),
                             std::vector<Value>{(*src_row)[0], (*src_row)[1]});
