@@ -18,7 +18,15 @@ void CheckpointStore::ensure_tables() {
     for (const char* name : {k_control_table, k_checkpoint_table}) {
         const TableDef* def = find_table_def(name);
         with_context(fmt::format("creating control table {} in {}", name, m_conn.describe()), [&] {
-            for (const auto& sql : m_conn.dialect().create_table(*def)) m_conn.execute(sql);
+            try {
+                for (const auto& sql : m_conn.dialect().create_table(*def)) m_conn.execute(sql);
+            } catch (const Error&) {
+                // Processes starting at once (sharded runs on several hosts)
+                // race: PostgreSQL's CREATE TABLE IF NOT EXISTS is not safe
+                // against a concurrent one. The table the other made will do.
+                if (!m_conn.table_exists(name)) throw;
+                for (const auto& sql : m_conn.dialect().create_table(*def)) m_conn.execute(sql);  // the rest
+            }
         });
     }
 }

@@ -11,8 +11,10 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "core/checkpoint.h"
 #include "core/db.h"
 #include "core/dialect.h"
 #include "core/error.h"
@@ -354,6 +356,35 @@ TEST(SchemaSeed, SeedWithoutTheSchemaSaysRunDbInitOnMariaDb) { expect_missing_sc
 
 TEST(SchemaSeed, SeedWithoutTheSchemaSaysRunDbInitOnPostgres) {
     expect_missing_schema_names_db_init(Engine::postgres);
+}
+
+// Sharded runs starting on several hosts at once all create the control
+// tables on first use; PostgreSQL's CREATE TABLE IF NOT EXISTS is not safe
+// against a concurrent one, so the loser must take the winner's table.
+void expect_concurrent_first_uses_succeed(Engine engine) {
+    for (int round = 0; round < 4; ++round) {
+        ScratchDatabase db(engine, "ctlrace");
+        std::vector<std::unique_ptr<Connection>> conns;
+        for (int i = 0; i < 6; ++i) conns.push_back(db.connect());
+        std::vector<std::string> errors(conns.size());
+        std::vector<std::thread> threads;
+        for (std::size_t i = 0; i < conns.size(); ++i)
+            threads.emplace_back([&, i] {
+                try {
+                    CheckpointStore(*conns[i]).ensure_tables();
+                } catch (const Error& e) {
+                    errors[i] = e.what();
+                }
+            });
+        for (auto& t : threads) t.join();
+        for (const auto& e : errors) EXPECT_EQ(e, "") << "round " << round;
+        EXPECT_TRUE(conns[0]->table_exists(k_checkpoint_table));
+    }
+}
+
+TEST(ControlTables, ConcurrentFirstUsesAllSucceedOnMariaDb) { expect_concurrent_first_uses_succeed(Engine::mysql); }
+TEST(ControlTables, ConcurrentFirstUsesAllSucceedOnPostgres) {
+    expect_concurrent_first_uses_succeed(Engine::postgres);
 }
 
 }  // namespace
