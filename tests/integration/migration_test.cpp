@@ -173,6 +173,18 @@ FixReport fix_from(const MigrationDatabases& dbs, const std::string& url, const 
 
 std::string kafka_url(const std::string& topic) { return "kafka://" + testing::kafka_bootstrap() + "/" + topic; }
 
+// A JSONL file of events of `type` (base src) for these ids of `table`; returns its path.
+std::string write_events(const std::string& path, const std::string& table, const std::vector<int>& ids,
+                         const std::string& type) {
+    std::ofstream out(path);
+    for (int id : ids)
+        out << fmt::format(R"({{"table":"{}","key":{{"id":{}}},"type":"{}","base":"src",)"
+                           R"("detected_at":"2026-12-01T00:00:00Z","validator":"full"}})",
+                           table, id, type)
+            << "\n";
+    return path;
+}
+
 Value now_value() {
     return Value::datetime_micros(
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -342,15 +354,7 @@ TEST(FixerLocks, AFixerWaitingOnTheOtherServerYieldsToTheWriterItBlocks) {
         c->execute("CREATE TABLE kv (id BIGINT PRIMARY KEY, v VARCHAR(32) NOT NULL)");
         c->execute("INSERT INTO kv VALUES (1, 'old'), (2, 'old')");
     }
-    const std::string events = dir.file("events.jsonl");
-    {
-        std::ofstream out(events);
-        for (int id : {1, 2})
-            out << fmt::format(R"({{"table":"kv","key":{{"id":{}}},"type":"neq","base":"src",)"
-                               R"("detected_at":"2026-12-01T00:00:00Z","validator":"full"}})",
-                               id)
-                << "\n";
-    }
+    const std::string events = write_events(dir.file("events.jsonl"), "kv", {1, 2}, "neq");
     auto writer_target = dbs.target.connect();
     writer_target->begin();
     writer_target->execute("UPDATE kv SET v = 'writer' WHERE id = 1");
@@ -767,15 +771,7 @@ TEST_P(MigrationPairs, FixerClearsRowsHoldingAUniqueValueUnderAnotherKey) {
     // id 2 holds (article, 7), which the base has under id 1; the base's id 2 is (article, 8).
     // id 4 holds (article, 9), which the base has under id 3; the base has no id 4.
     target->execute("INSERT INTO counters VALUES (2, 'article', 7, 1), (4, 'article', 9, 1)");
-    const std::string events = dir.file("events.jsonl");
-    {
-        std::ofstream out(events);
-        for (int id : {1, 3})
-            out << fmt::format(R"({{"table":"counters","key":{{"id":{}}},"type":"target_missing","base":"src",)"
-                               R"("detected_at":"2026-11-22T00:00:00Z","validator":"full"}})",
-                               id)
-                << "\n";
-    }
+    const std::string events = write_events(dir.file("events.jsonl"), "counters", {1, 3}, "target_missing");
     FixReport r = fix_from(dbs, "file://" + events);
     EXPECT_EQ(r.events, 2u);
     EXPECT_EQ(r.upserted, 3u);  // 1 and 3, then 2 restored from the base
