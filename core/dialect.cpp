@@ -85,6 +85,7 @@ public:
     }
 
     std::string_view for_share() const override { return " LOCK IN SHARE MODE"; }
+    std::string_view long_stream_session() const override { return "SET SESSION net_write_timeout = 3600"; }
     std::string_view now() const override { return "UTC_TIMESTAMP(6)"; }
 
     std::string type_name(const ColumnDef& c) const override {
@@ -284,6 +285,7 @@ public:
     }
 
     std::string_view for_share() const override { return " FOR SHARE"; }
+    std::string_view long_stream_session() const override { return {}; }
     std::string_view now() const override { return "(clock_timestamp() AT TIME ZONE 'UTC')"; }
 
     std::string type_name(const ColumnDef& c) const override {

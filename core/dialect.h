@@ -123,6 +123,11 @@ public:
                                    const std::vector<std::pair<std::string, std::string>>& adds,
                                    const std::vector<std::string>& sets) const = 0;
 
+    // A statement that lets this session keep one streamed result open while
+    // its reader pauses for a long time (MySQL gives up sending after
+    // net_write_timeout, 60 s); empty when nothing is needed.
+    virtual std::string_view long_stream_session() const = 0;
+
     // Sets how long this session waits for a row lock before failing
     // (MySQL counts whole seconds: rounded up, at least 1).
     virtual std::string lock_timeout(std::chrono::milliseconds wait) const = 0;

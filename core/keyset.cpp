@@ -130,8 +130,9 @@ BoundSql keyset_query(const Dialect& d, const SidePlan& side, const KeyBounds& b
     std::string range = bounds_condition(d, side, bounds, q.params);
     if (!where.empty() && !range.empty()) where = "(" + where + ") AND ";
     where += range;
-    q.sql = fmt::format("SELECT {} FROM {}{}{} ORDER BY {} LIMIT {}", select_list(d, side, keys_only),
-                        d.quote(side.table), where.empty() ? "" : " WHERE ", where, key_order(d, side), limit);
+    q.sql = fmt::format("SELECT {} FROM {}{}{} ORDER BY {}", select_list(d, side, keys_only), d.quote(side.table),
+                        where.empty() ? "" : " WHERE ", where, key_order(d, side));
+    if (limit > 0) q.sql += fmt::format(" LIMIT {}", limit);
     return q;
 }
 
@@ -175,20 +176,47 @@ BoundSql unique_lookup_query(const Dialect& d, const SidePlan& side, const std::
 }
 
 KeysetReader::KeysetReader(Connection& conn, const SidePlan& side, KeyBounds bounds, std::size_t batch_rows,
-                           std::string filter, std::vector<Value> filter_params)
+                           std::string filter, std::vector<Value> filter_params, ScanMode mode)
     : m_conn(conn),
       m_side(side),
       m_bounds(std::move(bounds)),
       m_batch_rows(batch_rows),
       m_filter(std::move(filter)),
-      m_filter_params(std::move(filter_params)) {
+      m_filter_params(std::move(filter_params)),
+      m_one_query(mode == ScanMode::one_query_if_unindexed && key_order_unindexed(side)) {
     if (m_batch_rows == 0) throw Error(Code::usage, "batch size must be positive");
+}
+
+KeysetReader::~KeysetReader() = default;
+
+bool key_order_unindexed(const SidePlan& side) {
+    for (std::size_t i = 0; i < side.key.size(); ++i)
+        if (needs_binary(side, i)) return true;
+    return false;
 }
 
 bool KeysetReader::next(std::vector<Row>& out) {
     if (m_done) {
         out.clear();
         return false;
+    }
+    if (m_one_query) {
+        if (!m_cursor) {
+            // Readers pause while their consumer works (a copy's writers, the
+            // other side of a merge): the server must keep the result open.
+            if (auto setup = m_conn.dialect().long_stream_session(); !setup.empty()) m_conn.execute(setup);
+            BoundSql q = keyset_query(m_conn.dialect(), m_side, m_bounds, 0, false, m_filter, m_filter_params);
+            m_cursor = m_conn.stream(q.sql, q.params);
+        }
+        if (!m_cursor->next_batch(out, m_batch_rows)) {
+            out.clear();
+            m_done = true;
+            m_cursor.reset();
+            return false;
+        }
+        m_bounds.after = key_of(out.back(), m_side.key.size());
+        m_rows += out.size();
+        return true;
     }
     BoundSql q = keyset_query(m_conn.dialect(), m_side, m_bounds, m_batch_rows, false, m_filter, m_filter_params);
     auto cursor = m_conn.stream(q.sql, q.params);

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,8 +32,9 @@ struct BoundSql {
     std::vector<Value> params;
 };
 
-// SELECT <columns> FROM <table> WHERE <bounds> ORDER BY <key> LIMIT <limit>.
-// With keys_only, only the key columns are selected.
+// SELECT <columns> FROM <table> WHERE <bounds> ORDER BY <key> LIMIT <limit>
+// (no LIMIT when limit is 0). With keys_only, only the key columns are
+// selected.
 BoundSql keyset_query(const Dialect& dialect, const SidePlan& side, const KeyBounds& bounds,
                       std::size_t limit, bool keys_only = false, std::string_view filter = {},
                       std::vector<Value> filter_params = {});
@@ -71,15 +73,35 @@ public:
     virtual bool next(std::vector<Row>& out) = 0;
 };
 
+// How a KeysetReader queries.
+//   batches: one query per batch (WHERE key > last ORDER BY key LIMIT n);
+//     the connection is free between batches.
+//   one_query_if_unindexed: the same, unless the key's byte order is not
+//     what an index gives -- a text key in a case-insensitive MySQL collation
+//     (CAST(k AS BINARY)) or a PostgreSQL one other than "C" (COLLATE "C"):
+//     then every batch would scan and sort the whole table (quadratic), so
+//     the whole range is read by one streamed query, sorted once. The
+//     connection is then busy until the reader ends or is destroyed (which
+//     reads the rest of a MySQL result): only for readers that own it.
+enum class ScanMode { batches, one_query_if_unindexed };
+
+// Whether `side`'s key order needs a sort that no index gives (see ScanMode).
+bool key_order_unindexed(const SidePlan& side);
+
 // Reads one side in key order, batch by batch, within bounds. An optional
 // filter (a WHERE fragment whose placeholders are numbered from 1, with its
 // parameters) narrows the rows, e.g. to an update-time window.
 class KeysetReader final : public BatchSource {
 public:
     KeysetReader(Connection& conn, const SidePlan& side, KeyBounds bounds, std::size_t batch_rows,
-                 std::string filter = {}, std::vector<Value> filter_params = {});
+                 std::string filter = {}, std::vector<Value> filter_params = {},
+                 ScanMode mode = ScanMode::batches);
+    ~KeysetReader() override;
 
     bool next(std::vector<Row>& out) override;
+
+    // True when this reader reads its range with one query (see ScanMode).
+    bool one_query() const { return m_one_query; }
 
     // The key of the last row returned, if any.
     const std::optional<Row>& last_key() const { return m_bounds.after; }
@@ -94,6 +116,8 @@ private:
     std::vector<Value> m_filter_params;
     std::uint64_t m_rows = 0;
     bool m_done = false;
+    bool m_one_query = false;
+    std::unique_ptr<RowCursor> m_cursor;  // the open query in one-query mode
     std::vector<Row> m_more;  // rows past a cursor's first batch
 };
 

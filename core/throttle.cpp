@@ -8,6 +8,7 @@
 #include "core/db.h"
 #include "core/dialect.h"
 #include "core/error.h"
+#include "core/keyset.h"
 #include "core/interrupt.h"
 #include "core/log.h"
 
@@ -57,6 +58,10 @@ void ThrottleOptions::validate() const {
 
 Throttle::Throttle(ThrottleOptions options, Clock& clock)
     : m_options(std::move(options)), m_max_running(m_options.max_running()), m_clock(clock), m_start(clock.now()) {}
+
+ScanMode scan_mode(const ThrottleOptions& options) {
+    return options.max_load.empty() ? ScanMode::one_query_if_unindexed : ScanMode::batches;
+}
 
 void Throttle::before_batch(Connection& conn) {
     if (m_max_running <= 0) return;

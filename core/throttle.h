@@ -17,6 +17,7 @@
 namespace webook {
 
 class Connection;
+enum class ScanMode;  // core/keyset.h
 
 class Clock {
 public:
@@ -35,6 +36,11 @@ struct ThrottleOptions {
     std::int64_t max_running() const;
     void validate() const;
 };
+
+// How a throttled reader may query (keyset.h): one streamed query is fine
+// unless the throttle pauses for load, which it probes on the reader's own
+// connection -- then one query per batch.
+ScanMode scan_mode(const ThrottleOptions& options);
 
 class Throttle {
 public:

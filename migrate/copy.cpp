@@ -32,7 +32,8 @@ public:
     ThrottledSource(Connection& conn, const SidePlan& side, KeyBounds bounds, const CopyOptions& options,
                     const ShardFilter& filter)
         : m_conn(conn),
-          m_reader(conn, side, std::move(bounds), options.batch_size, filter.sql, filter.params),
+          m_reader(conn, side, std::move(bounds), options.batch_size, filter.sql, filter.params,
+                   scan_mode(options.throttle)),
           m_throttle(options.throttle) {}
 
     bool next(std::vector<Row>& out) override {
