@@ -48,10 +48,8 @@ int run_copy(Context& ctx, CopyArgs& a) {
 
     // Plan every table first: a bad name fails before anything is written.
     std::vector<TablePlan> plans;
-    for (auto t : tables) {
-        t.ignore_columns.clear();  // a copy carries every column both sides have
-        plans.push_back(plan_table(*source, *target, t));
-    }
+    for (const auto& t : tables)  // a copy carries every column both sides have
+        plans.push_back(plan_table(*source, *target, t, IgnoredColumns::carried));
     nlohmann::ordered_json out = nlohmann::json::array();
     for (const auto& plan : plans) {
         ProgressCounter progress;

@@ -75,7 +75,7 @@ std::vector<std::vector<std::size_t>> unique_keys(Connection& conn, const SidePl
 
 }  // namespace
 
-TablePlan plan_table(Connection& source, Connection& target, const TableConfig& config) {
+TablePlan plan_table(Connection& source, Connection& target, const TableConfig& config, IgnoredColumns ignored) {
     config.validate();
     TablePlan plan;
     plan.name = config.name;
@@ -139,8 +139,9 @@ TablePlan plan_table(Connection& source, Connection& target, const TableConfig& 
     // The compared columns: on both sides, not ignored, not already in the key.
     for (const auto& s : src_cols) {
         if (std::find(key.begin(), key.end(), s.name) != key.end()) continue;
-        if (std::find(config.ignore_columns.begin(), config.ignore_columns.end(), s.name) !=
-            config.ignore_columns.end())
+        if (ignored == IgnoredColumns::left_out &&
+            std::find(config.ignore_columns.begin(), config.ignore_columns.end(), s.name) !=
+                config.ignore_columns.end())
             continue;
         const ColumnInfo* d = find(dst_cols, mapped(s.name));
         if (!d) continue;

@@ -45,10 +45,17 @@ struct TablePlan {
     const SidePlan& side(bool target_side) const { return target_side ? target : source; }
 };
 
+// What a plan does with the table's ignore_columns: leave them out (the
+// validators), or check them and carry them anyway (copy and fix write whole
+// rows).
+enum class IgnoredColumns { left_out, carried };
+
 // Builds the plan by introspecting both connections. Throws Error(Code::config)
 // for an unknown table or column, a table without primary key and no `key`
-// configured, key kinds that differ, or a configured column missing on a side.
-TablePlan plan_table(Connection& source, Connection& target, const TableConfig& table);
+// configured, key kinds that differ, or a configured column missing on a side
+// (ignored columns are checked either way: a typo there is an error).
+TablePlan plan_table(Connection& source, Connection& target, const TableConfig& table,
+                     IgnoredColumns ignored = IgnoredColumns::left_out);
 
 // The key part of a row (the first key_size() values).
 Row key_of(const Row& row, std::size_t key_size);

@@ -116,8 +116,7 @@ const TablePlan& Fixer::plan_for(const std::string& table) {
     }
     if (!valid_identifier(table)) throw Error(Code::config, fmt::format("invalid table name '{}'", table.substr(0, 80)));
     // A fix repairs whole rows: ignored columns are written too.
-    config.ignore_columns.clear();
-    auto plan = std::make_unique<TablePlan>(plan_table(source(), target(), config));
+    auto plan = std::make_unique<TablePlan>(plan_table(source(), target(), config, IgnoredColumns::carried));
     return *m_plans.emplace(table, std::move(plan)).first->second;
 }
 
@@ -139,6 +138,9 @@ void Fixer::dead_letter(const InputItem& item, const std::string& why) {
 FixReport Fixer::run(EventInput& input) {
     const auto* logger = log::get("fix");
     logger->info("fixing from {}{}", input.describe(), m_options.dry_run == DryRun::yes ? " (dry run)" : "");
+    // The configured tables are planned first: a mistake in the config (a
+    // column that does not exist) fails the run, not every event after it.
+    for (const auto& t : m_tables) plan_for(t.name);
     while (true) {
         check_interrupted();
         // Caught up after the last batch: no need to wait for more.

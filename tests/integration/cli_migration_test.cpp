@@ -400,6 +400,46 @@ TEST(CliMigration, TableWithoutPrimaryKeyNeedsAConfiguredKey) {
     }
 }
 
+// Keys whose types cannot be compared across the sides, and configured
+// columns that do not exist: one line naming the column, exit 2, and the copy
+// writes nothing.
+TEST(CliMigration, KeyTypesThatDifferAndUnknownColumnsAreRefusedAndNothingIsWritten) {
+    MigrationDatabases dbs(testing::engine_pairs()[2], "clikeytypes");
+    testing::ScratchDir dir("clikeytypes");
+    auto source = dbs.source.connect();
+    auto target = dbs.target.connect();
+    source->execute("CREATE TABLE items (id bigint NOT NULL PRIMARY KEY, name varchar(20) NOT NULL)");
+    source->execute("INSERT INTO items VALUES (1, 'one'), (2, 'two')");
+    target->execute("CREATE TABLE items (id varchar(20) NOT NULL PRIMARY KEY, name varchar(20) NOT NULL)");
+    for (const Args& command : {Args{"migrate", "copy", "--table", "items", "--truncate"},
+                                Args{"validate", "--full", "--table", "items", "--base", "src"}}) {
+        CommandResult r = webookctl(command + sides(dbs));
+        SCOPED_TRACE(show(r));
+        EXPECT_EQ(r.exit_code, 2);
+        ASSERT_EQ(lines_of(r.err).size(), 1u);
+        EXPECT_NE(r.err.find("key column 'id' of items has types that cannot be compared"), std::string::npos);
+    }
+    EXPECT_EQ(row_count(*target, "items"), 0);
+
+    target->execute("DROP TABLE items");
+    target->execute("CREATE TABLE items (id bigint NOT NULL PRIMARY KEY, name varchar(20) NOT NULL)");
+    const std::string config = dir.file("webookctl.toml");
+    testing::write_file(config, "[[tables]]\nname = \"items\"\nignore_columns = [\"nmae\"]\n");
+    CommandResult typo = webookctl(Args{"--config", config, "migrate", "copy", "--table", "items"} + sides(dbs));
+    EXPECT_EQ(typo.exit_code, 2) << show(typo);
+    ASSERT_EQ(lines_of(typo.err).size(), 1u) << show(typo);
+    EXPECT_NE(typo.err.find("ignore_columns of items: column 'nmae' not found"), std::string::npos) << show(typo);
+    EXPECT_EQ(row_count(*target, "items"), 0);
+    // The fixer too, before it reads an event (not by dead-lettering every one).
+    const std::string events = dir.file("events.jsonl");
+    testing::write_file(events, "");
+    CommandResult fix = webookctl(Args{"--config", config, "fix", "--table", "items", "--from", "file://" + events,
+                                       "--until-idle"} +
+                                  sides(dbs));
+    EXPECT_EQ(fix.exit_code, 2) << show(fix);
+    EXPECT_NE(fix.err.find("column 'nmae' not found"), std::string::npos) << show(fix);
+}
+
 // Events the fixer cannot use (not JSON, unknown table, a key that does not
 // fit) go to the dead-letter file; the good ones around them are applied.
 TEST(CliMigration, MalformedEventsGoToTheDeadLetterFileAndTheFixerGoesOn) {
