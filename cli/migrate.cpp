@@ -82,6 +82,24 @@ std::unique_ptr<Connection> open_control(const Context& ctx, const std::string& 
     return connect(control_dsn(ctx, side_dsn(ctx, source_flag, false)));
 }
 
+struct ShardPlanArgs {
+    std::string source;
+    std::string table;
+};
+
+int run_shard_plan_reset(Context& ctx, ShardPlanArgs& a) {
+    auto control = open_control(ctx, a.source);
+    CheckpointStore checkpoints(*control);
+    const std::size_t n = forget_shard_plans(checkpoints, a.table);
+    if (ctx.json())
+        print_line(nlohmann::ordered_json{{"table", a.table}, {"forgotten", n}}.dump());
+    else
+        print_line(n == 0 ? fmt::format("{}: no kept split", a.table)
+                          : fmt::format("{}: forgot {} kept split{}; the next --shard run plans afresh", a.table, n,
+                                        n == 1 ? "" : "s"));
+    return k_exit_ok;
+}
+
 int run_mode_get(Context& ctx, ModeArgs& a) {
     auto control = open_control(ctx, a.source);
     ModeState s = get_mode(*control);
@@ -180,6 +198,17 @@ void register_migrate(CLI::App& app, Context& ctx) {
     set->add_option("--lock-wait", m->lock_wait, "how long to wait for writers in flight (default: 30s)");
     example(set, "webookctl migrate mode set src_first --source mysql://webook@db1:3306/webook");
     set->callback([&ctx, m] { ctx.run = [m](Context& c) { return run_mode_set(c, *m); }; });
+
+    auto sp = std::make_shared<ShardPlanArgs>();
+    CLI::App* shard_plan = migrate->add_subcommand("shard-plan", "the kept --shard splits of a table");
+    shard_plan->require_subcommand(1);
+    CLI::App* reset = shard_plan->add_subcommand(
+        "reset", "forget a table's kept splits, so the next --shard run plans afresh (refused while a sharded "
+                 "copy of it is unfinished; stop sharded runs elsewhere first)");
+    reset->add_option("--table", sp->table, "the table")->required();
+    reset->add_option("--source", sp->source, "source DSN; the control table lives there unless [control] dsn is set");
+    example(reset, "webookctl migrate shard-plan reset --table interactives");
+    reset->callback([&ctx, sp] { ctx.run = [sp](Context& c) { return run_shard_plan_reset(c, *sp); }; });
 
     CLI::App* status = migrate->add_subcommand("status", "mode, checkpoints and second-side failures");
     status->add_option("--source", m->source, "source DSN; the control table lives there unless [control] dsn is set");

@@ -176,6 +176,22 @@ ShardRange shard_range(SideConnections conns, const TablePlan& plan, const Shard
     });
 }
 
+std::size_t forget_shard_plans(CheckpointStore& plans, const std::string& table) {
+    plans.ensure_tables();
+    std::vector<Checkpoint> kept;
+    for (auto& c : plans.load_all()) {
+        if (c.table != table) continue;
+        if (c.kind == "copy" && c.shard != "all" && c.result.find(R"("state":"done")") == std::string::npos)
+            throw Error(Code::usage,
+                        fmt::format("shard {} of {} has an unfinished copy: finish it (`migrate copy --resume "
+                                    "--shard {}`) or start it over (`--truncate`) before its split is re-planned",
+                                    c.shard, table, c.shard));
+        if (c.kind == k_plan_kind) kept.push_back(std::move(c));
+    }
+    for (const auto& c : kept) plans.clear(c.kind, c.table, c.shard);
+    return kept.size();
+}
+
 std::string shard_condition(const Dialect& d, const SidePlan& side, const ShardRange& range,
                             std::vector<Value>& params) {
     if (range.none) return "1 = 0";

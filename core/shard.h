@@ -82,6 +82,13 @@ ShardRange shard_of(const std::vector<Row>& boundaries, const Shard& shard);
 // plan that does not fit the table's key (the key changed since).
 ShardRange shard_range(SideConnections conns, const TablePlan& plan, const Shard& shard, CheckpointStore& plans);
 
+// Forgets every kept split of `table` (all n), so the next sharded run plans
+// afresh from the table as it is then; returns how many were forgotten.
+// Refuses (Error(Code::usage), nothing deleted) while a sharded copy of the
+// table is unfinished: its resume must cut the table where it began. Runs
+// still going elsewhere are the operator's to stop first.
+std::size_t forget_shard_plans(CheckpointStore& plans, const std::string& table);
+
 // The WHERE fragment selecting `range` on one side: key tuple comparisons in
 // byte-wise order, like keyset bounds. Appends its parameters to `params` and
 // numbers its placeholders after those already there.

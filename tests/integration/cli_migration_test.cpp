@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/checkpoint.h"
 #include "core/dialect.h"
 #include "core/error.h"
 #include "tests/support/child_process.h"
@@ -438,6 +439,44 @@ TEST(CliMigration, KeyTypesThatDifferAndUnknownColumnsAreRefusedAndNothingIsWrit
                                   sides(dbs));
     EXPECT_EQ(fix.exit_code, 2) << show(fix);
     EXPECT_NE(fix.err.find("column 'nmae' not found"), std::string::npos) << show(fix);
+}
+
+// A kept --shard split is forgotten on request, so the next sharded run
+// plans the table as it is then -- but not while a sharded copy of it is
+// unfinished, whose resume must cut the table where it began.
+TEST(CliMigration, ShardPlanResetForgetsTheSplitUnlessAShardedCopyIsUnfinished) {
+    MigrationDatabases dbs(testing::engine_pairs()[2], "clishardreset");
+    auto source = dbs.source.connect();
+    auto target = dbs.target.connect();
+    for (Connection* c : {source.get(), target.get()})
+        c->execute("CREATE TABLE items (id bigint NOT NULL PRIMARY KEY, name varchar(20) NOT NULL)");
+    source->execute("INSERT INTO items VALUES (1, 'one'), (2, 'two'), (3, 'three'), (4, 'four')");
+    CommandResult copy = webookctl(Args{"migrate", "copy", "--table", "items", "--shard", "1/2"} + sides(dbs));
+    ASSERT_EQ(copy.exit_code, 0) << show(copy);
+    auto kept = [&] {
+        return (*source->query_one("SELECT COUNT(*) FROM webookctl_checkpoints WHERE kind = 'shard-plan'"))[0].as_int();
+    };
+    EXPECT_EQ(kept(), 1);
+
+    // Shard 2/2 started and interrupted before its first batch committed: a
+    // checkpoint without position, and no "done".
+    CheckpointStore(*source).save({"copy", "items", "2/2", std::nullopt, 0, "", {}});
+    const Args reset{"--output", "json", "migrate", "shard-plan", "reset", "--table", "items", "--source",
+                     dbs.source.url()};
+    CommandResult refused = webookctl(reset);
+    EXPECT_EQ(refused.exit_code, 2) << show(refused);
+    ASSERT_EQ(lines_of(refused.err).size(), 1u) << show(refused);
+    EXPECT_NE(refused.err.find("shard 2/2 of items has an unfinished copy"), std::string::npos) << show(refused);
+    EXPECT_EQ(kept(), 1);
+
+    CommandResult finished = webookctl(Args{"migrate", "copy", "--table", "items", "--shard", "2/2", "--resume"} +
+                                       sides(dbs));
+    ASSERT_EQ(finished.exit_code, 0) << show(finished);
+    CommandResult forgot = webookctl(reset);
+    ASSERT_EQ(forgot.exit_code, 0) << show(forgot);
+    EXPECT_EQ(json_of(forgot)["forgotten"], 1);
+    EXPECT_EQ(kept(), 0);
+    EXPECT_EQ(row_count(*target, "items"), 4);
 }
 
 // Events the fixer cannot use (not JSON, unknown table, a key that does not
