@@ -116,7 +116,7 @@ int run_validate(Context& ctx, ValidateArgs& a) {
         options.base = a.base == "dst" ? BaseSide::dst : BaseSide::src;
     }
     CheckpointStore checkpoints(*control);
-    if (a.incremental || !options.shard.whole()) checkpoints.ensure_tables();
+    if (a.incremental) checkpoints.ensure_tables();
 
     std::vector<TablePlan> plans;
     for (const auto& t : tables) plans.push_back(plan_table(*source, *target, t));

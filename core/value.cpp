@@ -138,7 +138,7 @@ bool plain_datetime(std::string_view t, std::int64_t& micros) {
         fraction = fraction * 10 + digit(i);
     }
     if (bad) return false;
-    for (std::size_t n = t.size() - (t.size() == 19 ? 13 : 20); n < 6; ++n) fraction *= 10;
+    for (std::size_t digits = t.size() > 20 ? t.size() - 20 : 0; digits < 6; ++digits) fraction *= 10;
     const std::int64_t y = digit(0) * 1000 + digit(1) * 100 + digit(2) * 10 + digit(3);
     const unsigned m = digit(5) * 10 + digit(6), d = digit(8) * 10 + digit(9);
     if (m < 1 || m > 12 || d < 1 || d > 31) return false;  // zero dates and errors: the general path

@@ -71,14 +71,9 @@ void compare_keys(SideConnections conns, const TablePlan& plan, BaseSide base, c
         return conn.query(q.sql, q.params);
     };
     // Both sides at once: each lookup is a round trip of its own server's.
+    // (Should the target's throw, the future's destructor waits for the source's.)
     auto src_future = std::async(std::launch::async, [&] { return fetch(conns.source, plan.source); });
-    std::vector<Row> dst_rows;
-    try {
-        dst_rows = fetch(conns.target, plan.target);
-    } catch (...) {
-        src_future.wait();
-        throw;
-    }
+    auto dst_rows = fetch(conns.target, plan.target);
     auto src_rows = src_future.get();
     struct VectorSource final : BatchSource {
         std::vector<Row> rows;
