@@ -394,6 +394,43 @@ TEST(FixerLocks, AFixerWaitingOnTheOtherServerYieldsToTheWriterItBlocks) {
     EXPECT_EQ(testing::dump_rows(*source, "kv", "id"), (std::vector<std::string>{"1 | old", "2 | writer"}));
 }
 
+// After a temporary failure the fixer retries the group with half as many
+// keys per transaction, so a batch that keeps meeting writers' locks still
+// gets through; every key is fixed in the end.
+TEST(FixerLocks, EachRetryTakesHalfAsManyKeysAtOnce) {
+    MigrationDatabases dbs(testing::engine_pairs()[2], "fixhalves");
+    testing::ScratchDir dir("fixhalves");
+    auto source = dbs.source.connect();
+    auto target = dbs.target.connect();
+    for (Connection* c : {source.get(), target.get()})
+        c->execute("CREATE TABLE kv (id BIGINT PRIMARY KEY, v VARCHAR(32) NOT NULL)");
+    source->execute("INSERT INTO kv VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd'), (5, 'e'), (6, 'f'), (7, 'g'), "
+                    "(8, 'h')");
+    const std::string events = write_events(dir.file("events.jsonl"), "kv", {1, 2, 3, 4, 5, 6, 7, 8}, "target_missing");
+    // Rows per upsert statement, in order; the first two upserts fail as a lock timeout would.
+    std::vector<std::size_t> upserts;
+    auto failing_target = [&] {
+        return std::make_unique<testing::ConnectionWrapper>(dbs.target.connect(), [&](std::string_view sql) {
+            if (!sql.starts_with("INSERT INTO")) return;
+            std::size_t rows = 1;
+            for (std::size_t at = sql.find("), ("); at != std::string_view::npos; at = sql.find("), (", at + 1))
+                ++rows;
+            upserts.push_back(rows);
+            if (upserts.size() <= 2) throw Error(Code::server, "lock timeout (injected)", Temporary::yes);
+        });
+    };
+    auto input = open_input("file://" + events, fast_group(""));
+    FixOptions options = fix_options();
+    options.batch_size = 8;  // one batch, one group
+    Fixer fixer([&] { return dbs.source.connect(); }, failing_target, {}, options, nullptr);
+    const FixReport r = fixer.run(*input);
+    EXPECT_EQ(r.retries, 2u);
+    EXPECT_EQ(r.upserted, 8u);
+    // 8 keys fail, 4 fail, then 4 + 2 + 2: halved after each failure, never grown back.
+    EXPECT_EQ(upserts, (std::vector<std::size_t>{8, 4, 2, 2, 2, 2}));
+    EXPECT_EQ(testing::dump_rows(*target, "kv", "id"), testing::dump_rows(*source, "kv", "id"));
+}
+
 // -- Shards: one plan per (table, n), whatever changes in between ------------
 
 // A table keyed by (k VARCHAR, n BIGINT) in the server's default collation,
