@@ -49,30 +49,39 @@ int run_fix(Context& ctx, FixArgs& a) {
     connect(dst_dsn);
     auto input = open_input(a.from, consumer);
 
-    Fixer fixer([src_dsn] { return connect(src_dsn); }, [dst_dsn] { return connect(dst_dsn); }, tables, options,
-                dead_letter.get());
-    fixer.set_dry_run_printer([&ctx](std::string_view action, const std::string& table, const Row& key,
-                                     std::string_view side) {
-        std::string k;
-        for (const auto& v : key) k += (k.empty() ? "" : ",") + v.display();
-        if (ctx.json())
-            print_line(nlohmann::ordered_json{{"dry_run", action}, {"table", table}, {"key", k}, {"side", side}}.dump());
-        else
-            print_line(fmt::format("would {} {} key ({}) on the {}", action, table, k, side));
-    });
+    const Dsn ctl_dsn = control_dsn(ctx, src_dsn);
+    Fixer fixer([src_dsn] { return connect(src_dsn); }, [dst_dsn] { return connect(dst_dsn); },
+                [ctl_dsn] { return connect(ctl_dsn); }, tables, options, dead_letter.get());
+    fixer.set_dry_run_printer(
+        [&ctx](std::string_view action, const std::string& table, const Row& key, std::string_view side) {
+            std::string k;
+            for (const auto& v : key) k += (k.empty() ? "" : ",") + v.display();
+            if (ctx.json())
+                print_line(
+                    nlohmann::ordered_json{{"dry_run", action}, {"table", table}, {"key", k}, {"side", side}}.dump());
+            else
+                print_line(fmt::format("would {} {} key ({}) on the {}", action, table, k, side));
+        });
     FixReport r = fixer.run(*input);
     if (dead_letter) dead_letter->flush();
     if (ctx.json()) {
-        print_line(nlohmann::ordered_json{{"events", r.events}, {"duplicates", r.duplicates}, {"upserted", r.upserted},
-                                          {"deleted", r.deleted}, {"dead_letters", r.dead_letters},
-                                          {"batches", r.batches}, {"retries", r.retries},
+        print_line(nlohmann::ordered_json{{"events", r.events},
+                                          {"duplicates", r.duplicates},
+                                          {"upserted", r.upserted},
+                                          {"deleted", r.deleted},
+                                          {"dead_letters", r.dead_letters},
+                                          {"batches", r.batches},
+                                          {"retries", r.retries},
+                                          {"rebased", r.rebased},
                                           {"dry_run", a.dry_run}}
                        .dump());
     } else {
-        print_line(fmt::format("{} events in {} batches: {} rows upserted, {} deleted, {} duplicates, {} dead letters, "
-                               "{} retries{}",
-                               r.events, r.batches, r.upserted, r.deleted, r.duplicates, r.dead_letters, r.retries,
-                               a.dry_run ? " (dry run: nothing written)" : ""));
+        print_line(
+            fmt::format("{} events in {} batches: {} rows upserted, {} deleted, {} duplicates, {} "
+                        "dead letters, "
+                        "{} retries, {} keys rebased{}",
+                        r.events, r.batches, r.upserted, r.deleted, r.duplicates, r.dead_letters, r.retries, r.rebased,
+                        a.dry_run ? " (dry run: nothing written)" : ""));
     }
     return k_exit_ok;
 }
@@ -83,7 +92,8 @@ void register_fix(CLI::App& app, Context& ctx) {
     auto a = std::make_shared<FixArgs>();
     CLI::App* cmd = app.add_subcommand("fix", "repair inconsistencies from validation events (base side wins)");
     add_side_options(cmd, a->sides);
-    cmd->add_option("--from", a->from, "events: kafka://host:port/topic (with --group) or file://path.jsonl")->required();
+    cmd->add_option("--from", a->from, "events: kafka://host:port/topic (with --group) or file://path.jsonl")
+        ->required();
     cmd->add_option("--group", a->group, "Kafka consumer group; fixers in one group share the partitions");
     cmd->add_option("--dead-letter", a->dead_letter,
                     "where unusable events go: kafka://host:port/topic, file://path.jsonl or - "
@@ -96,8 +106,9 @@ void register_fix(CLI::App& app, Context& ctx) {
                     "longest wait for a row lock before the fixer backs off and retries, so a user's "
                     "double-write is never held up longer (default: 1s)");
     cmd->add_option("--session-timeout", a->session_timeout, "Kafka consumer session timeout (default: 10s)");
-    example(cmd, "webookctl fix --from kafka://kafka:9092/webook_inconsistencies --group webook-fixers "
-                 "--source mysql://webook@db1:3306/webook --target postgres://webook@db2:5432/webook");
+    example(cmd,
+            "webookctl fix --from kafka://kafka:9092/webook_inconsistencies --group webook-fixers "
+            "--source mysql://webook@db1:3306/webook --target postgres://webook@db2:5432/webook");
     cmd->callback([&ctx, a] { ctx.run = [a](Context& c) { return run_fix(c, *a); }; });
 }
 

@@ -1,4 +1,9 @@
 // webookctl migrate copy
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -9,8 +14,10 @@
 #include "core/log.h"
 #include "core/migration_mode.h"
 #include "core/progress.h"
+#include "core/schema.h"
 #include "migrate/copy.h"
 #include "migrate/double_write.h"
+#include "migrate/gates.h"
 #include "migrate/mode_control.h"
 
 namespace webook::cli {
@@ -21,9 +28,46 @@ struct CopyArgs {
     bool resume = false;
     bool truncate = false;
     bool keep_indexes = false;
+    bool dry_run = false;
     std::string shard;
     CopyOptions options;
 };
+
+// migrate copy --dry-run: what each table's copy would do; writes nothing.
+int run_copy_plan(Context& ctx, const std::vector<TablePlan>& plans, Connection& source, Connection& target,
+                  Connection& control, const CopyOptions& options) {
+    std::optional<CheckpointStore> store;
+    if (control.table_exists(k_checkpoint_table)) store.emplace(control);
+    const ModeState mode = read_mode_state(control);
+    bool refused = false;
+    nlohmann::ordered_json out = nlohmann::json::array();
+    for (const auto& plan : plans) {
+        const CopyPlanReport r = plan_copy({source, target}, plan, options, store ? &*store : nullptr, mode.mode);
+        refused = refused || !r.refusal.empty();
+        if (ctx.json()) {
+            out.push_back({{"table", r.table},
+                           {"refused", r.refusal.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(r.refusal)},
+                           {"start", r.start},
+                           {"source_rows", r.source_rows},
+                           {"target_rows", r.target_rows},
+                           {"first_key", r.first_key},
+                           {"last_key", r.last_key},
+                           {"indexes", r.indexes}});
+            continue;
+        }
+        print_line(fmt::format("{}: {} source rows, keys {} .. {}; target holds {} rows", r.table, r.source_rows,
+                               r.first_key.empty() ? "-" : r.first_key, r.last_key.empty() ? "-" : r.last_key,
+                               r.target_rows));
+        print_line("  " + (r.refusal.empty() ? r.start : "refused: " + r.refusal));
+        print_line("  indexes: " + r.indexes);
+    }
+    if (ctx.json())
+        print_line(nlohmann::ordered_json{{"dry_run", true}, {"mode", mode_name(mode.mode)}, {"tables", out}}.dump());
+    else
+        print_line(fmt::format("mode {}: {} (dry run: nothing written)", mode_name(mode.mode),
+                               refused ? "the copy would be refused" : "the copy would run"));
+    return refused ? k_exit_usage : k_exit_ok;
+}
 
 int run_copy(Context& ctx, CopyArgs& a) {
     CopyOptions options = a.options;
@@ -35,34 +79,36 @@ int run_copy(Context& ctx, CopyArgs& a) {
     Dsn dst_dsn = side_dsn(ctx, a.sides.target, true);
     auto source = connect(src_dsn);
     auto target = connect(dst_dsn);
-    auto control = connect(control_dsn(ctx, src_dsn));
-    CheckpointStore checkpoints(*control);
-    checkpoints.ensure_tables();
-    // Past src_only the target takes double-writes, whose upserts need its
-    // unique indexes: they are never dropped then.
+    const Dsn ctl_dsn = control_dsn(ctx, src_dsn);
+    auto control = connect(ctl_dsn);
     if (a.keep_indexes) options.indexes = IndexBuild::kept;
-    if (options.indexes == IndexBuild::deferred && read_mode(*control) != Mode::src_only) {
-        log::get("copy")->info("the migration is past src_only: the target's indexes stay in place");
-        options.indexes = IndexBuild::kept;
-    }
+    options.mode_fence = [ctl_dsn] { return connect(ctl_dsn); };
 
     // Plan every table first: a bad name fails before anything is written.
     std::vector<TablePlan> plans;
     for (const auto& t : tables)  // a copy carries every column both sides have
         plans.push_back(plan_table(*source, *target, t, IgnoredColumns::carried));
+    if (a.dry_run) return run_copy_plan(ctx, plans, *source, *target, *control, options);
+    CheckpointStore checkpoints(*control);
+    checkpoints.ensure_tables();
     nlohmann::ordered_json out = nlohmann::json::array();
     for (const auto& plan : plans) {
         ProgressCounter progress;
         options.progress = &progress;
         CopyReport r;
         {
-            ProgressLine line("copying " + plan.name, progress);  // cleared before the result is printed
+            ProgressLine line("copying " + plan.name,
+                              progress);  // cleared before the result is printed
             r = copy_table({*source, *target}, plan, options, checkpoints, [dst_dsn] { return connect(dst_dsn); });
         }
         const double rate = r.seconds > 0 ? static_cast<double>(r.rows) / r.seconds : 0.0;
         if (ctx.json()) {
-            out.push_back({{"table", r.table}, {"rows", r.rows}, {"rows_total", r.rows_total},
-                           {"resumed_after", r.resumed_after}, {"seconds", r.seconds}, {"rows_per_second", rate}});
+            out.push_back({{"table", r.table},
+                           {"rows", r.rows},
+                           {"rows_total", r.rows_total},
+                           {"resumed_after", r.resumed_after},
+                           {"seconds", r.seconds},
+                           {"rows_per_second", rate}});
         } else {
             print_line(fmt::format("{:<22} {:>10} rows copied in {:.2f}s ({:.0f} rows/s){}", r.table, r.rows, r.seconds,
                                    rate, r.resumed_after.empty() ? "" : ", resumed after key " + r.resumed_after));
@@ -74,9 +120,39 @@ int run_copy(Context& ctx, CopyArgs& a) {
 
 struct ModeArgs {
     std::string source;
+    std::string target;
     std::string mode;
     std::string lock_wait = "30s";
+    std::string max_age = "10m";
+    bool dry_run = false;
+    bool force = false;
+    std::string reason;
 };
+
+// "user@host", for the record of a forced switch.
+std::string who_am_i() {
+    std::string user;
+    if (const char* sudo = std::getenv("SUDO_USER"); sudo && *sudo)
+        user = sudo;
+    else if (const passwd* pw = getpwuid(geteuid()))
+        user = pw->pw_name;
+    else
+        user = std::to_string(geteuid());
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+    return user + "@" + host;
+}
+
+// The target, when one is configured (the src_first gate checks its
+// indexes); none otherwise.
+std::unique_ptr<Connection> optional_target(const Context& ctx, const std::string& flag) {
+    if (flag.empty() && ctx.config.target.empty()) return nullptr;
+    return connect(side_dsn(ctx, flag, true));
+}
+
+nlohmann::ordered_json verdict_json(const GateVerdict& v) {
+    return {{"ready", v.ready()}, {"unmet", v.unmet}};
+}
 
 std::unique_ptr<Connection> open_control(const Context& ctx, const std::string& source_flag) {
     return connect(control_dsn(ctx, side_dsn(ctx, source_flag, false)));
@@ -104,25 +180,57 @@ int run_mode_get(Context& ctx, ModeArgs& a) {
     auto control = open_control(ctx, a.source);
     ModeState s = get_mode(*control);
     if (ctx.json())
-        print_line(nlohmann::ordered_json{{"mode", mode_name(s.mode)}, {"version", s.version}, {"since", s.since}}.dump());
+        print_line(
+            nlohmann::ordered_json{{"mode", mode_name(s.mode)}, {"version", s.version}, {"since", s.since}}.dump());
     else
         print_line(std::string(mode_name(s.mode)));
     return k_exit_ok;
 }
 
 int run_mode_set(Context& ctx, ModeArgs& a) {
-    const Mode to = parse_mode(a.mode);
-    const auto wait = std::chrono::duration_cast<std::chrono::seconds>(parse_duration(a.lock_wait, "--lock-wait"));
+    SwitchRequest req;
+    req.to = parse_mode(a.mode);
+    req.lock_wait = parse_duration(a.lock_wait, "--lock-wait");
+    req.max_age = std::chrono::duration_cast<std::chrono::seconds>(parse_duration(a.max_age, "--max-age"));
+    req.dry_run = a.dry_run ? DryRun::yes : DryRun::no;
+    if (a.force) req.force_reason = a.reason;
+    req.who = who_am_i();
+    req.tables = ctx.config.tables;
     auto control = open_control(ctx, a.source);
-    SetModeResult r = set_mode(*control, to, wait);
+    std::unique_ptr<Connection> source, target;
+    if (req.to == Mode::src_first) {  // its gate checks the target's unique indexes
+        source = connect(side_dsn(ctx, a.source, false));
+        target = optional_target(ctx, a.target);
+    }
+    SwitchOutcome r = switch_mode(*control, source.get(), target.get(), req);
+    if (a.dry_run) {
+        if (ctx.json()) {
+            print_line(nlohmann::ordered_json{{"from", mode_name(r.before.mode)},
+                                              {"to", a.mode},
+                                              {"dry_run", true},
+                                              {"gate", verdict_json(r.verdict)}}
+                           .dump());
+        } else if (r.verdict.ready()) {
+            print_line(fmt::format("{} -> {}: ready (dry run: nothing changed)", mode_name(r.before.mode), a.mode));
+        } else {
+            print_line(fmt::format("{} -> {}: refused (dry run: nothing changed):", mode_name(r.before.mode), a.mode));
+            for (const auto& u : r.verdict.unmet) print_line("  " + u);
+        }
+        return r.verdict.ready() ? k_exit_ok : k_exit_usage;
+    }
     if (ctx.json()) {
-        print_line(nlohmann::ordered_json{{"from", mode_name(r.before.mode)}, {"to", mode_name(r.after.mode)},
-                                          {"changed", r.changed}, {"version", r.after.version},
-                                          {"waited_seconds", r.waited_seconds}}
+        print_line(nlohmann::ordered_json{{"from", mode_name(r.before.mode)},
+                                          {"to", mode_name(r.after.mode)},
+                                          {"changed", r.changed},
+                                          {"version", r.after.version},
+                                          {"waited_seconds", r.waited_seconds},
+                                          {"forced", r.forced},
+                                          {"gate", verdict_json(r.verdict)}}
                        .dump());
     } else if (r.changed) {
-        print_line(fmt::format("{} -> {} (version {}; waited {:.3f}s for writers in flight)", mode_name(r.before.mode),
-                               mode_name(r.after.mode), r.after.version, r.waited_seconds));
+        print_line(fmt::format("{} -> {} (version {}; waited {:.3f}s for writers in flight){}",
+                               mode_name(r.before.mode), mode_name(r.after.mode), r.after.version, r.waited_seconds,
+                               r.forced ? "; forced past its gate, recorded" : ""));
     } else {
         print_line(fmt::format("already {}", mode_name(r.after.mode)));
     }
@@ -132,19 +240,46 @@ int run_mode_set(Context& ctx, ModeArgs& a) {
 int run_status(Context& ctx, ModeArgs& a) {
     auto control = open_control(ctx, a.source);
     ModeState s = get_mode(*control);
-    const std::uint64_t failures = second_side_failures(*control);
+    const SecondSideFailures failures = read_second_side_failures(*control);
     auto checkpoints = CheckpointStore(*control).load_all();
+    // The next step each way: ready, or what blocks it.
+    std::vector<std::pair<Mode, GateVerdict>> steps;
+    for (int step : {1, -1}) {
+        const int to = static_cast<int>(s.mode) + step;
+        if (to < 0 || to > static_cast<int>(Mode::dst_only)) continue;
+        SwitchRequest req;
+        req.to = static_cast<Mode>(to);
+        req.dry_run = DryRun::yes;
+        req.max_age = std::chrono::duration_cast<std::chrono::seconds>(parse_duration(a.max_age, "--max-age"));
+        req.tables = ctx.config.tables;
+        std::unique_ptr<Connection> source, target;
+        if (req.to == Mode::src_first && s.mode == Mode::src_only) {
+            source = connect(side_dsn(ctx, a.source, false));
+            target = optional_target(ctx, a.target);
+        }
+        steps.emplace_back(req.to, switch_mode(*control, source.get(), target.get(), req).verdict);
+    }
+    const std::vector<std::string> forced = forced_switches(checkpoints);
     if (ctx.json()) {
         nlohmann::ordered_json j;
         j["mode"] = mode_name(s.mode);
         j["version"] = s.version;
         j["since"] = s.since;
-        j["second_side_failures"] = failures;
+        j["second_side_failures"] = failures.count;
+        j["steps"] = nlohmann::ordered_json::array();
+        for (const auto& [to, v] : steps) {
+            nlohmann::ordered_json sj = verdict_json(v);
+            sj["to"] = mode_name(to);
+            sj["direction"] = static_cast<int>(to) > static_cast<int>(s.mode) ? "forward" : "back";
+            j["steps"].push_back(sj);
+        }
+        j["forced_switches"] = nlohmann::ordered_json::array();
+        for (const auto& f : forced) j["forced_switches"].push_back(nlohmann::ordered_json::parse(f, nullptr, false));
         j["checkpoints"] = nlohmann::ordered_json::array();
         for (const auto& c : checkpoints) {
-            nlohmann::ordered_json cj{{"table", c.table}, {"kind", c.kind}, {"shard", c.shard},
-                                      {"position", c.position ? *c.position : ""}, {"rows", c.rows_done},
-                                      {"updated_at", c.updated_at}};
+            nlohmann::ordered_json cj{{"table", c.table},    {"kind", c.kind},
+                                      {"shard", c.shard},    {"position", c.position ? *c.position : ""},
+                                      {"rows", c.rows_done}, {"updated_at", c.updated_at}};
             if (!c.result.empty()) cj["result"] = nlohmann::ordered_json::parse(c.result, nullptr, false);
             j["checkpoints"].push_back(cj);
         }
@@ -153,7 +288,14 @@ int run_status(Context& ctx, ModeArgs& a) {
     }
     print_line(fmt::format("mode {} since {} (version {})", mode_name(s.mode), s.since.empty() ? "the start" : s.since,
                            s.version));
-    print_line(fmt::format("second-side write failures: {}", failures));
+    print_line(fmt::format("second-side write failures: {}", failures.count));
+    for (const auto& [to, v] : steps) {
+        const bool forward = static_cast<int>(to) > static_cast<int>(s.mode);
+        print_line(
+            fmt::format("{} to {}: {}", forward ? "forward" : "back", mode_name(to), v.ready() ? "ready" : "blocked"));
+        for (const auto& u : v.unmet) print_line("  " + u);
+    }
+    for (const auto& f : forced) print_line("forced: " + f);
     for (const auto& c : checkpoints)
         print_line(fmt::format("{:<22} {:<22} {:<5} position {:<24} rows {:<10} at {}{}", c.table, c.kind, c.shard,
                                c.position ? *c.position : "-", c.rows_done, c.updated_at,
@@ -175,43 +317,68 @@ void register_migrate(CLI::App& app, Context& ctx) {
     resume->excludes(truncate);
     copy->add_option("--batch-size", a->options.batch_size, "rows per batch and target transaction (default: 20000)");
     copy->add_option("--writers", a->options.writers, "target connections writing batches at once (default: 2)");
+    copy->add_flag("--dry-run", a->dry_run,
+                   "print the plan -- tables, key ranges, row counts, what happens to the target and its indexes, "
+                   "whether the phase allows it -- and write nothing (exit 2 if it would be refused)");
     copy->add_flag("--keep-indexes", a->keep_indexes,
                    "maintain the target's secondary indexes during the load instead of dropping them and "
                    "rebuilding them after it (default: rebuild after, in src_only and without --shard)");
     add_throttle_options(copy, a->options.throttle, a->shard);
-    example(copy, "webookctl migrate copy --table interactives --source mysql://webook@db1:3306/webook "
-                  "--target postgres://webook@db2:5432/webook --resume");
+    example(copy,
+            "webookctl migrate copy --table interactives --source mysql://webook@db1:3306/webook "
+            "--target postgres://webook@db2:5432/webook --resume");
     copy->callback([&ctx, a] { ctx.run = [a](Context& c) { return run_copy(c, *a); }; });
 
     auto m = std::make_shared<ModeArgs>();
-    CLI::App* mode = migrate->add_subcommand("mode", "read or switch the migration mode (src_only, src_first, "
-                                                     "dst_first, dst_only)");
+    CLI::App* mode = migrate->add_subcommand("mode",
+                                             "read or switch the migration mode (src_only, src_first, "
+                                             "dst_first, dst_only)");
     mode->require_subcommand(1);
     CLI::App* get = mode->add_subcommand("get", "print the current mode");
     get->add_option("--source", m->source, "source DSN; the control table lives there unless [control] dsn is set");
     example(get, "webookctl migrate mode get --source mysql://webook@db1:3306/webook");
     get->callback([&ctx, m] { ctx.run = [m](Context& c) { return run_mode_get(c, *m); }; });
-    CLI::App* set = mode->add_subcommand("set", "switch the mode one step forward or back; returns once no writer "
-                                                "applies the old mode");
+    CLI::App* set = mode->add_subcommand("set",
+                                         "switch the mode one step forward or back, through its gate; returns "
+                                         "once no writer applies the old mode");
     set->add_option("MODE", m->mode, "src_only|src_first|dst_first|dst_only")->required();
     set->add_option("--source", m->source, "source DSN; the control table lives there unless [control] dsn is set");
+    set->add_option("--target", m->target, "target DSN (the src_first gate checks its unique indexes)");
     set->add_option("--lock-wait", m->lock_wait, "how long to wait for writers in flight (default: 30s)");
-    example(set, "webookctl migrate mode set src_first --source mysql://webook@db1:3306/webook");
+    set->add_option("--max-age", m->max_age, "the newest clean incremental pass a gate accepts (default: 10m)");
+    set->add_flag("--dry-run", m->dry_run, "print the gate's verdict; change nothing (exit 0 ready, 2 refused)");
+    auto* force = set->add_flag("--force", m->force, "switch even though the gate is not met (needs --reason)");
+    auto* reason = set->add_option("--reason", m->reason, "why the gate is overridden; recorded with who and when");
+    force->needs(reason);
+    reason->needs(force);
+    set->footer(
+        "Gates: -> src_first needs every table copied, its deferred indexes rebuilt and the "
+        "target's unique\n"
+        "indexes in place; every other step needs, per table, a clean incremental pass with the "
+        "base of\n"
+        "the new mode, newer than --max-age and begun after the last second-side failure.\n"
+        "'webookctl migrate status' shows what blocks the next step each way.");
+    example(set, "webookctl migrate mode set dst_first --source mysql://webook@db1:3306/webook --dry-run");
     set->callback([&ctx, m] { ctx.run = [m](Context& c) { return run_mode_set(c, *m); }; });
 
     auto sp = std::make_shared<ShardPlanArgs>();
     CLI::App* shard_plan = migrate->add_subcommand("shard-plan", "the kept --shard splits of a table");
     shard_plan->require_subcommand(1);
-    CLI::App* reset = shard_plan->add_subcommand(
-        "reset", "forget a table's kept splits, so the next --shard run plans afresh (refused while a sharded "
-                 "copy of it is unfinished; stop sharded runs elsewhere first)");
+    CLI::App* reset = shard_plan->add_subcommand("reset",
+                                                 "forget a table's kept splits, so the next --shard run plans "
+                                                 "afresh (refused while a sharded "
+                                                 "copy of it is unfinished; stop sharded runs elsewhere first)");
     reset->add_option("--table", sp->table, "the table")->required();
     reset->add_option("--source", sp->source, "source DSN; the control table lives there unless [control] dsn is set");
     example(reset, "webookctl migrate shard-plan reset --table interactives");
     reset->callback([&ctx, sp] { ctx.run = [sp](Context& c) { return run_shard_plan_reset(c, *sp); }; });
 
-    CLI::App* status = migrate->add_subcommand("status", "mode, checkpoints and second-side failures");
+    CLI::App* status = migrate->add_subcommand("status",
+                                               "mode, what blocks the next step each way, checkpoints, forced "
+                                               "switches, second-side failures");
     status->add_option("--source", m->source, "source DSN; the control table lives there unless [control] dsn is set");
+    status->add_option("--target", m->target, "target DSN (the src_first gate checks its unique indexes)");
+    status->add_option("--max-age", m->max_age, "the newest clean incremental pass a gate accepts (default: 10m)");
     example(status, "webookctl migrate status --output json");
     status->callback([&ctx, m] { ctx.run = [m](Context& c) { return run_status(c, *m); }; });
 }

@@ -1,12 +1,28 @@
 // Shared by cli/article.cpp and cli/interactive.cpp (see cli/platform.h).
 #include "cli/platform.h"
 
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "core/error.h"
 #include "core/value.h"
 
 namespace webook::cli {
+
+void add_ops_options(CLI::App* cmd, PlatformTarget& t) {
+    auto* dsn = cmd->add_option("--dsn", t.dsn,
+                                "the webook database, mysql://user@host:port/db or postgres://user@host:port/db "
+                                "(default: WEBOOKCTL_SOURCE_DSN or [source] dsn)");
+    auto* source = cmd->add_option("--source", t.source,
+                                   "during a migration: the source DSN (env: WEBOOKCTL_SOURCE_DSN; config: [source] "
+                                   "dsn); with a target the job writes through the double-write connection in the "
+                                   "current mode and reads the authoritative side");
+    auto* target =
+        cmd->add_option("--target", t.target, "during a migration: the target DSN (env: WEBOOKCTL_TARGET_DSN)");
+    dsn->excludes(source);
+    dsn->excludes(target);
+}
 
 void add_platform_options(CLI::App* cmd, PlatformTarget& t) {
     auto* dsn = cmd->add_option("--dsn", t.dsn,
@@ -20,7 +36,11 @@ void add_platform_options(CLI::App* cmd, PlatformTarget& t) {
     dsn->excludes(target);
 }
 
-ConnectionFactory platform_factory(const Context& ctx, const PlatformTarget& t, DoubleWriteCounters& counters) {
+namespace {
+
+// Where the platform's operations run (platform.h); `sides` is set when a
+// migration is configured.
+ConnectionFactory plain_or_sides(const Context& ctx, const PlatformTarget& t, std::optional<DoubleWriteSides>& sides) {
     if (!t.dsn.empty()) {
         const Dsn dsn = database_dsn(DatabaseConfig{t.dsn, {}}, DsnRole::source, "--dsn");
         return [dsn] { return connect(dsn); };
@@ -36,15 +56,38 @@ ConnectionFactory platform_factory(const Context& ctx, const PlatformTarget& t, 
     // side reads and which sides write.
     const Dsn target = side_dsn(ctx, t.target, true);
     const Dsn control = control_dsn(ctx, source);
-    return [source, target, control, &counters] {
-        DoubleWriteSides sides;
-        sides.source = [source] { return connect(source); };
-        sides.source_engine = source.engine;
-        sides.target = [target] { return connect(target); };
-        sides.target_engine = target.engine;
-        sides.control = [control] { return connect(control); };
-        return make_double_write(std::move(sides), counters);
-    };
+    sides.emplace();
+    sides->source = [source] { return connect(source); };
+    sides->source_engine = source.engine;
+    sides->target = [target] { return connect(target); };
+    sides->target_engine = target.engine;
+    sides->control = [control] { return connect(control); };
+    return {};
+}
+
+}  // namespace
+
+ConnectionFactory platform_factory(const Context& ctx, const PlatformTarget& t, DoubleWriteCounters& counters) {
+    std::optional<DoubleWriteSides> sides;
+    if (ConnectionFactory plain = plain_or_sides(ctx, t, sides)) return plain;
+    return [sides = *sides, &counters] { return make_double_write(sides, counters); };
+}
+
+std::unique_ptr<OpsDatabase> ops_database(const Context& ctx, const PlatformTarget& t) {
+    auto out = std::make_unique<OpsDatabase>();
+    // --dsn, or no target anywhere: the one database, as ever.
+    if (!t.dsn.empty() || (t.target.empty() && ctx.config.target.empty())) {
+        const Dsn dsn = ops_dsn(ctx, t.dsn.empty() ? t.source : t.dsn);
+        out->write = [dsn] { return connect(dsn); };
+        out->read = out->write;
+        return out;
+    }
+    std::optional<DoubleWriteSides> sides;
+    plain_or_sides(ctx, t, sides);
+    out->double_write = true;
+    out->read = authoritative_side(*sides);
+    out->write = [sides = *sides, counters = &out->counters] { return make_double_write(sides, *counters); };
+    return out;
 }
 
 std::unique_ptr<PlatformConnection> open_platform(const Context& ctx, const PlatformTarget& t) {

@@ -40,6 +40,24 @@ ConnectionFactory platform_factory(const Context& ctx, const PlatformTarget& tar
 // Throws Error(Code::usage) when no database is given or configured.
 std::unique_ptr<PlatformConnection> open_platform(const Context& ctx, const PlatformTarget& target);
 
+// The database of an ops job (relay, payments consumer, ranking,
+// reconciliation): `write` where it writes -- the double-write connection
+// in the current mode when a source and a target are configured, else the
+// one database -- and `read` where it reads in bulk: the authoritative side
+// (core/.. migrate/double_write.h authoritative_side()), or the one database.
+struct OpsDatabase {
+    DoubleWriteCounters counters;  // when double-writing
+    ConnectionFactory write;
+    ConnectionFactory read;
+    bool double_write = false;
+};
+// --dsn as ever (the one database; default: the source from env/config);
+// with a target (--target or configured) the migration's double-write.
+// Throws Error(Code::usage) when no database is given or configured.
+std::unique_ptr<OpsDatabase> ops_database(const Context& ctx, const PlatformTarget& target);
+// --dsn, --source, --target of the ops jobs that write.
+void add_ops_options(CLI::App* cmd, PlatformTarget& target);
+
 // "2026-11-22 03:04:05.123456" for text, "2026-11-22T03:04:05.123456Z" for JSON.
 std::string text_time(std::int64_t micros);
 std::string json_time(std::int64_t micros);

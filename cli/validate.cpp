@@ -14,7 +14,7 @@
 #include "core/metrics.h"
 #include "core/migration_mode.h"
 #include "core/progress.h"
-#include "validate/validation.h"
+#include "validate/pass.h"
 
 namespace webook::cli {
 namespace {
@@ -23,7 +23,7 @@ struct ValidateArgs {
     SideOptions sides;
     bool full = false;
     bool incremental = false;
-    std::string base;          // src|dst; default: from the migration mode
+    std::string base;  // src|dst; default: from the migration mode
     bool checksum = false;
     std::string sink = "-";
     std::string metrics_file;
@@ -54,6 +54,7 @@ nlohmann::ordered_json table_json(const TableReport& r) {
     }
     if (r.method == "incremental") {
         j["watermark"] = r.watermark;
+        j["held_back"] = r.held_back;
         j["rechecked_away"] = r.rechecked_away;
     }
     return j;
@@ -61,12 +62,14 @@ nlohmann::ordered_json table_json(const TableReport& r) {
 
 std::string table_text(const TableReport& r) {
     const auto& c = r.counts;
-    std::string s = fmt::format("{:<22} {:>10} base rows {:>10} other rows  target_missing {:<6} neq {:<6} "
-                                "base_missing {:<6} {:.2f}s ({:.0f} rows/s)",
-                                r.table, c.base_rows, c.other_rows, c.target_missing, c.neq, c.base_missing, r.seconds,
-                                r.seconds > 0 ? static_cast<double>(c.base_rows + c.other_rows) / r.seconds : 0.0);
+    std::string s = fmt::format(
+        "{:<22} {:>10} base rows {:>10} other rows  target_missing {:<6} neq {:<6} "
+        "base_missing {:<6} {:.2f}s ({:.0f} rows/s)",
+        r.table, c.base_rows, c.other_rows, c.target_missing, c.neq, c.base_missing, r.seconds,
+        r.seconds > 0 ? static_cast<double>(c.base_rows + c.other_rows) / r.seconds : 0.0);
     if (r.method == "checksum") s += fmt::format("  [{} chunks, {} differing]", r.chunks, r.chunks_differing);
-    if (r.method == "incremental") s += fmt::format("  [watermark {}]", r.watermark);
+    if (r.method == "incremental")
+        s += fmt::format("  [watermark {}{}]", r.watermark, r.held_back ? ", held before a difference" : "");
     return s;
 }
 
@@ -77,7 +80,8 @@ void write_metrics(const std::string& path, const std::vector<TableReport>& repo
         std::map<std::string, std::string> l{{"table", r.table}, {"validator", kind}};
         m.gauge("webookctl_validate_rows_compared", "Rows read from the base side in the last run", l,
                 static_cast<double>(r.counts.base_rows));
-        for (auto [type, n] : {std::pair{"target_missing", r.counts.target_missing}, {"neq", r.counts.neq},
+        for (auto [type, n] : {std::pair{"target_missing", r.counts.target_missing},
+                               {"neq", r.counts.neq},
                                {"base_missing", r.counts.base_missing}}) {
             auto lt = l;
             lt["type"] = type;
@@ -108,57 +112,41 @@ int run_validate(Context& ctx, ValidateArgs& a) {
     auto source = connect(src_dsn);
     auto target = connect(dst_dsn);
     auto control = connect(control_dsn(ctx, src_dsn));
-    if (a.base.empty()) {
-        Mode mode = read_mode(*control);
-        options.base = base_side_of(mode);
-        log::get("validate")->info("migration mode {}: base is {}", mode_name(mode), base_side_name(options.base));
-    } else {
-        options.base = a.base == "dst" ? BaseSide::dst : BaseSide::src;
-    }
     CheckpointStore checkpoints(*control);
-    if (a.incremental) checkpoints.ensure_tables();
 
     std::vector<TablePlan> plans;
     for (const auto& t : tables) plans.push_back(plan_table(*source, *target, t));
 
+    PassOptions pass;
+    pass.validator = a.incremental ? Validator::incremental : Validator::full;
+    if (!a.base.empty()) pass.base = a.base == "dst" ? BaseSide::dst : BaseSide::src;
+    pass.validate = options;
     const std::string kind = a.incremental ? "incremental" : "full";
-    std::uint64_t total_differences = 0;
-    while (true) {
-        std::vector<TableReport> reports;
-        for (const auto& plan : plans) {
-            SideConnections conns{*source, *target};
-            ProgressCounter progress;
-            options.progress = &progress;
-            ProgressLine line("validating " + plan.name, progress);
-            reports.push_back(a.incremental ? validate_incremental(conns, plan, options, *sink, checkpoints)
-                                            : validate_full(conns, plan, options, *sink, &checkpoints));
-        }
-        sink->flush();  // a failed delivery is an error, never silent
-        std::uint64_t differences = 0;
-        for (const auto& r : reports) differences += r.counts.differences();
-        total_differences += differences;
+    auto render = [&](const PassReport& p) {
         if (ctx.json()) {
             nlohmann::ordered_json j;
             j["validator"] = kind;
-            j["base"] = base_side_name(options.base);
-            j["consistent"] = differences == 0;
-            j["inconsistencies"] = differences;
+            j["base"] = base_side_name(p.base);
+            j["mode"] = mode_name(p.mode);
+            j["consistent"] = p.differences == 0;
+            j["inconsistencies"] = p.differences;
             j["sink"] = sink->describe();
+            j["passes_redone"] = p.redone;
             j["tables"] = nlohmann::ordered_json::array();
-            for (const auto& r : reports) j["tables"].push_back(table_json(r));
+            for (const auto& r : p.tables) j["tables"].push_back(table_json(r));
             print_line(j.dump());
         } else {
-            for (const auto& r : reports) print_line(table_text(r));
-            print_line(differences == 0 ? fmt::format("consistent (base {})", base_side_name(options.base))
-                                        : fmt::format("{} inconsistencies (base {}), events to {}", differences,
-                                                      base_side_name(options.base), sink->describe()));
+            for (const auto& r : p.tables) print_line(table_text(r));
+            print_line(p.differences == 0 ? fmt::format("consistent (base {})", base_side_name(p.base))
+                                          : fmt::format("{} inconsistencies (base {}), events to {}", p.differences,
+                                                        base_side_name(p.base), sink->describe()));
         }
         std::fflush(stdout);
-        if (!a.metrics_file.empty()) write_metrics(a.metrics_file, reports, kind);
-        if (!a.follow) break;
-        Clock::real().sleep_for(std::chrono::duration_cast<std::chrono::microseconds>(interval));
-        check_interrupted();
-    }
+        if (!a.metrics_file.empty()) write_metrics(a.metrics_file, p.tables, kind);
+    };
+    const std::uint64_t total_differences =
+        run_passes({*source, *target}, *control, plans, pass, *sink, checkpoints, a.follow ? Follow::yes : Follow::no,
+                   std::chrono::duration_cast<std::chrono::microseconds>(interval), render);
     return total_differences == 0 ? k_exit_ok : k_exit_findings;
 }
 
@@ -166,38 +154,45 @@ int run_validate(Context& ctx, ValidateArgs& a) {
 
 void register_validate(CLI::App& app, Context& ctx) {
     auto a = std::make_shared<ValidateArgs>();
-    CLI::App* cmd = app.add_subcommand("validate", "compare source and target tables; report inconsistencies as events");
+    CLI::App* cmd =
+        app.add_subcommand("validate", "compare source and target tables; report inconsistencies as events");
     add_side_options(cmd, a->sides);
     auto* full = cmd->add_flag("--full", a->full, "compare every row (one merge pass in key order)");
-    auto* inc = cmd->add_flag("--incremental", a->incremental,
-                              "compare rows changed since the table's checkpointed watermark");
+    auto* inc =
+        cmd->add_flag("--incremental", a->incremental, "compare rows changed since the table's checkpointed watermark");
     full->excludes(inc);
     cmd->add_option("--base", a->base, "authoritative side (default: follows the migration mode)")
         ->check(CLI::IsMember({"src", "dst"}));
-    auto* checksum = cmd->add_flag("--checksum", a->checksum,
-                                   "full: compare per-chunk checksums computed in each database; rows only where they differ");
+    auto* checksum =
+        cmd->add_flag("--checksum", a->checksum,
+                      "full: compare per-chunk checksums computed in each database; rows only where they differ");
     checksum->excludes(inc);
     cmd->add_option("--sink", a->sink, "where events go: kafka://host:port/topic, file://path.jsonl or - (default: -)");
     cmd->add_option("--metrics-file", a->metrics_file, "write Prometheus metrics here (node_exporter textfile)");
     cmd->add_option("--batch-size", a->options.batch_size, "rows per keyset batch (default: 10000)");
     cmd->add_option("--chunk-rows", a->options.chunk_rows, "rows per checksum chunk (default: 20000)");
-    cmd->add_option("--since", a->since, "incremental: start at this update time instead of the checkpoint")->needs(inc);
-    cmd->add_option("--overlap", a->overlap, "incremental: re-read this far behind the watermark (default: 5s)")->needs(inc);
+    cmd->add_option("--since", a->since, "incremental: start at this update time instead of the checkpoint")
+        ->needs(inc);
+    cmd->add_option("--overlap", a->overlap, "incremental: re-read this far behind the watermark (default: 5s)")
+        ->needs(inc);
     cmd->add_option("--recheck-after", a->recheck_after,
                     "incremental: re-check differences after this delay before reporting (default: 0s)")
         ->needs(inc);
     auto* follow = cmd->add_flag("--follow", a->follow, "incremental: keep polling until signalled")->needs(inc);
     cmd->add_option("--interval", a->interval, "with --follow: time between passes (default: 30s)")->needs(follow);
     add_throttle_options(cmd, a->options.throttle, a->shard);
-    cmd->footer("Exit status: 0 consistent, 1 inconsistencies found, 2 usage, 3 connection/server error.\n"
-                "Examples:\n"
-                "  webookctl validate --full --table interactives --source mysql://webook@db1:3306/webook \\\n"
-                "      --target postgres://webook@db2:5432/webook --sink kafka://kafka:9092/webook_inconsistencies\n"
-                "  webookctl --config migrate.toml validate --incremental --recheck-after 2s --metrics-file "
-                "/var/lib/node_exporter/webookctl.prom");
+    cmd->footer(
+        "Exit status: 0 consistent, 1 inconsistencies found, 2 usage, 3 connection/server error.\n"
+        "Examples:\n"
+        "  webookctl validate --full --table interactives --source mysql://webook@db1:3306/webook "
+        "\\\n"
+        "      --target postgres://webook@db2:5432/webook --sink "
+        "kafka://kafka:9092/webook_inconsistencies\n"
+        "  webookctl --config migrate.toml validate --incremental --recheck-after 2s "
+        "--metrics-file "
+        "/var/lib/node_exporter/webookctl.prom");
     cmd->callback([&ctx, a] {
-        if (!a->full && !a->incremental)
-            throw CLI::ValidationError("validate", "choose --full or --incremental");
+        if (!a->full && !a->incremental) throw CLI::ValidationError("validate", "choose --full or --incremental");
         ctx.run = [a](Context& c) { return run_validate(c, *a); };
     });
 }

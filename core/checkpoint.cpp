@@ -36,11 +36,11 @@ std::optional<Checkpoint> CheckpointStore::load(const std::string& kind, const s
     const Dialect& d = m_conn.dialect();
     std::vector<Value> params{Value::text(kind), Value::text(table), Value::text(shard)};
     auto row = with_context("reading checkpoint from " + m_conn.describe(), [&] {
-        return m_conn.query_one(fmt::format("SELECT position, rows_done, result, utime FROM {} WHERE kind = {} AND "
-                                            "table_name = {} AND shard = {}",
-                                            d.quote(k_checkpoint_table), d.placeholder(1), d.placeholder(2),
-                                            d.placeholder(3)),
-                                params);
+        return m_conn.query_one(
+            fmt::format("SELECT position, rows_done, result, utime FROM {} WHERE kind = {} AND "
+                        "table_name = {} AND shard = {}",
+                        d.quote(k_checkpoint_table), d.placeholder(1), d.placeholder(2), d.placeholder(3)),
+            params);
     });
     if (!row) return std::nullopt;
     Checkpoint c{kind, table, shard, std::nullopt, (*row)[1].as_int(), "", (*row)[3].canonical()};
@@ -53,13 +53,19 @@ std::vector<Checkpoint> CheckpointStore::load_all() {
     const Dialect& d = m_conn.dialect();
     std::vector<Checkpoint> out;
     auto rows = with_context("reading checkpoints from " + m_conn.describe(), [&] {
-        return m_conn.query(fmt::format("SELECT kind, table_name, shard, position, rows_done, result, utime FROM {} "
-                                        "ORDER BY table_name, kind, shard",
-                                        d.quote(k_checkpoint_table)));
+        return m_conn.query(
+            fmt::format("SELECT kind, table_name, shard, position, rows_done, result, utime FROM {} "
+                        "ORDER BY table_name, kind, shard",
+                        d.quote(k_checkpoint_table)));
     });
     for (auto& r : rows) {
-        Checkpoint c{std::string(r[0].as_string()), std::string(r[1].as_string()), std::string(r[2].as_string()),
-                     std::nullopt, r[4].as_int(), "", r[6].canonical()};
+        Checkpoint c{std::string(r[0].as_string()),
+                     std::string(r[1].as_string()),
+                     std::string(r[2].as_string()),
+                     std::nullopt,
+                     r[4].as_int(),
+                     "",
+                     r[6].canonical()};
         if (!r[3].is_null()) c.position = std::string(r[3].as_string());
         if (!r[5].is_null()) c.result = std::string(r[5].as_string());
         out.push_back(std::move(c));
@@ -73,8 +79,8 @@ const std::vector<std::string> k_checkpoint_columns{"kind",      "table_name", "
                                                     "rows_done", "result",     "utime"};
 
 std::vector<Value> checkpoint_values(const Checkpoint& c) {
-    const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
-        std::chrono::system_clock::now().time_since_epoch());
+    const auto now =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch());
     return {Value::text(c.kind),
             Value::text(c.table),
             Value::text(c.shard),
@@ -106,6 +112,62 @@ void CheckpointStore::clear(const std::string& kind, const std::string& table, c
                                    d.quote(k_checkpoint_table), d.placeholder(1), d.placeholder(2), d.placeholder(3)),
                        params);
     });
+}
+
+std::int64_t control_clock_us(Connection& control) {
+    auto row = control.query_one(fmt::format("SELECT {}", control.dialect().now()));
+    return row ? (*row)[0].micros() : 0;
+}
+
+bool copy_finished(const Checkpoint& copy) {
+    if (copy.result.empty()) return false;
+    auto j = nlohmann::json::parse(copy.result, nullptr, false);
+    return j.is_object() && j.value("state", "") == "done";
+}
+
+std::string copy_done_result(std::uint64_t rows, double seconds) {
+    return fmt::format(R"({{"state":"done","rows":{},"seconds":{:.3f}}})", rows, seconds);
+}
+
+void save_pass(CheckpointStore& store, const PassRecord& p) {
+    nlohmann::ordered_json j{{"base", base_side_name(p.base)}, {"mode", p.mode},
+                             {"mode_version", p.mode_version}, {"started_us", p.started_us},
+                             {"ended_us", p.ended_us},         {"found", p.found},
+                             {"continued", p.continued}};
+    store.save({k_pass_kind_prefix + p.kind,
+                p.table,
+                p.shard,
+                std::to_string(p.ended_us),
+                static_cast<std::int64_t>(p.found),
+                j.dump(),
+                {}});
+}
+
+std::vector<PassRecord> passes_of(const std::vector<Checkpoint>& all) {
+    std::vector<PassRecord> out;
+    const std::string prefix = k_pass_kind_prefix;
+    for (const auto& c : all) {
+        if (c.kind.rfind(prefix, 0) != 0) continue;
+        auto j = nlohmann::json::parse(c.result, nullptr, false);
+        if (!j.is_object()) continue;
+        try {
+            PassRecord p;
+            p.table = c.table;
+            p.kind = c.kind.substr(prefix.size());
+            p.shard = c.shard;
+            p.base = j.at("base").get<std::string>() == "dst" ? BaseSide::dst : BaseSide::src;
+            p.mode = j.at("mode").get<std::string>();
+            p.mode_version = j.at("mode_version").get<std::int64_t>();
+            p.started_us = j.at("started_us").get<std::int64_t>();
+            p.ended_us = j.at("ended_us").get<std::int64_t>();
+            p.found = j.at("found").get<std::uint64_t>();
+            p.continued = j.at("continued").get<bool>();
+            out.push_back(std::move(p));
+        } catch (const nlohmann::json::exception&) {
+            // Written by another version of the tool: not evidence.
+        }
+    }
+    return out;
 }
 
 std::string encode_key(const Row& key) {

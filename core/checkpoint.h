@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "core/event.h"
 #include "core/value.h"
 
 namespace webook {
@@ -23,13 +24,13 @@ namespace webook {
 class Connection;
 
 struct Checkpoint {
-    std::string kind;       // "copy", "validate-incremental", ...
+    std::string kind;  // "copy", "validate-incremental", ...
     std::string table;
-    std::string shard = "all";  // "all", or "i/n"
+    std::string shard = "all";            // "all", or "i/n"
     std::optional<std::string> position;  // encoded key or time; empty = from the start
     std::int64_t rows_done = 0;
-    std::string result;     // free-form JSON summary of the last run
-    std::string updated_at; // filled by load()
+    std::string result;      // free-form JSON summary of the last run
+    std::string updated_at;  // filled by load()
 };
 
 class CheckpointStore {
@@ -49,6 +50,38 @@ public:
 private:
     Connection& m_conn;
 };
+
+// Whether a "copy" checkpoint says its copy finished (its result's "state" is
+// "done"); false for a copy still running, killed or never finished.
+bool copy_finished(const Checkpoint& copy);
+// The result a finished copy leaves in its checkpoint.
+std::string copy_done_result(std::uint64_t rows, double seconds);
+
+// The control database's clock, in microseconds: the one clock that pass
+// records, second-side failure counts and the gates all read, whichever host
+// they run on.
+std::int64_t control_clock_us(Connection& control);
+
+// What a validation pass leaves for the switch gates (migrate/gates.h), per
+// (table, kind, shard), replaced by the next pass: when it ran, with which
+// base and in which mode, and what it found. Times are control_clock_us().
+struct PassRecord {
+    std::string table;
+    std::string kind;  // "incremental" or "full"
+    std::string shard = "all";
+    BaseSide base = BaseSide::src;
+    std::string mode;  // the migration mode it ran in (its name)
+    std::int64_t mode_version = 0;
+    std::int64_t started_us = 0;
+    std::int64_t ended_us = 0;
+    std::uint64_t found = 0;  // differences reported (after re-checks)
+    bool continued = true;    // incremental: its window continued from the checkpoint (not --since)
+};
+inline constexpr const char* k_pass_kind_prefix = "validate-pass-";
+void save_pass(CheckpointStore& store, const PassRecord& pass);
+// The pass records among `all` (CheckpointStore::load_all()); malformed ones
+// are skipped.
+std::vector<PassRecord> passes_of(const std::vector<Checkpoint>& all);
 
 // A key row <-> its checkpoint text (a JSON array of canonical strings).
 std::string encode_key(const Row& key);

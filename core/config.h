@@ -31,10 +31,10 @@ struct DatabaseConfig {
 };
 
 struct TableConfig {
-    std::string name;                        // required
-    std::vector<std::string> key;            // default: the table's primary key
-    std::string update_column;               // default: "utime" when the table has it
-    std::vector<std::string> ignore_columns; // default: none
+    std::string name;                               // required
+    std::vector<std::string> key;                   // default: the table's primary key
+    std::string update_column;                      // default: "utime" when the table has it
+    std::vector<std::string> ignore_columns;        // default: none
     std::map<std::string, std::string> column_map;  // source name -> target name; default: none
 
     // Throws Error(Code::config) naming the bad identifier.
@@ -43,15 +43,19 @@ struct TableConfig {
 
 enum class OutputFormat { text, json };
 
+// One name for each switch every command shares (STYLE.md).
+enum class DryRun { no, yes };     // say what would be written; write nothing
+enum class UntilIdle { no, yes };  // stop once caught up instead of waiting for more
+
 struct Config {
     DatabaseConfig source;
     DatabaseConfig target;
-    DatabaseConfig control;          // default: the source
-    std::vector<TableConfig> tables; // default: none (commands take --table)
-    std::string log_level = "info";  // default: info
-    std::string log_format = "text"; // default: text
+    DatabaseConfig control;                    // default: the source
+    std::vector<TableConfig> tables;           // default: none (commands take --table)
+    std::string log_level = "info";            // default: info
+    std::string log_format = "text";           // default: text
     OutputFormat output = OutputFormat::text;  // default: text
-    std::string config_path;         // the file read, if any
+    std::string config_path;                   // the file read, if any
 
     // Throws Error(Code::config) with the first problem found.
     void validate() const;

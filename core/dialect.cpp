@@ -45,9 +45,8 @@ std::string length_prefixed(const std::vector<std::string>& texts, const std::ve
 
 void check_identifier(std::string_view identifier) {
     if (!valid_identifier(identifier))
-        throw Error(Code::config,
-                    fmt::format("invalid identifier '{}': use letters, digits and '_' (at most 63)",
-                                identifier.substr(0, 80)));
+        throw Error(Code::config, fmt::format("invalid identifier '{}': use letters, digits and '_' (at most 63)",
+                                              identifier.substr(0, 80)));
 }
 
 class MysqlDialect final : public Dialect {
@@ -80,9 +79,7 @@ public:
 
     // A binary string compares byte-wise and without PAD SPACE (utf8mb4_bin
     // would still treat 'a' and 'a ' as equal), whatever the column charset.
-    std::string binary(std::string_view expr) const override {
-        return fmt::format("CAST({} AS BINARY)", expr);
-    }
+    std::string binary(std::string_view expr) const override { return fmt::format("CAST({} AS BINARY)", expr); }
 
     std::string_view for_share() const override { return " LOCK IN SHARE MODE"; }
     std::string_view long_stream_session() const override { return "SET SESSION net_write_timeout = 3600"; }
@@ -112,23 +109,23 @@ public:
         for (const auto& c : t.columns) parts.push_back(column_sql(c));
         parts.push_back(fmt::format("PRIMARY KEY ({})", quote_list(t.primary_key)));
         for (const auto& ix : t.indexes)
-            parts.push_back(fmt::format("{}KEY {} ({})", ix.unique ? "UNIQUE " : "", quote(ix.name),
-                                        quote_list(ix.columns)));
-        return {fmt::format("CREATE TABLE IF NOT EXISTS {} (\n  {}\n) ENGINE=InnoDB DEFAULT "
-                            "CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
-                            quote(t.name), join(parts, ",\n  "))};
+            parts.push_back(
+                fmt::format("{}KEY {} ({})", ix.unique ? "UNIQUE " : "", quote(ix.name), quote_list(ix.columns)));
+        return {
+            fmt::format("CREATE TABLE IF NOT EXISTS {} (\n  {}\n) ENGINE=InnoDB DEFAULT "
+                        "CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
+                        quote(t.name), join(parts, ",\n  "))};
     }
 
-    std::string truncate(std::string_view table) const override {
-        return "TRUNCATE TABLE " + quote(table);
-    }
+    std::string truncate(std::string_view table) const override { return "TRUNCATE TABLE " + quote(table); }
 
     std::vector<std::string> sync_identity(std::string_view, std::string_view) const override {
         return {};  // AUTO_INCREMENT moves past explicit ids by itself
     }
 
     std::string upsert_add(std::string_view table, const std::vector<std::string>& columns,
-                           const std::vector<std::string>&, const std::vector<std::pair<std::string, std::string>>& adds,
+                           const std::vector<std::string>&,
+                           const std::vector<std::pair<std::string, std::string>>& adds,
                            const std::vector<std::string>& sets) const override {
         // ON DUPLICATE KEY fires on any unique key: callers pass tables whose
         // only unique keys are the primary key and `conflict_key`.
@@ -142,6 +139,8 @@ public:
         const auto seconds = (wait.count() + 999) / 1000;
         return fmt::format("SET SESSION innodb_lock_wait_timeout = {}", std::max<std::int64_t>(seconds, 1));
     }
+
+    std::string queue_later_lockers(std::string_view) const override { return ""; }
 
     std::string canonical_text(std::string_view q, ValueKind kind, int scale) const override {
         switch (kind) {
@@ -158,7 +157,8 @@ public:
         case ValueKind::time: return fmt::format("TIME_FORMAT({}, '%H:%i:%s.%f')", q);
         default: break;
         }
-        throw Error(Code::config, fmt::format("column {} ({}) has no exact text form for checksums", q, kind_name(kind)));
+        throw Error(Code::config,
+                    fmt::format("column {} ({}) has no exact text form for checksums", q, kind_name(kind)));
     }
 
     std::string row_md5(const std::vector<std::string>& texts, const std::vector<std::string>& cols) const override {
@@ -176,14 +176,16 @@ public:
 
     std::string unique_indexes_sql() const override {
         return "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS "
-               "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND NON_UNIQUE = 0 AND INDEX_NAME <> 'PRIMARY' "
+               "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND NON_UNIQUE = 0 AND "
+               "INDEX_NAME <> 'PRIMARY' "
                "AND COLUMN_NAME IS NOT NULL AND SUB_PART IS NULL ORDER BY INDEX_NAME, SEQ_IN_INDEX";
     }
 
     std::vector<IndexDefinition> secondary_indexes(Connection& conn, std::string_view table) const override {
         const std::vector<Value> names{Value::text(std::string(table)), Value::text(std::string(table))};
         auto fks = conn.query_one(
-            "SELECT COUNT(*) FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() "
+            "SELECT COUNT(*) FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE "
+            "CONSTRAINT_SCHEMA = DATABASE() "
             "AND (TABLE_NAME = ? OR REFERENCED_TABLE_NAME = ?)",
             names);
         if (fks && (*fks)[0].as_int() > 0) return {};
@@ -240,8 +242,8 @@ private:
         return sql;
     }
 
-    std::string insert_prefix(std::string_view verb, std::string_view table,
-                              const std::vector<std::string>& columns, int rows) const {
+    std::string insert_prefix(std::string_view verb, std::string_view table, const std::vector<std::string>& columns,
+                              int rows) const {
         std::string sql = fmt::format("{} {} ({}) VALUES ", verb, quote(table), quote_list(columns));
         const std::string one = placeholders(1, static_cast<int>(columns.size()));
         for (int r = 0; r < rows; ++r) {
@@ -280,9 +282,7 @@ public:
         return insert_prefix(table, columns, rows) + " ON CONFLICT DO NOTHING";
     }
 
-    std::string binary(std::string_view expr) const override {
-        return fmt::format("{} COLLATE \"C\"", expr);
-    }
+    std::string binary(std::string_view expr) const override { return fmt::format("{} COLLATE \"C\"", expr); }
 
     std::string_view for_share() const override { return " FOR SHARE"; }
     std::string_view long_stream_session() const override { return {}; }
@@ -316,28 +316,26 @@ public:
             parts.push_back(std::move(sql));
         }
         parts.push_back(fmt::format("PRIMARY KEY ({})", quote_list(t.primary_key)));
-        std::vector<std::string> out{fmt::format("CREATE TABLE IF NOT EXISTS {} (\n  {}\n)",
-                                                 quote(t.name), join(parts, ",\n  "))};
+        std::vector<std::string> out{
+            fmt::format("CREATE TABLE IF NOT EXISTS {} (\n  {}\n)", quote(t.name), join(parts, ",\n  "))};
         for (const auto& ix : t.indexes)
-            out.push_back(fmt::format("CREATE {}INDEX IF NOT EXISTS {} ON {} ({})",
-                                      ix.unique ? "UNIQUE " : "", quote(t.name + "_" + ix.name),
-                                      quote(t.name), quote_list(ix.columns)));
+            out.push_back(fmt::format("CREATE {}INDEX IF NOT EXISTS {} ON {} ({})", ix.unique ? "UNIQUE " : "",
+                                      quote(t.name + "_" + ix.name), quote(t.name), quote_list(ix.columns)));
         return out;
     }
 
-    std::string truncate(std::string_view table) const override {
-        return "TRUNCATE TABLE " + quote(table);
-    }
+    std::string truncate(std::string_view table) const override { return "TRUNCATE TABLE " + quote(table); }
 
     std::vector<std::string> sync_identity(std::string_view table, std::string_view column) const override {
         // Only serial columns own a sequence; pg_get_serial_sequence is NULL
         // otherwise. Its second argument is a bare column name (taken literally).
         check_identifier(column);
-        return {fmt::format("SELECT setval(pg_get_serial_sequence('{0}', '{1}'), "
-                            "GREATEST(COALESCE((SELECT MAX({2}) FROM {3}), 0), 1), "
-                            "(SELECT MAX({2}) FROM {3}) IS NOT NULL) "
-                            "WHERE pg_get_serial_sequence('{0}', '{1}') IS NOT NULL",
-                            quote_string_free(table), column, quote(column), quote(table))};
+        return {
+            fmt::format("SELECT setval(pg_get_serial_sequence('{0}', '{1}'), "
+                        "GREATEST(COALESCE((SELECT MAX({2}) FROM {3}), 0), 1), "
+                        "(SELECT MAX({2}) FROM {3}) IS NOT NULL) "
+                        "WHERE pg_get_serial_sequence('{0}', '{1}') IS NOT NULL",
+                        quote_string_free(table), column, quote(column), quote(table))};
     }
 
     std::string upsert_add(std::string_view table, const std::vector<std::string>& columns,
@@ -357,6 +355,10 @@ public:
         return fmt::format("SET lock_timeout = '{}ms'", std::max<std::int64_t>(wait.count(), 1));
     }
 
+    std::string queue_later_lockers(std::string_view table) const override {
+        return fmt::format("LOCK TABLE {} IN EXCLUSIVE MODE", quote(table));
+    }
+
     std::string canonical_text(std::string_view q, ValueKind kind, int) const override {
         switch (kind) {
         case ValueKind::integer:
@@ -370,7 +372,8 @@ public:
         case ValueKind::time: return fmt::format("to_char({}, 'HH24:MI:SS.US')", q);
         default: break;
         }
-        throw Error(Code::config, fmt::format("column {} ({}) has no exact text form for checksums", q, kind_name(kind)));
+        throw Error(Code::config,
+                    fmt::format("column {} ({}) has no exact text form for checksums", q, kind_name(kind)));
     }
 
     std::string row_md5(const std::vector<std::string>& texts, const std::vector<std::string>& cols) const override {
@@ -382,7 +385,8 @@ public:
     }
 
     std::string running_sessions_sql() const override {
-        return "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND backend_type = 'client backend'";
+        return "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND backend_type = "
+               "'client backend'";
     }
 
     std::string unique_indexes_sql() const override {
@@ -391,7 +395,8 @@ public:
                "JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid "
                "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) "
                "JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
-               "WHERE i.indrelid = to_regclass(quote_ident($1)) AND i.indisunique AND NOT i.indisprimary "
+               "WHERE i.indrelid = to_regclass(quote_ident($1)) AND i.indisunique AND NOT "
+               "i.indisprimary "
                "AND i.indpred IS NULL AND i.indexprs IS NULL "
                "ORDER BY ic.relname, k.ord";
     }
@@ -427,8 +432,10 @@ private:
     std::string renumber(std::string_view fragment, int& n) const {
         std::string out;
         for (char c : fragment) {
-            if (c == '?') out += placeholder(++n);
-            else out += c;
+            if (c == '?')
+                out += placeholder(++n);
+            else
+                out += c;
         }
         return out;
     }
@@ -439,8 +446,7 @@ private:
         return fmt::format("\"{}\"", identifier);
     }
 
-    std::string insert_prefix(std::string_view table, const std::vector<std::string>& columns,
-                              int rows) const {
+    std::string insert_prefix(std::string_view table, const std::vector<std::string>& columns, int rows) const {
         std::string sql = fmt::format("INSERT INTO {} ({}) VALUES ", quote(table), quote_list(columns));
         const int n = static_cast<int>(columns.size());
         for (int r = 0; r < rows; ++r) {

@@ -7,8 +7,8 @@
 
 #include <chrono>
 #include <string>
-#include <utility>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/dsn.h"
@@ -18,26 +18,26 @@ namespace webook {
 
 // Logical column types of the webook schema; each dialect names them.
 enum class ColumnType {
-    id,         // BIGINT AUTO_INCREMENT / BIGSERIAL, the primary key
+    id,  // BIGINT AUTO_INCREMENT / BIGSERIAL, the primary key
     bigint,
     integer,
     smallint,
-    boolean,    // TINYINT(1) / boolean
-    varchar,    // VARCHAR(size)
-    text,       // TEXT / text (up to 64 KiB on MySQL)
-    longtext,   // LONGTEXT / text
-    decimal,    // DECIMAL(precision, scale) / numeric(p, s)
-    real,       // DOUBLE / double precision
-    datetime,   // DATETIME(6) / timestamp(6) without time zone, UTC by convention
-    date,       // DATE / date
-    bytes,      // BLOB / bytea
+    boolean,   // TINYINT(1) / boolean
+    varchar,   // VARCHAR(size)
+    text,      // TEXT / text (up to 64 KiB on MySQL)
+    longtext,  // LONGTEXT / text
+    decimal,   // DECIMAL(precision, scale) / numeric(p, s)
+    real,      // DOUBLE / double precision
+    datetime,  // DATETIME(6) / timestamp(6) without time zone, UTC by convention
+    date,      // DATE / date
+    bytes,     // BLOB / bytea
 };
 
 struct ColumnDef {
     std::string name;
     ColumnType type = ColumnType::bigint;
-    int size = 0;        // varchar length, decimal precision
-    int scale = 0;       // decimal scale
+    int size = 0;   // varchar length, decimal precision
+    int scale = 0;  // decimal scale
     bool nullable = false;
     std::string default_sql;  // raw DEFAULT expression written by us, "" = none
 };
@@ -89,8 +89,8 @@ public:
                                const std::vector<std::string>& key_columns, int rows = 1) const = 0;
     // INSERT that skips rows whose key already exists (INSERT IGNORE /
     // ON CONFLICT DO NOTHING).
-    virtual std::string insert_ignore(std::string_view table,
-                                      const std::vector<std::string>& columns, int rows = 1) const = 0;
+    virtual std::string insert_ignore(std::string_view table, const std::vector<std::string>& columns,
+                                      int rows = 1) const = 0;
 
     // `expr` compared and ordered byte-wise whatever the column collation:
     // `CAST(expr AS BINARY)` / `expr COLLATE "C"` for text keys.
@@ -111,8 +111,7 @@ public:
     virtual std::string truncate(std::string_view table) const = 0;
     // Statements that move an identity column's generator past the rows
     // loaded with explicit ids (PostgreSQL sequences; nothing on MySQL).
-    virtual std::vector<std::string> sync_identity(std::string_view table,
-                                                   std::string_view column) const = 0;
+    virtual std::vector<std::string> sync_identity(std::string_view table, std::string_view column) const = 0;
 
     // INSERT one row, or on a conflict over `conflict_key` add `adds` (column,
     // SQL delta expression over placeholders) to the stored values and set
@@ -131,6 +130,15 @@ public:
     // Sets how long this session waits for a row lock before failing
     // (MySQL counts whole seconds: rounded up, at least 1).
     virtual std::string lock_timeout(std::chrono::milliseconds wait) const = 0;
+
+    // Inside a transaction, before it takes a row FOR UPDATE that many
+    // sessions read FOR SHARE: a statement that makes sessions arriving later
+    // queue behind this one. PostgreSQL lets a new FOR SHARE overtake a
+    // waiting FOR UPDATE, so under steady readers the writer would wait
+    // forever (each lock_timeout bounds one wait, not the total): an EXCLUSIVE
+    // table lock (which plain reads still pass) makes them queue. InnoDB
+    // already queues them: empty.
+    virtual std::string queue_later_lockers(std::string_view table) const = 0;
 
     // -- Checksums computed inside the database ------------------------------
     // The canonical text of a column (the SQL twin of Value::canonical(), so

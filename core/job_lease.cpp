@@ -47,7 +47,7 @@ std::string default_lease_owner() {
 }
 
 std::int64_t database_now_micros(Connection& conn) {
-    auto row = conn.query_one(fmt::format("SELECT {}", conn.dialect().now()));
+    auto row = conn.query_one(PortableSql{[](const Dialect& d) { return fmt::format("SELECT {}", d.now()); }, {}});
     if (!row || row->empty() || row->at(0).is_null())
         throw Error(Code::server, "reading the database clock returned nothing");
     return row->at(0).micros();
@@ -62,14 +62,25 @@ AcquireResult JobLeases::try_acquire(std::string_view name, std::string_view own
     if (name.empty()) throw Error(Code::usage, "a job needs a name");
     if (owner.empty()) throw Error(Code::usage, "a lease owner must not be empty");
     if (duration.count() <= 0) throw Error(Code::usage, "a lease duration must be positive");
-    const Dialect& d = m_conn.dialect();
-    const std::string table = d.quote(k_jobs_table);
-    const std::string take_sql = fmt::format(
-        "UPDATE {0} SET owner = {1}, lease_until = {2}, version = version + 1, utime = {3} "
-        "WHERE name = {4} AND (owner IS NULL OR lease_until IS NULL OR lease_until < {5})",
-        table, d.placeholder(1), d.placeholder(2), d.placeholder(3), d.placeholder(4), d.placeholder(5));
-    const std::string read_sql =
-        fmt::format("SELECT owner, lease_until, version FROM {} WHERE name = {}", table, d.placeholder(1));
+    // Portable: through a double-write connection the lease is kept on both
+    // sides, in the mode's order, and read from the first.
+    const PortableSql take_sql{[](const Dialect& d) {
+                                   return fmt::format(
+                                       "UPDATE {0} SET owner = {1}, lease_until = {2}, version = version + 1, "
+                                       "utime = {3} WHERE name = {4} AND (owner IS NULL OR lease_until IS NULL OR "
+                                       "lease_until < {5})",
+                                       d.quote(k_jobs_table), d.placeholder(1), d.placeholder(2), d.placeholder(3),
+                                       d.placeholder(4), d.placeholder(5));
+                               },
+                               "jobs take"};
+    const PortableSql read_sql{[](const Dialect& d) {
+                                   return fmt::format("SELECT owner, lease_until, version FROM {} WHERE name = {}",
+                                                      d.quote(k_jobs_table), d.placeholder(1));
+                               },
+                               {}};
+    const PortableSql insert_sql{
+        [](const Dialect& d) { return d.insert_ignore(k_jobs_table, {"name", "version", "ctime", "utime"}); },
+        "jobs insert"};
 
     return with_context(job_context(name), [&] {
         // Three rounds cover the races: the row is created by someone else
@@ -101,7 +112,7 @@ AcquireResult JobLeases::try_acquire(std::string_view name, std::string_view own
             if (!row) {
                 // First use of this job: create its free row, then try again.
                 const Value fresh[] = {Value::text(std::string(name)), Value::integer(0), micros(now), micros(now)};
-                m_conn.execute(d.insert_ignore(k_jobs_table, {"name", "version", "ctime", "utime"}), fresh);
+                m_conn.execute(insert_sql, fresh);
                 continue;
             }
             const Value& holder = row->at(0);
@@ -118,14 +129,15 @@ AcquireResult JobLeases::try_acquire(std::string_view name, std::string_view own
 }
 
 bool JobLeases::renew(Lease& lease) {
-    const Dialect& d = m_conn.dialect();
     const std::int64_t now = m_clock();
     const std::int64_t until = now + lease.duration.count();
-    const std::string sql = fmt::format(
-        "UPDATE {} SET lease_until = {}, version = version + 1, utime = {} "
-        "WHERE name = {} AND owner = {} AND version = {}",
-        d.quote(k_jobs_table), d.placeholder(1), d.placeholder(2), d.placeholder(3), d.placeholder(4),
-        d.placeholder(5));
+    const PortableSql sql{[](const Dialect& d) {
+                              return fmt::format("UPDATE {} SET lease_until = {}, version = version + 1, utime = {} "
+                                                 "WHERE name = {} AND owner = {} AND version = {}",
+                                                 d.quote(k_jobs_table), d.placeholder(1), d.placeholder(2),
+                                                 d.placeholder(3), d.placeholder(4), d.placeholder(5));
+                          },
+                          "jobs renew"};
     const Value params[] = {micros(until), micros(now), Value::text(lease.name), Value::text(lease.owner),
                             Value::integer(lease.version)};
     const bool held = with_context(job_context(lease.name), [&] {
@@ -139,20 +151,21 @@ bool JobLeases::renew(Lease& lease) {
 }
 
 bool JobLeases::release(const Lease& lease, RunCompleted completed) {
-    const Dialect& d = m_conn.dialect();
     const std::int64_t now = m_clock();
     const bool done = completed == RunCompleted::yes;
     std::vector<Value> params = {micros(now)};
-    std::string sets = fmt::format("owner = NULL, lease_until = NULL, version = version + 1, utime = {}",
-                                   d.placeholder(1));
-    if (done) {
-        params.push_back(micros(now));
-        sets += fmt::format(", last_run_at = {}", d.placeholder(2));
-    }
+    if (done) params.push_back(micros(now));
     const int n = static_cast<int>(params.size());
-    const std::string sql =
-        fmt::format("UPDATE {} SET {} WHERE name = {} AND owner = {} AND version = {}", d.quote(k_jobs_table), sets,
-                    d.placeholder(n + 1), d.placeholder(n + 2), d.placeholder(n + 3));
+    const PortableSql sql{[done, n](const Dialect& d) {
+                              std::string sets = fmt::format(
+                                  "owner = NULL, lease_until = NULL, version = version + 1, utime = {}",
+                                  d.placeholder(1));
+                              if (done) sets += fmt::format(", last_run_at = {}", d.placeholder(2));
+                              return fmt::format("UPDATE {} SET {} WHERE name = {} AND owner = {} AND version = {}",
+                                                 d.quote(k_jobs_table), sets, d.placeholder(n + 1),
+                                                 d.placeholder(n + 2), d.placeholder(n + 3));
+                          },
+                          "jobs release"};
     params.push_back(Value::text(lease.name));
     params.push_back(Value::text(lease.owner));
     params.push_back(Value::integer(lease.version));
@@ -160,10 +173,13 @@ bool JobLeases::release(const Lease& lease, RunCompleted completed) {
 }
 
 bool JobLeases::lock_if_held(const Lease& lease) {
-    const Dialect& d = m_conn.dialect();
-    const std::string sql = fmt::format("SELECT version FROM {} WHERE name = {} AND owner = {} AND version = {}{}",
-                                        d.quote(k_jobs_table), d.placeholder(1), d.placeholder(2), d.placeholder(3),
-                                        d.for_update());
+    const PortableSql sql{[](const Dialect& d) {
+                              return fmt::format("SELECT version FROM {} WHERE name = {} AND owner = {} AND "
+                                                 "version = {}{}",
+                                                 d.quote(k_jobs_table), d.placeholder(1), d.placeholder(2),
+                                                 d.placeholder(3), d.for_update());
+                          },
+                          {}};
     const Value params[] = {Value::text(lease.name), Value::text(lease.owner), Value::integer(lease.version)};
     return with_context(job_context(lease.name), [&] { return m_conn.query_one(sql, params).has_value(); });
 }
@@ -184,23 +200,29 @@ JobState job_state(const Row& row, std::int64_t now) {
 }  // namespace
 
 std::vector<JobState> JobLeases::list() {
-    const Dialect& d = m_conn.dialect();
     const std::int64_t now = m_clock();
     std::vector<JobState> out;
-    for (const auto& row : m_conn.query(fmt::format(
-             "SELECT name, owner, lease_until, version, last_run_at FROM {} ORDER BY name", d.quote(k_jobs_table))))
+    const PortableSql sql{[](const Dialect& d) {
+                              return fmt::format(
+                                  "SELECT name, owner, lease_until, version, last_run_at FROM {} ORDER BY name",
+                                  d.quote(k_jobs_table));
+                          },
+                          {}};
+    for (const auto& row : m_conn.query(sql))
         out.push_back(job_state(row, now));
     return out;
 }
 
 std::optional<JobState> JobLeases::get(std::string_view name) {
-    const Dialect& d = m_conn.dialect();
     const std::int64_t now = m_clock();
     const Value key[] = {Value::text(std::string(name))};
-    auto row = m_conn.query_one(fmt::format("SELECT name, owner, lease_until, version, last_run_at FROM {} "
-                                            "WHERE name = {}",
-                                            d.quote(k_jobs_table), d.placeholder(1)),
-                                key);
+    const PortableSql sql{[](const Dialect& d) {
+                              return fmt::format("SELECT name, owner, lease_until, version, last_run_at FROM {} "
+                                                 "WHERE name = {}",
+                                                 d.quote(k_jobs_table), d.placeholder(1));
+                          },
+                          {}};
+    auto row = m_conn.query_one(sql, key);
     if (!row) return std::nullopt;
     return job_state(*row, now);
 }

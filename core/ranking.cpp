@@ -247,9 +247,8 @@ std::vector<RankedArticle> compute_hot_ranking(Connection& conn, const RankOptio
 
 Ranking publish_hot_ranking(Connection& conn, std::vector<RankedArticle> items, std::int64_t computed_at_micros,
                             const RankHooks& hooks) {
-    const Dialect& d = conn.dialect();
-    const std::string items_table = d.quote("ranking_items");
-    const std::string current_table = d.quote("ranking_current");
+    // Portable statements: through a double-write connection the ranking is
+    // published on both sides, in the mode's order.
     const std::vector<std::string> item_columns = {"version", "position", "article_id", "title",
                                                    "author_id", "like_cnt",  "score",      "ctime"};
     Ranking ranking;
@@ -262,34 +261,52 @@ Ranking publish_hot_ranking(Connection& conn, std::vector<RankedArticle> items, 
         // publisher waiting here holds no lock that a host taking the job
         // would wait for.
         const Value name[] = {Value::text(k_hot_ranking)};
-        replaced = optional_int(conn.query_one(
-            fmt::format("SELECT version FROM {} WHERE name = {}{}", current_table, d.placeholder(1), d.for_update()),
-            name));
+        replaced = optional_int(conn.query_one(PortableSql{[](const Dialect& d) {
+                                                               return fmt::format(
+                                                                   "SELECT version FROM {} WHERE name = {}{}",
+                                                                   d.quote("ranking_current"), d.placeholder(1),
+                                                                   d.for_update());
+                                                           },
+                                                           {}},
+                                               name));
         if (hooks.before_publish) hooks.before_publish(conn);
-        const auto highest = optional_int(conn.query_one(fmt::format("SELECT MAX(version) FROM {}", items_table)));
+        const auto highest = optional_int(conn.query_one(PortableSql{
+            [](const Dialect& d) { return fmt::format("SELECT MAX(version) FROM {}", d.quote("ranking_items")); }, {}}));
         ranking.version = std::max(replaced.value_or(0), highest.value_or(0)) + 1;
 
         // 1. The new version's rows: invisible to readers until the pointer moves.
         for (std::size_t first = 0; first < items.size(); first += k_insert_rows) {
             const std::size_t n = std::min(k_insert_rows, items.size() - first);
-            std::string sql = fmt::format("INSERT INTO {} ({}) VALUES ", items_table, d.quote_list(item_columns));
             std::vector<Value> params;
             params.reserve(n * item_columns.size());
             for (std::size_t i = 0; i < n; ++i) {
                 const RankedArticle& a = items[first + i];
-                sql += (i ? ", " : "") +
-                       d.placeholders(static_cast<int>(params.size()) + 1, static_cast<int>(item_columns.size()));
                 for (auto&& v : {Value::integer(ranking.version), Value::integer(a.position),
                                  Value::integer(a.article_id), Value::text(a.title), Value::integer(a.author_id),
                                  Value::integer(a.like_cnt), Value::real(a.score), Value::datetime_micros(a.ctime_micros)})
                     params.push_back(v);
             }
-            conn.execute(sql, params);
+            const PortableSql insert{[&item_columns, n](const Dialect& d) {
+                                         std::string sql = fmt::format("INSERT INTO {} ({}) VALUES ",
+                                                                       d.quote("ranking_items"),
+                                                                       d.quote_list(item_columns));
+                                         const int width = static_cast<int>(item_columns.size());
+                                         for (std::size_t i = 0; i < n; ++i)
+                                             sql += (i ? ", " : "") +
+                                                    d.placeholders(static_cast<int>(i) * width + 1, width);
+                                         return sql;
+                                     },
+                                     "ranking_items"};
+            conn.execute(insert, params);
         }
         // 2. One statement makes it current.
         const Value pointer[] = {Value::text(k_hot_ranking), Value::integer(ranking.version),
                                  Value::datetime_micros(computed_at_micros)};
-        conn.execute(d.upsert("ranking_current", {"name", "version", "computed_at"}, {"name"}), pointer);
+        conn.execute(PortableSql{[](const Dialect& d) {
+                                     return d.upsert("ranking_current", {"name", "version", "computed_at"}, {"name"});
+                                 },
+                                 "ranking_current"},
+                     pointer);
         tx.commit();
     });
     // 3. Versions older than the one just replaced go. The replaced one stays
@@ -298,7 +315,12 @@ Ranking publish_hot_ranking(Connection& conn, std::vector<RankedArticle> items, 
     if (replaced) {
         try {
             const Value older[] = {Value::integer(*replaced)};
-            conn.execute(fmt::format("DELETE FROM {} WHERE version < {}", items_table, d.placeholder(1)), older);
+            conn.execute(PortableSql{[](const Dialect& d) {
+                                         return fmt::format("DELETE FROM {} WHERE version < {}",
+                                                            d.quote("ranking_items"), d.placeholder(1));
+                                     },
+                                     "ranking_items"},
+                         older);
         } catch (const Error& e) {
             logger().warn("could not delete old ranking versions (the next run will): {}", e.what());
         }
@@ -383,7 +405,11 @@ RankJobResult run_hot_ranking_job(Connection& conn, const RankJobOptions& option
         if (!leases.lock_if_held(lease)) throw lost_lease(leases, lease);
     };
     RecomputeResult computed;
-    auto items = compute_hot_ranking(conn, options.rank, hooks, &computed.stats);
+    // Computed from the read side when one is given (the authoritative side of
+    // a migration), published through `conn`.
+    std::unique_ptr<Connection> reader;
+    if (options.read_connection) reader = options.read_connection();
+    auto items = compute_hot_ranking(reader ? *reader : conn, options.rank, hooks, &computed.stats);
     computed.ranking = publish_hot_ranking(conn, std::move(items), computed.stats.now_micros, hooks);
 
     // 4. Free the job for the next cron run, recording when it last ran.

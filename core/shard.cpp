@@ -26,8 +26,8 @@ std::vector<Row> span_boundaries(SideConnections conns, const TablePlan& plan, i
     std::optional<std::int64_t> lo, hi;
     for (auto [conn, side] : {std::pair{&conns.source, &plan.source}, std::pair{&conns.target, &plan.target}}) {
         const Dialect& d = conn->dialect();
-        auto row = conn->query_one(fmt::format("SELECT MIN({0}), MAX({0}) FROM {1}", d.quote(side->key[0]),
-                                               d.quote(side->table)));
+        auto row = conn->query_one(
+            fmt::format("SELECT MIN({0}), MAX({0}) FROM {1}", d.quote(side->key[0]), d.quote(side->table)));
         if (!row || (*row)[0].is_null()) continue;
         std::int64_t a = (*row)[0].as_int(), b = (*row)[1].as_int();
         lo = lo ? std::min(*lo, a) : a;
@@ -164,8 +164,13 @@ ShardRange shard_range(SideConnections conns, const TablePlan& plan, const Shard
             }
             const std::string method =
                 plan.key_size() == 1 && integer_kind(plan.source.kinds[0]) ? "span" : "quantiles";
-            if (plans.save_if_absent({k_plan_kind, plan.name, slot, encode_plan(boundaries), 0,
-                                      fmt::format(R"({{"method":"{}","shards":{}}})", method, shard.count), {}}))
+            if (plans.save_if_absent({k_plan_kind,
+                                      plan.name,
+                                      slot,
+                                      encode_plan(boundaries),
+                                      0,
+                                      fmt::format(R"({{"method":"{}","shards":{}}})", method, shard.count),
+                                      {}}))
                 log::get("shard")->info("{}: planned a {}-way split ({}), kept in the control table", plan.name,
                                         shard.count, method);
             kept = plans.load(k_plan_kind, plan.name, slot);  // ours, or the one that won a race
@@ -181,7 +186,7 @@ std::size_t forget_shard_plans(CheckpointStore& plans, const std::string& table)
     std::vector<Checkpoint> kept;
     for (auto& c : plans.load_all()) {
         if (c.table != table) continue;
-        if (c.kind == "copy" && c.shard != "all" && c.result.find(R"("state":"done")") == std::string::npos)
+        if (c.kind == "copy" && c.shard != "all" && !copy_finished(c))
             throw Error(Code::usage,
                         fmt::format("shard {} of {} has an unfinished copy: finish it (`migrate copy --resume "
                                     "--shard {}`) or start it over (`--truncate`) before its split is re-planned",

@@ -4,8 +4,9 @@
 #
 #   seed the source -> traffic on (simulate, 8 writers, through the
 #   double-write connection) -> target schema -> copy -> full validate + fix ->
-#   src_first -> incremental validate + fix -> dst_first (the target is now the
-#   base; the source is repaired) -> dst_only -> traffic off -> full validation
+#   src_first -> incremental validate + fix until the gate opens -> dst_first
+#   (the target is now the base; the source is repaired) -> validate + fix
+#   until the gate opens -> dst_only -> traffic off -> full validation
 #   in both directions must find 0, and simulate must report 0 failed user
 #   operations.
 #
@@ -13,6 +14,8 @@
 #   --outage   stops the target server for several seconds during src_first:
 #              user operations must still succeed, and once it is back,
 #              incremental validation and fixing converge to 0.
+# Each switch goes through its gate (`migrate mode set --dry-run` until ready),
+# and each phase tries one command it forbids, which must be refused.
 # Environment: WEBOOK_DRILL_SECONDS (traffic per phase, default 6),
 #              WEBOOK_DRILL_SCALE (seed size factor, default 1).
 # Exit status 0 when the drill converged; non-zero with the failing phase.
@@ -86,16 +89,29 @@ validate_and_fix() {  # $1: full|incremental, further args to validate
     fi
 }
 
-# The gate before a switch of the authoritative side: incremental passes
-# (each fixing what it found) until one finds nothing, so the side that
-# becomes the base holds every row. Fails after 10 passes.
-converge() {
+# A switch through its gate (migrate mode set): incremental passes, each
+# fixing what it found, until the gate of the step says ready -- a clean pass
+# with the right base, newer than any second-side failure -- then the switch.
+# Fails after 10 passes.
+switch_to() {  # $1: the mode
     local pass
     for pass in 1 2 3 4 5 6 7 8 9 10; do
         validate_and_fix incremental --recheck-after 2s
-        [ "$found" -gt 0 ] || return 0
+        if "$W" migrate mode set "$1" --dry-run >"$WORK/gate.txt" 2>&1; then
+            "$W" migrate mode set "$1"
+            return 0
+        fi
+        sed 's/^/   gate: /' "$WORK/gate.txt"
     done
-    fail "incremental validation did not converge in 10 passes ($found inconsistencies in the last)"
+    fail "the gate of $1 stayed closed after 10 passes: $(cat "$WORK/gate.txt")"
+}
+
+# One command the phase forbids: it must be refused (exit 2) and say why.
+expect_refused() {  # $1: what, then the command's arguments
+    local what=$1 rc=0; shift
+    "$W" "$@" >"$WORK/refused.out" 2>"$WORK/refused.err" || rc=$?
+    [ $rc -eq 2 ] || fail "$what: expected a refusal (exit 2), got exit $rc: $(cat "$WORK/refused.err")"
+    printf '   refused as it must be (%s): %s\n' "$what" "$(grep -m1 'error:' "$WORK/refused.err" | cut -c1-160)"
 }
 
 step "seed the source ($SRC_DB) and create its control table (mode src_only)"
@@ -111,6 +127,8 @@ sleep 2
 step "create the target schema ($PAIR)"
 "$W" db init --side target >/dev/null
 
+expect_refused "src_first before any copy" migrate mode set src_first
+
 step "migrate copy"
 "$W" migrate copy $TABLES --truncate
 
@@ -120,6 +138,7 @@ validate_and_fix full
 
 step "mode src_first: writes go to the source, then the target"
 "$W" migrate mode set src_first
+expect_refused "a copy in src_first" migrate copy $TABLES --truncate
 sleep "$PHASE_SECONDS"
 
 if [ "$OUTAGE" = "--outage" ]; then
@@ -136,15 +155,16 @@ fi
 
 step "incremental validation + fix (base: source), re-checking differences in flight"
 validate_and_fix incremental --since "$SINCE" --recheck-after 2s
-converge
 
-step "mode dst_first: the target is authoritative; validation repairs the source"
-"$W" migrate mode set dst_first
+step "mode dst_first through its gate: the target becomes authoritative; validation repairs the source"
+switch_to dst_first
+expect_refused "dst_only without a clean pass with the target as base" migrate mode set dst_only
+expect_refused "a copy in dst_first" migrate copy $TABLES --resume
 sleep "$PHASE_SECONDS"
-converge
 
-step "mode dst_only"
-"$W" migrate mode set dst_only
+step "mode dst_only through its gate"
+switch_to dst_only
+expect_refused "a copy in dst_only" migrate copy $TABLES --truncate
 sleep "$PHASE_SECONDS"
 
 step "traffic off"

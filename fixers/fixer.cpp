@@ -14,6 +14,7 @@
 #include "core/interrupt.h"
 #include "core/keyset.h"
 #include "core/log.h"
+#include "core/migration_mode.h"
 #include "fixers/event_input.h"
 
 namespace webook {
@@ -69,15 +70,17 @@ void FixOptions::validate() const {
     if (lock_wait.count() <= 0) throw Error(Code::usage, "--lock-wait must be positive");
 }
 
-Fixer::Fixer(ConnectionFactory source, ConnectionFactory target, std::vector<TableConfig> tables, FixOptions options,
-             EventSink* dead_letter, Clock& clock)
+Fixer::Fixer(ConnectionFactory source, ConnectionFactory target, ConnectionFactory control,
+             std::vector<TableConfig> tables, FixOptions options, EventSink* dead_letter, Clock& clock)
     : m_source_factory(std::move(source)),
       m_target_factory(std::move(target)),
+      m_control_factory(std::move(control)),
       m_tables(std::move(tables)),
       m_options(options),
       m_dead_letter(dead_letter),
       m_clock(clock) {
     m_options.validate();
+    if (!m_control_factory) throw Error(Code::internal, "a fixer needs the control database for the mode");
 }
 
 Fixer::~Fixer() = default;
@@ -99,9 +102,17 @@ Connection& Fixer::target() {
     return *m_target;
 }
 
+// The mode fence's connection; waits for the fence at most lock_wait, like
+// the data sessions, so a switch waiting for writers is not held up.
+Connection& Fixer::control() {
+    if (!m_control) m_control = open(m_control_factory);
+    return *m_control;
+}
+
 void Fixer::reset_connections() {
     m_source.reset();
     m_target.reset();
+    m_control.reset();
 }
 
 const TablePlan& Fixer::plan_for(const std::string& table) {
@@ -114,7 +125,8 @@ const TablePlan& Fixer::plan_for(const std::string& table) {
         if (t == m_tables.end()) throw Error(Code::config, fmt::format("table '{}' is not configured", table));
         config = *t;
     }
-    if (!valid_identifier(table)) throw Error(Code::config, fmt::format("invalid table name '{}'", table.substr(0, 80)));
+    if (!valid_identifier(table))
+        throw Error(Code::config, fmt::format("invalid table name '{}'", table.substr(0, 80)));
     // A fix repairs whole rows: ignored columns are written too.
     auto plan = std::make_unique<TablePlan>(plan_table(source(), target(), config, IgnoredColumns::carried));
     return *m_plans.emplace(table, std::move(plan)).first->second;
@@ -212,6 +224,7 @@ void Fixer::fix_group(Group& group) {
     const auto* logger = log::get("fix");
     for (int round = 0; round < 3 && !keys.empty(); ++round) {
         std::vector<Row> absent;
+        BaseSide base = group.base;
         // Keys per transaction: all of them, halved after each failure, so
         // a batch that keeps meeting live writers' locks still gets through.
         std::size_t at_once = keys.size();
@@ -222,7 +235,7 @@ void Fixer::fix_group(Group& group) {
                                             keys.begin() + static_cast<std::ptrdiff_t>(start + n));
                 const std::size_t absent_before = absent.size();
                 try {
-                    apply_once(group, part, absent);
+                    base = apply_once(group, part, absent);
                     start += n;
                     break;
                 } catch (const Error& e) {
@@ -243,18 +256,25 @@ void Fixer::fix_group(Group& group) {
         if (absent.empty() || m_options.dry_run == DryRun::yes) return;
         // Absent keys were not locked: re-read them; any that appeared on the
         // base meanwhile must be copied after all.
-        const bool base_is_target = group.base == BaseSide::dst;
-        Connection& base = base_is_target ? target() : source();
+        const bool base_is_target = base == BaseSide::dst;
+        Connection& base_conn = base_is_target ? target() : source();
         const SidePlan& side = group.plan->side(base_is_target);
-        BoundSql q = key_lookup_query(base.dialect(), side, absent);
+        BoundSql q = key_lookup_query(base_conn.dialect(), side, absent);
         keys.clear();
-        for (auto& row : base.query(q.sql, q.params)) keys.push_back(key_of(row, group.plan->key_size()));
+        for (auto& row : base_conn.query(q.sql, q.params)) keys.push_back(key_of(row, group.plan->key_size()));
     }
 }
 
-void Fixer::apply_once(Group& group, const std::vector<Row>& keys, std::vector<Row>& absent) {
+BaseSide Fixer::apply_once(Group& group, const std::vector<Row>& keys, std::vector<Row>& absent) {
     const TablePlan& plan = *group.plan;
-    const bool base_is_target = group.base == BaseSide::dst;
+    // The mode, held until both sides have committed (fixer.h).
+    ModeFence fence(control(), IfNoMigration::src_only);
+    const BaseSide base_side_now = fix_base(fence.mode(), group.base);
+    if (base_side_now != group.base && m_options.dry_run == DryRun::no)
+        log::get("fix")->info("{}: {} key(s) from events naming {} as base, repaired from {} (the base in {})",
+                              plan.name, keys.size(), base_side_name(group.base), base_side_name(base_side_now),
+                              mode_name(fence.mode()));
+    const bool base_is_target = base_side_now == BaseSide::dst;
     Connection& base = base_is_target ? target() : source();
     Connection& other = base_is_target ? source() : target();
     const SidePlan& base_side = plan.side(base_is_target);
@@ -281,7 +301,7 @@ void Fixer::apply_once(Group& group, const std::vector<Row>& keys, std::vector<R
             if (m_dry_run_fn) m_dry_run_fn("delete", plan.name, k, other_name);
         for (const Row& r : present)
             if (m_dry_run_fn) m_dry_run_fn("upsert", plan.name, key_of(r, plan.key_size()), other_name);
-        return;
+        return base_side_now;
     }
     {
         Transaction other_tx(other);
@@ -296,14 +316,14 @@ void Fixer::apply_once(Group& group, const std::vector<Row>& keys, std::vector<R
         }
         // Then rows holding a unique value an upserted row needs under another
         // key; they are re-read from the base below, like absent keys.
-        const std::vector<Row> displaced =
-            displaced_keys(other, other_side, present, plan.key_size(), d.for_update());
+        const std::vector<Row> displaced = displaced_keys(other, other_side, present, plan.key_size(), d.for_update());
         if (!displaced.empty()) {
             BoundSql del = key_delete_query(d, other_side, displaced);
             m_report.deleted += other.execute(del.sql, del.params).affected_rows;
-            log::get("fix")->info("{}: {} row(s) on the {} held a unique value under another key: deleted, and "
-                                  "re-read from the base",
-                                  plan.name, displaced.size(), other_name);
+            log::get("fix")->info(
+                "{}: {} row(s) on the {} held a unique value under another key: deleted, and "
+                "re-read from the base",
+                plan.name, displaced.size(), other_name);
             absent.insert(absent.end(), displaced.begin(), displaced.end());
         }
         const std::size_t per = rows_per_statement(other_side.columns.size());
@@ -320,11 +340,14 @@ void Fixer::apply_once(Group& group, const std::vector<Row>& keys, std::vector<R
     }
     const auto t_other = std::chrono::steady_clock::now();
     base_tx.commit();
-    log::get("fix")->debug("{}: {} upserted, {} deleted on the {} (base read {:.0f} ms, {} {:.0f} ms, base commit "
-                           "{:.0f} ms)",
-                           plan.name, present.size(), absent.size(), other_name, Ms(t_read - t_start).count(),
-                           other_name, Ms(t_other - t_read).count(),
-                           Ms(std::chrono::steady_clock::now() - t_other).count());
+    fence.release();
+    if (base_side_now != group.base) m_report.rebased += keys.size();
+    log::get("fix")->debug(
+        "{}: {} upserted, {} deleted on the {} (base read {:.0f} ms, {} {:.0f} ms, base commit "
+        "{:.0f} ms)",
+        plan.name, present.size(), absent.size(), other_name, Ms(t_read - t_start).count(), other_name,
+        Ms(t_other - t_read).count(), Ms(std::chrono::steady_clock::now() - t_other).count());
+    return base_side_now;
 }
 
 }  // namespace webook

@@ -16,6 +16,16 @@
 //      are re-read after the commit; one that appeared meanwhile is fixed again
 //      (so are the keys of rows deleted for their unique values).
 //   4. flush dead letters, then commit the input's offsets.
+// The base side is the current mode's, read under the mode fence
+// (core/migration_mode.h) for each transaction -- not the side the event
+// names. An event from before a switch (a backlog: `base: src` replayed in
+// dst_first) names the old base; applying it as named would overwrite the
+// newer authoritative rows with stale ones. Its keys are re-read on the
+// current base and the other side is repaired from it, like any other event;
+// such keys are counted as `rebased`. Holding the fence for the transaction
+// means a switch waits for the fix in flight, and a fix that starts after a
+// switch reads the new mode: no fix writes the authoritative side of the
+// mode it commits in.
 // A crash anywhere loses nothing (offsets are behind the work) and a replay is
 // harmless (upserts and deletes are idempotent). Temporary database errors
 // (lost connection, deadlock, lock timeout) are retried with backoff on fresh
@@ -41,6 +51,7 @@
 
 #include "core/config.h"
 #include "core/db.h"
+#include "core/event.h"
 #include "core/table_plan.h"
 #include "core/throttle.h"
 
@@ -49,41 +60,41 @@ namespace webook {
 class EventInput;
 class EventSink;
 
-enum class DryRun { no, yes };
-enum class UntilIdle { no, yes };
-
 struct FixOptions {
-    std::size_t batch_size = 500;                    // events per batch; default: 500
-    std::chrono::milliseconds batch_wait{1000};      // wait for a batch to fill; default: 1 s
-    DryRun dry_run = DryRun::no;                     // default: write
-    UntilIdle until_idle = UntilIdle::no;            // default: run until signalled
-    int max_attempts = 6;                            // per group, for temporary errors; default: 6
-    std::chrono::milliseconds backoff{200};          // first retry delay, doubled each time; default: 200 ms
-    std::chrono::milliseconds lock_wait{1000};       // longest wait for a row lock; default: 1 s (see below)
+    std::size_t batch_size = 500;                // events per batch; default: 500
+    std::chrono::milliseconds batch_wait{1000};  // wait for a batch to fill; default: 1 s
+    DryRun dry_run = DryRun::no;                 // default: write
+    UntilIdle until_idle = UntilIdle::no;        // default: run until signalled
+    int max_attempts = 6;                        // per group, for temporary errors; default: 6
+    std::chrono::milliseconds backoff{200};      // first retry delay, doubled each time; default: 200 ms
+    std::chrono::milliseconds lock_wait{1000};   // longest wait for a row lock; default: 1 s (see below)
 
     void validate() const;
 };
 
 struct FixReport {
-    std::uint64_t events = 0;        // read
-    std::uint64_t duplicates = 0;    // keys repeated within a batch
-    std::uint64_t upserted = 0;      // rows written to the other side
-    std::uint64_t deleted = 0;       // rows removed from the other side
+    std::uint64_t events = 0;      // read
+    std::uint64_t duplicates = 0;  // keys repeated within a batch
+    std::uint64_t upserted = 0;    // rows written to the other side
+    std::uint64_t deleted = 0;     // rows removed from the other side
     std::uint64_t dead_letters = 0;
     std::uint64_t batches = 0;
     std::uint64_t retries = 0;
+    std::uint64_t rebased = 0;  // keys whose event named the other base (from before a switch)
 };
 
 // Called for each action in dry-run mode: "upsert"/"delete", table, key, side.
-using DryRunFn = std::function<void(std::string_view action, const std::string& table, const Row& key,
-                                    std::string_view side)>;
+using DryRunFn =
+    std::function<void(std::string_view action, const std::string& table, const Row& key, std::string_view side)>;
 
 class Fixer {
 public:
-    // `tables`: the tables events may name (empty: any table both sides have).
+    // `control` opens connections to the control database (where the mode
+    // lives; required). `tables`: the tables events may name (empty: any
+    // table both sides have).
     // `dead_letter` may be null: dead letters are then logged at error level.
-    Fixer(ConnectionFactory source, ConnectionFactory target, std::vector<TableConfig> tables, FixOptions options,
-          EventSink* dead_letter, Clock& clock = Clock::real());
+    Fixer(ConnectionFactory source, ConnectionFactory target, ConnectionFactory control,
+          std::vector<TableConfig> tables, FixOptions options, EventSink* dead_letter, Clock& clock = Clock::real());
     ~Fixer();
 
     void set_dry_run_printer(DryRunFn fn) { m_dry_run_fn = std::move(fn); }
@@ -96,16 +107,18 @@ private:
     struct Group;
     void process_batch(EventInput& input, std::vector<struct InputItem>& items);
     void fix_group(Group& group);
-    void apply_once(Group& group, const std::vector<Row>& keys, std::vector<Row>& absent_keys);
+    // Returns the base side it repaired from.
+    BaseSide apply_once(Group& group, const std::vector<Row>& keys, std::vector<Row>& absent_keys);
     const TablePlan& plan_for(const std::string& table);
     void dead_letter(const struct InputItem& item, const std::string& why);
     std::unique_ptr<Connection> open(const ConnectionFactory& factory);
     Connection& source();
     Connection& target();
+    Connection& control();
     void reset_connections();
 
-    ConnectionFactory m_source_factory, m_target_factory;
-    std::unique_ptr<Connection> m_source, m_target;
+    ConnectionFactory m_source_factory, m_target_factory, m_control_factory;
+    std::unique_ptr<Connection> m_source, m_target, m_control;
     std::vector<TableConfig> m_tables;
     FixOptions m_options;
     EventSink* m_dead_letter;

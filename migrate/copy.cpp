@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <tuple>
@@ -18,6 +19,7 @@
 #include "core/interrupt.h"
 #include "core/keyset.h"
 #include "core/log.h"
+#include "core/migration_mode.h"
 #include "core/prefetch.h"
 
 namespace webook {
@@ -25,6 +27,12 @@ namespace {
 
 constexpr const char* k_checkpoint_kind = "copy";
 constexpr const char* k_index_kind = "copy-index";
+
+// The phase a copy needs (copy.h): refused past src_only.
+void require_copy_phase(Mode mode, const std::string& table) {
+    if (std::string why = copy_refusal(mode); !why.empty())
+        throw Error(Code::usage, fmt::format("not copying {}: {}", table, why));
+}
 
 // Source batches through the throttle, on the prefetching thread.
 class ThrottledSource final : public BatchSource {
@@ -65,7 +73,9 @@ std::string target_where(const Dialect& d, const SidePlan& side, const ShardFilt
 // batch order so the caller can checkpoint the longest committed prefix.
 class ParallelWriter {
 public:
-    ParallelWriter(std::vector<Connection*> conns, const SidePlan& side) : m_side(side) {
+    ParallelWriter(std::vector<Connection*> conns, const SidePlan& side, const std::string& name,
+                   const ConnectionFactory& mode_fence)
+        : m_side(side), m_name(name), m_mode_fence(mode_fence) {
         for (Connection* c : conns) m_threads.emplace_back([this, c] { work(*c); });
     }
 
@@ -85,7 +95,8 @@ public:
     // Does not throw: after a failure, what committed is still worth saving.
     std::int64_t committed_prefix() {
         std::lock_guard lock(m_mutex);
-        while (m_done.count(static_cast<std::uint64_t>(m_prefix + 1))) m_done.erase(static_cast<std::uint64_t>(++m_prefix));
+        while (m_done.count(static_cast<std::uint64_t>(m_prefix + 1)))
+            m_done.erase(static_cast<std::uint64_t>(++m_prefix));
         return m_prefix;
     }
 
@@ -117,6 +128,7 @@ private:
     }
 
     void work(Connection& conn) {
+        std::unique_ptr<Connection> fence_conn;  // this writer's, for the mode fence
         while (true) {
             Job job;
             {
@@ -132,7 +144,11 @@ private:
                 auto writer = conn.bulk_insert(m_side.table, m_side.columns);
                 for (const Row& r : job.rows) writer->write(r);
                 writer->finish();
+                if (!fence_conn) fence_conn = m_mode_fence();
+                ModeFence fence(*fence_conn, IfNoMigration::src_only);
+                require_copy_phase(fence.mode(), m_name);
                 tx.commit();
+                fence.release();
                 std::lock_guard lock(m_mutex);
                 m_done.insert(job.seq);
             } catch (...) {
@@ -146,6 +162,8 @@ private:
     }
 
     const SidePlan& m_side;
+    const std::string& m_name;
+    const ConnectionFactory& m_mode_fence;
     std::mutex m_mutex;
     std::condition_variable m_changed;
     std::deque<Job> m_queue;
@@ -250,9 +268,8 @@ public:
         std::string names;
         for (const auto& ix : missing) names += (names.empty() ? "" : ", ") + ix.name;
         if (!missing.empty())
-            log::get("copy")->info(
-                "{}: rebuilt {} in {:.2f}s", m_name, names,
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+            log::get("copy")->info("{}: rebuilt {} in {:.2f}s", m_name, names,
+                                   std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     }
 
 private:
@@ -273,6 +290,7 @@ void CopyOptions::validate() const {
 CopyReport copy_table(SideConnections conns, const TablePlan& plan, const CopyOptions& options,
                       CheckpointStore& checkpoints, const ConnectionFactory& more_writers) {
     options.validate();
+    if (!options.mode_fence) throw Error(Code::internal, "a copy needs a connection factory for the mode fence");
     const auto started = std::chrono::steady_clock::now();
     const auto* logger = log::get("copy");
     Connection& target = conns.target;
@@ -287,6 +305,12 @@ CopyReport copy_table(SideConnections conns, const TablePlan& plan, const CopyOp
         src_filter = shard_filter(conns.source.dialect(), plan.source, range);
         dst_filter = shard_filter(d, plan.target, range);
     }
+
+    // The target is prepared under the fence: nothing is emptied or dropped
+    // unless the phase allows the copy.
+    std::unique_ptr<Connection> fence_conn = options.mode_fence();
+    std::optional<ModeFence> fence(std::in_place, *fence_conn, IfNoMigration::src_only);
+    require_copy_phase(fence->mode(), plan.name);
 
     // Where to start, and what to clear on the target first.
     KeyBounds bounds;
@@ -322,6 +346,7 @@ CopyReport copy_table(SideConnections conns, const TablePlan& plan, const CopyOp
     if (bounds.after) logger->info("{}: resuming after key {}", plan.name, report.resumed_after);
     DeferredIndexes indexes(target, checkpoints, plan);
     if (options.indexes == IndexBuild::deferred && options.shard.whole()) indexes.drop();
+    fence.reset();
 
     // Writers: the given target connection plus (writers - 1) more.
     std::vector<std::unique_ptr<Connection>> extra;
@@ -334,7 +359,7 @@ CopyReport copy_table(SideConnections conns, const TablePlan& plan, const CopyOp
     std::optional<std::string> last_key = bounds.after ? std::optional(report.resumed_after) : std::nullopt;
     with_context(fmt::format("copying {} to {}", plan.name, target.describe()), [&] {
         Prefetcher ahead(reader);
-        ParallelWriter writers(writer_conns, plan.target);
+        ParallelWriter writers(writer_conns, plan.target, plan.name, options.mode_fence);
         // Per submitted batch, in order: (seq, last key, rows so far).
         std::deque<std::tuple<std::int64_t, std::string, std::uint64_t>> pending;
         std::int64_t saved = -1;
@@ -350,8 +375,8 @@ CopyReport copy_table(SideConnections conns, const TablePlan& plan, const CopyOp
             if (!key || prefix == saved) return;
             saved = prefix;
             last_key = key;
-            checkpoints.save({k_checkpoint_kind, plan.name, shard, last_key, done_before + static_cast<std::int64_t>(done),
-                              "", {}});
+            checkpoints.save(
+                {k_checkpoint_kind, plan.name, shard, last_key, done_before + static_cast<std::int64_t>(done), "", {}});
             logger->debug("{}: {} rows copied", plan.name, done);
         };
         std::vector<Row> batch;
@@ -372,14 +397,19 @@ CopyReport copy_table(SideConnections conns, const TablePlan& plan, const CopyOp
             writers.stop();
             save_progress();
             if (indexes.dropped() > 0)
-                logger->warn("{}: secondary indexes dropped for the load stay dropped until a copy of the table "
-                         "completes (`migrate copy --resume`)",
-                         plan.name);
+                logger->warn(
+                    "{}: secondary indexes dropped for the load stay dropped until a copy of the "
+                    "table "
+                    "completes (`migrate copy --resume`)",
+                    plan.name);
             throw;
         }
         save_progress();
         writers.stop();
         check_interrupted();
+        fence.emplace(*fence_conn, IfNoMigration::src_only);
+        require_copy_phase(fence->mode(), plan.name);
+        fence.reset();
         indexes.rebuild(writer_conns);
         // Rows arrived with explicit ids: move the target's id generator past them.
         if (plan.target.kinds[0] == ValueKind::integer)
@@ -388,11 +418,98 @@ CopyReport copy_table(SideConnections conns, const TablePlan& plan, const CopyOp
     report.rows = rows;
     report.rows_total = static_cast<std::uint64_t>(done_before) + rows;
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    checkpoints.save({k_checkpoint_kind, plan.name, shard, last_key, static_cast<std::int64_t>(report.rows_total),
-                      fmt::format(R"({{"state":"done","rows":{},"seconds":{:.3f}}})", report.rows_total,
-                                  report.seconds),
+    checkpoints.save({k_checkpoint_kind,
+                      plan.name,
+                      shard,
+                      last_key,
+                      static_cast<std::int64_t>(report.rows_total),
+                      copy_done_result(report.rows_total, report.seconds),
                       {}});
     return report;
+}
+
+namespace {
+
+std::uint64_t count_rows(Connection& conn, const std::string& table, const std::string& where = "",
+                         const std::vector<Value>& params = {}) {
+    const Dialect& d = conn.dialect();
+    auto row = conn.query_one(fmt::format("SELECT COUNT(*) FROM {}{}", d.quote(table), where), params);
+    return row ? static_cast<std::uint64_t>((*row)[0].as_int()) : 0;
+}
+
+// The first or last key of a side in key order, encoded; "" when empty.
+std::string edge_key(Connection& conn, const SidePlan& side, bool last) {
+    const Dialect& d = conn.dialect();
+    std::string cols, order;
+    for (const auto& k : side.key) {
+        cols += (cols.empty() ? "" : ", ") + d.quote(k);
+        order += (order.empty() ? "" : ", ") + d.quote(k) + (last ? " DESC" : "");
+    }
+    auto row = conn.query_one(fmt::format("SELECT {} FROM {} ORDER BY {} LIMIT 1", cols, d.quote(side.table), order));
+    return row ? encode_key(*row) : "";
+}
+
+}  // namespace
+
+CopyPlanReport plan_copy(SideConnections conns, const TablePlan& plan, const CopyOptions& options,
+                         CheckpointStore* checkpoints, Mode mode) {
+    options.validate();
+    CopyPlanReport r;
+    r.table = plan.name;
+    Connection& target = conns.target;
+    const Dialect& d = target.dialect();
+    r.refusal = copy_refusal(mode);
+    r.source_rows = count_rows(conns.source, plan.source.table);
+    r.target_rows = count_rows(target, plan.target.table);
+    r.first_key = edge_key(conns.source, plan.source, false);
+    r.last_key = edge_key(conns.source, plan.source, true);
+    const std::string shard = options.shard.str();
+    const std::string in_shard = options.shard.whole() ? "" : " (the whole table; shard " + shard + " is a part)";
+    switch (options.start) {
+    case CopyStart::fresh:
+        if (r.target_rows > 0 && r.refusal.empty())
+            r.refusal = fmt::format("target table {} is not empty: pass --resume to continue a copy or --truncate to "
+                                    "start over",
+                                    plan.target.table);
+        r.start = "the target is empty: copy every row";
+        break;
+    case CopyStart::truncate:
+        r.start = options.shard.whole()
+                      ? fmt::format("truncate the target ({} rows), then copy every row", r.target_rows)
+                      : fmt::format("delete the target's rows of shard {}, then copy them", shard);
+        break;
+    case CopyStart::resume: {
+        std::optional<Checkpoint> cp;
+        if (checkpoints) cp = checkpoints->load(k_checkpoint_kind, plan.name, shard);
+        if (!cp || !cp->position) {
+            r.start = "no checkpoint: copy from the start (the target's rows of this range are deleted first)";
+        } else {
+            KeyBounds bounds;
+            bounds.after = decode_key(*cp->position, plan.source.kinds);
+            std::vector<Value> params;
+            const std::string where = target_where(d, plan.target, {}, bounds, params);
+            r.start = fmt::format("resume after key {} ({} rows copied before{}); delete the {} target rows past it",
+                                  *cp->position, cp->rows_done, copy_finished(*cp) ? ", the copy had finished" : "",
+                                  count_rows(target, plan.target.table, where, params));
+        }
+        break;
+    }
+    }
+    r.start += in_shard;
+    std::string names;
+    for (const auto& ix : d.secondary_indexes(target, plan.target.table)) names += (names.empty() ? "" : ", ") + ix.name;
+    std::string pending;
+    if (checkpoints)
+        for (const auto& c : checkpoints->load_all())
+            if (c.kind == k_index_kind && c.table == plan.name && c.position)
+                pending += (pending.empty() ? "" : ", ") + *c.position;
+    if (names.empty()) r.indexes = "no secondary index on the target";
+    else if (options.indexes == IndexBuild::kept || !options.shard.whole())
+        r.indexes = fmt::format("kept and maintained during the load{}: {}",
+                                options.shard.whole() ? " (--keep-indexes)" : " (--shard)", names);
+    else r.indexes = "dropped before the load and rebuilt after it: " + names;
+    if (!pending.empty()) r.indexes += "; left dropped by an earlier copy, rebuilt at its end: " + pending;
+    return r;
 }
 
 }  // namespace webook

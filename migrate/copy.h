@@ -18,6 +18,16 @@
 // needs are kept. A unique index the copied rows violate fails the rebuild
 // with the index named and its definition kept.
 //
+// Phase: a copy writes the target only while the migration is in src_only
+// (or none has started): from src_first on the target takes double-writes,
+// and from dst_first it is authoritative, so a copy would overwrite newer rows
+// with the source's (core/migration_mode.h copy_refusal()). The copy holds the
+// mode fence -- on connections of its own to the control database -- while it
+// prepares the target (emptiness check, truncate, clean-up past the
+// checkpoint, index drop), around every batch it commits, and before the index
+// rebuild; so a switch cannot slip in between a check and a write, and a copy
+// running when the mode leaves src_only stops at its next batch, refused.
+//
 // Checkpoint protocol: batches are numbered in key order. When batch k and
 // every batch before it have committed on the target, the last key of batch k
 // is saved as the ("copy", table, shard) checkpoint in the control table.
@@ -30,6 +40,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/db.h"
+#include "core/migration_mode.h"
 #include "core/progress.h"
 #include "core/shard.h"
 #include "core/table_plan.h"
@@ -55,10 +67,13 @@ struct CopyOptions {
     std::size_t batch_size = 20000;  // rows per read batch and per target transaction; default: 20000
     int writers = 2;                 // target connections writing at once; default: 2
     CopyStart start = CopyStart::fresh;
-    ThrottleOptions throttle;        // default: unthrottled
-    Shard shard;                     // default: 1/1
+    ThrottleOptions throttle;                   // default: unthrottled
+    Shard shard;                                // default: 1/1
     IndexBuild indexes = IndexBuild::deferred;  // default: deferred (a shard copy always keeps them)
-    ProgressCounter* progress = nullptr;  // bumped per batch read; default: none
+    ProgressCounter* progress = nullptr;        // bumped per batch read; default: none
+    // Required: opens connections to the control database (where the mode
+    // lives) for the mode fence; each writer opens one.
+    ConnectionFactory mode_fence;
 
     void validate() const;
 };
@@ -71,11 +86,30 @@ struct CopyReport {
     double seconds = 0;
 };
 
-// Copies the plan's columns of one table. `conns.source` is read on a
-// prefetching thread; `conns.target` is written, and `more_writers` opens the
-// other writers' connections (without it, one writer); `checkpoints` may
-// share no connection with either.
+// Copies the plan's columns of one table. Throws Error(Code::usage) with
+// copy_refusal()'s reason, writing nothing more, when the mode is past src_only. `conns.source` is
+// read on a prefetching thread; `conns.target` is written, and `more_writers` opens the other
+// writers' connections (without it, one writer); `checkpoints` may share no connection with either.
 CopyReport copy_table(SideConnections conns, const TablePlan& plan, const CopyOptions& options,
                       CheckpointStore& checkpoints, const ConnectionFactory& more_writers = {});
+
+// What `migrate copy --dry-run` says a copy of one table would do; nothing
+// is written to get it (the counts are exact COUNT(*)s).
+struct CopyPlanReport {
+    std::string table;
+    std::string refusal;              // why the copy would be refused (the phase, a non-empty target); "" if not
+    std::string start;                // what happens to the target first
+    std::uint64_t source_rows = 0;    // rows the copy would read
+    std::uint64_t target_rows = 0;    // rows the target holds now
+    std::string first_key, last_key;  // the source's key range (checkpoint encoding); "" when empty
+    std::string indexes;              // what happens to the target's secondary indexes
+};
+
+// The plan of a copy of `plan`'s table with `options`, in `mode`.
+// `checkpoints` may be null (no control tables yet). With options.shard the
+// counts and key range cover the whole table (the split is planned, and kept,
+// by the first real run).
+CopyPlanReport plan_copy(SideConnections conns, const TablePlan& plan, const CopyOptions& options,
+                         CheckpointStore* checkpoints, Mode mode);
 
 }  // namespace webook

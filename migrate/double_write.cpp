@@ -95,9 +95,7 @@ public:
     const Dialect& dialect() const override { return *m_dialect; }
     const std::string& describe() const override { return m_describe; }
 
-    ExecResult execute(std::string_view sql, Params params) override {
-        return execute(plain(sql), params);
-    }
+    ExecResult execute(std::string_view sql, Params params) override { return execute(plain(sql), params); }
 
     std::unique_ptr<RowCursor> stream(std::string_view sql, Params params) override {
         return stream(plain(sql), params);
@@ -124,8 +122,8 @@ public:
                 second_failed(second, sql, e);
             }
         }
+        flush_failure_count();  // inside the fence: a switch's gate sees it (gates.h)
         fence.release();
-        flush_failure_count();
         return result;
     }
 
@@ -208,8 +206,7 @@ public:
 
 private:
     PortableSql plain(std::string_view sql) const {
-        if (!m_same_engine)
-            throw Error(Code::internal, "plain SQL cannot run on two engines at once: use PortableSql");
+        if (!m_same_engine) throw Error(Code::internal, "plain SQL cannot run on two engines at once: use PortableSql");
         return PortableSql{[text = std::string(sql)](const Dialect&) { return text; }, {}};
     }
 
@@ -239,8 +236,9 @@ private:
     void second_failed(Side& side, const PortableSql& sql, const Error& e) {
         ++m_counters.second_side_failures;
         ++m_unrecorded_failures;
-        log::get("double-write")->warn("second-side write to the {} failed{}: {}", side.name(),
-                                       sql.what.empty() ? "" : " (" + sql.what + ")", e.what());
+        log::get("double-write")
+            ->warn("second-side write to the {} failed{}: {}", side.name(),
+                   sql.what.empty() ? "" : " (" + sql.what + ")", e.what());
         side.after_failure(e);
         if (m_fence && m_second_ok) {
             m_second_ok = false;  // the rest of this transaction skips the second side
@@ -264,6 +262,7 @@ private:
     }
 
     void end_transaction() {
+        flush_failure_count();  // inside the fence: a switch's gate sees it (gates.h)
         try {
             if (m_fence) m_fence->release();
         } catch (const Error& e) {
@@ -273,8 +272,10 @@ private:
         flush_failure_count();
     }
 
-    // Second-side failures are counted in the control table outside any
-    // fence, so the count never holds up a mode switch.
+    // Second-side failures are counted in the control table before the fence
+    // is released, so a switch waiting for this writer sees them when it
+    // checks its gate ("a clean pass since the last failure"); counted later
+    // (when the control database failed) if that fails.
     void flush_failure_count() {
         if (m_unrecorded_failures == 0) return;
         try {
@@ -293,7 +294,7 @@ private:
     std::string m_describe;
     std::unique_ptr<ModeFence> m_fence;  // held between begin() and commit()/rollback()
     Mode m_mode = Mode::src_only;
-    bool m_second_ok = false;            // the second side takes part in this transaction
+    bool m_second_ok = false;  // the second side takes part in this transaction
     std::uint64_t m_unrecorded_failures = 0;
 };
 
@@ -305,6 +306,15 @@ std::unique_ptr<Connection> make_double_write(DoubleWriteSides sides, DoubleWrit
     return std::make_unique<DoubleWriteConnection>(std::move(sides), counters);
 }
 
+ConnectionFactory authoritative_side(DoubleWriteSides sides) {
+    if (!sides.source || !sides.target || !sides.control)
+        throw Error(Code::internal, "the authoritative side needs source, target and control factories");
+    return [sides = std::move(sides)] {
+        auto control = sides.control();
+        return base_side_of(get_mode(*control).mode) == BaseSide::dst ? sides.target() : sides.source();
+    };
+}
+
 void record_second_side_failures(Connection& control, std::uint64_t n) {
     const Dialect& d = control.dialect();
     std::vector<Value> params{Value::integer(static_cast<std::int64_t>(n)), Value::text(k_failures_row)};
@@ -313,19 +323,27 @@ void record_second_side_failures(Connection& control, std::uint64_t n) {
                              params);
     if (r.affected_rows == 0) {  // a control table from before the row existed
         ensure_mode_row(control);
-        control.execute(fmt::format("UPDATE {} SET version = version + {} WHERE name = {}", d.quote(k_control_table),
-                                    d.placeholder(1), d.placeholder(2)),
+        control.execute(fmt::format("UPDATE {} SET version = version + {}, utime = {} WHERE name = {}",
+                                    d.quote(k_control_table), d.placeholder(1), d.now(), d.placeholder(2)),
                         params);
     }
 }
 
 std::uint64_t second_side_failures(Connection& control) {
+    return read_second_side_failures(control).count;
+}
+
+SecondSideFailures read_second_side_failures(Connection& control) {
     const Dialect& d = control.dialect();
     std::vector<Value> params{Value::text(k_failures_row)};
-    auto row = control.query_one(fmt::format("SELECT version FROM {} WHERE name = {}", d.quote(k_control_table),
-                                             d.placeholder(1)),
-                                 params);
-    return row ? static_cast<std::uint64_t>((*row)[0].as_int()) : 0;
+    auto row = control.query_one(
+        fmt::format("SELECT version, utime FROM {} WHERE name = {}", d.quote(k_control_table), d.placeholder(1)),
+        params);
+    SecondSideFailures f;
+    if (!row) return f;
+    f.count = static_cast<std::uint64_t>((*row)[0].as_int());
+    if (f.count > 0 && !(*row)[1].is_null()) f.last_us = (*row)[1].micros();
+    return f;
 }
 
 }  // namespace webook

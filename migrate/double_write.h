@@ -28,6 +28,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "core/db.h"
 #include "migrate/mode_control.h"
@@ -40,9 +41,9 @@ struct DoubleWriteCounters {
 };
 
 struct DoubleWriteSides {
-    ConnectionFactory source;   // required; opens (and reopens, after a lost connection) the source
+    ConnectionFactory source;  // required; opens (and reopens, after a lost connection) the source
     Engine source_engine = Engine::mysql;
-    ConnectionFactory target;   // required
+    ConnectionFactory target;  // required
     Engine target_engine = Engine::mysql;
     ConnectionFactory control;  // required: the database holding the mode (usually the source)
 };
@@ -51,8 +52,22 @@ struct DoubleWriteSides {
 // made while the second side is down. `counters` may be shared.
 std::unique_ptr<Connection> make_double_write(DoubleWriteSides sides, DoubleWriteCounters& counters);
 
+// Opens a plain connection to the side that is authoritative in the current
+// mode (read from the control database at every open): where jobs that write
+// through the double-write connection read in bulk (a scan, a reconciliation)
+// -- the double-write connection itself reads its first side, which is the
+// same side, but only through portable SQL.
+ConnectionFactory authoritative_side(DoubleWriteSides sides);
+
 // Adds n to the control table's second-side failure count.
 void record_second_side_failures(Connection& control, std::uint64_t n);
 std::uint64_t second_side_failures(Connection& control);
+// The count and when the last one was counted (the control database's clock,
+// microseconds; none before the first).
+struct SecondSideFailures {
+    std::uint64_t count = 0;
+    std::optional<std::int64_t> last_us;
+};
+SecondSideFailures read_second_side_failures(Connection& control);
 
 }  // namespace webook

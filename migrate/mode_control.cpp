@@ -17,33 +17,9 @@ int step_of(Mode m) {
 }
 
 Value now_value() {
-    return Value::datetime_micros(std::chrono::duration_cast<std::chrono::microseconds>(
-                                      std::chrono::system_clock::now().time_since_epoch())
-                                      .count());
-}
-
-std::string select_mode_sql(const Dialect& d, std::string_view lock) {
-    return fmt::format("SELECT value, version, utime FROM {} WHERE name = {}{}", d.quote(k_control_table),
-                       d.placeholder(1), lock);
-}
-
-ModeState state_of(const Row& row, const Connection& control) {
-    ModeState s;
-    try {
-        s.mode = parse_mode(row[0].as_string());
-    } catch (const Error&) {
-        throw Error(Code::data, fmt::format("the control table in {} holds an unknown mode '{}'", control.describe(),
-                                            row[0].as_string()));
-    }
-    s.version = row[1].as_int();
-    s.since = s.version > 0 ? row[2].canonical() : "";
-    return s;
-}
-
-[[noreturn]] void missing(const Connection& control) {
-    throw Error(Code::config, fmt::format("no migration mode in {}: the control table {} or its '{}' row is missing "
-                                          "(run 'webookctl db init' or 'webookctl migrate mode set src_only')",
-                                          control.describe(), k_control_table, k_mode_row));
+    return Value::datetime_micros(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
 }
 
 }  // namespace
@@ -73,34 +49,12 @@ void ensure_mode_row(Connection& control) {
     control.execute(sql, failures);
 }
 
-ModeState get_mode(Connection& control) {
-    // The row first: every read through a double-write connection asks, and
-    // an information_schema lookup per read cost MariaDB 5-20 ms under load.
-    // Only a failed read looks for the table, to say what is missing.
-    std::vector<Value> params{Value::text(k_mode_row)};
-    std::optional<Row> row;
-    try {
-        row = control.query_one(select_mode_sql(control.dialect(), ""), params);
-    } catch (const Error& e) {
-        if (e.is_temporary() || e.code() == Code::connection) throw;
-        bool exists = true;
-        try {
-            exists = control.table_exists(k_control_table);
-        } catch (const Error&) {
-            throw e;  // the first failure says more
-        }
-        if (exists) throw;
-        missing(control);
-    }
-    if (!row) missing(control);
-    return state_of(*row, control);
-}
-
-SetModeResult set_mode(Connection& control, Mode to, std::chrono::seconds lock_wait) {
+SetModeResult set_mode(Connection& control, Mode to, std::chrono::milliseconds lock_wait,
+                       const UnderSwitchLock& check) {
     // A database without the control table has never been prepared for a
     // migration -- most likely a mistyped DSN. Starting one there (src_only)
     // is harmless; switching it past src_only would tell no writer anything.
-    if (to != Mode::src_only && !control.table_exists(k_control_table)) missing(control);
+    if (to != Mode::src_only && !control.table_exists(k_control_table)) throw_no_mode(control);
     ensure_mode_row(control);
     const Dialect& d = control.dialect();
     const auto started = std::chrono::steady_clock::now();
@@ -110,18 +64,21 @@ SetModeResult set_mode(Connection& control, Mode to, std::chrono::seconds lock_w
     std::vector<Value> key{Value::text(k_mode_row)};
     std::optional<Row> row;
     try {
-        // The exclusive lock: waits for every writer holding the fence.
+        // The exclusive lock: waits for every writer holding the fence (and
+        // makes writers arriving later queue behind it, on either engine).
+        if (std::string queue = d.queue_later_lockers(k_control_table); !queue.empty()) control.execute(queue);
         row = control.query_one(select_mode_sql(d, d.for_update()), key);
     } catch (const Error& e) {
         if (e.is_temporary())
             throw Error(Code::server,
-                        fmt::format("writers in flight did not finish within {}s; the mode was not changed ({})",
-                                    lock_wait.count(), e.what()),
+                        fmt::format("writers in flight did not finish within {:.3g}s; the mode was "
+                                    "not changed ({})",
+                                    std::chrono::duration<double>(lock_wait).count(), e.what()),
                         Temporary::yes);
         throw;
     }
-    if (!row) missing(control);
-    result.before = state_of(*row, control);
+    if (!row) throw_no_mode(control);
+    result.before = mode_state_of(*row, control);
     result.waited_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     std::string why;
     if (!transition_allowed(result.before.mode, to, &why)) throw Error(Code::usage, why);
@@ -130,6 +87,7 @@ SetModeResult set_mode(Connection& control, Mode to, std::chrono::seconds lock_w
         tx.commit();
         return result;
     }
+    if (check) check(control, result.before, to);
     std::vector<Value> params{Value::text(std::string(mode_name(to))), now_value(), Value::text(k_mode_row)};
     control.execute(fmt::format("UPDATE {} SET value = {}, version = version + 1, utime = {} WHERE name = {}",
                                 d.quote(k_control_table), d.placeholder(1), d.placeholder(2), d.placeholder(3)),
@@ -140,39 +98,6 @@ SetModeResult set_mode(Connection& control, Mode to, std::chrono::seconds lock_w
     log::get("mode")->info("migration mode {} -> {} (version {})", mode_name(result.before.mode),
                            mode_name(result.after.mode), result.after.version);
     return result;
-}
-
-ModeFence::ModeFence(Connection& control) : m_control(control) {
-    m_control.begin();
-    m_held = true;
-    try {
-        std::vector<Value> key{Value::text(k_mode_row)};
-        auto row = m_control.query_one(select_mode_sql(m_control.dialect(), m_control.dialect().for_share()), key);
-        if (!row) missing(m_control);
-        m_mode = state_of(*row, m_control).mode;
-    } catch (...) {
-        m_held = false;
-        try {
-            m_control.rollback();
-        } catch (const std::exception&) {
-            // The original failure is the one worth reporting.
-        }
-        throw;
-    }
-}
-
-ModeFence::~ModeFence() {
-    try {
-        release();
-    } catch (const std::exception& e) {
-        log::get("mode")->debug("releasing the mode fence: {}", e.what());
-    }
-}
-
-void ModeFence::release() {
-    if (!m_held) return;
-    m_held = false;
-    m_control.commit();
 }
 
 }  // namespace webook

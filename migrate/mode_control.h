@@ -1,5 +1,6 @@
-// The migration mode state machine and its fence (SPEC.md "The four
-// migration phases").
+// The migration mode state machine: the fenced switch (SPEC.md "The four
+// migration phases"). Reading the mode and the writers' fence are in
+// core/migration_mode.h; the gates each step must pass, in gates.h.
 //
 // The mode is one row of the control table (name = 'migration_mode'; value,
 // version, utime). Allowed steps: one forward (src_only -> src_first ->
@@ -16,6 +17,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -25,53 +27,34 @@ namespace webook {
 
 class Connection;
 
-struct ModeState {
-    Mode mode = Mode::src_only;
-    std::int64_t version = 0;   // bumped by every switch
-    std::string since;          // when the mode was set, UTC; "" before the first switch
-};
-
 // Whether `to` may follow `from`; `why` says why not.
 bool transition_allowed(Mode from, Mode to, std::string* why);
 
 // Creates the control tables and the mode row (src_only) if missing.
 void ensure_mode_row(Connection& control);
 
-// The current mode. Throws Error(Code::config) when the control table or the
-// mode row is missing ("run 'webookctl db init' or 'migrate mode set'").
-ModeState get_mode(Connection& control);
-
 struct SetModeResult {
     ModeState before;
     ModeState after;
-    bool changed = false;  // false when already in that mode
+    bool changed = false;       // false when already in that mode
     double waited_seconds = 0;  // time spent waiting for writers in flight
 };
+
+// Called by set_mode() once it holds the mode row exclusively -- no writer
+// in flight, none can start -- and before it changes anything, on the
+// switch's own transaction (what it writes there commits with the switch).
+// It may throw to refuse the switch; nothing is changed then.
+using UnderSwitchLock = std::function<void(Connection& control, const ModeState& before, Mode to)>;
 
 // Switches the mode, fenced; creates the mode row (src_only) first if the
 // control table holds none. Throws Error(Code::config) when the control
 // table does not exist and `to` is not src_only (nothing is written),
 // Error(Code::usage) for an illegal step,
 // Error(Code::server, temporary) when writers did not finish within
-// `lock_wait`.
-SetModeResult set_mode(Connection& control, Mode to, std::chrono::seconds lock_wait = std::chrono::seconds(30));
-
-// A writer's hold on the mode: BEGIN on the control connection and read the
-// mode row FOR SHARE; release() (or the destructor) ends that transaction.
-class ModeFence {
-public:
-    explicit ModeFence(Connection& control);
-    ~ModeFence();
-    ModeFence(const ModeFence&) = delete;
-    ModeFence& operator=(const ModeFence&) = delete;
-
-    Mode mode() const { return m_mode; }
-    void release();
-
-private:
-    Connection& m_control;
-    Mode m_mode = Mode::src_only;
-    bool m_held = false;
-};
+// `lock_wait`, and whatever `check` throws. `check` is not called when the
+// mode is already `to`. This is the bare switch: operators' switches go
+// through switch_mode() (gates.h), which checks the step's gate here.
+SetModeResult set_mode(Connection& control, Mode to, std::chrono::milliseconds lock_wait = std::chrono::seconds(30),
+                       const UnderSwitchLock& check = {});
 
 }  // namespace webook

@@ -2,11 +2,19 @@
 //
 // Checkpoint protocol: the watermark `hi` is read from the base server's
 // clock before scanning; rows with update time in (lo - overlap, hi] are
-// compared; events are flushed; only then is `hi` saved as the table's
-// watermark. A run killed before the save is simply repeated.
+// compared; events are flushed; only then is the new watermark saved. A run
+// killed before the save is simply repeated.
+//
+// The watermark never moves past a difference that is still there: when a
+// pass reports differences, the new watermark is just before the oldest
+// update time among them, so the next pass compares those rows again -- equal
+// once the fixer has repaired them (a fix copies the base row, update time
+// included), reported again if not. So a clean pass means that every row
+// changed since the last clean pass matches on both sides, which is what the
+// switch gates rely on (migrate/gates.h), not merely that nothing new differs.
 #include <chrono>
 #include <future>
-#include <set>
+#include <map>
 #include <thread>
 
 #include <fmt/format.h>
@@ -41,12 +49,20 @@ SidePlan change_order(const SidePlan& side) {
     for (std::size_t i = 0; i < side.columns.size(); ++i)
         if (side.columns[i] == side.update_column) update_index = i;
     if (update_index == side.columns.size())
-        throw Error(Code::config, fmt::format("update column {} of {} is ignored or not compared", side.update_column,
-                                              side.table));
+        throw Error(Code::config,
+                    fmt::format("update column {} of {} is ignored or not compared", side.update_column, side.table));
     add(update_index);
     for (std::size_t i = 0; i < side.key.size(); ++i) add(i);
     p.key = p.columns;
     return p;
+}
+
+// The update time one unit (a microsecond, or a millisecond for integer
+// times) before `t`: a window (watermark - overlap, ...] then includes `t`
+// whatever the overlap.
+Value just_before(const Value& t) {
+    if (t.kind() == ValueKind::datetime) return Value::datetime_micros(t.micros() - 1);
+    return Value::integer(t.as_int() - 1);
 }
 
 ValueKind update_kind(const SidePlan& side) {
@@ -90,8 +106,10 @@ void compare_keys(SideConnections conns, const TablePlan& plan, BaseSide base, c
     s.rows = std::move(src_rows);
     d.rows = std::move(dst_rows);
     // key_lookup_query orders by key in binary order, as the merge needs.
-    if (base == BaseSide::src) merge_sorted(s, d, plan.key_size(), on_diff);
-    else merge_sorted(d, s, plan.key_size(), on_diff);
+    if (base == BaseSide::src)
+        merge_sorted(s, d, plan.key_size(), on_diff);
+    else
+        merge_sorted(d, s, plan.key_size(), on_diff);
 }
 
 }  // namespace
@@ -102,7 +120,8 @@ TableReport validate_incremental(SideConnections conns, const TablePlan& plan, c
     const auto started = std::chrono::steady_clock::now();
     if (plan.source.update_column.empty())
         throw Error(Code::config, fmt::format("table {} has no update-time column: configure update_column "
-                                              "(default: utime)", plan.name));
+                                              "(default: utime)",
+                                              plan.name));
     const bool base_is_target = options.base == BaseSide::dst;
     Connection& base_conn = base_is_target ? conns.target : conns.source;
     const ValueKind kind = update_kind(plan.source);
@@ -135,7 +154,8 @@ TableReport validate_incremental(SideConnections conns, const TablePlan& plan, c
 
     // Differences found, to re-check (and report) once; a key changed on
     // both sides is compared once.
-    std::set<Row, decltype([](const Row& a, const Row& b) { return compare_key(a, b) < 0; })> checked;
+    // Each key with the update time that brought it into the window.
+    std::map<Row, Value, decltype([](const Row& a, const Row& b) { return compare_key(a, b) < 0; })> checked;
     std::vector<std::pair<EventType, Row>> found;
     auto scan_side = [&](Connection& conn, const SidePlan& side) {
         SidePlan order = change_order(side);
@@ -164,7 +184,7 @@ TableReport validate_incremental(SideConnections conns, const TablePlan& plan, c
             std::vector<Row> keys;
             for (const Row& r : batch) {
                 Row key(r.begin() + 1, r.end());
-                if (checked.insert(key).second) keys.push_back(std::move(key));
+                if (checked.emplace(key, r[0]).second) keys.push_back(std::move(key));
             }
             compare_keys(conns, plan, options.base, keys, [&](EventType t, const Row& k) { found.emplace_back(t, k); });
             throttle.after_rows(batch.size());
@@ -179,8 +199,9 @@ TableReport validate_incremental(SideConnections conns, const TablePlan& plan, c
 
         // A double-write in flight can make a row differ for a moment: look again.
         if (!found.empty() && options.recheck_after.count() > 0) {
-            log::get("validate")->info("{}: {} differences; re-checking in {} ms", plan.name, found.size(),
-                                       options.recheck_after.count());
+            log::get("validate")
+                ->info("{}: {} differences; re-checking in {} ms", plan.name, found.size(),
+                       options.recheck_after.count());
             auto until = std::chrono::steady_clock::now() + options.recheck_after;
             while (std::chrono::steady_clock::now() < until) {
                 check_interrupted();
@@ -190,25 +211,39 @@ TableReport validate_incremental(SideConnections conns, const TablePlan& plan, c
             for (auto& [t, k] : found) keys.push_back(k);
             std::vector<std::pair<EventType, Row>> still;
             for (std::size_t i = 0; i < keys.size(); i += options.batch_size) {
-                std::vector<Row> part(keys.begin() + static_cast<std::ptrdiff_t>(i),
-                                      keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), i + options.batch_size)));
-                compare_keys(conns, plan, options.base, part, [&](EventType t, const Row& k) { still.emplace_back(t, k); });
+                std::vector<Row> part(
+                    keys.begin() + static_cast<std::ptrdiff_t>(i),
+                    keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), i + options.batch_size)));
+                compare_keys(conns, plan, options.base, part,
+                             [&](EventType t, const Row& k) { still.emplace_back(t, k); });
             }
             report.rechecked_away = found.size() - still.size();
             found = std::move(still);
         }
         for (const auto& [t, k] : found) {
             emit(t, k);
-            if (t == EventType::target_missing) ++report.counts.target_missing;
-            else if (t == EventType::neq) ++report.counts.neq;
-            else ++report.counts.base_missing;
+            if (t == EventType::target_missing)
+                ++report.counts.target_missing;
+            else if (t == EventType::neq)
+                ++report.counts.neq;
+            else
+                ++report.counts.base_missing;
         }
     });
 
     // Events first, then the watermark: a crash in between repeats the window.
     sink.flush();
-    report.watermark = hi.canonical();
-    checkpoints.save({k_checkpoint_kind, plan.name, shard, report.watermark,
+    Value watermark = hi;
+    for (const auto& [t, k] : found) {
+        auto at = checked.find(k);
+        if (at != checked.end() && compare_key(at->second, watermark) <= 0) watermark = just_before(at->second);
+    }
+    report.watermark = watermark.canonical();
+    report.held_back = !found.empty();
+    checkpoints.save({k_checkpoint_kind,
+                      plan.name,
+                      shard,
+                      report.watermark,
                       static_cast<std::int64_t>(report.counts.base_rows),
                       fmt::format(R"({{"target_missing":{},"neq":{},"base_missing":{}}})", report.counts.target_missing,
                                   report.counts.neq, report.counts.base_missing),

@@ -39,16 +39,16 @@ class CheckpointStore;
 enum class ChecksumMode { off, on };
 
 struct ValidateOptions {
-    BaseSide base = BaseSide::src;      // required: resolved from --base or the migration mode
-    std::size_t batch_size = 10000;     // rows per keyset batch; default: 10000
+    BaseSide base = BaseSide::src;              // required: resolved from --base or the migration mode
+    std::size_t batch_size = 10000;             // rows per keyset batch; default: 10000
     ChecksumMode checksum = ChecksumMode::off;  // default: off (row merge; see RESULTS.md)
-    std::size_t chunk_rows = 20000;     // rows per checksum chunk; default: 20000
-    ThrottleOptions throttle;           // default: unthrottled
-    Shard shard;                        // default: 1/1
+    std::size_t chunk_rows = 20000;             // rows per checksum chunk; default: 20000
+    ThrottleOptions throttle;                   // default: unthrottled
+    Shard shard;                                // default: 1/1
 
     // Incremental only.
-    std::optional<std::string> since;   // --since: overrides the checkpoint
-    std::chrono::seconds overlap{5};    // default: 5 s re-read behind the watermark
+    std::optional<std::string> since;            // --since: overrides the checkpoint
+    std::chrono::seconds overlap{5};             // default: 5 s re-read behind the watermark
     std::chrono::milliseconds recheck_after{0};  // default: 0 = report at once
 
     ProgressCounter* progress = nullptr;  // bumped per batch read and per finding; default: none
@@ -58,20 +58,21 @@ struct ValidateOptions {
 
 struct TableReport {
     std::string table;
-    std::string method;       // "rows", "checksum", "incremental"
+    std::string method;  // "rows", "checksum", "incremental"
     MergeCounts counts;
     double seconds = 0;
     std::uint64_t chunks = 0;            // checksum chunks compared
     std::uint64_t chunks_differing = 0;  // chunks that needed the row merge
     std::uint64_t rechecked_away = 0;    // differences gone on re-check
     std::string watermark;               // incremental: the new watermark
+    bool held_back = false;              // incremental: kept before a difference still found
 };
 
 // Validates every row of one table. Events go to `sink` as they are found.
 // With options.shard, the split is the one kept in `shard_plans` (the control
 // table; see core/shard.h), which is required then.
-TableReport validate_full(SideConnections conns, const TablePlan& plan, const ValidateOptions& options,
-                          EventSink& sink, CheckpointStore* shard_plans = nullptr);
+TableReport validate_full(SideConnections conns, const TablePlan& plan, const ValidateOptions& options, EventSink& sink,
+                          CheckpointStore* shard_plans = nullptr);
 
 // Validates the rows changed since the table's watermark and advances it
 // (per shard with options.shard, whose split is kept in `checkpoints`).

@@ -32,10 +32,12 @@
 #include "fixers/event_input.h"
 #include "fixers/fixer.h"
 #include "migrate/copy.h"
+#include "migrate/mode_control.h"
 #include "tests/support/child_process.h"
 #include "tests/support/connection_wrapper.h"
 #include "tests/support/migration_data.h"
 #include "tests/support/test_env.h"
+#include "validate/pass.h"
 #include "validate/validation.h"
 
 namespace webook {
@@ -64,6 +66,7 @@ CopyReport copy(const MigrationDatabases& dbs, const std::string& table, std::si
     checkpoints.ensure_tables();
     TablePlan plan = plan_for(*source, *target, table);
     CopyOptions options;
+    options.mode_fence = [&] { return dbs.source.connect(); };
     options.batch_size = batch_size;
     options.start = start;
     return copy_table({*source, *target}, plan, options, checkpoints, [&] { return dbs.target.connect(); });
@@ -134,8 +137,10 @@ void expect_full_validation_finds(const MigrationDatabases& dbs, const std::stri
             }
             if (checksum == ChecksumMode::on && chunk_rows == small_chunks) {
                 EXPECT_GT(v.report.chunks, 1u);
-                if (expected.empty()) EXPECT_EQ(v.report.chunks_differing, 0u);
-                else EXPECT_GT(v.report.chunks_differing, 0u);
+                if (expected.empty())
+                    EXPECT_EQ(v.report.chunks_differing, 0u);
+                else
+                    EXPECT_GT(v.report.chunks_differing, 0u);
             }
         }
     }
@@ -166,12 +171,14 @@ FixOptions fix_options() {
 // Runs a fixer until it is idle, reading `url` (file:// or kafka://).
 FixReport fix_from(const MigrationDatabases& dbs, const std::string& url, const std::string& group = {}) {
     auto input = open_input(url, fast_group(group));
-    Fixer fixer([&] { return dbs.source.connect(); }, [&] { return dbs.target.connect(); }, {}, fix_options(),
-                nullptr);
+    Fixer fixer([&] { return dbs.source.connect(); }, [&] { return dbs.target.connect(); },
+                [&] { return dbs.source.connect(); }, {}, fix_options(), nullptr);
     return fixer.run(*input);
 }
 
-std::string kafka_url(const std::string& topic) { return "kafka://" + testing::kafka_bootstrap() + "/" + topic; }
+std::string kafka_url(const std::string& topic) {
+    return "kafka://" + testing::kafka_bootstrap() + "/" + topic;
+}
 
 // A JSONL file of events of `type` (base src) for these ids of `table`; returns its path.
 std::string write_events(const std::string& path, const std::string& table, const std::vector<int>& ids,
@@ -261,7 +268,7 @@ TEST_P(MigrationPairs, FullValidationReportsExactlyThePlantedDifferencesOfEveryC
         ValidateSettings s;
         s.checksum = ChecksumMode::on;
         Validation v = validate_to_file(dbs, "typed", dir.file("chunks.jsonl"), s);
-        EXPECT_EQ(v.report.chunks, 10u);  // 150 base rows in chunks of 16
+        EXPECT_EQ(v.report.chunks, 10u);           // 150 base rows in chunks of 16
         EXPECT_EQ(v.report.chunks_differing, 2u);  // keys up to 32, and the last, open-ended chunk
     }
     for (ChecksumMode checksum : {ChecksumMode::off, ChecksumMode::on}) {
@@ -297,7 +304,7 @@ TEST_P(MigrationPairs, FullValidationReportsExactlyThePlantedDifferencesOfEveryC
     FixReport r = fix_from(dbs, "file://" + dir.file("to-fix.jsonl"));
     EXPECT_EQ(r.events, expected.size());
     EXPECT_EQ(r.dead_letters, 0u);
-    EXPECT_EQ(r.deleted, 4u);   // the extra target rows
+    EXPECT_EQ(r.deleted, 4u);    // the extra target rows
     EXPECT_EQ(r.upserted, 13u);  // the changed and the missing rows
     expect_consistent(dbs, "typed", dir);
     EXPECT_EQ(row_count(*target, "typed"), 150);
@@ -326,6 +333,7 @@ TEST_P(MigrationPairs, CompositeKeysAreMergedInByteOrderWhateverTheCollation) {
     EXPECT_EQ(row_count(*target, "pairs"), 9);
 
     // With the target as base (phase dst_first), the fixer repairs the source.
+    testing::step_mode(*dbs.source.connect(), Mode::dst_first);
     testing::plant_composite_differences(*target, "pairs");
     ValidateSettings base_dst;
     base_dst.base = BaseSide::dst;
@@ -404,8 +412,10 @@ TEST(FixerLocks, EachRetryTakesHalfAsManyKeysAtOnce) {
     auto target = dbs.target.connect();
     for (Connection* c : {source.get(), target.get()})
         c->execute("CREATE TABLE kv (id BIGINT PRIMARY KEY, v VARCHAR(32) NOT NULL)");
-    source->execute("INSERT INTO kv VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd'), (5, 'e'), (6, 'f'), (7, 'g'), "
-                    "(8, 'h')");
+    source->execute(
+        "INSERT INTO kv VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd'), (5, 'e'), (6, 'f'), (7, "
+        "'g'), "
+        "(8, 'h')");
     const std::string events = write_events(dir.file("events.jsonl"), "kv", {1, 2, 3, 4, 5, 6, 7, 8}, "target_missing");
     // Rows per upsert statement, in order; the first two upserts fail as a lock timeout would.
     std::vector<std::size_t> upserts;
@@ -413,8 +423,7 @@ TEST(FixerLocks, EachRetryTakesHalfAsManyKeysAtOnce) {
         return std::make_unique<testing::ConnectionWrapper>(dbs.target.connect(), [&](std::string_view sql) {
             if (!sql.starts_with("INSERT INTO")) return;
             std::size_t rows = 1;
-            for (std::size_t at = sql.find("), ("); at != std::string_view::npos; at = sql.find("), (", at + 1))
-                ++rows;
+            for (std::size_t at = sql.find("), ("); at != std::string_view::npos; at = sql.find("), (", at + 1)) ++rows;
             upserts.push_back(rows);
             if (upserts.size() <= 2) throw Error(Code::server, "lock timeout (injected)", Temporary::yes);
         });
@@ -422,7 +431,8 @@ TEST(FixerLocks, EachRetryTakesHalfAsManyKeysAtOnce) {
     auto input = open_input("file://" + events, fast_group(""));
     FixOptions options = fix_options();
     options.batch_size = 8;  // one batch, one group
-    Fixer fixer([&] { return dbs.source.connect(); }, failing_target, {}, options, nullptr);
+    Fixer fixer([&] { return dbs.source.connect(); }, failing_target, [&] { return dbs.source.connect(); }, {}, options,
+                nullptr);
     const FixReport r = fixer.run(*input);
     EXPECT_EQ(r.retries, 2u);
     EXPECT_EQ(r.upserted, 8u);
@@ -445,10 +455,10 @@ void insert_text_keyed_rows(Connection& conn, const std::string& table, int firs
         k += fmt::format("-{}", i % 7);
         if (fixed_k) k = fixed_k;
         std::vector<Value> params{Value::text(k), Value::integer(i), Value::text(fmt::format("v{}", i))};
-        conn.execute(fmt::format("INSERT INTO {} (k, n, v) VALUES ({}, {}, {})", conn.dialect().quote(table),
-                                 conn.dialect().placeholder(1), conn.dialect().placeholder(2),
-                                 conn.dialect().placeholder(3)),
-                     params);
+        conn.execute(
+            fmt::format("INSERT INTO {} (k, n, v) VALUES ({}, {}, {})", conn.dialect().quote(table),
+                        conn.dialect().placeholder(1), conn.dialect().placeholder(2), conn.dialect().placeholder(3)),
+            params);
     }
     tx.commit();
 }
@@ -534,11 +544,12 @@ TEST_P(MigrationPairs, ShardedCopiesOfATextKeyedTableAddUpToTheWholeTable) {
         auto s = dbs.source.connect();
         auto t = dbs.target.connect();
         CopyOptions options;
+        options.mode_fence = [&] { return dbs.source.connect(); };
         options.batch_size = 17;
         options.shard = Shard::parse(fmt::format("{}/3", i));
-        copied += copy_table({*s, *t}, plan_for(*s, *t, "pairs"), options, checkpoints,
-                             [&] { return dbs.target.connect(); })
-                      .rows;
+        copied += copy_table({*s, *t}, plan_for(*s, *t, "pairs"), options, checkpoints, [&] {
+                      return dbs.target.connect();
+                  }).rows;
         // Rows arriving between the runs, past every key so far ("zz" sorts
         // after "z-"), land in the open-ended last shard.
         if (i == 1) insert_text_keyed_rows(*source, "pairs", 5000, 30, "zz");
@@ -610,8 +621,8 @@ TEST_P(MigrationPairs, CopyFailingPartWayResumesOnACompositeTextKey) {
         Transaction tx(*source);
         // Spellings that MariaDB's default collation takes for one word: one
         // of each per n (the collation allows no more), all of them over all n.
-        const std::vector<std::vector<std::string>> words{
-            {"a", "A", "a "}, {"b", "B"}, {"\xC3\xA9", "E"}, {"z"}, {"_"}, {"a b"}};
+        const std::vector<std::vector<std::string>> words{{"a", "A", "a "}, {"b", "B"}, {"\xC3\xA9", "E"}, {"z"}, {"_"},
+                                                          {"a b"}};
         const Dialect& d = source->dialect();
         for (std::size_t n = 1; n <= 30; ++n)
             for (const auto& spellings : words)
@@ -628,6 +639,7 @@ TEST_P(MigrationPairs, CopyFailingPartWayResumesOnACompositeTextKey) {
     checkpoints.ensure_tables();
     TablePlan plan = plan_for(*source, *target, "pairs");
     CopyOptions options;
+    options.mode_fence = [&] { return dbs.source.connect(); };
     options.batch_size = 7;
     options.writers = 3;
     std::atomic<int> batches{0};
@@ -647,8 +659,8 @@ TEST_P(MigrationPairs, CopyFailingPartWayResumesOnACompositeTextKey) {
     EXPECT_LT(row_count(*target, "pairs"), rows);
 
     options.start = CopyStart::resume;
-    CopyReport resumed = copy_table({*source, *target}, plan, options, checkpoints,
-                                    [&] { return dbs.target.connect(); });
+    CopyReport resumed =
+        copy_table({*source, *target}, plan, options, checkpoints, [&] { return dbs.target.connect(); });
     EXPECT_EQ(resumed.resumed_after, *cp->position);
     EXPECT_EQ(resumed.rows_total, static_cast<std::uint64_t>(rows));
     EXPECT_EQ(resumed.rows, static_cast<std::uint64_t>(rows - cp->rows_done));
@@ -666,8 +678,10 @@ TEST_P(MigrationPairs, CopyRebuildsSecondaryIndexesAfterTheLoadEvenAfterAFailure
     auto source = dbs.source.connect();
     auto target = dbs.target.connect();
     for (Connection* c : {source.get(), target.get()}) {
-        c->execute("CREATE TABLE indexed (id BIGINT PRIMARY KEY, code VARCHAR(32) NOT NULL, n BIGINT NOT NULL, "
-                   "note VARCHAR(32) NULL)");
+        c->execute(
+            "CREATE TABLE indexed (id BIGINT PRIMARY KEY, code VARCHAR(32) NOT NULL, n BIGINT NOT "
+            "NULL, "
+            "note VARCHAR(32) NULL)");
         c->execute("CREATE UNIQUE INDEX ix_code ON indexed (code)");
         c->execute("CREATE INDEX ix_n_note ON indexed (n, note)");
     }
@@ -691,6 +705,7 @@ TEST_P(MigrationPairs, CopyRebuildsSecondaryIndexesAfterTheLoadEvenAfterAFailure
     };
     TablePlan plan = plan_for(*source, *target, "indexed");
     CopyOptions options;
+    options.mode_fence = [&] { return dbs.source.connect(); };
     options.batch_size = 10;
     std::atomic<int> batches{0};
     std::atomic<int> drops{0};
@@ -703,8 +718,7 @@ TEST_P(MigrationPairs, CopyRebuildsSecondaryIndexesAfterTheLoadEvenAfterAFailure
     };
     {
         auto writer = watched(true);
-        EXPECT_THROW(copy_table({*source, *writer}, plan, options, checkpoints, [&] { return watched(true); }),
-                     Error);
+        EXPECT_THROW(copy_table({*source, *writer}, plan, options, checkpoints, [&] { return watched(true); }), Error);
     }
     EXPECT_EQ(drops.load(), 2);
     EXPECT_TRUE(d.secondary_indexes(*target, "indexed").empty()) << "still dropped after the failure";
@@ -759,7 +773,7 @@ TEST_P(MigrationPairs, TextKeysDifferingOnlyByCaseOrTrailingSpaceAreDifferentKey
         c->execute(fmt::format("CREATE TABLE words (k varchar(32) {} NOT NULL PRIMARY KEY, v varchar(32) NOT NULL)",
                                mysql ? "" : "COLLATE \"en-x-icu\""));
     }
-    const std::vector<std::string> keys{"a", "B", "c", "Z", "\xC3\xA9", "_x", "a b", "\xCE\xA9", "\xF0\x9F\x98\x80",
+    const std::vector<std::string> keys{"a", "B",  "c", "Z", "\xC3\xA9", "_x", "a b", "\xCE\xA9", "\xF0\x9F\x98\x80",
                                         "~", "b-", "aa"};
     for (const auto& k : keys)
         source->execute(fmt::format("INSERT INTO words (k, v) VALUES ({}, {})", source->dialect().placeholder(1),
@@ -837,9 +851,13 @@ TEST_P(MigrationPairs, FixerClearsRowsHoldingAUniqueValueUnderAnotherKey) {
     auto source = dbs.source.connect();
     auto target = dbs.target.connect();
     for (Connection* c : {source.get(), target.get()})
-        c->execute("CREATE TABLE counters (id BIGINT PRIMARY KEY, biz VARCHAR(32) NOT NULL, biz_id BIGINT NOT NULL, "
-                   "cnt BIGINT NOT NULL, UNIQUE (biz, biz_id))");
-    source->execute("INSERT INTO counters VALUES (1, 'article', 7, 5), (2, 'article', 8, 9), (3, 'article', 9, 1)");
+        c->execute(
+            "CREATE TABLE counters (id BIGINT PRIMARY KEY, biz VARCHAR(32) NOT NULL, biz_id BIGINT "
+            "NOT NULL, "
+            "cnt BIGINT NOT NULL, UNIQUE (biz, biz_id))");
+    source->execute(
+        "INSERT INTO counters VALUES (1, 'article', 7, 5), (2, 'article', 8, 9), (3, 'article', 9, "
+        "1)");
     // id 2 holds (article, 7), which the base has under id 1; the base's id 2 is (article, 8).
     // id 4 holds (article, 9), which the base has under id 3; the base has no id 4.
     target->execute("INSERT INTO counters VALUES (2, 'article', 7, 1), (4, 'article', 9, 1)");
@@ -908,7 +926,9 @@ TEST_P(MigrationPairs, FixerNeverOverwritesNewerDoubleWritesWithStaleData) {
     auto source = dbs.source.connect();
     auto target = dbs.target.connect();
     for (Connection* c : {source.get(), target.get()})
-        c->execute("CREATE TABLE counters (id bigint NOT NULL PRIMARY KEY, v bigint NOT NULL, w varchar(40) NOT NULL)");
+        c->execute(
+            "CREATE TABLE counters (id bigint NOT NULL PRIMARY KEY, v bigint NOT NULL, w "
+            "varchar(40) NOT NULL)");
     constexpr int k_ids = 40;
     constexpr int k_writers = 4;
     constexpr int k_iterations = 60;
@@ -922,7 +942,9 @@ TEST_P(MigrationPairs, FixerNeverOverwritesNewerDoubleWritesWithStaleData) {
     std::vector<std::string> events;
     for (int id = 1; id <= k_ids + k_toggled; ++id)
         events.push_back(fmt::format(R"({{"table":"counters","key":{{"id":{}}},"type":"{}","base":"src"}})", id,
-                                     id <= 30 ? "neq" : id <= k_ids ? "target_missing" : "base_missing"));
+                                     id <= 30      ? "neq"
+                                     : id <= k_ids ? "target_missing"
+                                                   : "base_missing"));
 
     std::atomic<bool> writers_done{false};
     std::atomic<int> writes{0};
@@ -991,7 +1013,8 @@ TEST_P(MigrationPairs, FixerNeverOverwritesNewerDoubleWritesWithStaleData) {
             if (sql.starts_with("INSERT")) std::this_thread::sleep_for(3ms);
         });
     };
-    Fixer fixer([&] { return dbs.source.connect(); }, slow_target, {}, options, nullptr);
+    Fixer fixer([&] { return dbs.source.connect(); }, slow_target, [&] { return dbs.source.connect(); }, {}, options,
+                nullptr);
     std::thread stopper([&] {
         for (auto& t : writers) t.join();
         writers_done = true;
@@ -1080,14 +1103,18 @@ TEST_P(MigrationPairs, IncrementalValidationReadsOnlyRowsChangedSinceTheWatermar
     EXPECT_EQ(second.report.counts.other_rows, 2u);  // 42, 1003
     EXPECT_EQ(second.report.counts.differences(), 4u);
 
-    // The next run continues at the new watermark (no overlap here, so
-    // nothing at all is re-read).
+    EXPECT_TRUE(second.report.held_back);
+
+    // The next run continues at the new watermark (no overlap here), which
+    // stayed just before the oldest difference: nothing older is re-read, but
+    // the differences nobody fixed are compared and reported again.
     ValidateOptions no_overlap;
     no_overlap.overlap = 0s;
     Incremental third = validate_incrementally(*source, *target, *control, "typed", dir.file("3.jsonl"), no_overlap);
-    EXPECT_TRUE(third.findings.empty());
-    EXPECT_EQ(third.report.counts.base_rows, 0u);
-    EXPECT_EQ(third.report.counts.other_rows, 0u);
+    EXPECT_EQ(third.findings, second.findings);
+    EXPECT_EQ(third.report.counts.base_rows, 2u);
+    EXPECT_EQ(third.report.counts.other_rows, 2u);
+    EXPECT_EQ(third.report.watermark, second.report.watermark);
 
     // --since overrides the checkpoint: everything again, the silent change included.
     ValidateOptions since;
@@ -1127,9 +1154,10 @@ TEST_P(MigrationPairs, IncrementalValidationHandlesCompositeTextKeysWithTheTarge
     auto target = dbs.target.connect();
     auto control = dbs.source.connect();
     for (Connection* c : {source.get(), target.get()})
-        c->execute(fmt::format("CREATE TABLE kv (k varchar(32) NOT NULL, n bigint NOT NULL, v varchar(64) NOT NULL, "
-                               "utime {} NOT NULL, PRIMARY KEY (k, n))",
-                               c->dialect().engine() == Engine::mysql ? "DATETIME(6)" : "timestamp(6)"));
+        c->execute(
+            fmt::format("CREATE TABLE kv (k varchar(32) NOT NULL, n bigint NOT NULL, v varchar(64) NOT NULL, "
+                        "utime {} NOT NULL, PRIMARY KEY (k, n))",
+                        c->dialect().engine() == Engine::mysql ? "DATETIME(6)" : "timestamp(6)"));
     const std::vector<std::string> words{"a", "B", "c", "\xC3\xA9", "Z"};
     for (std::size_t i = 0; i < 40; ++i)
         source->execute(fmt::format("INSERT INTO kv VALUES ({}, {}, 'old', '2026-01-01 00:00:00')",
@@ -1154,12 +1182,13 @@ TEST_P(MigrationPairs, IncrementalValidationHandlesCompositeTextKeysWithTheTarge
     // ... and the source gets a row the base lacks, differing from one by a trailing space.
     exec(*source, fmt::format("INSERT INTO kv VALUES ('a ', 3, 'new', {})", sd.placeholder(1)), {now});
     Incremental second = validate_incrementally(*source, *target, *control, "kv", dir.file("2.jsonl"), base_dst);
-    EXPECT_EQ(second.findings, (Findings{{"a|0", "neq", "dst"}, {"A|2", "target_missing", "dst"},
-                                         {"a |3", "base_missing", "dst"}}));
+    EXPECT_EQ(second.findings,
+              (Findings{{"a|0", "neq", "dst"}, {"A|2", "target_missing", "dst"}, {"a |3", "base_missing", "dst"}}));
     EXPECT_EQ(second.report.counts.base_rows, 2u);
     EXPECT_EQ(second.report.counts.other_rows, 1u);
 
-    // The fixer repairs the source from those events.
+    // In dst_first the fixer repairs the source from those events.
+    testing::step_mode(*dbs.source.connect(), Mode::dst_first);
     FixReport r = fix_from(dbs, "file://" + dir.file("2.jsonl"));
     EXPECT_EQ(r.upserted, 2u);
     EXPECT_EQ(r.deleted, 1u);
@@ -1168,6 +1197,58 @@ TEST_P(MigrationPairs, IncrementalValidationHandlesCompositeTextKeysWithTheTarge
     Incremental third = validate_incrementally(*source, *target, *control, "kv", dir.file("3.jsonl"), again);
     EXPECT_TRUE(third.findings.empty());
     EXPECT_EQ(third.report.counts.base_rows, 41u);
+}
+
+// A pass during which a switch changed the base is not reported with the old
+// base: it is redone with the new one, over the same rows (the incremental
+// watermark is put back first), and recorded for the gates with the new base.
+TEST_P(MigrationPairs, APassDuringWhichTheBaseSwitchedIsRedoneWithTheNewBase) {
+    MigrationDatabases dbs(GetParam(), "passswitch");
+    testing::ScratchDir dir("passswitch");
+    auto source = dbs.source.connect();
+    auto control = dbs.source.connect();
+    testing::create_types_table(*source, "typed");
+    testing::create_types_table(*dbs.target.connect(), "typed");
+    testing::insert_types_rows(*source, "typed", 30);
+    copy(dbs, "typed", 7);
+    testing::step_mode(*control, Mode::src_first);
+    dbs.target.connect()->execute("UPDATE typed SET name = 'only on the target' WHERE id = 12");
+
+    // The switch happens at the first statement the pass sends the target.
+    bool armed = false, switched = false;
+    testing::ConnectionWrapper target(dbs.target.connect(), [&](std::string_view) {
+        if (!armed || switched) return;
+        switched = true;
+        testing::step_mode(*dbs.source.connect(), Mode::dst_first);
+    });
+    CheckpointStore checkpoints(*control);
+    TableConfig config;
+    config.name = "typed";
+    std::vector<TablePlan> plans{plan_table(*source, target, config)};
+    armed = true;
+    const std::string events = dir.file("events.jsonl");
+    auto sink = open_sink("file://" + events);
+    PassOptions options;
+    options.validator = Validator::incremental;
+    PassReport report = run_pass({*source, target}, *control, plans, options, *sink, checkpoints);
+    EXPECT_TRUE(switched);
+    EXPECT_EQ(report.redone, 1);
+    EXPECT_EQ(report.base, BaseSide::dst);
+    EXPECT_EQ(report.mode, Mode::dst_first);
+    ASSERT_EQ(report.tables.size(), 1u);
+    EXPECT_EQ(report.tables[0].counts.base_rows,
+              30u);  // the whole window again, not what was left of it
+    EXPECT_EQ(report.differences, 1u);
+    // The redone pass's event names the new base (the abandoned pass's, if
+    // any, the old one: the fixer repairs those from the current base).
+    const auto found = testing::read_events(events);
+    ASSERT_FALSE(found.empty());
+    EXPECT_EQ(found.back().base, BaseSide::dst);
+    const auto passes = passes_of(checkpoints.load_all());
+    ASSERT_EQ(passes.size(), 1u);
+    EXPECT_EQ(passes[0].base, BaseSide::dst);
+    EXPECT_EQ(passes[0].mode, "dst_first");
+    EXPECT_EQ(passes[0].found, 1u);
 }
 
 // A difference that a double-write in flight resolves before the re-check
@@ -1191,9 +1272,9 @@ TEST_P(MigrationPairs, IncrementalRecheckDropsADifferenceThatDisappearsInBetween
     }
     const Dialect& td = writer->dialect();
     auto lag_behind = [&](int id) {  // the target got a write the source has not (yet)
-        writer->execute(fmt::format("UPDATE typed SET name = 'in flight', utime = {} WHERE id = {}",
-                                    td.placeholder(1), id),
-                        std::vector<Value>{now_value()});
+        writer->execute(
+            fmt::format("UPDATE typed SET name = 'in flight', utime = {} WHERE id = {}", td.placeholder(1), id),
+            std::vector<Value>{now_value()});
     };
 
     // Repaired between the comparison and the re-check: not reported.

@@ -16,6 +16,7 @@
 #include "core/db.h"
 #include "core/dsn.h"
 #include "core/event.h"
+#include "core/migration_mode.h"
 #include "tests/support/scratch_db.h"
 
 namespace webook::testing {
@@ -39,6 +40,11 @@ struct MigrationDatabases {
     ScratchDatabase source;
     ScratchDatabase target;
 };
+
+// Moves the migration's mode (its control table in `control`, created if
+// missing) to `to` one step at a time, forward or back: the fenced switch
+// itself, without the gates an operator's `mode set` passes.
+void step_mode(Connection& control, Mode to);
 
 // -- Tables -----------------------------------------------------------------
 

@@ -1,0 +1,228 @@
+// The switch gates (migrate/gates.h) and the phase rules
+// (core/migration_mode.h), as pure decisions: every precondition of every
+// step, met and unmet.
+#include "migrate/gates.h"
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "core/checkpoint.h"
+#include "core/migration_mode.h"
+
+namespace webook {
+namespace {
+
+constexpr std::int64_t k_minute = 60'000'000;
+constexpr std::int64_t k_now = 1'000'000 * k_minute;
+
+Checkpoint copy_checkpoint(const std::string& table, const std::string& shard, bool done) {
+    Checkpoint c;
+    c.kind = "copy";
+    c.table = table;
+    c.shard = shard;
+    c.position = "[\"100\"]";
+    if (done) c.result = copy_done_result(100, 1.0);
+    return c;
+}
+
+PassRecord pass(const std::string& table, BaseSide base, std::int64_t started, std::int64_t ended,
+                std::uint64_t found = 0, const std::string& shard = "all") {
+    PassRecord p;
+    p.table = table;
+    p.kind = "incremental";
+    p.shard = shard;
+    p.base = base;
+    p.started_us = started;
+    p.ended_us = ended;
+    p.found = found;
+    return p;
+}
+
+// Two tables, both copied and each with a fresh clean pass with `base`.
+GateInput ready_input(Mode from, Mode to, BaseSide base) {
+    GateInput in;
+    in.from = from;
+    in.to = to;
+    in.now_us = k_now;
+    for (const char* name : {"interactives", "articles"}) {
+        TableEvidence t;
+        t.table = name;
+        t.copies.push_back(copy_checkpoint(name, "all", true));
+        t.passes.push_back(pass(name, base, k_now - 2 * k_minute, k_now - k_minute));
+        in.tables.push_back(t);
+    }
+    return in;
+}
+
+bool mentions(const GateVerdict& v, const std::string& text) {
+    for (const auto& u : v.unmet)
+        if (u.find(text) != std::string::npos) return true;
+    return false;
+}
+
+TEST(Gates, EachStepIsReadyWhenItsPreconditionsHold) {
+    EXPECT_TRUE(check_gate(ready_input(Mode::src_only, Mode::src_first, BaseSide::src)).ready());
+    EXPECT_TRUE(check_gate(ready_input(Mode::src_first, Mode::dst_first, BaseSide::src)).ready());
+    EXPECT_TRUE(check_gate(ready_input(Mode::dst_first, Mode::dst_only, BaseSide::dst)).ready());
+    EXPECT_TRUE(check_gate(ready_input(Mode::dst_only, Mode::dst_first, BaseSide::dst)).ready());
+    EXPECT_TRUE(check_gate(ready_input(Mode::dst_first, Mode::src_first, BaseSide::src)).ready());
+    EXPECT_TRUE(check_gate(ready_input(Mode::src_first, Mode::src_only, BaseSide::src)).ready());
+}
+
+TEST(Gates, ForwardStepsNeedThePassOfThePhaseTheyLeaveAndRollbacksThatOfThePhaseTheyEnter) {
+    // -> dst_first: the source was base while the evidence was gathered.
+    GateVerdict v = check_gate(ready_input(Mode::src_first, Mode::dst_first, BaseSide::dst));
+    EXPECT_EQ(v.unmet.size(), 2u);
+    EXPECT_TRUE(mentions(v, "interactives: last incremental pass had base dst, the step needs one with base src"));
+    // dst_first -> src_first: the source becomes base again, so a pass with it as base.
+    v = check_gate(ready_input(Mode::dst_first, Mode::src_first, BaseSide::dst));
+    EXPECT_TRUE(mentions(v, "needs one with base src")) << v.unmet[0];
+    v = check_gate(ready_input(Mode::dst_first, Mode::dst_only, BaseSide::src));
+    EXPECT_TRUE(mentions(v, "needs one with base dst"));
+}
+
+TEST(Gates, ToSrcFirstEveryTableIsCopiedItsIndexesRebuiltAndTheTargetHasItsUniqueIndexes) {
+    GateInput in = ready_input(Mode::src_only, Mode::src_first, BaseSide::src);
+    in.tables[0].copies = {copy_checkpoint("interactives", "all", false)};
+    in.tables[1].pending_indexes = {"idx_author"};
+    TableEvidence never;
+    never.table = "user_like_bizs";
+    in.tables.push_back(never);
+    TableEvidence no_index;
+    no_index.table = "jobs";
+    no_index.copies.push_back(copy_checkpoint("jobs", "all", true));
+    no_index.missing_unique = {"(name)"};
+    in.tables.push_back(no_index);
+    GateVerdict v = check_gate(in);
+    ASSERT_EQ(v.unmet.size(), 4u);
+    EXPECT_TRUE(mentions(v,
+                         "interactives: copy unfinished (run 'webookctl migrate copy --table "
+                         "interactives --resume')"));
+    EXPECT_TRUE(mentions(v, "articles: deferred indexes not rebuilt yet: idx_author"));
+    EXPECT_TRUE(mentions(v, "user_like_bizs: not copied"));
+    EXPECT_TRUE(mentions(v, "jobs: the target lacks the source's unique index (name)"));
+}
+
+TEST(Gates, AShardedCopyCountsOnlyWhenEveryShardFinished) {
+    GateInput in = ready_input(Mode::src_only, Mode::src_first, BaseSide::src);
+    in.tables.resize(1);
+    in.tables[0].copies = {copy_checkpoint("interactives", "1/3", true), copy_checkpoint("interactives", "3/3", true)};
+    EXPECT_TRUE(mentions(check_gate(in), "not every shard of its copy has run"));
+    in.tables[0].copies.push_back(copy_checkpoint("interactives", "2/3", false));
+    EXPECT_TRUE(mentions(check_gate(in), "interactives shard 2/3: copy unfinished"));
+    in.tables[0].copies[2] = copy_checkpoint("interactives", "2/3", true);
+    EXPECT_TRUE(check_gate(in).ready());
+}
+
+TEST(Gates, APassCountsOnlyCleanRecentContinuedAndBegunAfterTheLastSecondSideFailure) {
+    auto one = [](PassRecord p, std::optional<std::int64_t> failure = std::nullopt) {
+        GateInput in = ready_input(Mode::src_first, Mode::dst_first, BaseSide::src);
+        in.tables.resize(1);
+        in.tables[0].passes = {p};
+        in.last_failure_us = failure;
+        return check_gate(in);
+    };
+    const PassRecord clean = pass("interactives", BaseSide::src, k_now - 2 * k_minute, k_now - k_minute);
+    EXPECT_TRUE(one(clean).ready());
+
+    PassRecord found = clean;
+    found.found = 3;
+    EXPECT_TRUE(mentions(one(found), "last incremental pass found 3 differences"));
+
+    PassRecord old = pass("interactives", BaseSide::src, k_now - 50 * k_minute, k_now - 43 * k_minute);
+    EXPECT_TRUE(mentions(one(old), "interactives: last clean incremental pass 43m ago (max 10m"));
+
+    PassRecord since = clean;
+    since.continued = false;
+    EXPECT_TRUE(mentions(one(since), "--since"));
+
+    // A failure counted after the pass began may not have been seen.
+    EXPECT_TRUE(mentions(one(clean, k_now - 90'000'000), "a second-side write failed"));
+    EXPECT_TRUE(one(clean, k_now - 3 * k_minute).ready());
+
+    GateInput none = ready_input(Mode::src_first, Mode::dst_first, BaseSide::src);
+    none.tables[1].passes.clear();
+    EXPECT_TRUE(mentions(check_gate(none), "articles: no incremental validation pass recorded"));
+}
+
+TEST(Gates, ShardedPassesCountWhenEveryShardOfOneSplitIsClean) {
+    GateInput in = ready_input(Mode::src_first, Mode::dst_first, BaseSide::src);
+    in.tables.resize(1);
+    in.tables[0].passes = {pass("interactives", BaseSide::src, k_now - 2 * k_minute, k_now - k_minute, 0, "1/2")};
+    EXPECT_TRUE(mentions(check_gate(in), "no incremental validation pass recorded"));
+    in.tables[0].passes.push_back(
+        pass("interactives", BaseSide::src, k_now - 2 * k_minute, k_now - k_minute, 2, "2/2"));
+    EXPECT_TRUE(mentions(check_gate(in), "interactives shard 2/2: last incremental pass found 2 differences"));
+    in.tables[0].passes[1].found = 0;
+    EXPECT_TRUE(check_gate(in).ready());
+}
+
+TEST(Gates, NoKnownTableIsNeverReadyAndIllegalOrNoStepsHaveNoGate) {
+    GateInput in;
+    in.from = Mode::src_only;
+    in.to = Mode::src_first;
+    EXPECT_TRUE(mentions(check_gate(in), "no table of the migration is known"));
+    in.to = Mode::src_only;
+    EXPECT_TRUE(check_gate(in).ready());
+    in.to = Mode::dst_first;  // two steps: refused by transition_allowed(), not by a gate
+    EXPECT_TRUE(check_gate(in).ready());
+}
+
+TEST(Gates, TheMigrationsTablesAreTheConfiguredOnesAndEveryCopiedOne) {
+    std::vector<TableConfig> configured(2);
+    configured[0].name = "articles";
+    configured[1].name = "interactives";
+    std::vector<Checkpoint> cps{copy_checkpoint("interactives", "all", true), copy_checkpoint("jobs", "1/2", false)};
+    Checkpoint other;
+    other.kind = "validate-incremental";
+    other.table = "users";
+    cps.push_back(other);
+    EXPECT_EQ(migration_tables(configured, cps), (std::vector<std::string>{"articles", "interactives", "jobs"}));
+}
+
+TEST(PhaseRules, CopyIsAllowedOnlyInSrcOnlyAndEachRefusalSaysTheWayBack) {
+    EXPECT_EQ(copy_refusal(Mode::src_only), "");
+    for (Mode m : {Mode::src_first, Mode::dst_first, Mode::dst_only}) {
+        const std::string why = copy_refusal(m);
+        EXPECT_NE(why.find(std::string("in ") + std::string(mode_name(m))), std::string::npos) << why;
+        EXPECT_NE(why.find("roll back first ('webookctl migrate mode set"), std::string::npos) << why;
+    }
+}
+
+TEST(PhaseRules, TheFixerRepairsFromTheCurrentBaseWhateverTheEventSays) {
+    for (BaseSide named : {BaseSide::src, BaseSide::dst}) {
+        EXPECT_EQ(fix_base(Mode::src_only, named), BaseSide::src);
+        EXPECT_EQ(fix_base(Mode::src_first, named), BaseSide::src);
+        EXPECT_EQ(fix_base(Mode::dst_first, named), BaseSide::dst);
+        EXPECT_EQ(fix_base(Mode::dst_only, named), BaseSide::dst);
+    }
+}
+
+TEST(PassRecords, SurviveTheControlTableRoundTrip) {
+    PassRecord p = pass("interactives", BaseSide::dst, 5, 9, 2, "2/4");
+    p.mode = "dst_first";
+    p.mode_version = 3;
+    p.continued = false;
+    Checkpoint c;
+    c.kind = std::string(k_pass_kind_prefix) + "incremental";
+    c.table = p.table;
+    c.shard = p.shard;
+    c.result =
+        R"({"base":"dst","mode":"dst_first","mode_version":3,"started_us":5,"ended_us":9,"found":2,"continued":false})";
+    Checkpoint junk = c;
+    junk.result = "not json";
+    auto back = passes_of({c, junk});
+    ASSERT_EQ(back.size(), 1u);
+    EXPECT_EQ(back[0].table, "interactives");
+    EXPECT_EQ(back[0].kind, "incremental");
+    EXPECT_EQ(back[0].shard, "2/4");
+    EXPECT_EQ(back[0].base, BaseSide::dst);
+    EXPECT_EQ(back[0].mode_version, 3);
+    EXPECT_EQ(back[0].found, 2u);
+    EXPECT_FALSE(back[0].continued);
+}
+
+}  // namespace
+}  // namespace webook
