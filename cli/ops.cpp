@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
+#include "cli/platform.h"
 #include "core/db.h"
 #include "core/error.h"
 #include "core/job_lease.h"
@@ -30,6 +31,7 @@ std::string utc(std::int64_t micros) { return format_datetime(micros) + " UTC"; 
 
 struct RankArgs {
     std::string dsn;
+    PlatformTarget where;  // recompute
     std::string window = "7d";
     std::string lease = "60s";
     std::string now;  // --now; default: the database's clock
@@ -55,10 +57,13 @@ int run_rank_recompute(Context& ctx, RankArgs& a) {
         }
     }
     options.validate();
-    const Dsn dsn = ops_dsn(ctx, a.dsn);
-    auto conn = connect(dsn);
+    // During a migration the lease and the ranking go through the double-write
+    // connection; the ranking is computed from the authoritative side.
+    auto db = ops_database(ctx, a.where);
+    auto conn = db->write();
+    if (db->double_write) options.read_connection = db->read;
     // A second connection streams articles while the first reads like counts.
-    options.rank.scan_connection = [dsn] { return connect(dsn); };
+    options.rank.scan_connection = db->read;
     RankJobResult r = run_hot_ranking_job(*conn, options);
 
     if (!r.ran()) {
@@ -130,7 +135,7 @@ void register_rank(CLI::App& ops, Context& ctx) {
     CLI::App* recompute = rank->add_subcommand(
         "recompute", "compute the hot ranking and replace the stored one atomically; under the rank-hot lease, so "
                      "when cron fires on many hosts one computes and the others exit 0 naming the holder");
-    add_ops_dsn_option(recompute, a->dsn);
+    add_ops_options(recompute, a->where);
     recompute->add_option("--gravity", a->job.rank.gravity,
                           "score = (likes - 1) / (hours since publish + 2) ^ gravity (default: 1.5)");
     recompute->add_option("--window", a->window, "rank articles published within this long, e.g. 7d, 36h (default: 7d)");

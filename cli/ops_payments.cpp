@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
+#include "cli/platform.h"
 #include "core/db.h"
 #include "core/error.h"
 #include "core/event_sink.h"
@@ -20,7 +21,7 @@ namespace {
 // ---- ops outbox relay -------------------------------------------------
 
 struct RelayArgs {
-    std::string dsn;
+    PlatformTarget where;
     std::string to;
     std::string brokers;
     bool until_idle = false;
@@ -45,10 +46,13 @@ int run_relay(Context& ctx, RelayArgs& a) {
                     "pass exactly one of --to kafka://host:port/topic and --brokers host:port");
     const KafkaUrl url = KafkaUrl::parse(
         a.to.empty() ? fmt::format("kafka://{}/{}", a.brokers, k_payment_topic) : a.to);
-    auto conn = connect(ops_dsn(ctx, a.dsn));
+    // During a migration the relay marks rows sent through the double-write
+    // connection (both sides, in the mode's order) and reads its first side.
+    auto db = ops_database(ctx, a.where);
 
     if (a.dry_run) {
-        auto rows = due_outbox_rows(*conn, url.topic, system_micros(), options.batch_size);
+        auto reader = db->read();
+        auto rows = due_outbox_rows(*reader, url.topic, system_micros(), options.batch_size);
         if (ctx.json()) {
             nlohmann::ordered_json out = nlohmann::ordered_json::array();
             for (const auto& r : rows)
@@ -73,6 +77,7 @@ int run_relay(Context& ctx, RelayArgs& a) {
     producer_options.client_id = "webookctl-outbox";
     producer_options.delivery_timeout = options.flush_timeout;
     EventProducer producer(url.brokers, url.topic, producer_options);
+    auto conn = db->write();
     RelayReport r = relay_outbox(*conn, producer, options);
     if (ctx.json()) {
         print_line(nlohmann::ordered_json{
@@ -105,7 +110,7 @@ void register_outbox(CLI::App& ops, Context& ctx) {
         "publish pending outbox rows to Kafka; a row is marked sent only after the brokers "
         "acknowledged it, "
         "failed rows are retried with exponential backoff and become dead after --max-attempts");
-    add_ops_dsn_option(relay, a->dsn);
+    add_ops_options(relay, a->where);
     auto* to = relay->add_option(
         "--to", a->to, "where: kafka://host:port[,host:port]/topic; relays that topic's rows");
     auto* brokers = relay->add_option("--brokers", a->brokers,
@@ -133,7 +138,7 @@ void register_outbox(CLI::App& ops, Context& ctx) {
 // ---- ops payments consume ---------------------------------------------
 
 struct ConsumeArgs {
-    std::string dsn;
+    PlatformTarget where;
     std::string from;
     std::string group;
     std::string dead_letter;
@@ -156,13 +161,14 @@ int run_consume(Context& ctx, ConsumeArgs& a) {
     consumer.heartbeat_interval = consumer.session_timeout / 4;
     consumer.validate();
 
-    const Dsn dsn = ops_dsn(ctx, a.dsn);
+    // During a migration settlements go through the double-write connection.
+    auto db = ops_database(ctx, a.where);
     std::unique_ptr<EventSink> dead_letter;
     if (!a.dead_letter.empty())
         dead_letter = open_sink(a.dead_letter);
-    connect(dsn);  // the database answers before the first event is taken
+    db->read();  // the database answers before the first event is taken
     auto source = open_payment_source(a.from, a.group, consumer);
-    PaymentConsumer payments([dsn] { return connect(dsn); }, options, dead_letter.get());
+    PaymentConsumer payments(db->write, options, dead_letter.get());
     payments.set_preview_printer([&ctx](const std::string& origin, const PaymentEvent* e,
                                         const SettleResult& r) {
         if (ctx.json()) {
@@ -234,7 +240,7 @@ void register_payments(CLI::App& ops, Context& ctx) {
                                                  "rewards paid and book the ledger exactly once "
                                                  "(author/platform split), or mark them failed; "
                                                  "offsets committed after the database commits");
-    add_ops_dsn_option(consume, a->dsn);
+    add_ops_options(consume, a->where);
     consume->add_option("--from", a->from, "kafka://host:port[,host:port]/topic")->required();
     consume
         ->add_option("--group", a->group,

@@ -23,7 +23,7 @@ namespace webook::cli {
 namespace {
 
 struct ReconcileArgs {
-    std::string dsn;
+    PlatformTarget where;
     std::string from;  // required
     std::string to;    // default: now
     std::string grace = "5m";
@@ -186,14 +186,17 @@ int run_reconcile(Context& ctx, ReconcileArgs& a) {
     options.pending_older_than = parse_span(a.pending_older_than, "--pending-older-than");
     options.fix = !a.fix ? FixMode::report : (a.dry_run ? FixMode::preview : FixMode::repair);
     options.validate();
-    const Dsn dsn = ops_dsn(ctx, a.dsn);
+    // During a migration: read the authoritative side, repair through the
+    // double-write connection.
+    auto db = ops_database(ctx, a.where);
+    if (db->double_write) options.repair_connection = db->write;
 
     ProgressCounter progress;
     options.progress = &progress;
     ReconcileReport report;
     {
         ProgressLine line("reconciling rewards, payments, ledger", progress);
-        report = reconcile([dsn] { return connect(dsn); }, options,
+        report = reconcile(db->read, options,
                            [&ctx](const Mismatch& m) { print_mismatch(ctx, m); });
     }
     print_summary(ctx, options, report);
@@ -212,7 +215,7 @@ void register_ops_reconcile(CLI::App* ops, Context& ctx) {
         "compare rewards, payments and ledger entries of the rewards made in a time window, "
         "and the outbox; report every mismatch by category with its ids; --fix repairs lost "
         "payment events and missing bookings");
-    add_ops_dsn_option(cmd, a->dsn);
+    add_ops_options(cmd, a->where);
     cmd->add_option("--from", a->from,
                     "the window's start, a UTC time ('2026-11-01 00:00:00', '2026-11-01') or a "
                     "span back from now (24h, 7d); rewards are picked by their snowflake id's time")

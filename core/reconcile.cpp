@@ -595,11 +595,16 @@ class Repairer {
     }
 
   private:
+    // Portable statements: with --fix during a migration the repairs run
+    // through the double-write connection (ReconcileOptions::repair_connection).
     std::optional<RewardRecord> lock_reward(std::int64_t reward_id) {
-        const Dialect& d = m_conn.dialect();
         auto row = m_conn.query_one(
-            fmt::format("SELECT {} FROM {} WHERE {} = {}{}", reward_columns(d), d.quote("rewards"),
-                        d.quote("id"), d.placeholder(1), d.for_update()),
+            PortableSql{[](const Dialect& d) {
+                            return fmt::format("SELECT {} FROM {} WHERE {} = {}{}", reward_columns(d),
+                                               d.quote("rewards"), d.quote("id"), d.placeholder(1),
+                                               d.for_update());
+                        },
+                        {}},
             std::vector<Value>{Value::integer(reward_id)});
         if (!row)
             return std::nullopt;
@@ -607,12 +612,15 @@ class Repairer {
     }
 
     std::vector<PaymentRecord> payments_of(std::int64_t reward_id) {
-        const Dialect& d = m_conn.dialect();
         std::vector<PaymentRecord> out;
         for (Row& r : m_conn.query(
-                 fmt::format("SELECT {} FROM {} WHERE {} = {} AND {} = {} ORDER BY {}",
-                             payment_columns(d), d.quote("payments"), d.quote("biz"),
-                             d.placeholder(1), d.quote("biz_id"), d.placeholder(2), d.quote("id")),
+                 PortableSql{[](const Dialect& d) {
+                                 return fmt::format("SELECT {} FROM {} WHERE {} = {} AND {} = {} ORDER BY {}",
+                                                    payment_columns(d), d.quote("payments"), d.quote("biz"),
+                                                    d.placeholder(1), d.quote("biz_id"), d.placeholder(2),
+                                                    d.quote("id"));
+                             },
+                             {}},
                  std::vector<Value>{Value::text(std::string(k_reward_biz)),
                                     Value::integer(reward_id)}))
             out.push_back(payment_of(r));
@@ -620,12 +628,15 @@ class Repairer {
     }
 
     std::vector<EntryRecord> entries_of(std::int64_t reward_id) {
-        const Dialect& d = m_conn.dialect();
         std::vector<EntryRecord> out;
         for (const Row& r : m_conn.query(
-                 fmt::format("SELECT {} FROM {} WHERE {} = {} AND {} = {} ORDER BY {}",
-                             entry_columns(d), d.quote("account_activities"), d.quote("biz"),
-                             d.placeholder(1), d.quote("biz_id"), d.placeholder(2), d.quote("id")),
+                 PortableSql{[](const Dialect& d) {
+                                 return fmt::format("SELECT {} FROM {} WHERE {} = {} AND {} = {} ORDER BY {}",
+                                                    entry_columns(d), d.quote("account_activities"),
+                                                    d.quote("biz"), d.placeholder(1), d.quote("biz_id"),
+                                                    d.placeholder(2), d.quote("id"));
+                             },
+                             {}},
                  std::vector<Value>{Value::text(std::string(k_reward_biz)),
                                     Value::integer(reward_id)}))
             out.push_back(entry_of(r));
@@ -633,11 +644,14 @@ class Repairer {
     }
 
     std::optional<std::int64_t> pending_event(std::int64_t reward_id) {
-        const Dialect& d = m_conn.dialect();
         auto row = m_conn.query_one(
-            fmt::format("SELECT {} FROM {} WHERE {} = {} AND {} = {} AND {} = {}", d.quote("id"),
-                        d.quote("outbox"), d.quote("status"), d.placeholder(1), d.quote("topic"),
-                        d.placeholder(2), d.quote("msg_key"), d.placeholder(3)),
+            PortableSql{[](const Dialect& d) {
+                            return fmt::format("SELECT {} FROM {} WHERE {} = {} AND {} = {} AND {} = {}",
+                                               d.quote("id"), d.quote("outbox"), d.quote("status"),
+                                               d.placeholder(1), d.quote("topic"), d.placeholder(2),
+                                               d.quote("msg_key"), d.placeholder(3));
+                        },
+                        {}},
             std::vector<Value>{Value::integer(static_cast<std::int64_t>(OutboxStatus::pending)),
                                Value::text(m_options.topic),
                                Value::text(biz_trade_no_for(reward_id))});
@@ -909,7 +923,10 @@ class Reconciler {
 
         const RuleContext context{m_options.clock() - m_options.grace.count(),
                                   m_options.split_percent};
-        Repairer repairer(conn, m_options, m_ids);
+        // Repairs on a connection of their own when one is given (the
+        // double-write connection during a migration).
+        if (m_options.repair_connection && !m_repair) m_repair = m_options.repair_connection();
+        Repairer repairer(m_repair ? *m_repair : conn, m_options, m_ids);
         for (const RewardRows& rows : groups) {
             Classification c = classify(rows, context);
             if (c.in_flight)
@@ -1025,6 +1042,7 @@ class Reconciler {
     const MismatchFn& m_emit;
     IdGenerator& m_ids;
     std::unique_ptr<Connection> m_work;    // re-reads, repairs, the outbox
+    std::unique_ptr<Connection> m_repair;  // repairs, when options.repair_connection
     std::vector<std::int64_t> m_suspects;  // ascending
     ReconcileReport m_report;
 };

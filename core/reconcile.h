@@ -249,6 +249,10 @@ struct ReconcileOptions {
     WallClock clock = system_micros;       // "now", for grace and the outbox threshold
     IdGenerator* ids = nullptr;            // for --fix's rows; default: IdGenerator::global()
     ProgressCounter* progress = nullptr;   // rows read and mismatches, for a progress line
+    // Where --fix writes: default: none, the reconciliation's own connection.
+    // During a migration: the double-write connection, while `connect`
+    // reads the authoritative side.
+    ConnectionFactory repair_connection;
 
     // Throws Error(Code::usage) naming the first problem.
     void validate() const;

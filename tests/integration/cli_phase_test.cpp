@@ -18,6 +18,7 @@
 #include "core/checkpoint.h"
 #include "core/dialect.h"
 #include "core/migration_mode.h"
+#include "core/schema.h"
 #include "migrate/double_write.h"
 #include "tests/support/child_process.h"
 #include "tests/support/cli_run.h"
@@ -329,6 +330,87 @@ TEST_P(PhaseSafety, FollowingValidationTakesTheNewBaseAfterASwitch) {
     // Every pass after the first with base dst has base dst too.
     const std::string out = r.out;
     EXPECT_EQ(out.find("\"base\":\"src\"", out.find("\"base\":\"dst\"")), std::string::npos) << out;
+}
+
+// During a migration the ops jobs that write take --source/--target like the
+// platform commands: their writes go through the double-write connection in
+// the current mode (here dst_first: the target, then the source) and their
+// reads come from the authoritative side (the target).
+TEST_P(PhaseSafety, OpsJobsWriteThroughTheMigrationAndReadTheAuthoritativeSide) {
+    MigrationDatabases dbs(GetParam(), "phaseops");
+    auto source = dbs.source.connect();
+    auto target = dbs.target.connect();
+    init_schema(*source);
+    init_schema(*target);
+    testing::step_mode(*source, Mode::dst_first);
+    const Args both = sides(dbs);
+    const std::string topic = testing::unique_name("phaseops");
+    const std::string kafka = "kafka://" + testing::kafka_bootstrap() + "/" + topic;
+    auto count = [](Connection& c, const std::string& sql) { return (*c.query_one(sql))[0].as_int(); };
+    auto json_run = [](const Args& args) {
+        CommandResult r = testing::webookctl(Args{"--output", "json"} + args);
+        EXPECT_EQ(r.exit_code, 0) << testing::describe(r);
+        return r.exit_code == 0 ? testing::last_json(r) : nlohmann::json::object();
+    };
+
+    // A reward paid by its callback: rows and outbox event on both sides.
+    auto reward = [&](int uid) {
+        nlohmann::json made = json_run(Args{"reward", "create", "--uid", std::to_string(uid), "--target-uid", "42",
+                                            "--biz-id", "5", "--amount", "1000"} +
+                                       both);
+        json_run(Args{"reward", "callback", "--trade-no", made.value("trade_no", ""), "--status", "success", "--topic",
+                      topic} +
+                 both);
+        return made.value("reward_id", std::int64_t{0});
+    };
+    reward(7);
+    nlohmann::json relayed = json_run(Args{"ops", "outbox", "relay", "--to", kafka, "--until-idle"} + both);
+    EXPECT_EQ(relayed["sent"], 1);
+    for (Connection* c : {source.get(), target.get()})
+        EXPECT_EQ(count(*c, "SELECT COUNT(*) FROM outbox WHERE status = 1"), 1) << c->describe();
+
+    nlohmann::json consumed =
+        json_run(Args{"ops", "payments", "consume", "--from", kafka, "--group", testing::unique_name("g"),
+                      "--until-idle", "--session-timeout", "3s", "--batch-wait", "500ms"} +
+                 both);
+    EXPECT_EQ(consumed["paid"], 1);
+    for (Connection* c : {source.get(), target.get()}) {
+        EXPECT_EQ(count(*c, "SELECT COUNT(*) FROM account_activities"), 2) << c->describe();
+        EXPECT_EQ(count(*c, "SELECT COUNT(*) FROM rewards WHERE status = 1"), 1) << c->describe();
+    }
+
+    // A lost event: the second reward's outbox row was marked sent but never
+    // consumed. reconcile --fix reads the target and re-publishes the event
+    // on both sides.
+    const std::int64_t lost = reward(8);
+    for (Connection* c : {source.get(), target.get()}) c->execute("UPDATE outbox SET status = 1");
+    CommandResult reconciled =
+        testing::webookctl(Args{"--output", "json", "ops", "reconcile", "--from", "2020-01-01", "--grace", "0s", "--fix"} +
+                           both);
+    EXPECT_EQ(reconciled.exit_code, 1) << testing::describe(reconciled);
+    EXPECT_NE(reconciled.out.find("\"repaired\""), std::string::npos) << reconciled.out;
+    for (Connection* c : {source.get(), target.get()})
+        EXPECT_EQ(count(*c, fmt::format("SELECT COUNT(*) FROM outbox WHERE status = 0 AND msg_key = 'reward-{}'",
+                                        lost)),
+                  1)
+            << c->describe();
+
+    // The ranking: computed from the target -- an article only the target
+    // has (the source missed it) is ranked -- and published on both sides.
+    nlohmann::json article =
+        json_run(Args{"article", "publish", "--author", "3", "--title", "ranked", "--content", "c"} + both);
+    const std::string id = std::to_string(article.value("id", std::int64_t{0}));
+    json_run(Args{"interactive", "like", "--uid", "11", "--article", id} + both);
+    json_run(Args{"interactive", "like", "--uid", "12", "--article", id} + both);
+    source->execute("DELETE FROM published_articles");
+    nlohmann::json ranked = json_run(Args{"ops", "rank", "recompute", "--lease", "30s"} + both);
+    EXPECT_EQ(ranked["ran"], true);
+    EXPECT_EQ(ranked["ranked"], 1);
+    for (Connection* c : {source.get(), target.get()}) {
+        EXPECT_EQ(count(*c, "SELECT COUNT(*) FROM ranking_items WHERE article_id = " + id), 1) << c->describe();
+        EXPECT_EQ(count(*c, "SELECT COUNT(*) FROM jobs WHERE name = 'rank-hot' AND owner IS NULL"), 1)
+            << c->describe();
+    }
 }
 
 }  // namespace
