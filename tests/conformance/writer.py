@@ -14,10 +14,10 @@ Each thread loops over write transactions until stdin reaches end of file:
     write   BEGIN both sides; each statement on the first side, then the
             second; hold the transaction 20-40 ms (switches then happen while
             writers are in flight); COMMIT the first side, then the second
-    release COMMIT the control transaction
-    count   second-side failures of the transaction, outside the fence:
+    count   second-side failures of the transaction, inside the fence:
             UPDATE webookctl_control SET version = version + n, utime = now
             WHERE name = 'second_side_failures'
+    release COMMIT the control transaction
 
 Rows go to notes(id BIGINT PRIMARY KEY, body VARCHAR(64) NOT NULL) on both
 sides, with client-made snowflake ids. The body says the mode the writer
@@ -340,14 +340,15 @@ class Writer:
                 second.rollback_quietly()
             raise
         finally:
-            # 6. Release the fence (also when the write failed).
+            # 6. Count second-side failures inside the fence, so a switch
+            # waiting for this writer sees them when it checks its gate.
+            self.flush_failures()
+            # 7. Release the fence (also when the write failed).
             try:
                 self.control.run("COMMIT")
             except Exception as e:
                 self.control.after_failure(e)
             t_released = time.time()
-            # 7. Count second-side failures, outside the fence transaction.
-            self.flush_failures()
         self.transactions[mode] += 1
         if self.log:
             self.log.write(json.dumps({"worker": self.name, "ids": rows, "mode": mode,
