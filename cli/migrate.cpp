@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/migration_mode.h"
+#include "core/kafka.h"
 #include "core/progress.h"
 #include "core/schema.h"
 #include "migrate/copy.h"
@@ -127,6 +128,8 @@ struct ModeArgs {
     bool dry_run = false;
     bool force = false;
     std::string reason;
+    std::string fixers_from;   // kafka://host:port/topic
+    std::string fixers_group;
 };
 
 // "user@host", for the record of a forced switch.
@@ -196,6 +199,12 @@ int run_mode_set(Context& ctx, ModeArgs& a) {
     if (a.force) req.force_reason = a.reason;
     req.who = who_am_i();
     req.tables = ctx.config.tables;
+    if (!a.fixers_from.empty()) {
+        const KafkaUrl url = KafkaUrl::parse(a.fixers_from);
+        req.fixer_brokers = url.brokers;
+        req.fixer_topic = url.topic;
+        req.fixer_group = a.fixers_group;
+    }
     auto control = open_control(ctx, a.source);
     std::unique_ptr<Connection> source, target;
     if (req.to == Mode::src_first) {  // its gate checks the target's unique indexes
@@ -351,6 +360,12 @@ void register_migrate(CLI::App& app, Context& ctx) {
     auto* reason = set->add_option("--reason", m->reason, "why the gate is overridden; recorded with who and when");
     force->needs(reason);
     reason->needs(force);
+    auto* fixers_from = set->add_option("--from", m->fixers_from,
+                                        "the fixers' events, kafka://host:port/topic: the validation gates also need "
+                                        "their consumer group (--group) to have processed every event");
+    auto* fixers_group = set->add_option("--group", m->fixers_group, "the fixers' Kafka consumer group");
+    fixers_from->needs(fixers_group);
+    fixers_group->needs(fixers_from);
     set->footer(
         "Gates: -> src_first needs every table copied, its deferred indexes rebuilt and the "
         "target's unique\n"

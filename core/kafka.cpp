@@ -713,6 +713,58 @@ EventConsumer::EventConsumer(std::string brokers, std::string group_id, std::str
     logger().debug("consumer in group {} for topic {} at {}", impl.group, impl.topic, impl.brokers);
 }
 
+std::int64_t consumer_group_lag(const std::string& brokers, const std::string& group_id, const std::string& topic,
+                                milliseconds timeout) {
+    validate_topic_name(topic);
+    if (group_id.empty()) throw Error(Code::config, "Kafka consumer: empty consumer group id");
+    check_brokers(brokers, timeout);
+    EventBridge events(brokers);  // declared first: outlives the handle
+    auto conf = base_conf(brokers, "webookctl-lag", &events);
+    set(*conf, "group.id", group_id);
+    set(*conf, "enable.auto.commit", "false");
+    std::string errstr;
+    std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), errstr));
+    if (!consumer) throw Error(Code::config, fmt::format("Kafka consumer for {}: {}", brokers, errstr));
+    const auto deadline = Clock::now() + timeout;
+    auto fail = [&](std::string_view what, RdKafka::ErrorCode err) {
+        consumer->close();
+        return Error(Code::connection,
+                     fmt::format("reading the lag of consumer group {} on {} at {}: {}: {}", group_id, topic, brokers,
+                                 what, RdKafka::err2str(err)),
+                     Temporary::yes);
+    };
+    // The topic's partitions.
+    std::unique_ptr<RdKafka::Topic> handle(RdKafka::Topic::create(consumer.get(), topic, nullptr, errstr));
+    RdKafka::Metadata* raw = nullptr;
+    RdKafka::ErrorCode err = consumer->metadata(false, handle.get(), &raw, std::max(remaining_ms(deadline), 1));
+    std::unique_ptr<RdKafka::Metadata> metadata(raw);
+    if (err != RdKafka::ERR_NO_ERROR || !metadata) throw fail("metadata", err);
+    std::vector<RdKafka::TopicPartition*> parts;
+    for (const auto* t : *metadata->topics())
+        if (t->topic() == topic && t->err() == RdKafka::ERR_NO_ERROR)
+            for (const auto* p : *t->partitions()) parts.push_back(RdKafka::TopicPartition::create(topic, p->id()));
+    struct Free {
+        std::vector<RdKafka::TopicPartition*>& v;
+        ~Free() { RdKafka::TopicPartition::destroy(v); }
+    } free_parts{parts};
+    if (parts.empty()) {
+        consumer->close();
+        return 0;  // no topic yet: nothing unprocessed
+    }
+    if ((err = consumer->committed(parts, std::max(remaining_ms(deadline), 1))) != RdKafka::ERR_NO_ERROR)
+        throw fail("committed offsets", err);
+    std::int64_t lag = 0;
+    for (auto* tp : parts) {
+        std::int64_t low = 0, high = 0;
+        err = consumer->query_watermark_offsets(topic, tp->partition(), &low, &high, std::max(remaining_ms(deadline), 1));
+        if (err != RdKafka::ERR_NO_ERROR) throw fail("watermarks", err);
+        const std::int64_t from = tp->offset() >= 0 ? std::max(tp->offset(), low) : low;
+        lag += std::max<std::int64_t>(high - from, 0);
+    }
+    consumer->close();
+    return lag;
+}
+
 EventConsumer::~EventConsumer() = default;
 EventConsumer::EventConsumer(EventConsumer&&) noexcept = default;
 EventConsumer& EventConsumer::operator=(EventConsumer&&) noexcept = default;

@@ -133,6 +133,14 @@ struct ConsumerOptions {
     void validate() const;
 };
 
+// Events of `topic` that consumer group `group_id` has not committed yet,
+// summed over the topic's partitions (a partition the group never committed
+// counts from its low watermark). Joins no group: reads the committed offsets
+// and the watermarks. Throws Error(Code::connection) when the brokers do not
+// answer within `timeout`, Error(Code::config) on a bad topic or group.
+std::int64_t consumer_group_lag(const std::string& brokers, const std::string& group_id, const std::string& topic,
+                                std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
 class EventConsumer {
 public:
     struct Message {

@@ -10,6 +10,7 @@
 
 #include "core/db.h"
 #include "core/error.h"
+#include "core/kafka.h"
 #include "core/log.h"
 #include "core/schema.h"
 #include "core/table_plan.h"
@@ -142,6 +143,9 @@ GateVerdict check_gate(const GateInput& in) {
         else
             validation_gate(in, t, v.unmet);
     }
+    if (!to_double_writes && in.fixer_lag && *in.fixer_lag > 0)
+        v.unmet.push_back(fmt::format("fixer group {} has {} unprocessed event{} (let the fixers catch up)",
+                                      in.fixer_group, *in.fixer_lag, *in.fixer_lag == 1 ? "" : "s"));
     return v;
 }
 
@@ -276,9 +280,19 @@ SwitchOutcome switch_mode(Connection& control, Connection* source, Connection* t
         }
     }
 
+    std::optional<std::int64_t> lag;
+    if (!req.fixer_group.empty() && !(out.before.mode == Mode::src_only && req.to == Mode::src_first))
+        lag = consumer_group_lag(req.fixer_brokers, req.fixer_group, req.fixer_topic);
+    auto evidence = [&](Connection& c, Mode from, Mode to) {
+        GateInput in = gather_gate_input(c, from, to, tables, indexes, req.max_age);
+        in.fixer_lag = lag;
+        in.fixer_group = req.fixer_group;
+        return in;
+    };
+
     if (req.dry_run == DryRun::yes) {
         out.after = out.before;
-        out.verdict = check_gate(gather_gate_input(control, out.before.mode, req.to, tables, indexes, req.max_age));
+        out.verdict = check_gate(evidence(control, out.before.mode, req.to));
         return out;
     }
     SetModeResult r = set_mode(control, req.to, req.lock_wait, [&](Connection& c, const ModeState& before, Mode to) {
@@ -288,7 +302,7 @@ SwitchOutcome switch_mode(Connection& control, Connection* source, Connection* t
                                     "prepared; run it again",
                                     mode_name(out.before.mode), mode_name(before.mode)),
                         Temporary::yes);
-        GateInput in = gather_gate_input(c, before.mode, to, tables, indexes, req.max_age);
+        GateInput in = evidence(c, before.mode, to);
         out.verdict = check_gate(in);
         if (out.verdict.ready()) return;
         if (!req.force_reason) throw Error(Code::usage, refusal(before.mode, to, out.verdict));

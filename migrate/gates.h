@@ -14,7 +14,9 @@
 //                  target for -> dst_only); back, the side that is base after
 //                  the step --, continued the table's watermark (not
 //                  --since), ended clean, ended within max_age, and started
-//                  after the last counted second-side failure.
+//                  after the last counted second-side failure; and, when the
+//                  fixers' consumer group is named, no event left unprocessed
+//                  in it.
 //
 // Why a clean incremental pass is enough: the watermark never moves past a
 // difference still found (validate/validation.h), so a clean pass means every
@@ -65,6 +67,10 @@ struct GateInput {
     std::optional<std::int64_t> last_failure_us;  // when a second-side failure was last counted; none if never
     std::int64_t now_us = 0;                      // the control database's clock
     std::chrono::seconds max_age{600};            // default: 10 minutes
+    // The fixers' backlog, when asked (--group/--from): events their consumer
+    // group has not committed. Any left blocks the validation gates.
+    std::optional<std::int64_t> fixer_lag;
+    std::string fixer_group;  // its name, for the message
 };
 
 struct GateVerdict {
@@ -106,6 +112,9 @@ struct SwitchRequest {
     std::optional<std::string> force_reason;     // --force --reason TEXT: switch despite the gate
     std::string who;                             // recorded with a forced switch ("user@host")
     std::vector<TableConfig> tables;             // the configured [[tables]]
+    // The fixers' Kafka consumer group and topic: when set, the validation
+    // gates also need it to have no unprocessed events (read before the lock).
+    std::string fixer_brokers, fixer_group, fixer_topic;
 };
 
 struct SwitchOutcome {

@@ -332,6 +332,36 @@ TEST_P(PhaseSafety, FollowingValidationTakesTheNewBaseAfterASwitch) {
     EXPECT_EQ(out.find("\"base\":\"src\"", out.find("\"base\":\"dst\"")), std::string::npos) << out;
 }
 
+// Named with --from/--group, the fixers' consumer group is part of the
+// validation gates: events it has not processed block the switch.
+TEST_P(PhaseSafety, AGateWaitsForTheFixersBacklogWhenTheirGroupIsNamed) {
+    MigrationDatabases dbs(GetParam(), "phaselag");
+    copied_table(dbs, 10);
+    auto control = dbs.source.connect();
+    testing::step_mode(*control, Mode::src_first);
+    const Args validate = Args{"validate", "--table", "typed"} + sides(dbs);
+    ASSERT_EQ(testing::webookctl(validate + Args{"--incremental"}).exit_code, 0);
+    const std::string topic = "kafka://" + testing::kafka_bootstrap() + "/" + testing::unique_name("phaselag");
+    const std::string group = testing::unique_name("fixers");
+    // A difference the full validation reports to the fixers' topic.
+    dbs.target.connect()->execute("DELETE FROM typed WHERE id = 4");
+    CommandResult found = testing::webookctl(validate + Args{"--full", "--sink", topic});
+    ASSERT_EQ(found.exit_code, 1) << testing::describe(found);
+    const Args gate = Args{"migrate", "mode", "set", "dst_first", "--dry-run", "--from", topic, "--group", group} +
+                      sides(dbs);
+    CommandResult blocked = testing::webookctl(gate);
+    EXPECT_EQ(blocked.exit_code, 2) << testing::describe(blocked);
+    EXPECT_NE(blocked.out.find("fixer group " + group + " has 1 unprocessed event"), std::string::npos)
+        << blocked.out;
+    CommandResult fixed = testing::webookctl(Args{"fix", "--from", topic, "--group", group, "--until-idle",
+                                                  "--session-timeout", "3s", "--batch-wait", "500ms"} +
+                                             sides(dbs));
+    ASSERT_EQ(fixed.exit_code, 0) << testing::describe(fixed);
+    CommandResult ready = testing::webookctl(gate);
+    EXPECT_EQ(ready.exit_code, 0) << testing::describe(ready);
+    EXPECT_EQ(read_mode(*control), Mode::src_first);
+}
+
 // During a migration the ops jobs that write take --source/--target like the
 // platform commands: their writes go through the double-write connection in
 // the current mode (here dst_first: the target, then the source) and their

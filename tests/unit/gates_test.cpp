@@ -159,6 +159,18 @@ TEST(Gates, ShardedPassesCountWhenEveryShardOfOneSplitIsClean) {
     EXPECT_TRUE(check_gate(in).ready());
 }
 
+TEST(Gates, AFixerBacklogBlocksTheValidationGatesWhenItsGroupIsNamed) {
+    GateInput in = ready_input(Mode::src_first, Mode::dst_first, BaseSide::src);
+    in.fixer_group = "fixers";
+    in.fixer_lag = 0;
+    EXPECT_TRUE(check_gate(in).ready());
+    in.fixer_lag = 3;
+    EXPECT_TRUE(mentions(check_gate(in), "fixer group fixers has 3 unprocessed events"));
+    GateInput copy = ready_input(Mode::src_only, Mode::src_first, BaseSide::src);
+    copy.fixer_lag = 3;  // nothing to fix before double-writes start
+    EXPECT_TRUE(check_gate(copy).ready());
+}
+
 TEST(Gates, NoKnownTableIsNeverReadyAndIllegalOrNoStepsHaveNoGate) {
     GateInput in;
     in.from = Mode::src_only;
