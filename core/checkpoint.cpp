@@ -130,7 +130,8 @@ std::string copy_done_result(std::uint64_t rows, double seconds) {
 }
 
 void save_pass(CheckpointStore& store, const PassRecord& p) {
-    nlohmann::ordered_json j{{"base", base_side_name(p.base)}, {"mode", p.mode},
+    nlohmann::ordered_json j{{"base", base_side_name(p.base)}, {"mode", p.mode}, {"fixed", p.fixed},
+                             {"fixed_total", p.fixed_total},
                              {"mode_version", p.mode_version}, {"started_us", p.started_us},
                              {"ended_us", p.ended_us},         {"found", p.found},
                              {"continued", p.continued}};
@@ -162,12 +163,29 @@ std::vector<PassRecord> passes_of(const std::vector<Checkpoint>& all) {
             p.ended_us = j.at("ended_us").get<std::int64_t>();
             p.found = j.at("found").get<std::uint64_t>();
             p.continued = j.at("continued").get<bool>();
+            p.fixed = j.value("fixed", std::int64_t{0});
+            p.fixed_total = j.value("fixed_total", std::int64_t{0});
             out.push_back(std::move(p));
         } catch (const nlohmann::json::exception&) {
             // Written by another version of the tool: not evidence.
         }
     }
     return out;
+}
+
+void CheckpointStore::add_fixed(const std::string& table, std::int64_t rows) {
+    const Dialect& d = m_conn.dialect();
+    const std::string sql = d.upsert_add(k_checkpoint_table, k_checkpoint_columns, {"kind", "table_name", "shard"},
+                                         {{"rows_done", d.placeholder(8)}}, {"position", "utime"});
+    Checkpoint c{k_fix_kind, table, "all", utc_now_iso(), rows, "", {}};
+    std::vector<Value> params = checkpoint_values(c);
+    params.push_back(Value::integer(rows));
+    with_context("counting fixed rows in " + m_conn.describe(), [&] { m_conn.execute(sql, params); });
+}
+
+std::int64_t CheckpointStore::fixed(const std::string& table) {
+    auto c = load(k_fix_kind, table, "all");
+    return c ? c->rows_done : 0;
 }
 
 std::string encode_key(const Row& key) {

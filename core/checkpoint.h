@@ -46,6 +46,11 @@ public:
     // true when this call saved it.
     bool save_if_absent(const Checkpoint& checkpoint);
     void clear(const std::string& kind, const std::string& table, const std::string& shard);
+    // Adds `rows` to the table's count of rows the fixers repaired (kind
+    // "fix", shard "all"), atomically, however many fixers add at once.
+    void add_fixed(const std::string& table, std::int64_t rows);
+    // That count; 0 before the first fix.
+    std::int64_t fixed(const std::string& table);
 
 private:
     Connection& m_conn;
@@ -75,9 +80,12 @@ struct PassRecord {
     std::int64_t started_us = 0;
     std::int64_t ended_us = 0;
     std::uint64_t found = 0;  // differences reported (after re-checks)
+    std::int64_t fixed = 0;        // rows the fixers repaired in the table since the previous pass ended
+    std::int64_t fixed_total = 0;  // the table's repaired-rows count when this pass ended
     bool continued = true;    // incremental: its window continued from the checkpoint (not --since)
 };
 inline constexpr const char* k_pass_kind_prefix = "validate-pass-";
+inline constexpr const char* k_fix_kind = "fix";  // CheckpointStore::add_fixed()
 void save_pass(CheckpointStore& store, const PassRecord& pass);
 // The pass records among `all` (CheckpointStore::load_all()); malformed ones
 // are skipped.

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/checkpoint.h"
 #include "core/dialect.h"
 #include "core/error.h"
 #include "core/event.h"
@@ -303,6 +304,7 @@ BaseSide Fixer::apply_once(Group& group, const std::vector<Row>& keys, std::vect
             if (m_dry_run_fn) m_dry_run_fn("upsert", plan.name, key_of(r, plan.key_size()), other_name);
         return base_side_now;
     }
+    const std::uint64_t written_before = m_report.upserted + m_report.deleted;
     {
         Transaction other_tx(other);
         const Dialect& d = other.dialect();
@@ -340,7 +342,18 @@ BaseSide Fixer::apply_once(Group& group, const std::vector<Row>& keys, std::vect
     }
     const auto t_other = std::chrono::steady_clock::now();
     base_tx.commit();
+    const bool in_migration = fence.held();
     fence.release();
+    // What was repaired, for `migrate status` and the validation records.
+    if (in_migration) {
+        try {
+            CheckpointStore(control()).add_fixed(
+                plan.name, static_cast<std::int64_t>(m_report.upserted + m_report.deleted - written_before));
+        } catch (const Error& e) {
+            log::get("fix")->warn("{}: could not count the fixed rows in the control table: {}", plan.name,
+                                  e.what());
+        }
+    }
     if (base_side_now != group.base) m_report.rebased += keys.size();
     log::get("fix")->debug(
         "{}: {} upserted, {} deleted on the {} (base read {:.0f} ms, {} {:.0f} ms, base commit "

@@ -77,6 +77,11 @@ PassReport run_pass(SideConnections conns, Connection& control, const std::vecto
             report.tables.push_back(incremental ? validate_incremental(conns, plan, vo, sink, checkpoints)
                                                 : validate_full(conns, plan, vo, sink, &checkpoints));
             rec.ended_us = control_clock_us(control);
+            // What the fixers repaired in the table since the previous pass.
+            rec.fixed_total = checkpoints.fixed(plan.name);
+            const auto previous = checkpoints.load(k_pass_kind_prefix + kind, plan.name, rec.shard);
+            const auto before = previous ? passes_of({*previous}) : std::vector<PassRecord>{};
+            rec.fixed = rec.fixed_total - (before.empty() ? 0 : before[0].fixed_total);
             rec.found = report.tables.back().counts.differences();
             report.differences += rec.found;
             records.push_back(std::move(rec));

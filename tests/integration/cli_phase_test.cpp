@@ -143,6 +143,24 @@ TEST_P(PhaseSafety, AStaleEventNamingTheOldBaseNeverOverwritesTheNewerAuthoritat
     };
     EXPECT_EQ(name_of(*target), "written in dst_first");
     EXPECT_EQ(name_of(*dbs.source.connect()), "written in dst_first");
+
+    // The repair is counted per table, and the next validation pass records
+    // what was fixed since the one before it.
+    auto record_of = [&](const std::string& kind) {
+        CommandResult status = testing::webookctl(Args{"--output", "json", "migrate", "status"} + sides(dbs));
+        EXPECT_EQ(status.exit_code, 0) << testing::describe(status);
+        const nlohmann::json j = testing::last_json(status);
+        for (const auto& c : j["checkpoints"])
+            if (c["table"] == "typed" && c["kind"] == kind) return c;
+        return nlohmann::json();
+    };
+    EXPECT_EQ(record_of("fix")["rows"], 1);
+    const Args validate = Args{"validate", "--incremental", "--table", "typed"} + sides(dbs);
+    ASSERT_EQ(testing::webookctl(validate).exit_code, 0);
+    EXPECT_EQ(record_of("validate-pass-incremental")["result"]["fixed"], 1);
+    EXPECT_EQ(record_of("validate-pass-incremental")["result"]["base"], "dst");
+    ASSERT_EQ(testing::webookctl(validate).exit_code, 0);
+    EXPECT_EQ(record_of("validate-pass-incremental")["result"]["fixed"], 0);
 }
 
 // `migrate copy --dry-run` prints the plan and writes nothing -- not even
