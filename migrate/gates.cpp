@@ -110,6 +110,11 @@ void validation_gate(const GateInput& in, const TableEvidence& t, std::vector<st
                 fmt::format("{}: last incremental pass started at --since instead of the table's "
                             "watermark ({} without --since)",
                             who, again));
+        else if (p->mode_version != in.from_version)
+            unmet.push_back(
+                fmt::format("{}: last incremental pass began in an earlier phase ({}), before the switch "
+                            "to {} ({})",
+                            who, p->mode.empty() ? "unknown" : p->mode, mode_name(in.from), again));
         else if (p->found > 0)
             unmet.push_back(fmt::format("{}: last incremental pass found {} difference{} (fix them, then {})", who,
                                         p->found, p->found == 1 ? "" : "s", again));
@@ -186,11 +191,12 @@ IndexEvidence unique_index_evidence(Connection* source, Connection* target, cons
     return e;
 }
 
-GateInput gather_gate_input(Connection& control, Mode from, Mode to, const std::vector<std::string>& tables,
+GateInput gather_gate_input(Connection& control, const ModeState& from, Mode to, const std::vector<std::string>& tables,
                             const std::vector<std::pair<std::string, IndexEvidence>>& indexes,
                             std::chrono::seconds max_age) {
     GateInput in;
-    in.from = from;
+    in.from = from.mode;
+    in.from_version = from.version;
     in.to = to;
     in.max_age = max_age;
     in.now_us = control_clock_us(control);
@@ -283,7 +289,7 @@ SwitchOutcome switch_mode(Connection& control, Connection* source, Connection* t
     std::optional<std::int64_t> lag;
     if (!req.fixer_group.empty() && !(out.before.mode == Mode::src_only && req.to == Mode::src_first))
         lag = consumer_group_lag(req.fixer_brokers, req.fixer_group, req.fixer_topic);
-    auto evidence = [&](Connection& c, Mode from, Mode to) {
+    auto evidence = [&](Connection& c, const ModeState& from, Mode to) {
         GateInput in = gather_gate_input(c, from, to, tables, indexes, req.max_age);
         in.fixer_lag = lag;
         in.fixer_group = req.fixer_group;
@@ -292,7 +298,7 @@ SwitchOutcome switch_mode(Connection& control, Connection* source, Connection* t
 
     if (req.dry_run == DryRun::yes) {
         out.after = out.before;
-        out.verdict = check_gate(evidence(control, out.before.mode, req.to));
+        out.verdict = check_gate(evidence(control, out.before, req.to));
         return out;
     }
     SetModeResult r = set_mode(control, req.to, req.lock_wait, [&](Connection& c, const ModeState& before, Mode to) {
@@ -302,7 +308,7 @@ SwitchOutcome switch_mode(Connection& control, Connection* source, Connection* t
                                     "prepared; run it again",
                                     mode_name(out.before.mode), mode_name(before.mode)),
                         Temporary::yes);
-        GateInput in = evidence(c, before.mode, to);
+        GateInput in = evidence(c, before, to);
         out.verdict = check_gate(in);
         if (out.verdict.ready()) return;
         if (!req.force_reason) throw Error(Code::usage, refusal(before.mode, to, out.verdict));

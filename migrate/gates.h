@@ -13,7 +13,8 @@
 //                  forward, the current phase's (source for -> dst_first,
 //                  target for -> dst_only); back, the side that is base after
 //                  the step --, continued the table's watermark (not
-//                  --since), ended clean, ended within max_age, and started
+//                  --since), began in the current phase (after the switch
+//                  into it), ended clean, ended within max_age, and began
 //                  after the last counted second-side failure; and, when the
 //                  fixers' consumer group is named, no event left unprocessed
 //                  in it.
@@ -22,7 +23,13 @@
 // difference still found (validate/validation.h), so a clean pass means every
 // row changed since the watermark chain began -- the first pass compares the
 // whole table -- matches on both sides; a second-side failure counted after
-// it began may not have been seen, hence "started after". A clean pass is the
+// it began may not have been seen, hence "started after". And it must have
+// begun in the current phase: a write in a single-write phase (src_only,
+// dst_only) reaches one side and is no failure, so a pass begun before the
+// switch out of such a phase may have compared a row before such a write
+// changed it (found by the exhaustive model, tests/unit/protocol_model_test.cpp:
+// a clean pass in src_only, a write, src_first, dst_first at once -- the target
+// lacked the write). A clean pass is the
 // same claim whichever side was base; the base is required anyway so that
 // the evidence is the one the operator's validation for that phase produces.
 //
@@ -62,6 +69,7 @@ struct TableEvidence {
 
 struct GateInput {
     Mode from = Mode::src_only;
+    std::int64_t from_version = 0;  // the mode row's version before the step (the current phase)
     Mode to = Mode::src_only;
     std::vector<TableEvidence> tables;
     std::optional<std::int64_t> last_failure_us;  // when a second-side failure was last counted; none if never
@@ -100,7 +108,7 @@ IndexEvidence unique_index_evidence(Connection* source, Connection* target, cons
 // Everything check_gate() needs, read from the control database (and
 // `indexes`, gathered beforehand: introspection is too slow to run while
 // writers wait).
-GateInput gather_gate_input(Connection& control, Mode from, Mode to, const std::vector<std::string>& tables,
+GateInput gather_gate_input(Connection& control, const ModeState& from, Mode to, const std::vector<std::string>& tables,
                             const std::vector<std::pair<std::string, IndexEvidence>>& indexes,
                             std::chrono::seconds max_age);
 

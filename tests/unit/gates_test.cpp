@@ -147,6 +147,22 @@ TEST(Gates, APassCountsOnlyCleanRecentContinuedAndBegunAfterTheLastSecondSideFai
     EXPECT_TRUE(mentions(check_gate(none), "articles: no incremental validation pass recorded"));
 }
 
+TEST(Gates, APassCountsOnlyWhenItBeganInTheCurrentPhase) {
+    // A write in src_only reaches the source alone and is no failure: a pass
+    // begun before the switch to src_first proves nothing about the target.
+    GateInput in = ready_input(Mode::src_first, Mode::dst_first, BaseSide::src);
+    in.from_version = 1;
+    for (auto& t : in.tables) t.passes[0].mode_version = 1;
+    EXPECT_TRUE(check_gate(in).ready());
+    in.tables[0].passes[0].mode_version = 0;
+    in.tables[0].passes[0].mode = "src_only";
+    GateVerdict v = check_gate(in);
+    ASSERT_EQ(v.unmet.size(), 1u);
+    EXPECT_TRUE(mentions(v,
+                         "interactives: last incremental pass began in an earlier phase (src_only), before the "
+                         "switch to src_first"));
+}
+
 TEST(Gates, ShardedPassesCountWhenEveryShardOfOneSplitIsClean) {
     GateInput in = ready_input(Mode::src_first, Mode::dst_first, BaseSide::src);
     in.tables.resize(1);
