@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "core/db.h"
 #include "core/error.h"
+#include "core/kafka.h"
 #include "core/event_sink.h"
 #include "fixers/event_input.h"
 #include "fixers/fixer.h"
@@ -35,7 +36,7 @@ int run_fix(Context& ctx, FixArgs& a) {
     ConsumerSettings consumer;
     consumer.group = a.group;
     consumer.session_timeout = parse_duration(a.session_timeout, "--session-timeout");
-    consumer.heartbeat_interval = consumer.session_timeout / 4;
+    consumer.heartbeat_interval = heartbeat_for(consumer.session_timeout);
 
     // Tables: --table / [[tables]] when given; otherwise any table both sides have.
     std::vector<TableConfig> tables;

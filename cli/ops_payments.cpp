@@ -158,7 +158,7 @@ int run_consume(Context& ctx, ConsumeArgs& a) {
     ConsumerOptions consumer;
     consumer.client_id = "webookctl-payments";
     consumer.session_timeout = parse_duration(a.session_timeout, "--session-timeout");
-    consumer.heartbeat_interval = consumer.session_timeout / 4;
+    consumer.heartbeat_interval = heartbeat_for(consumer.session_timeout);
     consumer.validate();
 
     // During a migration settlements go through the double-write connection.

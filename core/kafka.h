@@ -117,6 +117,13 @@ private:
     std::unique_ptr<Impl> m_impl;
 };
 
+// The heartbeat interval for a session timeout: a quarter of it, so three
+// heartbeats can be lost before the member is dropped (librdkafka advises at
+// most a third).
+constexpr std::chrono::milliseconds heartbeat_for(std::chrono::milliseconds session_timeout) {
+    return session_timeout / 4;
+}
+
 struct ConsumerOptions {
     std::string client_id = "webookctl";  // default: webookctl
     // A member silent for this long is dropped and its partitions reassigned.
