@@ -46,8 +46,8 @@ int main(int argc, char** argv) {
             const auto at = [](const char* text) {
                 return webook::Value::parse(webook::ValueKind::datetime, text).micros();
             };
-            const webook::RangeQueries q = webook::range_queries(
-                webook::dialect_for(dsn.engine), webook::reward_id_range(at(argv[3]), at(argv[4])));
+            const webook::RangeQueries q = webook::range_queries(webook::dialect_for(dsn.engine),
+                                                                 webook::reward_id_range(at(argv[3]), at(argv[4])));
             std::printf("%s\n%s\n%s\n", q.rewards.c_str(), q.payments.c_str(), q.entries.c_str());
             return 0;
         }
@@ -60,10 +60,9 @@ int main(int argc, char** argv) {
         webook::Dsn dsn = webook::Dsn::parse(argv[first]);
         webook::resolve_password(dsn, webook::DsnRole::any);
         auto conn = webook::connect(dsn);
-        const std::size_t batch =
-            argc > first + 2 ? std::strtoul(argv[first + 2], nullptr, 10) : 10000;
-        const std::string sql = query ? std::string(argv[first + 1])
-                                      : "SELECT * FROM " + conn->dialect().quote(argv[2]);
+        const std::size_t batch = argc > first + 2 ? std::strtoul(argv[first + 2], nullptr, 10) : 10000;
+        const std::string sql =
+            query ? std::string(argv[first + 1]) : "SELECT * FROM " + conn->dialect().quote(argv[2]);
         const auto start = std::chrono::steady_clock::now();
         auto cursor = conn->stream(sql);
         std::vector<webook::Row> rows;

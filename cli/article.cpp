@@ -27,8 +27,7 @@ struct ArticleArgs {
 
 void add_draft_options(CLI::App* cmd, ArticleArgs& a) {
     cmd->add_option("--id", a.id, "the article to edit (default: a new article)");
-    cmd->add_option("--author", a.author, "the author's user id (only the author may change an article)")
-        ->required();
+    cmd->add_option("--author", a.author, "the author's user id (only the author may change an article)")->required();
     cmd->add_option("--title", a.title, "title, up to 256 characters (required for a new article)");
     auto* content = cmd->add_option("--content", a.content, "the text (default: unchanged; \"\" for a new article)");
     auto* file = cmd->add_option("--content-file", a.content_file, "read the text from a file, '-' for stdin");
@@ -118,8 +117,8 @@ int run_get(Context& ctx, const ArticleArgs& a) {
                        .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     } else {
         print_line(fmt::format("article {} by author {} ({}{})\ntitle:   {}\ncreated: {}\nupdated: {}\n\n{}", art.id,
-                               art.author_id, status_name(art.status), draft ? ", draft" : ", readers' copy",
-                               art.title, text_time(art.ctime), text_time(art.utime), art.content));
+                               art.author_id, status_name(art.status), draft ? ", draft" : ", readers' copy", art.title,
+                               text_time(art.ctime), text_time(art.utime), art.content));
     }
     return k_exit_ok;
 }
@@ -165,8 +164,9 @@ void register_article(CLI::App& app, Context& ctx) {
     CLI::App* save = group->add_subcommand("save", "create a draft, or edit one (it becomes unpublished)");
     add_draft_options(save, *a);
     add_platform_options(save, a->where);
-    example(save, "webookctl article save --author 7 --title 'Hello' --content 'First post' "
-                  "--dsn mysql://webook@127.0.0.1:13306/webook");
+    example(save,
+            "webookctl article save --author 7 --title 'Hello' --content 'First post' "
+            "--dsn mysql://webook@127.0.0.1:13306/webook");
     bind(save, run_save);
 
     CLI::App* publish = group->add_subcommand(
@@ -193,7 +193,8 @@ void register_article(CLI::App& app, Context& ctx) {
     CLI::App* list = group->add_subcommand("list", "an author's drafts, newest first, a page at a time");
     list->add_option("--author", a->author, "the author's user id")->required();
     list->add_option("--limit", a->list.limit, "articles per page, 1..1000 (default: 20)");
-    list->add_option("--before", a->list.before_id, "the page after this id: the last page's 'next page' (JSON: next_before)");
+    list->add_option("--before", a->list.before_id,
+                     "the page after this id: the last page's 'next page' (JSON: next_before)");
     add_platform_options(list, a->where);
     example(list, "webookctl article list --author 7 --limit 50 --output json");
     bind(list, run_list);

@@ -20,10 +20,10 @@
 namespace webook::cli {
 
 struct GlobalOptions {
-    std::string config_path;   // --config
-    std::string log_level;     // --log-level (overrides env and file)
-    std::string log_format;    // --log-format
-    std::string output;        // --output
+    std::string config_path;  // --config
+    std::string log_level;    // --log-level (overrides env and file)
+    std::string log_format;   // --log-format
+    std::string output;       // --output
 };
 
 struct Context {

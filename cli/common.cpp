@@ -16,7 +16,8 @@ void add_side_options(CLI::App* cmd, SideOptions& o) {
 }
 
 void add_throttle_options(CLI::App* cmd, ThrottleOptions& t, std::string& shard) {
-    cmd->add_option("--rows-per-second", t.rows_per_second, "read at most this many rows/s per side (default: unlimited)");
+    cmd->add_option("--rows-per-second", t.rows_per_second,
+                    "read at most this many rows/s per side (default: unlimited)");
     cmd->add_option("--max-load", t.max_load,
                     "pause while the server is busier than this, e.g. Threads_running=25 "
                     "(PostgreSQL: active sessions)");
@@ -58,28 +59,22 @@ std::vector<TableConfig> selected_tables(const Context& ctx, const std::vector<s
 }
 
 void add_ops_dsn_option(CLI::App* cmd, std::string& dsn) {
-    cmd->add_option(
-        "--dsn", dsn,
-        "the webook database, mysql://user@host:port/db or postgres://user@host:port/db "
-        "(default: WEBOOKCTL_SOURCE_DSN or [source] dsn)");
+    cmd->add_option("--dsn", dsn,
+                    "the webook database, mysql://user@host:port/db or postgres://user@host:port/db "
+                    "(default: WEBOOKCTL_SOURCE_DSN or [source] dsn)");
 }
 
 Dsn ops_dsn(const Context& ctx, const std::string& flag) {
     DatabaseConfig db = ctx.config.source;
-    if (!flag.empty())
-        db.dsn = flag;
-    if (db.dsn.empty())
-        throw Error(Code::usage,
-                    "no database: pass --dsn or set WEBOOKCTL_SOURCE_DSN or [source] dsn");
+    if (!flag.empty()) db.dsn = flag;
+    if (db.dsn.empty()) throw Error(Code::usage, "no database: pass --dsn or set WEBOOKCTL_SOURCE_DSN or [source] dsn");
     return database_dsn(db, DsnRole::source, "source");
 }
 
 std::chrono::microseconds parse_span(const std::string& text, std::string_view what) {
     if (text.empty() || std::isdigit(static_cast<unsigned char>(text.back())))
-        throw Error(Code::usage,
-                    fmt::format("{} '{}' needs a unit, e.g. 7d, 36h, 90m or 30s", what, text));
-    if (text.size() > 1 && text.back() == 'd' &&
-        std::isdigit(static_cast<unsigned char>(text[text.size() - 2]))) {
+        throw Error(Code::usage, fmt::format("{} '{}' needs a unit, e.g. 7d, 36h, 90m or 30s", what, text));
+    if (text.size() > 1 && text.back() == 'd' && std::isdigit(static_cast<unsigned char>(text[text.size() - 2]))) {
         // parse_duration reads the bare number as seconds: scale seconds to days.
         std::chrono::milliseconds days = parse_duration(text.substr(0, text.size() - 1), what);
         return std::chrono::duration_cast<std::chrono::microseconds>(days * 86'400);

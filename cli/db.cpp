@@ -13,13 +13,14 @@ namespace webook::cli {
 namespace {
 
 struct DbTarget {
-    std::string dsn;           // --dsn; default: the side's dsn from config/env
+    std::string dsn;              // --dsn; default: the side's dsn from config/env
     std::string side = "source";  // --side: which configured database and password variable
 };
 
 void add_target_options(CLI::App* cmd, DbTarget& t) {
-    cmd->add_option("--dsn", t.dsn, "database, mysql://user@host:port/db or postgres://user@host:port/db "
-                                    "(default: the --side database from config/env)");
+    cmd->add_option("--dsn", t.dsn,
+                    "database, mysql://user@host:port/db or postgres://user@host:port/db "
+                    "(default: the --side database from config/env)");
     cmd->add_option("--side", t.side, "source|target: default DSN and password variable (default: source)")
         ->check(CLI::IsMember({"source", "target"}));
 }
@@ -28,8 +29,7 @@ std::unique_ptr<Connection> open(const Context& ctx, const DbTarget& t) {
     const bool target = t.side == "target";
     DatabaseConfig db = target ? ctx.config.target : ctx.config.source;
     if (!t.dsn.empty()) db.dsn = t.dsn;
-    if (db.dsn.empty())
-        throw Error(Code::usage, fmt::format("no database: pass --dsn or configure [{}] dsn", t.side));
+    if (db.dsn.empty()) throw Error(Code::usage, fmt::format("no database: pass --dsn or configure [{}] dsn", t.side));
     return connect(database_dsn(db, target ? DsnRole::target : DsnRole::source, t.side));
 }
 
@@ -63,11 +63,11 @@ void register_db(CLI::App& app, Context& ctx) {
             // The source holds the migration mode (src_only until switched).
             if (init_target->side == "source") ensure_mode_row(*conn);
             if (c.json()) {
-                print_line(nlohmann::json{{"dsn", conn->describe()}, {"created", r.created}, {"existing", r.existing}}
-                               .dump());
+                print_line(
+                    nlohmann::json{{"dsn", conn->describe()}, {"created", r.created}, {"existing", r.existing}}.dump());
             } else {
-                print_line(fmt::format("{}: {} tables created, {} already existed", conn->describe(),
-                                       r.created.size(), r.existing.size()));
+                print_line(fmt::format("{}: {} tables created, {} already existed", conn->describe(), r.created.size(),
+                                       r.existing.size()));
             }
             return k_exit_ok;
         };
@@ -94,8 +94,9 @@ void register_db(CLI::App& app, Context& ctx) {
     seed->add_option("--base-time", seed_args->base_time,
                      "the data's 'now', e.g. '2026-11-01 00:00:00' (default: this hour, UTC)");
     seed->add_flag("--truncate", seed_args->truncate, "empty the tables first (default: refuse non-empty tables)");
-    example(seed, "webookctl db seed --dsn mysql://webook@127.0.0.1:13306/webook --articles 100000 "
-                  "--interactives 1000000");
+    example(seed,
+            "webookctl db seed --dsn mysql://webook@127.0.0.1:13306/webook --articles 100000 "
+            "--interactives 1000000");
     seed->callback([&ctx, seed_args] {
         ctx.run = [seed_args](Context& c) {
             const std::string& base_time = seed_args->base_time;
@@ -106,7 +107,8 @@ void register_db(CLI::App& app, Context& ctx) {
                     options.base_time_micros = Value::parse(ValueKind::datetime, base_time).micros();
                 } catch (const Error&) {
                     throw Error(Code::usage, fmt::format("--base-time '{}' is not a time like "
-                                                         "'2026-11-01 00:00:00'", base_time));
+                                                         "'2026-11-01 00:00:00'",
+                                                         base_time));
                 }
             }
             options.validate();
@@ -115,8 +117,10 @@ void register_db(CLI::App& app, Context& ctx) {
             std::int64_t total = 0;
             for (const auto& t : r.inserted) total += t.rows;
             if (c.json()) {
-                print_line(nlohmann::json{{"dsn", conn->describe()}, {"inserted", counts_json(r.inserted)},
-                                          {"rows", total}, {"seconds", r.seconds},
+                print_line(nlohmann::json{{"dsn", conn->describe()},
+                                          {"inserted", counts_json(r.inserted)},
+                                          {"rows", total},
+                                          {"seconds", r.seconds},
                                           {"rows_per_second", r.seconds > 0 ? total / r.seconds : 0.0}}
                                .dump());
             } else {
@@ -136,8 +140,10 @@ void register_db(CLI::App& app, Context& ctx) {
         ctx.run = [counts_target](Context& c) {
             auto conn = open(c, *counts_target);
             auto rows = count_rows(*conn);
-            if (c.json()) print_line(nlohmann::json{{"dsn", conn->describe()}, {"tables", counts_json(rows)}}.dump());
-            else print_line(conn->describe() + "\n" + counts_text(rows));
+            if (c.json())
+                print_line(nlohmann::json{{"dsn", conn->describe()}, {"tables", counts_json(rows)}}.dump());
+            else
+                print_line(conn->describe() + "\n" + counts_text(rows));
             return k_exit_ok;
         };
     });

@@ -5,8 +5,8 @@
 #include "cli/cli.h"
 #include "core/db.h"
 #include "core/error.h"
-#include "core/kafka.h"
 #include "core/event_sink.h"
+#include "core/kafka.h"
 #include "fixers/event_input.h"
 #include "fixers/fixer.h"
 

@@ -71,8 +71,8 @@ int run_toggle(Context& ctx, const InteractiveArgs& a, Toggle t) {
     }
     const ToggleWords w = words(t);
     if (ctx.json()) {
-        nlohmann::ordered_json j{{"article_id", a.article}, {"uid", a.uid}, {"action", w.action},
-                                 {"changed", r.changed}};
+        nlohmann::ordered_json j{
+            {"article_id", a.article}, {"uid", a.uid}, {"action", w.action}, {"changed", r.changed}};
         if (t == Toggle::collect) {
             j["collection_id"] = a.collection;
             j["moved"] = r.moved;
@@ -118,8 +118,9 @@ int run_get(Context& ctx, const InteractiveArgs& a) {
 }  // namespace
 
 void register_interactive(CLI::App& app, Context& ctx) {
-    CLI::App* group = app.add_subcommand("interactive", "readers' interactions with published articles: reads, "
-                                                        "likes, collects and their counters");
+    CLI::App* group = app.add_subcommand("interactive",
+                                         "readers' interactions with published articles: reads, "
+                                         "likes, collects and their counters");
     group->require_subcommand(1);
     group->footer("Interacting with an article that does not exist or is not published exits 2 and writes nothing.");
 
@@ -127,9 +128,7 @@ void register_interactive(CLI::App& app, Context& ctx) {
     auto article_option = [a](CLI::App* cmd) {
         cmd->add_option("--article", a->article, "the article id")->required();
     };
-    auto uid_option = [a](CLI::App* cmd) {
-        cmd->add_option("--uid", a->uid, "the reader's user id")->required();
-    };
+    auto uid_option = [a](CLI::App* cmd) { cmd->add_option("--uid", a->uid, "the reader's user id")->required(); };
     auto bind = [&ctx, a](CLI::App* cmd, auto fn) {
         cmd->callback([&ctx, a, fn] { ctx.run = [a, fn](Context& c) { return fn(c, *a); }; });
     };
@@ -137,7 +136,8 @@ void register_interactive(CLI::App& app, Context& ctx) {
     CLI::App* read = group->add_subcommand("read", "count a read of a published article");
     article_option(read);
     add_platform_options(read, a->where);
-    example(read, "webookctl interactive read --article 812345678901234567 --dsn mysql://webook@127.0.0.1:13306/webook");
+    example(read,
+            "webookctl interactive read --article 812345678901234567 --dsn mysql://webook@127.0.0.1:13306/webook");
     bind(read, run_read);
 
     struct ToggleCommand {
@@ -148,8 +148,9 @@ void register_interactive(CLI::App& app, Context& ctx) {
     for (const ToggleCommand& t : {
              ToggleCommand{"like", "like an article (once per user: liking again changes nothing)", Toggle::like},
              ToggleCommand{"unlike", "take a like back (nothing to do when not liked)", Toggle::unlike},
-             ToggleCommand{"collect", "collect an article into one of the user's collections; again into another "
-                                      "collection moves it",
+             ToggleCommand{"collect",
+                           "collect an article into one of the user's collections; again into another "
+                           "collection moves it",
                            Toggle::collect},
              ToggleCommand{"uncollect", "take a collect back (nothing to do when not collected)", Toggle::uncollect},
          }) {
@@ -159,14 +160,15 @@ void register_interactive(CLI::App& app, Context& ctx) {
         if (t.toggle == Toggle::collect)
             cmd->add_option("--collection", a->collection, "the user's collection id (default: 0)");
         add_platform_options(cmd, a->where);
-        example(cmd, fmt::format("webookctl interactive {} --uid 7 --article 812345678901234567 --output json",
-                                 t.name));
+        example(cmd,
+                fmt::format("webookctl interactive {} --uid 7 --article 812345678901234567 --output json", t.name));
         const Toggle toggle = t.toggle;
         bind(cmd, [toggle](Context& c, const InteractiveArgs& args) { return run_toggle(c, args, toggle); });
     }
 
-    CLI::App* get = group->add_subcommand("get", "print an article's counters, and with --uid that user's like "
-                                                 "and collect");
+    CLI::App* get = group->add_subcommand("get",
+                                          "print an article's counters, and with --uid that user's like "
+                                          "and collect");
     article_option(get);
     get->add_option("--uid", a->uid, "also show whether this user liked and collected it");
     add_platform_options(get, a->where);

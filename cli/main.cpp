@@ -34,8 +34,8 @@ void report(std::string_view what) {
 
 // Flags > environment > config file > defaults.
 void resolve(Context& ctx) {
-    ctx.config = resolve_config(ctx.globals.config_path,
-                                [](const char* name) -> const char* { return std::getenv(name); });
+    ctx.config =
+        resolve_config(ctx.globals.config_path, [](const char* name) -> const char* { return std::getenv(name); });
     if (!ctx.globals.log_level.empty()) ctx.config.log_level = ctx.globals.log_level;
     if (!ctx.globals.log_format.empty()) ctx.config.log_format = ctx.globals.log_format;
     if (!ctx.globals.output.empty()) ctx.config.output = parse_output_format(ctx.globals.output);
@@ -44,8 +44,9 @@ void resolve(Context& ctx) {
 
 int run(int argc, char** argv) {
     Context ctx;
-    CLI::App app{"webookctl: migrate webook's tables with zero downtime (copy, validate, fix,\n"
-                 "double-write, switch) and run the platform's operations and ops jobs."};
+    CLI::App app{
+        "webookctl: migrate webook's tables with zero downtime (copy, validate, fix,\n"
+        "double-write, switch) and run the platform's operations and ops jobs."};
     app.name("webookctl");
     app.set_version_flag("--version", std::string("webookctl ") + WEBOOKCTL_VERSION);
     app.require_subcommand(1);
@@ -57,9 +58,10 @@ int run(int argc, char** argv) {
                    "text|json, diagnostics on stderr (env: WEBOOKCTL_LOG_FORMAT; default: text)");
     app.add_option("--output", ctx.globals.output,
                    "text|json, results on stdout (env: WEBOOKCTL_OUTPUT; default: text)");
-    app.footer("Exit codes: 0 ok, 1 findings, 2 usage or config error, 3 connection or server error,\n"
-               "4 internal error, 130 interrupted. See README.md.\n"
-               "Example:\n  webookctl db counts --dsn mysql://webook@127.0.0.1:13306/webook");
+    app.footer(
+        "Exit codes: 0 ok, 1 findings, 2 usage or config error, 3 connection or server error,\n"
+        "4 internal error, 130 interrupted. See README.md.\n"
+        "Example:\n  webookctl db counts --dsn mysql://webook@127.0.0.1:13306/webook");
 
     register_db(app, ctx);
     register_migrate(app, ctx);

@@ -11,9 +11,9 @@
 #include "core/checkpoint.h"
 #include "core/db.h"
 #include "core/error.h"
+#include "core/kafka.h"
 #include "core/log.h"
 #include "core/migration_mode.h"
-#include "core/kafka.h"
 #include "core/progress.h"
 #include "core/schema.h"
 #include "migrate/copy.h"
@@ -46,14 +46,15 @@ int run_copy_plan(Context& ctx, const std::vector<TablePlan>& plans, Connection&
         const CopyPlanReport r = plan_copy({source, target}, plan, options, store ? &*store : nullptr, mode.mode);
         refused = refused || !r.refusal.empty();
         if (ctx.json()) {
-            out.push_back({{"table", r.table},
-                           {"refused", r.refusal.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(r.refusal)},
-                           {"start", r.start},
-                           {"source_rows", r.source_rows},
-                           {"target_rows", r.target_rows},
-                           {"first_key", r.first_key},
-                           {"last_key", r.last_key},
-                           {"indexes", r.indexes}});
+            out.push_back(
+                {{"table", r.table},
+                 {"refused", r.refusal.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(r.refusal)},
+                 {"start", r.start},
+                 {"source_rows", r.source_rows},
+                 {"target_rows", r.target_rows},
+                 {"first_key", r.first_key},
+                 {"last_key", r.last_key},
+                 {"indexes", r.indexes}});
             continue;
         }
         print_line(fmt::format("{}: {} source rows, keys {} .. {}; target holds {} rows", r.table, r.source_rows,
@@ -128,7 +129,7 @@ struct ModeArgs {
     bool dry_run = false;
     bool force = false;
     std::string reason;
-    std::string fixers_from;   // kafka://host:port/topic
+    std::string fixers_from;  // kafka://host:port/topic
     std::string fixers_group;
 };
 

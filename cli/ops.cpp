@@ -25,7 +25,9 @@ std::unique_ptr<Connection> open_platform_db(const Context& ctx, const std::stri
     return connect(ops_dsn(ctx, flag));
 }
 
-std::string utc(std::int64_t micros) { return format_datetime(micros) + " UTC"; }
+std::string utc(std::int64_t micros) {
+    return format_datetime(micros) + " UTC";
+}
 
 // ---- ops rank ---------------------------------------------------------
 
@@ -40,8 +42,12 @@ struct RankArgs {
 };
 
 nlohmann::ordered_json item_json(const RankedArticle& a) {
-    return {{"position", a.position}, {"article_id", a.article_id}, {"title", a.title},
-            {"author_id", a.author_id}, {"like_cnt", a.like_cnt},     {"score", a.score},
+    return {{"position", a.position},
+            {"article_id", a.article_id},
+            {"title", a.title},
+            {"author_id", a.author_id},
+            {"like_cnt", a.like_cnt},
+            {"score", a.score},
             {"published_at", format_datetime(a.ctime_micros)}};
 }
 
@@ -68,8 +74,11 @@ int run_rank_recompute(Context& ctx, RankArgs& a) {
 
     if (!r.ran()) {
         if (ctx.json())
-            print_line(nlohmann::ordered_json{{"job", k_rank_hot_job}, {"ran", false}, {"owner", r.owner},
-                                              {"holder", r.holder}, {"holder_until", format_datetime(r.holder_until_micros)}}
+            print_line(nlohmann::ordered_json{{"job", k_rank_hot_job},
+                                              {"ran", false},
+                                              {"owner", r.owner},
+                                              {"holder", r.holder},
+                                              {"holder_until", format_datetime(r.holder_until_micros)}}
                            .dump());
         else
             print_line(fmt::format("{} is held by {} until {}: not computing here", k_rank_hot_job, r.holder,
@@ -90,10 +99,11 @@ int run_rank_recompute(Context& ctx, RankArgs& a) {
                                           {"lease_renewals", r.renewals}}
                        .dump());
     } else {
-        print_line(fmt::format("hot ranking version {} published: top {} of {} articles published in the last {} "
-                               "(gravity {}), scored in {:.2f}s",
-                               c.ranking.version, c.ranking.items.size(), c.stats.articles, a.window,
-                               options.rank.gravity, c.stats.seconds));
+        print_line(
+            fmt::format("hot ranking version {} published: top {} of {} articles published in the last {} "
+                        "(gravity {}), scored in {:.2f}s",
+                        c.ranking.version, c.ranking.items.size(), c.stats.articles, a.window, options.rank.gravity,
+                        c.stats.seconds));
     }
     return k_exit_ok;
 }
@@ -117,8 +127,8 @@ int run_rank_show(Context& ctx, RankArgs& a) {
         print_line("no hot ranking yet: run 'webookctl ops rank recompute'");
         return k_exit_ok;
     }
-    print_line(fmt::format("hot ranking version {}, computed at {}", ranking->version,
-                           utc(ranking->computed_at_micros)));
+    print_line(
+        fmt::format("hot ranking version {}, computed at {}", ranking->version, utc(ranking->computed_at_micros)));
     print_line(fmt::format("{:>5}  {:>20}  {:>10}  {:>14}  {:<26}  {}", "#", "article", "likes", "score",
                            "published (UTC)", "title"));
     for (const auto& item : ranking->items)
@@ -133,12 +143,14 @@ void register_rank(CLI::App& ops, Context& ctx) {
 
     auto a = std::make_shared<RankArgs>();
     CLI::App* recompute = rank->add_subcommand(
-        "recompute", "compute the hot ranking and replace the stored one atomically; under the rank-hot lease, so "
-                     "when cron fires on many hosts one computes and the others exit 0 naming the holder");
+        "recompute",
+        "compute the hot ranking and replace the stored one atomically; under the rank-hot lease, so "
+        "when cron fires on many hosts one computes and the others exit 0 naming the holder");
     add_ops_options(recompute, a->where);
     recompute->add_option("--gravity", a->job.rank.gravity,
                           "score = (likes - 1) / (hours since publish + 2) ^ gravity (default: 1.5)");
-    recompute->add_option("--window", a->window, "rank articles published within this long, e.g. 7d, 36h (default: 7d)");
+    recompute->add_option("--window", a->window,
+                          "rank articles published within this long, e.g. 7d, 36h (default: 7d)");
     recompute->add_option("--top", a->job.rank.top, "how many articles the ranking keeps (default: 100)");
     recompute->add_option("--batch-size", a->job.rank.batch_size,
                           "articles read per batch and per like-count query (default: 2000)");
@@ -244,8 +256,9 @@ void register_jobs(CLI::App& ops, Context& ctx) {
 }  // namespace
 
 void register_ops(CLI::App& app, Context& ctx) {
-    CLI::App* ops = app.add_subcommand("ops", "the platform's operations jobs: hot ranking, job leases, outbox "
-                                              "relay, payments, ledger, reconciliation");
+    CLI::App* ops = app.add_subcommand("ops",
+                                       "the platform's operations jobs: hot ranking, job leases, outbox "
+                                       "relay, payments, ledger, reconciliation");
     ops->require_subcommand(1);
     register_rank(*ops, ctx);
     register_jobs(*ops, ctx);

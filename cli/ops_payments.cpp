@@ -42,10 +42,9 @@ int run_relay(Context& ctx, RelayArgs& a) {
     options.idle_wait = parse_duration(a.idle_wait, "--idle-wait");
     options.validate();
     if (a.to.empty() == a.brokers.empty())
-        throw Error(Code::usage,
-                    "pass exactly one of --to kafka://host:port/topic and --brokers host:port");
-    const KafkaUrl url = KafkaUrl::parse(
-        a.to.empty() ? fmt::format("kafka://{}/{}", a.brokers, k_payment_topic) : a.to);
+        throw Error(Code::usage, "pass exactly one of --to kafka://host:port/topic and --brokers host:port");
+    const KafkaUrl url =
+        KafkaUrl::parse(a.to.empty() ? fmt::format("kafka://{}/{}", a.brokers, k_payment_topic) : a.to);
     // During a migration the relay marks rows sent through the double-write
     // connection (both sides, in the mode's order) and reads its first side.
     auto db = ops_database(ctx, a.where);
@@ -56,16 +55,12 @@ int run_relay(Context& ctx, RelayArgs& a) {
         if (ctx.json()) {
             nlohmann::ordered_json out = nlohmann::ordered_json::array();
             for (const auto& r : rows)
-                out.push_back({{"id", r.id},
-                               {"key", r.key},
-                               {"attempts", r.attempts},
-                               {"payload", r.payload}});
-            print_line(nlohmann::ordered_json{{"dry_run", true}, {"topic", url.topic}, {"due", out}}
-                           .dump());
+                out.push_back({{"id", r.id}, {"key", r.key}, {"attempts", r.attempts}, {"payload", r.payload}});
+            print_line(nlohmann::ordered_json{{"dry_run", true}, {"topic", url.topic}, {"due", out}}.dump());
         } else {
             for (const auto& r : rows)
-                print_line(fmt::format("would publish outbox row {} to {} key {} (attempt {}): {}",
-                                       r.id, url.topic, r.key, r.attempts + 1, r.payload));
+                print_line(fmt::format("would publish outbox row {} to {} key {} (attempt {}): {}", r.id, url.topic,
+                                       r.key, r.attempts + 1, r.payload));
             print_line(fmt::format("{} rows due{} (dry run: nothing published)", rows.size(),
                                    rows.size() == options.batch_size ? " in the first batch" : ""));
         }
@@ -80,24 +75,23 @@ int run_relay(Context& ctx, RelayArgs& a) {
     auto conn = db->write();
     RelayReport r = relay_outbox(*conn, producer, options);
     if (ctx.json()) {
-        print_line(nlohmann::ordered_json{
-            {"topic", url.topic},
-            {"sent", r.sent},
-            {"retried", r.retried},
-            {"dead", r.dead},
-            {"batches", r.batches},
-            {"last_error", r.last_error.empty() ? nlohmann::ordered_json(nullptr)
-                                                : nlohmann::ordered_json(r.last_error)}}
+        print_line(nlohmann::ordered_json{{"topic", url.topic},
+                                          {"sent", r.sent},
+                                          {"retried", r.retried},
+                                          {"dead", r.dead},
+                                          {"batches", r.batches},
+                                          {"last_error", r.last_error.empty() ? nlohmann::ordered_json(nullptr)
+                                                                              : nlohmann::ordered_json(r.last_error)}}
                        .dump());
     } else {
-        print_line(fmt::format(
-            "{} outbox rows published to {} in {} batches; {} failed attempts scheduled for retry, "
-            "{} rows dead",
-            r.sent, url.str(), r.batches, r.retried, r.dead));
+        print_line(
+            fmt::format("{} outbox rows published to {} in {} batches; {} failed attempts scheduled for retry, "
+                        "{} rows dead",
+                        r.sent, url.str(), r.batches, r.retried, r.dead));
     }
     if (!r.last_error.empty())
-        throw Error(Code::connection, fmt::format("{} deliveries failed ({} rows dead): {}",
-                                                  r.retried + r.dead, r.dead, r.last_error));
+        throw Error(Code::connection,
+                    fmt::format("{} deliveries failed ({} rows dead): {}", r.retried + r.dead, r.dead, r.last_error));
     return k_exit_ok;
 }
 
@@ -105,33 +99,25 @@ void register_outbox(CLI::App& ops, Context& ctx) {
     CLI::App* outbox = ops.add_subcommand("outbox", "the transactional outbox of payment events");
     outbox->require_subcommand(1);
     auto a = std::make_shared<RelayArgs>();
-    CLI::App* relay = outbox->add_subcommand(
-        "relay",
-        "publish pending outbox rows to Kafka; a row is marked sent only after the brokers "
-        "acknowledged it, "
-        "failed rows are retried with exponential backoff and become dead after --max-attempts");
+    CLI::App* relay =
+        outbox->add_subcommand("relay",
+                               "publish pending outbox rows to Kafka; a row is marked sent only after the brokers "
+                               "acknowledged it, "
+                               "failed rows are retried with exponential backoff and become dead after --max-attempts");
     add_ops_options(relay, a->where);
-    auto* to = relay->add_option(
-        "--to", a->to, "where: kafka://host:port[,host:port]/topic; relays that topic's rows");
-    auto* brokers = relay->add_option("--brokers", a->brokers,
-                                      "host:port[,host:port]: --to with topic payment_events");
+    auto* to = relay->add_option("--to", a->to, "where: kafka://host:port[,host:port]/topic; relays that topic's rows");
+    auto* brokers = relay->add_option("--brokers", a->brokers, "host:port[,host:port]: --to with topic payment_events");
     to->excludes(brokers);
-    relay->add_flag("--until-idle", a->until_idle,
-                    "exit once no row is due (default: run until signalled)");
+    relay->add_flag("--until-idle", a->until_idle, "exit once no row is due (default: run until signalled)");
     relay->add_flag("--dry-run", a->dry_run, "list the rows due now; publish and mark nothing");
-    relay->add_option("--max-attempts", a->options.max_attempts,
-                      "failed attempts before a row is dead (default: 10)");
+    relay->add_option("--max-attempts", a->options.max_attempts, "failed attempts before a row is dead (default: 10)");
     relay->add_option("--batch-size", a->options.batch_size, "rows per batch (default: 500)");
-    relay->add_option("--backoff", a->backoff,
-                      "delay before the first retry, doubled each time (default: 1s)");
-    relay->add_option("--max-backoff", a->max_backoff,
-                      "longest delay between retries (default: 10m)");
+    relay->add_option("--backoff", a->backoff, "delay before the first retry, doubled each time (default: 1s)");
+    relay->add_option("--max-backoff", a->max_backoff, "longest delay between retries (default: 10m)");
     relay->add_option("--flush-timeout", a->flush_timeout,
                       "how long a batch may take to be acknowledged (default: 30s)");
-    relay->add_option("--idle-wait", a->idle_wait,
-                      "without --until-idle: poll interval while idle (default: 1s)");
-    example(relay,
-            "webookctl ops outbox relay --to kafka://127.0.0.1:9092/payment_events --until-idle");
+    relay->add_option("--idle-wait", a->idle_wait, "without --until-idle: poll interval while idle (default: 1s)");
+    example(relay, "webookctl ops outbox relay --to kafka://127.0.0.1:9092/payment_events --until-idle");
     relay->callback([&ctx, a] { ctx.run = [a](Context& c) { return run_relay(c, *a); }; });
 }
 
@@ -164,20 +150,15 @@ int run_consume(Context& ctx, ConsumeArgs& a) {
     // During a migration settlements go through the double-write connection.
     auto db = ops_database(ctx, a.where);
     std::unique_ptr<EventSink> dead_letter;
-    if (!a.dead_letter.empty())
-        dead_letter = open_sink(a.dead_letter);
+    if (!a.dead_letter.empty()) dead_letter = open_sink(a.dead_letter);
     db->read();  // the database answers before the first event is taken
     auto source = open_payment_source(a.from, a.group, consumer);
     PaymentConsumer payments(db->write, options, dead_letter.get());
-    payments.set_preview_printer([&ctx](const std::string& origin, const PaymentEvent* e,
-                                        const SettleResult& r) {
+    payments.set_preview_printer([&ctx](const std::string& origin, const PaymentEvent* e, const SettleResult& r) {
         if (ctx.json()) {
-            nlohmann::ordered_json j{{"dry_run", settlement_name(r.settlement)},
-                                     {"origin", origin}};
-            if (e != nullptr)
-                j["biz_trade_no"] = e->biz_trade_no;
-            if (!r.reason.empty())
-                j["reason"] = r.reason;
+            nlohmann::ordered_json j{{"dry_run", settlement_name(r.settlement)}, {"origin", origin}};
+            if (e != nullptr) j["biz_trade_no"] = e->biz_trade_no;
+            if (!r.reason.empty()) j["reason"] = r.reason;
             if (r.settlement == Settlement::paid || r.settlement == Settlement::already_paid) {
                 j["entries_to_write"] = r.booking.written;
                 j["entries_booked"] = r.booking.existing;
@@ -187,28 +168,25 @@ int run_consume(Context& ctx, ConsumeArgs& a) {
         }
         const std::string what = e != nullptr ? e->biz_trade_no : "an unreadable event";
         switch (r.settlement) {
-            case Settlement::paid:
-                print_line(fmt::format("would mark {} paid and book {} ledger entries (from {})",
-                                       what, r.booking.written, origin));
-                break;
-            case Settlement::already_paid:
-                print_line(fmt::format("{} is already paid: a replay, {} entries to book (from {})",
-                                       what, r.booking.written, origin));
-                break;
-            case Settlement::failed:
-                print_line(fmt::format("would mark {} failed (from {})", what, origin));
-                break;
-            case Settlement::already_failed:
-                print_line(fmt::format("{} is already failed: a replay (from {})", what, origin));
-                break;
-            case Settlement::rejected:
-                print_line(fmt::format("would dead-letter {} from {}: {}", what, origin, r.reason));
-                break;
+        case Settlement::paid:
+            print_line(fmt::format("would mark {} paid and book {} ledger entries (from {})", what, r.booking.written,
+                                   origin));
+            break;
+        case Settlement::already_paid:
+            print_line(fmt::format("{} is already paid: a replay, {} entries to book (from {})", what,
+                                   r.booking.written, origin));
+            break;
+        case Settlement::failed: print_line(fmt::format("would mark {} failed (from {})", what, origin)); break;
+        case Settlement::already_failed:
+            print_line(fmt::format("{} is already failed: a replay (from {})", what, origin));
+            break;
+        case Settlement::rejected:
+            print_line(fmt::format("would dead-letter {} from {}: {}", what, origin, r.reason));
+            break;
         }
     });
     PaymentConsumerReport r = payments.run(*source);
-    if (dead_letter)
-        dead_letter->flush();
+    if (dead_letter) dead_letter->flush();
     if (ctx.json()) {
         print_line(nlohmann::ordered_json{{"events", r.events},
                                           {"paid", r.paid},
@@ -224,9 +202,8 @@ int run_consume(Context& ctx, ConsumeArgs& a) {
         print_line(fmt::format(
             "{} payment events in {} batches: {} rewards paid and booked ({}/{}), {} failed, {} "
             "replays, {} dead letters, {} retries{}",
-            r.events, r.batches, r.paid, options.split_percent, 100 - options.split_percent,
-            r.failed, r.replays, r.dead_letters, r.retries,
-            a.dry_run ? " (dry run: nothing written, no offsets committed)" : ""));
+            r.events, r.batches, r.paid, options.split_percent, 100 - options.split_percent, r.failed, r.replays,
+            r.dead_letters, r.retries, a.dry_run ? " (dry run: nothing written, no offsets committed)" : ""));
     }
     return k_exit_ok;
 }
@@ -242,26 +219,20 @@ void register_payments(CLI::App& ops, Context& ctx) {
                                                  "offsets committed after the database commits");
     add_ops_options(consume, a->where);
     consume->add_option("--from", a->from, "kafka://host:port[,host:port]/topic")->required();
-    consume
-        ->add_option("--group", a->group,
-                     "Kafka consumer group; consumers in one group share the partitions")
+    consume->add_option("--group", a->group, "Kafka consumer group; consumers in one group share the partitions")
         ->required();
-    consume->add_option(
-        "--split", a->options.split_percent,
-        "the author's percent of each reward; the platform gets the rest (default: 90)");
+    consume->add_option("--split", a->options.split_percent,
+                        "the author's percent of each reward; the platform gets the rest (default: 90)");
     consume->add_option("--dead-letter", a->dead_letter,
                         "where unusable events go: kafka://host:port/topic, file://path.jsonl or - "
                         "(default: logged as errors)");
     consume->add_flag("--until-idle", a->until_idle, "exit once every available event is settled");
-    consume->add_flag(
-        "--dry-run", a->dry_run,
-        "print what each event would do; write nothing, dead-letter nothing, commit no offsets");
+    consume->add_flag("--dry-run", a->dry_run,
+                      "print what each event would do; write nothing, dead-letter nothing, commit no offsets");
     consume->add_option("--batch-size", a->options.batch_size,
                         "events per batch between offset commits (default: 100)");
-    consume->add_option("--batch-wait", a->batch_wait,
-                        "longest wait for a batch to fill (default: 1s)");
-    consume->add_option("--session-timeout", a->session_timeout,
-                        "Kafka consumer session timeout (default: 10s)");
+    consume->add_option("--batch-wait", a->batch_wait, "longest wait for a batch to fill (default: 1s)");
+    consume->add_option("--session-timeout", a->session_timeout, "Kafka consumer session timeout (default: 10s)");
     example(consume,
             "webookctl ops payments consume --from kafka://127.0.0.1:9092/payment_events --group "
             "rewards "
@@ -273,12 +244,9 @@ void register_payments(CLI::App& ops, Context& ctx) {
 
 std::string_view account_type_name(std::int16_t type) {
     switch (type) {
-        case 1:
-            return "user";
-        case 2:
-            return "platform";
-        default:
-            return "unknown";
+    case 1: return "user";
+    case 2: return "platform";
+    default: return "unknown";
     }
 }
 
@@ -299,20 +267,18 @@ int run_ledger_check(Context& ctx, const std::string& dsn) {
             j["entries"] = m.entries;
             out.push_back(std::move(j));
         }
-        print_line(
-            nlohmann::ordered_json{{"balanced", mismatches.empty()}, {"mismatches", out}}.dump());
+        print_line(nlohmann::ordered_json{{"balanced", mismatches.empty()}, {"mismatches", out}}.dump());
     } else if (mismatches.empty()) {
         print_line("ledger balanced: every account's balance equals the sum of its entries");
     } else {
         for (const auto& m : mismatches) {
             if (m.account_missing)
-                print_line(fmt::format("account {} does not exist but has {} entries summing to {}",
-                                       m.account_id, m.entries, m.entries_sum));
+                print_line(fmt::format("account {} does not exist but has {} entries summing to {}", m.account_id,
+                                       m.entries, m.entries_sum));
             else
-                print_line(fmt::format(
-                    "account {} ({} {}): balance {} but its {} entries sum to {} (off by {})",
-                    m.account_id, account_type_name(m.type), m.uid, m.balance, m.entries,
-                    m.entries_sum, m.balance - m.entries_sum));
+                print_line(fmt::format("account {} ({} {}): balance {} but its {} entries sum to {} (off by {})",
+                                       m.account_id, account_type_name(m.type), m.uid, m.balance, m.entries,
+                                       m.entries_sum, m.balance - m.entries_sum));
         }
         print_line(fmt::format("{} accounts do not add up", mismatches.size()));
     }
@@ -327,11 +293,8 @@ void register_ledger(CLI::App& ops, Context& ctx) {
                                              "every account's balance equals the sum of its "
                                              "entries; exit 1 listing the accounts that do not");
     add_ops_dsn_option(check, *dsn);
-    example(
-        check,
-        "webookctl ops ledger check --dsn postgres://webook@127.0.0.1:15432/webook --output json");
-    check->callback(
-        [&ctx, dsn] { ctx.run = [dsn](Context& c) { return run_ledger_check(c, *dsn); }; });
+    example(check, "webookctl ops ledger check --dsn postgres://webook@127.0.0.1:15432/webook --output json");
+    check->callback([&ctx, dsn] { ctx.run = [dsn](Context& c) { return run_ledger_check(c, *dsn); }; });
 }
 
 }  // namespace

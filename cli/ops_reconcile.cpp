@@ -56,12 +56,9 @@ std::int64_t parse_edge(const std::string& text, std::string_view what, std::int
 
 std::string_view fix_mode_name(FixMode m) {
     switch (m) {
-        case FixMode::report:
-            return "off";
-        case FixMode::repair:
-            return "on";
-        case FixMode::preview:
-            return "dry_run";
+    case FixMode::report: return "off";
+    case FixMode::repair: return "on";
+    case FixMode::preview: return "dry_run";
     }
     return "unknown";
 }
@@ -76,8 +73,7 @@ void print_mismatch(const Context& ctx, const Mismatch& m) {
             {"category", category_name(m.category)},
             {"reward_id", optional_id(m.reward_id)},
             {"payment_id", optional_id(m.payment_id)},
-            {"trade_no", m.trade_no.empty() ? nlohmann::ordered_json(nullptr)
-                                            : nlohmann::ordered_json(m.trade_no)},
+            {"trade_no", m.trade_no.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(m.trade_no)},
             {"entry_ids", m.entry_ids},
             {"outbox_id", optional_id(m.outbox_id)},
             {"detail", m.detail},
@@ -87,14 +83,10 @@ void print_mismatch(const Context& ctx, const Mismatch& m) {
         return;
     }
     std::string ids;
-    if (m.reward_id != 0)
-        ids += fmt::format(" reward {}", m.reward_id);
-    if (!m.trade_no.empty())
-        ids += fmt::format(" payment {} ({})", m.payment_id, m.trade_no);
-    if (!m.entry_ids.empty())
-        ids += fmt::format(" entries {}", fmt::join(m.entry_ids, ","));
-    if (m.outbox_id != 0)
-        ids += fmt::format(" outbox {}", m.outbox_id);
+    if (m.reward_id != 0) ids += fmt::format(" reward {}", m.reward_id);
+    if (!m.trade_no.empty()) ids += fmt::format(" payment {} ({})", m.payment_id, m.trade_no);
+    if (!m.entry_ids.empty()) ids += fmt::format(" entries {}", fmt::join(m.entry_ids, ","));
+    if (m.outbox_id != 0) ids += fmt::format(" outbox {}", m.outbox_id);
     print_line(fmt::format("{}{}: {} -- {}: {}", category_name(m.category), ids, m.detail,
                            resolution_name(m.resolution), m.action));
 }
@@ -102,62 +94,54 @@ void print_mismatch(const Context& ctx, const Mismatch& m) {
 void print_summary(const Context& ctx, const ReconcileOptions& o, const ReconcileReport& r) {
     if (ctx.json()) {
         nlohmann::ordered_json categories;
-        for (Category c : all_categories())
-            categories[std::string(category_name(c))] = r.count(c);
-        print_line(nlohmann::ordered_json{
-            {"clean", r.mismatches == 0},
-            {"mismatches", r.mismatches},
-            {"from", json_time(o.from_micros)},
-            {"to", json_time(o.to_micros)},
-            {"reward_ids", {{"first", r.reward_ids.first}, {"last", r.reward_ids.end - 1}}},
-            {"rewards", r.rewards},
-            {"payments", r.payments},
-            {"ledger_entries", r.entries},
-            {"rechecked", r.rechecked},
-            {"in_flight", r.in_flight},
-            {"categories", categories},
-            {"needs_human", r.needs_human},
-            {"repairable", r.repairable},
-            {"would_repair", r.would_repair},
-            {"repaired", r.repaired},
-            {"skipped", r.skipped},
-            {"fix", fix_mode_name(o.fix)},
-            {"seconds", r.seconds}}
-                       .dump());
+        for (Category c : all_categories()) categories[std::string(category_name(c))] = r.count(c);
+        print_line(
+            nlohmann::ordered_json{{"clean", r.mismatches == 0},
+                                   {"mismatches", r.mismatches},
+                                   {"from", json_time(o.from_micros)},
+                                   {"to", json_time(o.to_micros)},
+                                   {"reward_ids", {{"first", r.reward_ids.first}, {"last", r.reward_ids.end - 1}}},
+                                   {"rewards", r.rewards},
+                                   {"payments", r.payments},
+                                   {"ledger_entries", r.entries},
+                                   {"rechecked", r.rechecked},
+                                   {"in_flight", r.in_flight},
+                                   {"categories", categories},
+                                   {"needs_human", r.needs_human},
+                                   {"repairable", r.repairable},
+                                   {"would_repair", r.would_repair},
+                                   {"repaired", r.repaired},
+                                   {"skipped", r.skipped},
+                                   {"fix", fix_mode_name(o.fix)},
+                                   {"seconds", r.seconds}}
+                .dump());
         return;
     }
-    print_line(fmt::format(
-        "rewards made {} .. {} UTC (ids {} .. {}): {} rewards, {} payments, {} ledger entries "
-        "read in {:.2f}s; {} in flight",
-        text_time(o.from_micros), text_time(o.to_micros), r.reward_ids.first, r.reward_ids.end - 1,
-        r.rewards, r.payments, r.entries, r.seconds, r.in_flight));
+    print_line(
+        fmt::format("rewards made {} .. {} UTC (ids {} .. {}): {} rewards, {} payments, {} ledger entries "
+                    "read in {:.2f}s; {} in flight",
+                    text_time(o.from_micros), text_time(o.to_micros), r.reward_ids.first, r.reward_ids.end - 1,
+                    r.rewards, r.payments, r.entries, r.seconds, r.in_flight));
     if (r.mismatches == 0) {
-        print_line(
-            "clean: rewards, payments and ledger agree; no dead or long-pending outbox rows");
+        print_line("clean: rewards, payments and ledger agree; no dead or long-pending outbox rows");
         return;
     }
     std::string by;
     for (Category c : all_categories())
-        if (r.count(c) > 0)
-            by += fmt::format("{}{} {}", by.empty() ? "" : ", ", category_name(c), r.count(c));
+        if (r.count(c) > 0) by += fmt::format("{}{} {}", by.empty() ? "" : ", ", category_name(c), r.count(c));
     std::string outcome = fmt::format("{} need a human", r.needs_human);
-    if (r.repairable > 0)
-        outcome += fmt::format(", {} repairable with --fix", r.repairable);
-    if (r.would_repair > 0)
-        outcome += fmt::format(", {} would be repaired (dry run: nothing written)", r.would_repair);
+    if (r.repairable > 0) outcome += fmt::format(", {} repairable with --fix", r.repairable);
+    if (r.would_repair > 0) outcome += fmt::format(", {} would be repaired (dry run: nothing written)", r.would_repair);
     if (r.repaired > 0)
-        outcome += fmt::format(
-            ", {} repaired (re-published events are settled by the relay and the consumer)",
-            r.repaired);
-    if (r.skipped > 0)
-        outcome += fmt::format(", {} skipped (changed meanwhile)", r.skipped);
+        outcome +=
+            fmt::format(", {} repaired (re-published events are settled by the relay and the consumer)", r.repaired);
+    if (r.skipped > 0) outcome += fmt::format(", {} skipped (changed meanwhile)", r.skipped);
     print_line(fmt::format("{} mismatches: {}; {}", r.mismatches, by, outcome));
 }
 
 void write_metrics(const std::string& path, const ReconcileReport& r) {
     MetricsFile m;
-    const auto now =
-        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const auto now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     for (Category c : all_categories())
         m.gauge("webookctl_reconcile_mismatches", "Mismatches found in the last run, by category",
                 {{"category", std::string(category_name(c))}}, static_cast<double>(r.count(c)));
@@ -165,14 +149,11 @@ void write_metrics(const std::string& path, const ReconcileReport& r) {
             static_cast<double>(r.needs_human));
     m.gauge("webookctl_reconcile_repaired", "Mismatches repaired by the last run (--fix)", {},
             static_cast<double>(r.repaired));
-    m.gauge("webookctl_reconcile_rewards_checked", "Rewards read by the last run", {},
-            static_cast<double>(r.rewards));
-    m.gauge("webookctl_reconcile_in_flight",
-            "Rewards still on their way through relay and consumer in the last run", {},
-            static_cast<double>(r.in_flight));
+    m.gauge("webookctl_reconcile_rewards_checked", "Rewards read by the last run", {}, static_cast<double>(r.rewards));
+    m.gauge("webookctl_reconcile_in_flight", "Rewards still on their way through relay and consumer in the last run",
+            {}, static_cast<double>(r.in_flight));
     m.gauge("webookctl_reconcile_duration_seconds", "Duration of the last run", {}, r.seconds);
-    m.gauge("webookctl_reconcile_last_success_timestamp_seconds", "When the last run finished", {},
-            now);
+    m.gauge("webookctl_reconcile_last_success_timestamp_seconds", "When the last run finished", {}, now);
     m.write(path);
 }
 
@@ -196,13 +177,11 @@ int run_reconcile(Context& ctx, ReconcileArgs& a) {
     ReconcileReport report;
     {
         ProgressLine line("reconciling rewards, payments, ledger", progress);
-        report = reconcile(db->read, options,
-                           [&ctx](const Mismatch& m) { print_mismatch(ctx, m); });
+        report = reconcile(db->read, options, [&ctx](const Mismatch& m) { print_mismatch(ctx, m); });
     }
     print_summary(ctx, options, report);
     std::fflush(stdout);
-    if (!a.metrics_file.empty())
-        write_metrics(a.metrics_file, report);
+    if (!a.metrics_file.empty()) write_metrics(a.metrics_file, report);
     return report.mismatches == 0 ? k_exit_ok : k_exit_findings;
 }
 
@@ -210,11 +189,11 @@ int run_reconcile(Context& ctx, ReconcileArgs& a) {
 
 void register_ops_reconcile(CLI::App* ops, Context& ctx) {
     auto a = std::make_shared<ReconcileArgs>();
-    CLI::App* cmd = ops->add_subcommand(
-        "reconcile",
-        "compare rewards, payments and ledger entries of the rewards made in a time window, "
-        "and the outbox; report every mismatch by category with its ids; --fix repairs lost "
-        "payment events and missing bookings");
+    CLI::App* cmd =
+        ops->add_subcommand("reconcile",
+                            "compare rewards, payments and ledger entries of the rewards made in a time window, "
+                            "and the outbox; report every mismatch by category with its ids; --fix repairs lost "
+                            "payment events and missing bookings");
     add_ops_options(cmd, a->where);
     cmd->add_option("--from", a->from,
                     "the window's start, a UTC time ('2026-11-01 00:00:00', '2026-11-01') or a "
@@ -230,17 +209,14 @@ void register_ops_reconcile(CLI::App* ops, Context& ctx) {
                               "repair what is safely repairable: re-publish lost payment events "
                               "(the relay and the consumer settle them), book missing ledger "
                               "entries; the rest is reported as needing a human");
-    cmd->add_flag("--dry-run", a->dry_run, "with --fix: print what it would repair; write nothing")
-        ->needs(fix);
+    cmd->add_flag("--dry-run", a->dry_run, "with --fix: print what it would repair; write nothing")->needs(fix);
     cmd->add_option("--split", a->options.split_percent,
                     "the author's percent of a booking --fix makes; the platform gets the rest "
                     "(default: 90, as ops payments consume)");
     cmd->add_option("--topic", a->options.topic,
                     "the outbox topic re-published events go to (default: payment_events)");
-    cmd->add_option("--batch-size", a->options.batch_size,
-                    "rows per streamed batch of each table (default: 5000)");
-    cmd->add_option("--metrics-file", a->metrics_file,
-                    "write Prometheus metrics here (node_exporter textfile)");
+    cmd->add_option("--batch-size", a->options.batch_size, "rows per streamed batch of each table (default: 5000)");
+    cmd->add_option("--metrics-file", a->metrics_file, "write Prometheus metrics here (node_exporter textfile)");
     cmd->footer(
         "Exit status: 0 clean, 1 mismatches found (repaired or not), 2 usage, 3 connection or "
         "server error.\n"

@@ -31,7 +31,8 @@ void add_platform_options(CLI::App* cmd, PlatformTarget& t) {
     auto* source = cmd->add_option("--source", t.source,
                                    "source DSN (env: WEBOOKCTL_SOURCE_DSN; config: [source] dsn); with a target, "
                                    "writes go through the double-write connection in the current migration mode");
-    auto* target = cmd->add_option("--target", t.target, "target DSN (env: WEBOOKCTL_TARGET_DSN; config: [target] dsn)");
+    auto* target =
+        cmd->add_option("--target", t.target, "target DSN (env: WEBOOKCTL_TARGET_DSN; config: [target] dsn)");
     dsn->excludes(source);
     dsn->excludes(target);
 }
@@ -48,8 +49,9 @@ ConnectionFactory plain_or_sides(const Context& ctx, const PlatformTarget& t, st
     const bool have_source = !t.source.empty() || !ctx.config.source.empty();
     const bool have_target = !t.target.empty() || !ctx.config.target.empty();
     if (!have_source)
-        throw Error(Code::usage, "no database: pass --dsn, or --source and --target (or set WEBOOKCTL_SOURCE_DSN "
-                                 "and WEBOOKCTL_TARGET_DSN) to write through the migration");
+        throw Error(Code::usage,
+                    "no database: pass --dsn, or --source and --target (or set WEBOOKCTL_SOURCE_DSN "
+                    "and WEBOOKCTL_TARGET_DSN) to write through the migration");
     const Dsn source = side_dsn(ctx, t.source, false);
     if (!have_target) return [source] { return connect(source); };
     // A migration is configured: the mode in the control table decides which

@@ -32,38 +32,33 @@ int run_create(Context& ctx, const RewardArgs& a) {
                                           {"status", reward_status_name(RewardStatus::init)}}
                        .dump());
     } else {
-        print_line(fmt::format("reward {} of {} cents created; pay with trade number {} ({})",
-                               r.reward_id, r.amount, r.trade_no, r.biz_trade_no));
+        print_line(fmt::format("reward {} of {} cents created; pay with trade number {} ({})", r.reward_id, r.amount,
+                               r.trade_no, r.biz_trade_no));
     }
     return k_exit_ok;
 }
 
 int run_callback(Context& ctx, const RewardArgs& a) {
     const PaymentOutcome outcome = parse_outcome(a.status);
-    if (a.trade_no.empty())
-        throw Error(Code::usage, "--trade-no must not be empty");
+    if (a.trade_no.empty()) throw Error(Code::usage, "--trade-no must not be empty");
     auto db = open_platform(ctx, a.where);
     std::optional<std::string> txn;
-    if (!a.txn_id.empty())
-        txn = a.txn_id;
-    CallbackResult r =
-        RewardService(*db->conn, RewardOptions{a.topic}).payment_callback(a.trade_no, outcome, txn);
+    if (!a.txn_id.empty()) txn = a.txn_id;
+    CallbackResult r = RewardService(*db->conn, RewardOptions{a.topic}).payment_callback(a.trade_no, outcome, txn);
     if (ctx.json()) {
-        print_line(
-            nlohmann::ordered_json{{"trade_no", r.trade_no},
-                                   {"biz_trade_no", r.biz_trade_no},
-                                   {"status", payment_status_name(r.status)},
-                                   {"changed", r.changed},
-                                   {"outbox_id", r.changed ? nlohmann::ordered_json(r.outbox_id)
-                                                           : nlohmann::ordered_json(nullptr)}}
-                .dump());
+        print_line(nlohmann::ordered_json{
+            {"trade_no", r.trade_no},
+            {"biz_trade_no", r.biz_trade_no},
+            {"status", payment_status_name(r.status)},
+            {"changed", r.changed},
+            {"outbox_id", r.changed ? nlohmann::ordered_json(r.outbox_id) : nlohmann::ordered_json(nullptr)}}
+                       .dump());
     } else if (r.changed) {
-        print_line(fmt::format("payment {} ({}) is {}; its event is queued in the outbox (row {})",
-                               r.trade_no, r.biz_trade_no, payment_status_name(r.status),
-                               r.outbox_id));
+        print_line(fmt::format("payment {} ({}) is {}; its event is queued in the outbox (row {})", r.trade_no,
+                               r.biz_trade_no, payment_status_name(r.status), r.outbox_id));
     } else {
-        print_line(fmt::format("payment {} ({}) was already {}: nothing changed", r.trade_no,
-                               r.biz_trade_no, payment_status_name(r.status)));
+        print_line(fmt::format("payment {} ({}) was already {}: nothing changed", r.trade_no, r.biz_trade_no,
+                               payment_status_name(r.status)));
     }
     return k_exit_ok;
 }
@@ -71,28 +66,24 @@ int run_callback(Context& ctx, const RewardArgs& a) {
 }  // namespace
 
 void register_reward(CLI::App& app, Context& ctx) {
-    CLI::App* reward =
-        app.add_subcommand("reward",
-                           "reward an author: create a reward and its payment, and take "
-                           "the payment provider's callback");
+    CLI::App* reward = app.add_subcommand("reward",
+                                          "reward an author: create a reward and its payment, and take "
+                                          "the payment provider's callback");
     reward->require_subcommand(1);
     auto a = std::make_shared<RewardArgs>();
 
-    CLI::App* create =
-        reward->add_subcommand("create",
-                               "a reward (status init) and its payment with a new trade "
-                               "number, in one transaction");
+    CLI::App* create = reward->add_subcommand("create",
+                                              "a reward (status init) and its payment with a new trade "
+                                              "number, in one transaction");
     add_platform_options(create, a->where);
     create->add_option("--uid", a->request.uid, "the user who pays")->required();
-    create->add_option("--target-uid", a->request.target_uid, "the user rewarded (the author)")
-        ->required();
+    create->add_option("--target-uid", a->request.target_uid, "the user rewarded (the author)")->required();
     create->add_option("--biz", a->request.biz, "what is rewarded (default: article)");
     create->add_option("--biz-id", a->request.biz_id, "its id, e.g. the article id")->required();
     create->add_option("--amount", a->request.amount, "in cents, positive")->required();
-    example(
-        create,
-        "webookctl reward create --uid 7 --target-uid 42 --biz article --biz-id 1001 --amount 500 "
-        "--dsn mysql://webook@127.0.0.1:13306/webook");
+    example(create,
+            "webookctl reward create --uid 7 --target-uid 42 --biz article --biz-id 1001 --amount 500 "
+            "--dsn mysql://webook@127.0.0.1:13306/webook");
     create->callback([&ctx, a] { ctx.run = [a](Context& c) { return run_create(c, *a); }; });
 
     CLI::App* callback = reward->add_subcommand(
@@ -101,14 +92,10 @@ void register_reward(CLI::App& app, Context& ctx) {
         "its "
         "event in the outbox, in one transaction; a repeated callback changes nothing");
     add_platform_options(callback, a->where);
-    callback
-        ->add_option("--trade-no", a->trade_no, "the payment's trade number (from reward create)")
-        ->required();
+    callback->add_option("--trade-no", a->trade_no, "the payment's trade number (from reward create)")->required();
     callback->add_option("--status", a->status, "success|failed")->required();
-    callback->add_option("--txn-id", a->txn_id,
-                         "the provider's transaction id, stored with the payment");
-    callback->add_option("--topic", a->topic,
-                         "the outbox topic of payment events (default: payment_events)");
+    callback->add_option("--txn-id", a->txn_id, "the provider's transaction id, stored with the payment");
+    callback->add_option("--topic", a->topic, "the outbox topic of payment events (default: payment_events)");
     example(callback, "webookctl reward callback --trade-no T0123456789abcdef --status success");
     callback->callback([&ctx, a] { ctx.run = [a](Context& c) { return run_callback(c, *a); }; });
 }

@@ -37,9 +37,10 @@ int run_simulate(Context& ctx, SimulateArgs& a) {
         if (!r.first_failure.empty()) j["first_failure"] = r.first_failure;
         print_line(j.dump());
     } else {
-        print_line(fmt::format("{} operations in {:.1f}s ({:.0f} ops/s), {} failed user operations, {} second-side "
-                               "failures",
-                               r.operations, r.seconds, r.ops_per_second, r.failed, r.second_side_failures));
+        print_line(
+            fmt::format("{} operations in {:.1f}s ({:.0f} ops/s), {} failed user operations, {} second-side "
+                        "failures",
+                        r.operations, r.seconds, r.ops_per_second, r.failed, r.second_side_failures));
         print_line(fmt::format("latency ms: mean {:.2f}, p50 {:.2f}, p95 {:.2f}, p99 {:.2f}", r.mean_ms, r.p50_ms,
                                r.p95_ms, r.p99_ms));
         for (const auto& [name, s] : r.by_operation)
@@ -53,16 +54,18 @@ int run_simulate(Context& ctx, SimulateArgs& a) {
 
 void register_simulate(CLI::App& app, Context& ctx) {
     auto a = std::make_shared<SimulateArgs>();
-    CLI::App* cmd = app.add_subcommand("simulate", "run realistic mixed platform traffic (the drill's load; a "
-                                                   "benchmark of double-writing)");
+    CLI::App* cmd = app.add_subcommand("simulate",
+                                       "run realistic mixed platform traffic (the drill's load; a "
+                                       "benchmark of double-writing)");
     add_platform_options(cmd, a->target);
     cmd->add_option("--writers", a->options.writers, "concurrent writers, each with its own connection (default: 8)");
     cmd->add_option("--duration", a->duration, "how long to run (default: 10s); SIGINT/SIGTERM stop it early");
     cmd->add_option("--seed", a->options.seed, "random seed: the same seed repeats the operation mix (default: 1)");
     cmd->add_option("--users", a->options.users, "readers' uids are 1..N (default: 1000)");
-    cmd->footer("Exit status: 0 when every user operation succeeded, 1 when some failed.\n"
-                "Example:\n  webookctl simulate --writers 8 --duration 60s --source mysql://webook@db1:3306/webook "
-                "--target postgres://webook@db2:5432/webook");
+    cmd->footer(
+        "Exit status: 0 when every user operation succeeded, 1 when some failed.\n"
+        "Example:\n  webookctl simulate --writers 8 --duration 60s --source mysql://webook@db1:3306/webook "
+        "--target postgres://webook@db2:5432/webook");
     cmd->callback([&ctx, a] { ctx.run = [a](Context& c) { return run_simulate(c, *a); }; });
 }
 

@@ -15,12 +15,17 @@ using platform_detail::with_retries;
 
 constexpr const char* k_drafts = "articles";
 constexpr const char* k_published = "published_articles";
-const std::vector<std::string> k_article_columns{"id",     "title", "content", "author_id",
-                                                 "status", "ctime", "utime"};
+const std::vector<std::string> k_article_columns{"id", "title", "content", "author_id", "status", "ctime", "utime"};
 
-Value i64(std::int64_t v) { return Value::integer(v); }
-Value status_value(ArticleStatus s) { return Value::integer(static_cast<std::int64_t>(s)); }
-Value at(std::int64_t micros) { return Value::datetime_micros(micros); }
+Value i64(std::int64_t v) {
+    return Value::integer(v);
+}
+Value status_value(ArticleStatus s) {
+    return Value::integer(static_cast<std::int64_t>(s));
+}
+Value at(std::int64_t micros) {
+    return Value::datetime_micros(micros);
+}
 
 std::string what(const char* table, std::int64_t id) {
     return fmt::format("{} id={}", table, id);
@@ -100,8 +105,8 @@ void Draft::validate() const {
     if (id == 0 && !title) throw Error(Code::usage, "a new article needs a title");
     if (title && title->empty()) throw Error(Code::usage, "the title must not be empty");
     if (title && utf8_chars(*title) > k_max_title_chars)
-        throw Error(Code::usage, fmt::format("the title has {} characters; at most {}", utf8_chars(*title),
-                                             k_max_title_chars));
+        throw Error(Code::usage,
+                    fmt::format("the title has {} characters; at most {}", utf8_chars(*title), k_max_title_chars));
 }
 
 void ListOptions::validate() const {
@@ -142,9 +147,13 @@ SaveResult ArticleService::publish(const Draft& draft) {
                                                    {"title", "content", "status", "utime"});
                            },
                            what(k_published, saved.id)};
-        std::vector<Value> params{i64(saved.id),      Value::text(copy.title),
-                                  Value::text(copy.content), i64(draft.author_id),
-                                  status_value(ArticleStatus::published), at(now), at(now)};
+        std::vector<Value> params{i64(saved.id),
+                                  Value::text(copy.title),
+                                  Value::text(copy.content),
+                                  i64(draft.author_id),
+                                  status_value(ArticleStatus::published),
+                                  at(now),
+                                  at(now)};
         m_conn.execute(upsert, params);
         return saved;
     });
@@ -152,8 +161,8 @@ SaveResult ArticleService::publish(const Draft& draft) {
 
 WithdrawResult ArticleService::withdraw(std::int64_t id, std::int64_t author_id) {
     if (id <= 0 || author_id <= 0)
-        throw Error(Code::usage, fmt::format("withdraw needs a positive article id and author id, not {} and {}", id,
-                                             author_id));
+        throw Error(Code::usage,
+                    fmt::format("withdraw needs a positive article id and author id, not {} and {}", id, author_id));
     const std::int64_t now = m_clock();
     return in_transaction(m_conn, [&] {
         std::vector<Value> params{status_value(ArticleStatus::withdrawn), at(now), i64(id), i64(author_id)};
@@ -192,12 +201,12 @@ ArticlePage ArticleService::list(std::int64_t author_id, const ListOptions& opti
     // Keyset pagination: the author index holds (author_id, id), so each page
     // starts where the last one ended, whatever the page number.
     PortableSql sql{[](const Dialect& d) {
-                        return fmt::format("SELECT {}, {}, {}, {}, {} FROM {} WHERE {} = {} AND {} < {} "
-                                           "ORDER BY {} DESC LIMIT {}",
-                                           d.quote("id"), d.quote("title"), d.quote("status"), d.quote("ctime"),
-                                           d.quote("utime"), d.quote(k_drafts), d.quote("author_id"),
-                                           d.placeholder(1), d.quote("id"), d.placeholder(2), d.quote("id"),
-                                           d.placeholder(3));
+                        return fmt::format(
+                            "SELECT {}, {}, {}, {}, {} FROM {} WHERE {} = {} AND {} < {} "
+                            "ORDER BY {} DESC LIMIT {}",
+                            d.quote("id"), d.quote("title"), d.quote("status"), d.quote("ctime"), d.quote("utime"),
+                            d.quote(k_drafts), d.quote("author_id"), d.placeholder(1), d.quote("id"), d.placeholder(2),
+                            d.quote("id"), d.placeholder(3));
                     },
                     fmt::format("{} author_id={}", k_drafts, author_id)};
     const std::int64_t before = options.before_id > 0 ? options.before_id : INT64_MAX;
@@ -219,9 +228,13 @@ SaveResult ArticleService::write_draft(const Draft& draft, ArticleStatus status,
     if (draft.id == 0) {
         r.id = m_ids.next();
         r.created = true;
-        std::vector<Value> params{i64(r.id),          Value::text(*draft.title),
-                                  Value::text(draft.content.value_or("")), i64(draft.author_id),
-                                  status_value(status),  at(now), at(now)};
+        std::vector<Value> params{i64(r.id),
+                                  Value::text(*draft.title),
+                                  Value::text(draft.content.value_or("")),
+                                  i64(draft.author_id),
+                                  status_value(status),
+                                  at(now),
+                                  at(now)};
         m_conn.execute(insert_article(k_drafts, r.id), params);
         return r;
     }

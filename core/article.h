@@ -98,7 +98,7 @@ struct ListOptions {
 };
 
 struct ArticlePage {
-    std::vector<ArticleSummary> articles;   // newest (highest id) first
+    std::vector<ArticleSummary> articles;        // newest (highest id) first
     std::optional<std::int64_t> next_before_id;  // set when the page is full: pass as before_id
 };
 

@@ -130,10 +130,14 @@ std::string copy_done_result(std::uint64_t rows, double seconds) {
 }
 
 void save_pass(CheckpointStore& store, const PassRecord& p) {
-    nlohmann::ordered_json j{{"base", base_side_name(p.base)}, {"mode", p.mode}, {"fixed", p.fixed},
+    nlohmann::ordered_json j{{"base", base_side_name(p.base)},
+                             {"mode", p.mode},
+                             {"fixed", p.fixed},
                              {"fixed_total", p.fixed_total},
-                             {"mode_version", p.mode_version}, {"started_us", p.started_us},
-                             {"ended_us", p.ended_us},         {"found", p.found},
+                             {"mode_version", p.mode_version},
+                             {"started_us", p.started_us},
+                             {"ended_us", p.ended_us},
+                             {"found", p.found},
                              {"continued", p.continued}};
     store.save({k_pass_kind_prefix + p.kind,
                 p.table,

@@ -79,10 +79,10 @@ struct PassRecord {
     std::int64_t mode_version = 0;
     std::int64_t started_us = 0;
     std::int64_t ended_us = 0;
-    std::uint64_t found = 0;  // differences reported (after re-checks)
+    std::uint64_t found = 0;       // differences reported (after re-checks)
     std::int64_t fixed = 0;        // rows the fixers repaired in the table since the previous pass ended
     std::int64_t fixed_total = 0;  // the table's repaired-rows count when this pass ended
-    bool continued = true;    // incremental: its window continued from the checkpoint (not --since)
+    bool continued = true;         // incremental: its window continued from the checkpoint (not --since)
 };
 inline constexpr const char* k_pass_kind_prefix = "validate-pass-";
 inline constexpr const char* k_fix_kind = "fix";  // CheckpointStore::add_fixed()

@@ -41,14 +41,17 @@ DatabaseConfig read_database(const std::string& path, const toml::node& node, st
     if (t == nullptr) fail_at(path, node.source(), fmt::format("[{}] must be a table", section));
     DatabaseConfig db;
     for (const auto& [k, v] : *t) {
-        if (k == "dsn") db.dsn = string_at(path, v, "dsn");
-        else if (k == "password_file") db.password_file = string_at(path, v, "password_file");
+        if (k == "dsn")
+            db.dsn = string_at(path, v, "dsn");
+        else if (k == "password_file")
+            db.password_file = string_at(path, v, "password_file");
         else if (k == "password")
             fail_at(path, v.source(),
                     fmt::format("[{}] password is not read from the config file: use password_file "
                                 "or WEBOOKCTL_{}_PASSWORD",
                                 section, section == "target" ? "TARGET" : "SOURCE"));
-        else fail_at(path, v.source(), fmt::format("unknown key '{}' in [{}]", k.str(), section));
+        else
+            fail_at(path, v.source(), fmt::format("unknown key '{}' in [{}]", k.str(), section));
     }
     return db;
 }
@@ -58,14 +61,19 @@ TableConfig read_table(const std::string& path, const toml::node& node) {
     if (t == nullptr) fail_at(path, node.source(), "[[tables]] entries must be tables");
     TableConfig table;
     for (const auto& [k, v] : *t) {
-        if (k == "name") table.name = string_at(path, v, "name");
-        else if (k == "key") table.key = strings_at(path, v, "key");
-        else if (k == "update_column") table.update_column = string_at(path, v, "update_column");
-        else if (k == "ignore_columns") table.ignore_columns = strings_at(path, v, "ignore_columns");
+        if (k == "name")
+            table.name = string_at(path, v, "name");
+        else if (k == "key")
+            table.key = strings_at(path, v, "key");
+        else if (k == "update_column")
+            table.update_column = string_at(path, v, "update_column");
+        else if (k == "ignore_columns")
+            table.ignore_columns = strings_at(path, v, "ignore_columns");
         else if (k == "column_map") {
             const toml::table* m = v.as_table();
             if (m == nullptr) fail_at(path, v.source(), "'column_map' must be a table of names");
-            for (const auto& [from, to] : *m) table.column_map[std::string(from.str())] = string_at(path, to, from.str());
+            for (const auto& [from, to] : *m)
+                table.column_map[std::string(from.str())] = string_at(path, to, from.str());
         } else {
             fail_at(path, v.source(), fmt::format("unknown key '{}' in [[tables]]", k.str()));
         }
@@ -81,8 +89,8 @@ TableConfig read_table(const std::string& path, const toml::node& node) {
 
 void check_identifier(std::string_view what, const std::string& name) {
     if (!valid_identifier(name))
-        throw Error(Code::config, fmt::format("invalid {} '{}': use letters, digits and '_' (at most 63)",
-                                              what, name.substr(0, 80)));
+        throw Error(Code::config,
+                    fmt::format("invalid {} '{}': use letters, digits and '_' (at most 63)", what, name.substr(0, 80)));
 }
 
 }  // namespace
@@ -130,9 +138,12 @@ Config load_config_file(const std::string& path) {
     Config config;
     config.config_path = path;
     for (const auto& [k, v] : root) {
-        if (k == "source") config.source = read_database(path, v, "source");
-        else if (k == "target") config.target = read_database(path, v, "target");
-        else if (k == "control") config.control = read_database(path, v, "control");
+        if (k == "source")
+            config.source = read_database(path, v, "source");
+        else if (k == "target")
+            config.target = read_database(path, v, "target");
+        else if (k == "control")
+            config.control = read_database(path, v, "control");
         else if (k == "tables") {
             const toml::array* arr = v.as_array();
             if (arr == nullptr) fail_at(path, v.source(), "'tables' must be an array of tables ([[tables]])");
@@ -141,9 +152,12 @@ Config load_config_file(const std::string& path) {
             const toml::table* t = v.as_table();
             if (t == nullptr) fail_at(path, v.source(), "[log] must be a table");
             for (const auto& [lk, lv] : *t) {
-                if (lk == "level") config.log_level = string_at(path, lv, "level");
-                else if (lk == "format") config.log_format = string_at(path, lv, "format");
-                else fail_at(path, lv.source(), fmt::format("unknown key '{}' in [log]", lk.str()));
+                if (lk == "level")
+                    config.log_level = string_at(path, lv, "level");
+                else if (lk == "format")
+                    config.log_format = string_at(path, lv, "format");
+                else
+                    fail_at(path, lv.source(), fmt::format("unknown key '{}' in [log]", lk.str()));
             }
         } else if (k == "output") {
             const toml::table* t = v.as_table();
@@ -206,10 +220,14 @@ std::chrono::milliseconds parse_duration(std::string_view text, std::string_view
     std::string_view unit = text.substr(static_cast<std::size_t>(end - text.data()));
     bool ok = ec == std::errc() && number >= 0 && (unit.empty() || std::isalpha(static_cast<unsigned char>(unit[0])));
     double factor = 0;
-    if (unit.empty() || unit == "s") factor = 1000;
-    else if (unit == "ms") factor = 1;
-    else if (unit == "m") factor = 60'000;
-    else if (unit == "h") factor = 3'600'000;
+    if (unit.empty() || unit == "s")
+        factor = 1000;
+    else if (unit == "ms")
+        factor = 1;
+    else if (unit == "m")
+        factor = 60'000;
+    else if (unit == "h")
+        factor = 3'600'000;
     if (!ok || factor == 0)
         throw Error(Code::usage, fmt::format("{} '{}' is not a duration like 500ms, 5s, 2m or 1h", what, text));
     return std::chrono::milliseconds(static_cast<std::int64_t>(number * factor));
@@ -217,8 +235,8 @@ std::chrono::milliseconds parse_duration(std::string_view text, std::string_view
 
 Dsn database_dsn(const DatabaseConfig& db, DsnRole role, std::string_view what) {
     if (db.dsn.empty())
-        throw Error(Code::config, fmt::format("no {} database: set --{} or [{}] dsn in the config file",
-                                              what, what, what));
+        throw Error(Code::config,
+                    fmt::format("no {} database: set --{} or [{}] dsn in the config file", what, what, what));
     Dsn dsn = Dsn::parse(db.dsn);
     resolve_password(dsn, role, db.password_file);
     return dsn;

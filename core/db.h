@@ -37,8 +37,8 @@ struct ColumnInfo {
     ValueKind kind = ValueKind::text;  // how values of this column are read
     std::string sql_type;              // as the server describes it, e.g. "decimal(10,2)"
     bool nullable = true;
-    int primary_key_position = 0;      // 1-based position in the primary key, 0 = not in it
-    int decimal_scale = -1;            // DECIMAL/numeric scale, -1 when not a decimal
+    int primary_key_position = 0;  // 1-based position in the primary key, 0 = not in it
+    int decimal_scale = -1;        // DECIMAL/numeric scale, -1 when not a decimal
     // Text columns whose server-side order and equality are already byte-wise
     // (MySQL *_bin / binary collations, PostgreSQL "C"/"POSIX"/C.UTF-8).
     bool binary_collation = false;

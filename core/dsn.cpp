@@ -48,8 +48,7 @@ std::string mask(std::string_view text) {
 bool valid_name(std::string_view s) {
     if (s.empty() || s.size() > 63) return false;
     for (char c : s)
-        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '$'))
-            return false;
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '$')) return false;
     return true;
 }
 
@@ -69,9 +68,12 @@ Dsn Dsn::parse(std::string_view text) {
     auto scheme_end = text.find("://");
     if (scheme_end == std::string_view::npos) throw fail("no scheme");
     std::string_view scheme = text.substr(0, scheme_end);
-    if (scheme == "mysql" || scheme == "mariadb") dsn.engine = Engine::mysql;
-    else if (scheme == "postgres" || scheme == "postgresql") dsn.engine = Engine::postgres;
-    else throw fail(fmt::format("unknown scheme '{}'", scheme));
+    if (scheme == "mysql" || scheme == "mariadb")
+        dsn.engine = Engine::mysql;
+    else if (scheme == "postgres" || scheme == "postgresql")
+        dsn.engine = Engine::postgres;
+    else
+        throw fail(fmt::format("unknown scheme '{}'", scheme));
     dsn.port = dsn.engine == Engine::mysql ? 3306 : 5432;
 
     std::string_view rest = text.substr(scheme_end + 3);
@@ -133,10 +135,8 @@ std::string Dsn::address() const {
 
 void resolve_password(Dsn& dsn, DsnRole role, const std::string& password_file) {
     if (dsn.password_in_text) {
-        log::get("config")->warn("the DSN {} contains a password; prefer {} or password_file",
-                                 dsn.redacted(),
-                                 role == DsnRole::target ? "WEBOOKCTL_TARGET_PASSWORD"
-                                                         : "WEBOOKCTL_SOURCE_PASSWORD");
+        log::get("config")->warn("the DSN {} contains a password; prefer {} or password_file", dsn.redacted(),
+                                 role == DsnRole::target ? "WEBOOKCTL_TARGET_PASSWORD" : "WEBOOKCTL_SOURCE_PASSWORD");
         return;
     }
     const char* role_var = role == DsnRole::source   ? "WEBOOKCTL_SOURCE_PASSWORD"

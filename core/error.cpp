@@ -15,16 +15,12 @@ Error Error::context(std::string_view what) const {
 int exit_code_for(Code code) {
     switch (code) {
     case Code::usage:
-    case Code::config:
-        return k_exit_usage;
+    case Code::config: return k_exit_usage;
     case Code::connection:
     case Code::server:
-    case Code::data:
-        return k_exit_connection;
-    case Code::interrupted:
-        return k_exit_interrupted;
-    case Code::internal:
-        break;
+    case Code::data: return k_exit_connection;
+    case Code::interrupted: return k_exit_interrupted;
+    case Code::internal: break;
     }
     return k_exit_internal;
 }

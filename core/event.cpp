@@ -83,14 +83,21 @@ InconsistencyEvent InconsistencyEvent::parse(std::string_view text) {
     e.table = str("table", true);
     if (e.table.empty()) throw bad("empty \"table\"");
     const std::string type = str("type", true);
-    if (type == "target_missing") e.type = EventType::target_missing;
-    else if (type == "neq") e.type = EventType::neq;
-    else if (type == "base_missing") e.type = EventType::base_missing;
-    else throw bad(fmt::format("unknown type '{}'", type));
+    if (type == "target_missing")
+        e.type = EventType::target_missing;
+    else if (type == "neq")
+        e.type = EventType::neq;
+    else if (type == "base_missing")
+        e.type = EventType::base_missing;
+    else
+        throw bad(fmt::format("unknown type '{}'", type));
     const std::string base = str("base", true);
-    if (base == "src") e.base = BaseSide::src;
-    else if (base == "dst") e.base = BaseSide::dst;
-    else throw bad(fmt::format("unknown base '{}'", base));
+    if (base == "src")
+        e.base = BaseSide::src;
+    else if (base == "dst")
+        e.base = BaseSide::dst;
+    else
+        throw bad(fmt::format("unknown base '{}'", base));
     e.detected_at = str("detected_at", false);
     e.validator = str("validator", false);
     auto key = j.find("key");
@@ -100,16 +107,20 @@ InconsistencyEvent InconsistencyEvent::parse(std::string_view text) {
         const auto& v = it.value();
         if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))
             e.key.push_back(Value::unsigned_integer(v.get<std::uint64_t>()));
-        else if (v.is_number_integer()) e.key.push_back(Value::integer(v.get<std::int64_t>()));
-        else if (v.is_string()) e.key.push_back(Value::text(v.get<std::string>()));
-        else throw bad(fmt::format("key \"{}\" is neither an integer nor a string", it.key()));
+        else if (v.is_number_integer())
+            e.key.push_back(Value::integer(v.get<std::int64_t>()));
+        else if (v.is_string())
+            e.key.push_back(Value::text(v.get<std::string>()));
+        else
+            throw bad(fmt::format("key \"{}\" is neither an integer nor a string", it.key()));
     }
     return e;
 }
 
 std::string utc_now_iso() {
-    auto now = std::chrono::duration_cast<std::chrono::microseconds>(
-                   std::chrono::system_clock::now().time_since_epoch()).count();
+    auto now =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     std::string s = format_datetime(now);
     s[10] = 'T';
     return s + "Z";

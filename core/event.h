@@ -27,8 +27,8 @@ struct InconsistencyEvent {
     Row key;                               // values, in key_columns order
     EventType type = EventType::neq;
     BaseSide base = BaseSide::src;
-    std::string detected_at;               // ISO 8601 UTC with microseconds
-    std::string validator;                 // "full", "checksum", "incremental"
+    std::string detected_at;  // ISO 8601 UTC with microseconds
+    std::string validator;    // "full", "checksum", "incremental"
 
     std::string to_json() const;
     // The Kafka message key: the row key, so one row stays in one partition.

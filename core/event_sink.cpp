@@ -1,10 +1,10 @@
 #include "core/event_sink.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -86,8 +86,8 @@ std::unique_ptr<EventSink> open_sink(std::string_view url) {
         check_brokers(parsed.brokers);
         return std::make_unique<KafkaSink>(parsed);
     }
-    throw Error(Code::usage, fmt::format("unknown sink '{}': use kafka://host:port/topic, file://path.jsonl or -",
-                                         url));
+    throw Error(Code::usage,
+                fmt::format("unknown sink '{}': use kafka://host:port/topic, file://path.jsonl or -", url));
 }
 
 }  // namespace webook

@@ -13,15 +13,14 @@ namespace {
 
 void check_worker_id(int worker_id) {
     if (worker_id < 0 || worker_id > IdGenerator::k_max_worker_id)
-        throw Error(Code::usage, fmt::format("worker id {} is out of range 0..{}", worker_id,
-                                             IdGenerator::k_max_worker_id));
+        throw Error(Code::usage,
+                    fmt::format("worker id {} is out of range 0..{}", worker_id, IdGenerator::k_max_worker_id));
 }
 
 }  // namespace
 
 std::int64_t system_micros() {
-    return std::chrono::duration_cast<std::chrono::microseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
@@ -41,8 +40,7 @@ std::int64_t IdGenerator::next() {
         ++m_last_millis;
         m_sequence = 0;
     }
-    if (m_last_millis < 0)
-        throw Error(Code::internal, "the system clock is before 2020-01-01: cannot generate ids");
+    if (m_last_millis < 0) throw Error(Code::internal, "the system clock is before 2020-01-01: cannot generate ids");
     return (m_last_millis << (k_worker_bits + k_sequence_bits)) |
            (static_cast<std::int64_t>(m_worker_id) << k_sequence_bits) | m_sequence;
 }

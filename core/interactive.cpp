@@ -29,9 +29,15 @@ const char* column_of(Counter c) {
     return "read_cnt";
 }
 
-Value i64(std::int64_t v) { return Value::integer(v); }
-Value at(std::int64_t micros) { return Value::datetime_micros(micros); }
-Value article_biz() { return Value::text(std::string(k_article_biz)); }
+Value i64(std::int64_t v) {
+    return Value::integer(v);
+}
+Value at(std::int64_t micros) {
+    return Value::datetime_micros(micros);
+}
+Value article_biz() {
+    return Value::text(std::string(k_article_biz));
+}
 
 std::string interactives_what(std::int64_t article_id) {
     return fmt::format("{} {}/{}", k_interactives, k_article_biz, article_id);
@@ -81,13 +87,13 @@ void lock_article(Connection& conn, std::int64_t article_id, Require require) {
 
 // counter + 1, creating the article's row on its first interaction.
 void add_one(Connection& conn, IdGenerator& ids, std::int64_t article_id, Counter counter, std::int64_t now) {
-    static const std::vector<std::string> columns{"id",          "biz",   "biz_id", "read_cnt", "like_cnt",
-                                                  "collect_cnt", "ctime", "utime"};
-    PortableSql sql{[counter](const Dialect& d) {
-                        return d.upsert_add(k_interactives, columns, {"biz", "biz_id"}, {{column_of(counter), "?"}},
-                                            {"utime"});
-                    },
-                    interactives_what(article_id)};
+    static const std::vector<std::string> columns{"id",       "biz",         "biz_id", "read_cnt",
+                                                  "like_cnt", "collect_cnt", "ctime",  "utime"};
+    PortableSql sql{
+        [counter](const Dialect& d) {
+            return d.upsert_add(k_interactives, columns, {"biz", "biz_id"}, {{column_of(counter), "?"}}, {"utime"});
+        },
+        interactives_what(article_id)};
     std::vector<Value> params{i64(ids.next()),
                               article_biz(),
                               i64(article_id),
@@ -133,7 +139,10 @@ Counters counters_of(Connection& conn, std::int64_t article_id) {
 class UserRecord {
 public:
     UserRecord(Connection& conn, const char* table, std::int64_t uid, std::int64_t article_id)
-        : m_conn(conn), m_table(table), m_uid(uid), m_article_id(article_id),
+        : m_conn(conn),
+          m_table(table),
+          m_uid(uid),
+          m_article_id(article_id),
           m_what(record_what(table, uid, article_id)) {}
 
     // Makes the record active (in collection `cid` for collects). Returns
@@ -149,8 +158,8 @@ public:
             auto status = locked_status();
             if (status == 1) return {false, false};
         }
-        throw Error(Code::internal, fmt::format("could not make {} active after {} attempts", m_what,
-                                                k_record_attempts));
+        throw Error(Code::internal,
+                    fmt::format("could not make {} active after {} attempts", m_what, k_record_attempts));
     }
 
     // Cancels an active record. Returns whether one was active.
@@ -195,8 +204,8 @@ private:
     bool reactivate(std::int64_t now, std::optional<std::int64_t> cid) {
         PortableSql sql{[this, with_cid = cid.has_value()](const Dialect& d) {
                             int n = 0;
-                            std::string sets = fmt::format("{} = 1, {} = {}", d.quote("status"), d.quote("utime"),
-                                                           d.placeholder(++n));
+                            std::string sets =
+                                fmt::format("{} = 1, {} = {}", d.quote("status"), d.quote("utime"), d.placeholder(++n));
                             if (with_cid) sets += fmt::format(", {} = {}", d.quote("cid"), d.placeholder(++n));
                             return fmt::format("UPDATE {} SET {} WHERE {} AND {} = 0", d.quote(m_table), sets,
                                                record_key(d, n + 1), d.quote("status"));
@@ -216,8 +225,9 @@ private:
                                                d.placeholder(6));
                         },
                         m_what};
-        return m_conn.execute(sql, std::vector<Value>{i64(cid), at(now), i64(m_uid), article_biz(), i64(m_article_id),
-                                                      i64(cid)})
+        return m_conn
+                   .execute(sql, std::vector<Value>{i64(cid), at(now), i64(m_uid), article_biz(), i64(m_article_id),
+                                                    i64(cid)})
                    .affected_rows > 0;
     }
 
@@ -320,8 +330,8 @@ Interaction InteractiveService::get(std::int64_t article_id, std::optional<std::
     if (!published_status(m_conn, article_id, Lock::none)) {
         // Never published: still an article if its author has a draft.
         PortableSql draft{[](const Dialect& d) {
-                              return fmt::format("SELECT {} FROM {} WHERE {} = {}", d.quote("id"),
-                                                 d.quote("articles"), d.quote("id"), d.placeholder(1));
+                              return fmt::format("SELECT {} FROM {} WHERE {} = {}", d.quote("id"), d.quote("articles"),
+                                                 d.quote("id"), d.placeholder(1));
                           },
                           fmt::format("articles id={}", article_id)};
         if (!m_conn.query_one(draft, std::vector<Value>{i64(article_id)}))

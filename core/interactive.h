@@ -69,8 +69,8 @@ struct ToggleResult {
 
 struct Interaction {
     std::int64_t article_id = 0;
-    Counters counters;               // zeros when nobody interacted yet
-    std::optional<bool> liked;       // set when asked for a user
+    Counters counters;          // zeros when nobody interacted yet
+    std::optional<bool> liked;  // set when asked for a user
     std::optional<bool> collected;
     std::optional<std::int64_t> collection_id;  // the user's collection holding it, when collected
 };

@@ -21,9 +21,13 @@ const log::Logger& logger() {
     return *l;
 }
 
-Value micros(std::int64_t v) { return Value::datetime_micros(v); }
+Value micros(std::int64_t v) {
+    return Value::datetime_micros(v);
+}
 
-std::string job_context(std::string_view name) { return fmt::format("job {}", name); }
+std::string job_context(std::string_view name) {
+    return fmt::format("job {}", name);
+}
 
 }  // namespace
 
@@ -78,9 +82,10 @@ AcquireResult JobLeases::try_acquire(std::string_view name, std::string_view own
                                                       d.quote(k_jobs_table), d.placeholder(1));
                                },
                                {}};
-    const PortableSql insert_sql{
-        [](const Dialect& d) { return d.insert_ignore(k_jobs_table, {"name", "version", "ctime", "utime"}); },
-        "jobs insert"};
+    const PortableSql insert_sql{[](const Dialect& d) {
+                                     return d.insert_ignore(k_jobs_table, {"name", "version", "ctime", "utime"});
+                                 },
+                                 "jobs insert"};
 
     return with_context(job_context(name), [&] {
         // Three rounds cover the races: the row is created by someone else
@@ -123,8 +128,7 @@ AcquireResult JobLeases::try_acquire(std::string_view name, std::string_view own
             r.holder_until_micros = holder_until.micros();
             return r;
         }
-        throw Error(Code::server, "the job row kept changing while trying to take it; try again",
-                    Temporary::yes);
+        throw Error(Code::server, "the job row kept changing while trying to take it; try again", Temporary::yes);
     });
 }
 
@@ -132,17 +136,17 @@ bool JobLeases::renew(Lease& lease) {
     const std::int64_t now = m_clock();
     const std::int64_t until = now + lease.duration.count();
     const PortableSql sql{[](const Dialect& d) {
-                              return fmt::format("UPDATE {} SET lease_until = {}, version = version + 1, utime = {} "
-                                                 "WHERE name = {} AND owner = {} AND version = {}",
-                                                 d.quote(k_jobs_table), d.placeholder(1), d.placeholder(2),
-                                                 d.placeholder(3), d.placeholder(4), d.placeholder(5));
+                              return fmt::format(
+                                  "UPDATE {} SET lease_until = {}, version = version + 1, utime = {} "
+                                  "WHERE name = {} AND owner = {} AND version = {}",
+                                  d.quote(k_jobs_table), d.placeholder(1), d.placeholder(2), d.placeholder(3),
+                                  d.placeholder(4), d.placeholder(5));
                           },
                           "jobs renew"};
     const Value params[] = {micros(until), micros(now), Value::text(lease.name), Value::text(lease.owner),
                             Value::integer(lease.version)};
-    const bool held = with_context(job_context(lease.name), [&] {
-        return m_conn.execute(sql, params).affected_rows == 1;
-    });
+    const bool held =
+        with_context(job_context(lease.name), [&] { return m_conn.execute(sql, params).affected_rows == 1; });
     if (held) {
         ++lease.version;
         lease.until_micros = until;
@@ -157,9 +161,9 @@ bool JobLeases::release(const Lease& lease, RunCompleted completed) {
     if (done) params.push_back(micros(now));
     const int n = static_cast<int>(params.size());
     const PortableSql sql{[done, n](const Dialect& d) {
-                              std::string sets = fmt::format(
-                                  "owner = NULL, lease_until = NULL, version = version + 1, utime = {}",
-                                  d.placeholder(1));
+                              std::string sets =
+                                  fmt::format("owner = NULL, lease_until = NULL, version = version + 1, utime = {}",
+                                              d.placeholder(1));
                               if (done) sets += fmt::format(", last_run_at = {}", d.placeholder(2));
                               return fmt::format("UPDATE {} SET {} WHERE name = {} AND owner = {} AND version = {}",
                                                  d.quote(k_jobs_table), sets, d.placeholder(n + 1),
@@ -174,10 +178,11 @@ bool JobLeases::release(const Lease& lease, RunCompleted completed) {
 
 bool JobLeases::lock_if_held(const Lease& lease) {
     const PortableSql sql{[](const Dialect& d) {
-                              return fmt::format("SELECT version FROM {} WHERE name = {} AND owner = {} AND "
-                                                 "version = {}{}",
-                                                 d.quote(k_jobs_table), d.placeholder(1), d.placeholder(2),
-                                                 d.placeholder(3), d.for_update());
+                              return fmt::format(
+                                  "SELECT version FROM {} WHERE name = {} AND owner = {} AND "
+                                  "version = {}{}",
+                                  d.quote(k_jobs_table), d.placeholder(1), d.placeholder(2), d.placeholder(3),
+                                  d.for_update());
                           },
                           {}};
     const Value params[] = {Value::text(lease.name), Value::text(lease.owner), Value::integer(lease.version)};
@@ -208,8 +213,7 @@ std::vector<JobState> JobLeases::list() {
                                   d.quote(k_jobs_table));
                           },
                           {}};
-    for (const auto& row : m_conn.query(sql))
-        out.push_back(job_state(row, now));
+    for (const auto& row : m_conn.query(sql)) out.push_back(job_state(row, now));
     return out;
 }
 
@@ -217,9 +221,10 @@ std::optional<JobState> JobLeases::get(std::string_view name) {
     const std::int64_t now = m_clock();
     const Value key[] = {Value::text(std::string(name))};
     const PortableSql sql{[](const Dialect& d) {
-                              return fmt::format("SELECT name, owner, lease_until, version, last_run_at FROM {} "
-                                                 "WHERE name = {}",
-                                                 d.quote(k_jobs_table), d.placeholder(1));
+                              return fmt::format(
+                                  "SELECT name, owner, lease_until, version, last_run_at FROM {} "
+                                  "WHERE name = {}",
+                                  d.quote(k_jobs_table), d.placeholder(1));
                           },
                           {}};
     auto row = m_conn.query_one(sql, key);

@@ -69,11 +69,11 @@ struct Lease {
 // A job's row as stored.
 struct JobState {
     std::string name;
-    std::optional<std::string> owner;         // empty when free
-    std::optional<std::int64_t> until_micros; // lease_until
+    std::optional<std::string> owner;          // empty when free
+    std::optional<std::int64_t> until_micros;  // lease_until
     std::int64_t version = 0;
     std::optional<std::int64_t> last_run_micros;  // last completed run
-    bool expired = false;  // held, but lease_until has passed (takeable)
+    bool expired = false;                         // held, but lease_until has passed (takeable)
 };
 
 struct AcquireResult {
@@ -95,8 +95,7 @@ public:
     // Takes job `name` for `owner` for `duration` (> 0) when it is free or
     // its lease has passed. Never waits. Throws Error(Code::usage) for an
     // empty name or owner, or a non-positive duration.
-    AcquireResult try_acquire(std::string_view name, std::string_view owner,
-                              std::chrono::microseconds duration);
+    AcquireResult try_acquire(std::string_view name, std::string_view owner, std::chrono::microseconds duration);
 
     // Extends the lease to now + duration, only while `lease` is still held
     // (same owner and version); updates `lease`. Returns false when the job

@@ -63,8 +63,7 @@ std::string topic_name_problem(std::string_view topic) {
     if (topic == "." || topic == "..") return fmt::format("'{}' is not a valid topic name", topic);
     for (char c : topic) {
         if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'))
-            return fmt::format("invalid topic name '{}' (allowed: letters, digits, '.', '_', '-')",
-                               topic);
+            return fmt::format("invalid topic name '{}' (allowed: letters, digits, '.', '_', '-')", topic);
     }
     return {};
 }
@@ -99,10 +98,8 @@ bool is_temporary(RdKafka::ErrorCode err) {
     case RdKafka::ERR_NOT_COORDINATOR:
     case RdKafka::ERR_REBALANCE_IN_PROGRESS:
     case RdKafka::ERR_ILLEGAL_GENERATION:
-    case RdKafka::ERR_UNKNOWN_MEMBER_ID:
-        return true;
-    default:
-        return false;
+    case RdKafka::ERR_UNKNOWN_MEMBER_ID: return true;
+    default: return false;
     }
 }
 
@@ -124,8 +121,7 @@ public:
         case RdKafka::Event::EVENT_ERROR: on_error(event); break;
         case RdKafka::Event::EVENT_LOG: on_log(event); break;
         case RdKafka::Event::EVENT_THROTTLE:
-            logger().debug("throttled {} ms by broker {}", event.throttle_time(),
-                           event.broker_name());
+            logger().debug("throttled {} ms by broker {}", event.throttle_time(), event.broker_name());
             break;
         case RdKafka::Event::EVENT_STATS: break;
         }
@@ -228,10 +224,8 @@ bool parse_port(std::string_view text, int& port) {
 bool valid_host(std::string_view host, bool bracketed) {
     if (host.empty()) return false;
     for (char c : host) {
-        const bool ok =
-            bracketed
-                ? (std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.')
-                : (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_');
+        const bool ok = bracketed ? (std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.')
+                                  : (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_');
         if (!ok) return false;
     }
     return true;
@@ -254,23 +248,20 @@ std::string mask(std::string_view text) {
 
 KafkaUrl KafkaUrl::parse(std::string_view text) {
     auto fail = [&](std::string_view why) {
-        return Error(Code::config,
-                     fmt::format("malformed Kafka URL '{}': {} (expected "
-                                 "kafka://host:port[,host:port...]/topic)",
-                                 mask(text), why));
+        return Error(Code::config, fmt::format("malformed Kafka URL '{}': {} (expected "
+                                               "kafka://host:port[,host:port...]/topic)",
+                                               mask(text), why));
     };
     auto scheme_end = text.find("://");
     if (scheme_end == std::string_view::npos) throw fail("no scheme");
     if (std::string_view scheme = text.substr(0, scheme_end); scheme != "kafka")
         throw fail(fmt::format("unknown scheme '{}'", scheme));
     std::string_view rest = text.substr(scheme_end + 3);
-    if (rest.find_first_of("?#") != std::string_view::npos)
-        throw fail("query parameters are not supported");
+    if (rest.find_first_of("?#") != std::string_view::npos) throw fail("query parameters are not supported");
 
     auto slash = rest.find('/');
     std::string_view authority = rest.substr(0, slash);
-    if (authority.find('@') != std::string_view::npos)
-        throw fail("credentials are not supported in the URL");
+    if (authority.find('@') != std::string_view::npos) throw fail("credentials are not supported in the URL");
     if (authority.empty()) throw fail("no broker address");
     if (slash == std::string_view::npos || slash + 1 == rest.size()) throw fail("no topic");
 
@@ -305,11 +296,9 @@ KafkaUrl KafkaUrl::parse(std::string_view text) {
         }
         if (!valid_host(host, bracketed)) throw fail(fmt::format("invalid host in '{}'", entry));
         int port = k_default_port;
-        if (!port_text.empty() && !parse_port(port_text, port))
-            throw fail(fmt::format("invalid port '{}'", port_text));
+        if (!port_text.empty() && !parse_port(port_text, port)) throw fail(fmt::format("invalid port '{}'", port_text));
         if (!url.brokers.empty()) url.brokers += ',';
-        url.brokers +=
-            bracketed ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
+        url.brokers += bracketed ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
         if (comma == std::string_view::npos) break;
         authority.remove_prefix(comma + 1);
     }
@@ -321,8 +310,7 @@ std::string KafkaUrl::str() const {
 }
 
 void validate_topic_name(std::string_view topic) {
-    if (std::string problem = topic_name_problem(topic); !problem.empty())
-        throw Error(Code::config, problem);
+    if (std::string problem = topic_name_problem(topic); !problem.empty()) throw Error(Code::config, problem);
 }
 
 // ---------------------------------------------------------------------------
@@ -345,8 +333,7 @@ void check_brokers(const std::string& brokers, milliseconds timeout) {
         err = handle->metadata(false, nullptr, &raw, std::clamp(remaining_ms(deadline), 1, 250));
         std::unique_ptr<RdKafka::Metadata> metadata(raw);
         if (err == RdKafka::ERR_NO_ERROR && metadata && !metadata->brokers()->empty()) {
-            logger().debug("Kafka at {} answers: {} broker(s)", brokers,
-                           metadata->brokers()->size());
+            logger().debug("Kafka at {} answers: {} broker(s)", brokers, metadata->brokers()->size());
             return;
         }
         handle->poll(0);  // serves the error events
@@ -355,8 +342,7 @@ void check_brokers(const std::string& brokers, milliseconds timeout) {
     throw Error(Code::connection,
                 fmt::format("cannot reach Kafka at {}: {}", brokers,
                             events.last_error().empty()
-                                ? fmt::format("{} (no answer within {} ms)", RdKafka::err2str(err),
-                                              timeout.count())
+                                ? fmt::format("{} (no answer within {} ms)", RdKafka::err2str(err), timeout.count())
                                 : events.last_error()),
                 Temporary::yes);
 }
@@ -369,10 +355,8 @@ void ProducerOptions::validate() const {
     if (delivery_timeout < milliseconds(1))
         throw Error(Code::config, "Kafka producer: delivery timeout must be at least 1 ms");
     if (linger < milliseconds(0) || linger >= delivery_timeout)
-        throw Error(Code::config,
-                    "Kafka producer: linger must be between 0 and the delivery timeout");
-    if (max_queued_events < 1)
-        throw Error(Code::config, "Kafka producer: max queued events must be at least 1");
+        throw Error(Code::config, "Kafka producer: linger must be between 0 and the delivery timeout");
+    if (max_queued_events < 1) throw Error(Code::config, "Kafka producer: max queued events must be at least 1");
 }
 
 struct EventProducer::Impl : RdKafka::DeliveryReportCb {
@@ -387,17 +371,14 @@ struct EventProducer::Impl : RdKafka::DeliveryReportCb {
     };
 
     Impl(std::string brokers_, std::string topic_, ProducerOptions options_)
-        : brokers(std::move(brokers_)),
-          topic(std::move(topic_)),
-          options(std::move(options_)),
-          events(brokers) {}
+        : brokers(std::move(brokers_)), topic(std::move(topic_)), options(std::move(options_)), events(brokers) {}
 
     ~Impl() override {
         if (!producer) return;
         const std::uint64_t unflushed = window.sent - window.delivered;
         if (unflushed > 0)
-            logger().error("{} of {} events to topic {} at {} were never flushed and may be lost",
-                           unflushed, window.sent, topic, brokers);
+            logger().error("{} of {} events to topic {} at {} were never flushed and may be lost", unflushed,
+                           window.sent, topic, brokers);
         producer->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
         producer->poll(0);
     }
@@ -417,8 +398,8 @@ struct EventProducer::Impl : RdKafka::DeliveryReportCb {
             return;
         }
         ++window.failed;
-        const bool purged_by_us = message.err() == RdKafka::ERR__PURGE_QUEUE ||
-                                  message.err() == RdKafka::ERR__PURGE_INFLIGHT;
+        const bool purged_by_us =
+            message.err() == RdKafka::ERR__PURGE_QUEUE || message.err() == RdKafka::ERR__PURGE_INFLIGHT;
         if (window.first_error == RdKafka::ERR_NO_ERROR && !purged_by_us) {
             window.first_error = message.err();
             window.first_reason = message.errstr();
@@ -454,8 +435,7 @@ EventProducer::EventProducer(std::string brokers, std::string topic, ProducerOpt
     set_callback(*conf, "dr_cb", static_cast<RdKafka::DeliveryReportCb*>(&impl));
     std::string errstr;
     impl.producer.reset(RdKafka::Producer::create(conf.get(), errstr));
-    if (!impl.producer)
-        throw Error(Code::config, fmt::format("Kafka producer for {}: {}", impl.brokers, errstr));
+    if (!impl.producer) throw Error(Code::config, fmt::format("Kafka producer for {}: {}", impl.brokers, errstr));
     logger().debug("producer for topic {} at {}", impl.topic, impl.brokers);
 }
 
@@ -469,8 +449,8 @@ void EventProducer::send(std::string_view key, std::string_view payload) {
     auto* opaque = reinterpret_cast<void*>(static_cast<std::uintptr_t>(impl.window.number));
     while (true) {
         const RdKafka::ErrorCode err = impl.producer->produce(
-            impl.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-            const_cast<char*>(payload.data()), payload.size(), key.data(), key.size(), 0, opaque);
+            impl.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(payload.data()),
+            payload.size(), key.data(), key.size(), 0, opaque);
         if (err == RdKafka::ERR_NO_ERROR) {
             ++impl.sent;
             ++impl.window.sent;
@@ -484,21 +464,18 @@ void EventProducer::send(std::string_view key, std::string_view payload) {
                             fmt::format("cannot send event to topic {} at {}: {} events waiting "
                                         "for delivery for {} ms; {}",
                                         impl.topic, impl.brokers, impl.producer->outq_len(),
-                                        impl.options.delivery_timeout.count(),
-                                        impl.events.explain("queue full")),
+                                        impl.options.delivery_timeout.count(), impl.events.explain("queue full")),
                             Temporary::yes);
             impl.producer->poll(50);
             continue;
         }
         if (err == RdKafka::ERR_MSG_SIZE_TOO_LARGE)
-            throw Error(Code::data,
-                        fmt::format("event for key '{}' is too large for topic {} ({} bytes)", key,
-                                    impl.topic, payload.size()));
+            throw Error(Code::data, fmt::format("event for key '{}' is too large for topic {} ({} bytes)", key,
+                                                impl.topic, payload.size()));
         std::string reason = RdKafka::err2str(err);
         if (err == RdKafka::ERR__FATAL) impl.producer->fatal_error(reason);
         throw Error(Code::connection,
-                    fmt::format("cannot send event to topic {} at {}: {}", impl.topic, impl.brokers,
-                                reason),
+                    fmt::format("cannot send event to topic {} at {}: {}", impl.topic, impl.brokers, reason),
                     temporary_if(is_temporary(err)));
     }
 }
@@ -533,13 +510,12 @@ void EventProducer::flush(milliseconds timeout) {
         reason = fmt::format("still undelivered after the flush timeout of {} ms", timeout.count());
         err = RdKafka::ERR__TIMED_OUT;
     } else if (timed_out) {
-        reason += fmt::format("; others still undelivered after the flush timeout of {} ms",
-                              timeout.count());
+        reason += fmt::format("; others still undelivered after the flush timeout of {} ms", timeout.count());
     }
     if (is_temporary(err)) reason = impl.events.explain(reason);
     throw Error(Code::connection,
-                fmt::format("{} of {} events not delivered to topic {} at {}: {}", not_delivered,
-                            sent, impl.topic, impl.brokers, reason),
+                fmt::format("{} of {} events not delivered to topic {} at {}: {}", not_delivered, sent, impl.topic,
+                            impl.brokers, reason),
                 temporary_if(is_temporary(err)));
 }
 
@@ -565,18 +541,15 @@ const std::string& EventProducer::brokers() const {
 void ConsumerOptions::validate() const {
     if (client_id.empty()) throw Error(Code::config, "Kafka consumer: empty client id");
     if (session_timeout < milliseconds(1) || heartbeat_interval < milliseconds(1))
-        throw Error(Code::config,
-                    "Kafka consumer: session timeout and heartbeat interval must be positive");
+        throw Error(Code::config, "Kafka consumer: session timeout and heartbeat interval must be positive");
     if (heartbeat_interval >= session_timeout)
-        throw Error(Code::config,
-                    fmt::format("Kafka consumer: heartbeat interval ({} ms) must be less "
-                                "than the session timeout ({} ms)",
-                                heartbeat_interval.count(), session_timeout.count()));
+        throw Error(Code::config, fmt::format("Kafka consumer: heartbeat interval ({} ms) must be less "
+                                              "than the session timeout ({} ms)",
+                                              heartbeat_interval.count(), session_timeout.count()));
     if (max_poll_interval < session_timeout)
-        throw Error(Code::config,
-                    fmt::format("Kafka consumer: max poll interval ({} ms) must be at "
-                                "least the session timeout ({} ms)",
-                                max_poll_interval.count(), session_timeout.count()));
+        throw Error(Code::config, fmt::format("Kafka consumer: max poll interval ({} ms) must be at "
+                                              "least the session timeout ({} ms)",
+                                              max_poll_interval.count(), session_timeout.count()));
 }
 
 struct EventConsumer::Impl : RdKafka::RebalanceCb {
@@ -607,8 +580,7 @@ struct EventConsumer::Impl : RdKafka::RebalanceCb {
                 if (tp->topic() == topic) partitions[tp->partition()] = PartitionState{};
             joined = true;
             if (!partitions.empty()) topic_missing = false;
-            logger().info("group {}: assigned partitions {} of topic {}", group,
-                          fmt::join(assigned(), ","), topic);
+            logger().info("group {}: assigned partitions {} of topic {}", group, fmt::join(assigned(), ","), topic);
             return;
         }
         const bool lost = handle->assignment_lost();
@@ -625,8 +597,8 @@ struct EventConsumer::Impl : RdKafka::RebalanceCb {
                 partitions.erase(tp->partition());
                 revoked.insert(tp->partition());
             }
-            logger().info("group {}: {} partitions {} of topic {}", group,
-                          lost ? "lost" : "revoked", join_partitions(changed), topic);
+            logger().info("group {}: {} partitions {} of topic {}", group, lost ? "lost" : "revoked",
+                          join_partitions(changed), topic);
         } else {
             for (const auto& [id, state] : partitions) revoked.insert(id);
             partitions.clear();
@@ -644,14 +616,13 @@ struct EventConsumer::Impl : RdKafka::RebalanceCb {
         // librdkafka does not even join the group while no subscribed topic
         // exists, so a missing topic is recognised by its error instead.
         if (topic_missing && partitions.empty()) return true;
-        return joined && std::all_of(partitions.begin(), partitions.end(),
-                                     [](const auto& p) { return p.second.at_end; });
+        return joined &&
+               std::all_of(partitions.begin(), partitions.end(), [](const auto& p) { return p.second.at_end; });
     }
 
     Error unreachable() const {
         return Error(Code::connection,
-                     fmt::format("cannot reach Kafka at {} (consumer group {}, topic {}): {}",
-                                 brokers, group, topic,
+                     fmt::format("cannot reach Kafka at {} (consumer group {}, topic {}): {}", brokers, group, topic,
                                  events.explain(RdKafka::err2str(RdKafka::ERR__ALL_BROKERS_DOWN))),
                      Temporary::yes);
     }
@@ -672,8 +643,8 @@ struct EventConsumer::Impl : RdKafka::RebalanceCb {
     std::string topic;
     ConsumerOptions options;
     std::map<std::int32_t, PartitionState> partitions;  // the current assignment
-    bool joined = false;          // an assignment arrived and no rebalance since
-    bool topic_missing = false;   // the brokers said the topic does not exist
+    bool joined = false;                                // an assignment arrived and no rebalance since
+    bool topic_missing = false;                         // the brokers said the topic does not exist
     // Revoked since poll_batch() last looked: even if assigned again, such a
     // partition is read again from its committed offset.
     std::set<std::int32_t> revoked;
@@ -682,13 +653,11 @@ struct EventConsumer::Impl : RdKafka::RebalanceCb {
     std::unique_ptr<RdKafka::KafkaConsumer> consumer;  // last: destroyed before its callbacks
 };
 
-EventConsumer::EventConsumer(std::string brokers, std::string group_id, std::string topic,
-                             ConsumerOptions options) {
+EventConsumer::EventConsumer(std::string brokers, std::string group_id, std::string topic, ConsumerOptions options) {
     validate_topic_name(topic);
     if (group_id.empty()) throw Error(Code::config, "Kafka consumer: empty consumer group id");
     options.validate();
-    m_impl = std::make_unique<Impl>(std::move(brokers), std::move(group_id), std::move(topic),
-                                    std::move(options));
+    m_impl = std::make_unique<Impl>(std::move(brokers), std::move(group_id), std::move(topic), std::move(options));
     Impl& impl = *m_impl;
     auto conf = base_conf(impl.brokers, impl.options.client_id, &impl.events);
     set(*conf, "group.id", impl.group);
@@ -704,12 +673,10 @@ EventConsumer::EventConsumer(std::string brokers, std::string group_id, std::str
     set_callback(*conf, "rebalance_cb", static_cast<RdKafka::RebalanceCb*>(&impl));
     std::string errstr;
     impl.consumer.reset(RdKafka::KafkaConsumer::create(conf.get(), errstr));
-    if (!impl.consumer)
-        throw Error(Code::config, fmt::format("Kafka consumer for {}: {}", impl.brokers, errstr));
+    if (!impl.consumer) throw Error(Code::config, fmt::format("Kafka consumer for {}: {}", impl.brokers, errstr));
     if (auto err = impl.consumer->subscribe({impl.topic}); err != RdKafka::ERR_NO_ERROR)
-        throw Error(Code::config,
-                    fmt::format("Kafka consumer group {}: cannot subscribe to topic {}: {}",
-                                impl.group, impl.topic, RdKafka::err2str(err)));
+        throw Error(Code::config, fmt::format("Kafka consumer group {}: cannot subscribe to topic {}: {}", impl.group,
+                                              impl.topic, RdKafka::err2str(err)));
     logger().debug("consumer in group {} for topic {} at {}", impl.group, impl.topic, impl.brokers);
 }
 
@@ -756,7 +723,8 @@ std::int64_t consumer_group_lag(const std::string& brokers, const std::string& g
     std::int64_t lag = 0;
     for (auto* tp : parts) {
         std::int64_t low = 0, high = 0;
-        err = consumer->query_watermark_offsets(topic, tp->partition(), &low, &high, std::max(remaining_ms(deadline), 1));
+        err =
+            consumer->query_watermark_offsets(topic, tp->partition(), &low, &high, std::max(remaining_ms(deadline), 1));
         if (err != RdKafka::ERR_NO_ERROR) throw fail("watermarks", err);
         const std::int64_t from = tp->offset() >= 0 ? std::max(tp->offset(), low) : low;
         lag += std::max<std::int64_t>(high - from, 0);
@@ -769,8 +737,7 @@ EventConsumer::~EventConsumer() = default;
 EventConsumer::EventConsumer(EventConsumer&&) noexcept = default;
 EventConsumer& EventConsumer::operator=(EventConsumer&&) noexcept = default;
 
-std::vector<EventConsumer::Message> EventConsumer::poll_batch(std::size_t max_messages,
-                                                              milliseconds max_wait) {
+std::vector<EventConsumer::Message> EventConsumer::poll_batch(std::size_t max_messages, milliseconds max_wait) {
     Impl& impl = *m_impl;
     if (impl.closed) throw Error(Code::internal, "EventConsumer::poll_batch() after close()");
     impl.revoked.clear();  // nothing read from them is pending
@@ -782,8 +749,7 @@ std::vector<EventConsumer::Message> EventConsumer::poll_batch(std::size_t max_me
             // Rebalanced inside consume(): the events already read from a
             // revoked partition are read again by its next owner, from its
             // committed offset -- possibly this member, hence no duplicates.
-            std::erase_if(batch,
-                          [&](const Message& m) { return impl.revoked.contains(m.partition); });
+            std::erase_if(batch, [&](const Message& m) { return impl.revoked.contains(m.partition); });
             impl.revoked.clear();
         }
         if (impl.events.all_brokers_down()) {
@@ -800,34 +766,28 @@ std::vector<EventConsumer::Message> EventConsumer::poll_batch(std::size_t max_me
             m.offset = msg->offset();
             if (msg->key_pointer() != nullptr)
                 m.key.assign(static_cast<const char*>(msg->key_pointer()), msg->key_len());
-            if (msg->payload() != nullptr)
-                m.payload.assign(static_cast<const char*>(msg->payload()), msg->len());
+            if (msg->payload() != nullptr) m.payload.assign(static_cast<const char*>(msg->payload()), msg->len());
             break;
         }
         case RdKafka::ERR__PARTITION_EOF:
-            if (auto it = impl.partitions.find(msg->partition()); it != impl.partitions.end())
-                it->second.at_end = true;
-            logger().trace("group {}: partition {} of topic {} at end (offset {})", impl.group,
-                           msg->partition(), msg->topic_name(), msg->offset());
+            if (auto it = impl.partitions.find(msg->partition()); it != impl.partitions.end()) it->second.at_end = true;
+            logger().trace("group {}: partition {} of topic {} at end (offset {})", impl.group, msg->partition(),
+                           msg->topic_name(), msg->offset());
             break;
-        case RdKafka::ERR__TIMED_OUT:
-            break;
+        case RdKafka::ERR__TIMED_OUT: break;
         case RdKafka::ERR_UNKNOWN_TOPIC_OR_PART:
         case RdKafka::ERR__UNKNOWN_TOPIC:
             // Nothing was ever sent to it (and the brokers do not create
             // topics for consumers): nothing to read.
-            if (!impl.topic_missing)
-                logger().debug("group {}: topic {} does not exist (yet)", impl.group, impl.topic);
+            if (!impl.topic_missing) logger().debug("group {}: topic {} does not exist (yet)", impl.group, impl.topic);
             impl.topic_missing = true;
             break;
-        case RdKafka::ERR__ALL_BROKERS_DOWN:
-            impl.events.clear_brokers_down();
-            throw impl.unreachable();
+        case RdKafka::ERR__ALL_BROKERS_DOWN: impl.events.clear_brokers_down(); throw impl.unreachable();
         case RdKafka::ERR__FATAL: {
             std::string reason;
             impl.consumer->fatal_error(reason);
-            throw Error(Code::connection, fmt::format("Kafka consumer group {} at {}: {}",
-                                                      impl.group, impl.brokers, reason));
+            throw Error(Code::connection,
+                        fmt::format("Kafka consumer group {} at {}: {}", impl.group, impl.brokers, reason));
         }
         default:
             if (is_temporary(msg->err()))
@@ -858,9 +818,10 @@ void EventConsumer::commit(const std::vector<Message>& processed) {
     std::vector<RdKafka::TopicPartition*> offsets;
     for (const auto& [partition, offset] : highest) {
         if (!impl.partitions.contains(partition)) {
-            logger().info("group {}: not committing partition {} of topic {}: no longer assigned; "
-                          "its new owner will re-read it",
-                          impl.group, partition, impl.topic);
+            logger().info(
+                "group {}: not committing partition {} of topic {}: no longer assigned; "
+                "its new owner will re-read it",
+                impl.group, partition, impl.topic);
             continue;
         }
         owned.emplace_back(RdKafka::TopicPartition::create(impl.topic, partition, offset + 1));
@@ -873,15 +834,14 @@ void EventConsumer::commit(const std::vector<Message>& processed) {
     for (const auto* tp : offsets) {
         if (tp->err() == RdKafka::ERR_NO_ERROR) continue;
         if (err == RdKafka::ERR_NO_ERROR) err = tp->err();
-        failed += fmt::format("{}partition {}: {}", failed.empty() ? "" : ", ", tp->partition(),
-                              RdKafka::err2str(tp->err()));
+        failed +=
+            fmt::format("{}partition {}: {}", failed.empty() ? "" : ", ", tp->partition(), RdKafka::err2str(tp->err()));
     }
     if (err != RdKafka::ERR_NO_ERROR) {
         throw Error(
             Code::connection,
-            fmt::format("committing offsets of topic {} for consumer group {} at {}: {}",
-                        impl.topic, impl.group, impl.brokers,
-                        failed.empty() ? impl.events.explain(RdKafka::err2str(err)) : failed),
+            fmt::format("committing offsets of topic {} for consumer group {} at {}: {}", impl.topic, impl.group,
+                        impl.brokers, failed.empty() ? impl.events.explain(RdKafka::err2str(err)) : failed),
             temporary_if(is_temporary(err)));
     }
     logger().debug("group {}: committed {}", impl.group, join_partitions(offsets));

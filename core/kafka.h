@@ -64,8 +64,7 @@ void validate_topic_name(std::string_view topic);
 // when Kafka is down. Throws Error(Code::connection, temporary) "cannot reach
 // Kafka at BROKERS: reason" if no broker answers within `timeout`, and
 // Error(Code::config) if `brokers` is not a broker list.
-void check_brokers(const std::string& brokers,
-                   std::chrono::milliseconds timeout = std::chrono::seconds(10));
+void check_brokers(const std::string& brokers, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 struct ProducerOptions {
     std::string client_id = "webookctl";  // default: webookctl
@@ -154,7 +153,7 @@ public:
         std::string topic;
         std::int32_t partition = 0;
         std::int64_t offset = 0;
-        std::string key;      // empty for a message without key
+        std::string key;  // empty for a message without key
         std::string payload;
     };
 
@@ -164,8 +163,7 @@ public:
     // committed. Does not ask for the topic to be created (the mock cluster
     // creates it anyway). Throws Error(Code::config) on a bad topic, group,
     // broker list or option.
-    EventConsumer(std::string brokers, std::string group_id, std::string topic,
-                  ConsumerOptions options = {});
+    EventConsumer(std::string brokers, std::string group_id, std::string topic, ConsumerOptions options = {});
     ~EventConsumer();  // close()s if needed
     EventConsumer(EventConsumer&&) noexcept;
     EventConsumer& operator=(EventConsumer&&) noexcept;

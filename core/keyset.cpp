@@ -140,8 +140,8 @@ BoundSql key_lookup_query(const Dialect& d, const SidePlan& side, const std::vec
                           std::string_view suffix) {
     BoundSql q;
     std::string where = keys_condition(d, side, keys, q.params);
-    q.sql = fmt::format("SELECT {} FROM {} WHERE {} ORDER BY {}{}", select_list(d, side, false),
-                        d.quote(side.table), where, key_order(d, side), suffix);
+    q.sql = fmt::format("SELECT {} FROM {} WHERE {} ORDER BY {}{}", select_list(d, side, false), d.quote(side.table),
+                        where, key_order(d, side), suffix);
     return q;
 }
 
@@ -159,8 +159,7 @@ BoundSql unique_lookup_query(const Dialect& d, const SidePlan& side, const std::
     for (std::size_t pos : unique) names.push_back(side.columns.at(pos));
     std::string tuples;
     for (const Row& row : rows) {
-        if (std::any_of(unique.begin(), unique.end(), [&](std::size_t pos) { return row.at(pos).is_null(); }))
-            continue;
+        if (std::any_of(unique.begin(), unique.end(), [&](std::size_t pos) { return row.at(pos).is_null(); })) continue;
         std::string tuple;
         for (std::size_t pos : unique) {
             q.params.push_back(row[pos]);
@@ -170,8 +169,8 @@ BoundSql unique_lookup_query(const Dialect& d, const SidePlan& side, const std::
     }
     if (tuples.empty()) return q;
     const std::string lhs = unique.size() == 1 ? d.quote(names[0]) : "(" + d.quote_list(names) + ")";
-    q.sql = fmt::format("SELECT {} FROM {} WHERE {} IN ({})", select_list(d, side, true), d.quote(side.table), lhs,
-                        tuples);
+    q.sql =
+        fmt::format("SELECT {} FROM {} WHERE {} IN ({})", select_list(d, side, true), d.quote(side.table), lhs, tuples);
     return q;
 }
 

@@ -35,9 +35,8 @@ std::string describe(const AccountRef& a) {
 // SELECT id FROM accounts WHERE uid = ? AND type = ?
 PortableSql find_account(const AccountRef& a) {
     return {[](const Dialect& d) {
-                return fmt::format("SELECT {} FROM {} WHERE {} = {} AND {} = {}", d.quote("id"),
-                                   d.quote(k_accounts), d.quote("uid"), d.placeholder(1),
-                                   d.quote("type"), d.placeholder(2));
+                return fmt::format("SELECT {} FROM {} WHERE {} = {} AND {} = {}", d.quote("id"), d.quote(k_accounts),
+                                   d.quote("uid"), d.placeholder(1), d.quote("type"), d.placeholder(2));
             },
             fmt::format("{} uid={} type={}", k_accounts, a.uid, static_cast<int>(a.type))};
 }
@@ -46,19 +45,14 @@ PortableSql find_account(const AccountRef& a) {
 
 void Booking::validate() const {
     if (biz.empty() || biz.size() > k_max_biz_bytes)
-        throw Error(Code::usage, fmt::format("a booking's biz must be 1..{} bytes, not '{}'",
-                                             k_max_biz_bytes, biz));
-    if (biz_id <= 0)
-        throw Error(Code::usage,
-                    fmt::format("a booking's biz id must be positive, not {}", biz_id));
-    if (entries.empty())
-        throw Error(Code::usage, fmt::format("booking {} {} has no entries", biz, biz_id));
+        throw Error(Code::usage, fmt::format("a booking's biz must be 1..{} bytes, not '{}'", k_max_biz_bytes, biz));
+    if (biz_id <= 0) throw Error(Code::usage, fmt::format("a booking's biz id must be positive, not {}", biz_id));
+    if (entries.empty()) throw Error(Code::usage, fmt::format("booking {} {} has no entries", biz, biz_id));
     for (std::size_t i = 0; i < entries.size(); ++i)
         for (std::size_t j = i + 1; j < entries.size(); ++j)
             if (entries[i].account == entries[j].account)
-                throw Error(Code::usage,
-                            fmt::format("booking {} {} names the {} twice: one entry per account",
-                                        biz, biz_id, describe(entries[i].account)));
+                throw Error(Code::usage, fmt::format("booking {} {} names the {} twice: one entry per account", biz,
+                                                     biz_id, describe(entries[i].account)));
 }
 
 Ledger::Ledger(Connection& conn, IdGenerator& ids, WallClock clock)
@@ -74,29 +68,25 @@ std::vector<std::int64_t> Ledger::ensure_accounts(const std::vector<AccountRef>&
             const std::int64_t now = m_clock();
             PortableSql insert{
                 [](const Dialect& d) {
-                    return d.insert_ignore(
-                        k_accounts, {"id", "uid", "type", "balance", "currency", "ctime", "utime"});
+                    return d.insert_ignore(k_accounts, {"id", "uid", "type", "balance", "currency", "ctime", "utime"});
                 },
                 fmt::format("{} uid={}", k_accounts, a.uid)};
             const std::vector<Value> params{i64(m_ids.next()),  key[0],  key[1], i64(0),
                                             Value::text("CNY"), at(now), at(now)};
             with_retries([&] { return m_conn.execute(insert, params); });
             row = with_retries([&] { return m_conn.query_one(find_account(a), key); });
-            if (!row)
-                throw Error(Code::internal,
-                            fmt::format("the {} was created but cannot be read", describe(a)));
+            if (!row) throw Error(Code::internal, fmt::format("the {} was created but cannot be read", describe(a)));
         }
         ids.push_back((*row)[0].as_int());
     }
     return ids;
 }
 
-BookingResult Ledger::book_locked(const Booking& booking,
-                                  const std::vector<std::int64_t>& account_ids, std::int64_t now) {
+BookingResult Ledger::book_locked(const Booking& booking, const std::vector<std::int64_t>& account_ids,
+                                  std::int64_t now) {
     if (account_ids.size() != booking.entries.size())
-        throw Error(Code::internal,
-                    fmt::format("booking {} {}: {} entries but {} account ids", booking.biz,
-                                booking.biz_id, booking.entries.size(), account_ids.size()));
+        throw Error(Code::internal, fmt::format("booking {} {}: {} entries but {} account ids", booking.biz,
+                                                booking.biz_id, booking.entries.size(), account_ids.size()));
     // Entry indexes by ascending account id: the global lock order.
     std::vector<std::size_t> order(account_ids.size());
     std::iota(order.begin(), order.end(), std::size_t{0});
@@ -104,32 +94,28 @@ BookingResult Ledger::book_locked(const Booking& booking,
               [&](std::size_t x, std::size_t y) { return account_ids[x] < account_ids[y]; });
 
     PortableSql lock{[](const Dialect& d) {
-                         return fmt::format("SELECT {} FROM {} WHERE {} = {}{}", d.quote("id"),
-                                            d.quote(k_accounts), d.quote("id"), d.placeholder(1),
-                                            d.for_update());
+                         return fmt::format("SELECT {} FROM {} WHERE {} = {}{}", d.quote("id"), d.quote(k_accounts),
+                                            d.quote("id"), d.placeholder(1), d.for_update());
                      },
                      fmt::format("{} for booking {} {}", k_accounts, booking.biz, booking.biz_id)};
     for (std::size_t i : order) {
         if (!m_conn.query_one(lock, std::vector<Value>{i64(account_ids[i])}))
-            throw Error(
-                Code::internal,
-                fmt::format("booking {} {}: the {} (id {}) vanished", booking.biz, booking.biz_id,
-                            describe(booking.entries[i].account), account_ids[i]));
+            throw Error(Code::internal,
+                        fmt::format("booking {} {}: the {} (id {}) vanished", booking.biz, booking.biz_id,
+                                    describe(booking.entries[i].account), account_ids[i]));
     }
 
     PortableSql insert{[](const Dialect& d) {
-                           return d.insert_ignore(k_activities,
-                                                  {"id", "account_id", "uid", "amount", "currency",
-                                                   "biz", "biz_id", "ctime", "utime"});
+                           return d.insert_ignore(k_activities, {"id", "account_id", "uid", "amount", "currency", "biz",
+                                                                 "biz_id", "ctime", "utime"});
                        },
                        fmt::format("{} {} {}", k_activities, booking.biz, booking.biz_id)};
-    PortableSql credit{
-        [](const Dialect& d) {
-            return fmt::format("UPDATE {0} SET {1} = {1} + {2}, {3} = {4} WHERE {5} = {6}",
-                               d.quote(k_accounts), d.quote("balance"), d.placeholder(1),
-                               d.quote("utime"), d.placeholder(2), d.quote("id"), d.placeholder(3));
-        },
-        fmt::format("{} balance for {} {}", k_accounts, booking.biz, booking.biz_id)};
+    PortableSql credit{[](const Dialect& d) {
+                           return fmt::format("UPDATE {0} SET {1} = {1} + {2}, {3} = {4} WHERE {5} = {6}",
+                                              d.quote(k_accounts), d.quote("balance"), d.placeholder(1),
+                                              d.quote("utime"), d.placeholder(2), d.quote("id"), d.placeholder(3));
+                       },
+                       fmt::format("{} balance for {} {}", k_accounts, booking.biz, booking.biz_id)};
     BookingResult result;
     for (std::size_t i : order) {
         const LedgerEntry& e = booking.entries[i];
@@ -155,13 +141,11 @@ BookingResult Ledger::book_locked(const Booking& booking,
 BookingResult Ledger::book(const Booking& booking) {
     booking.validate();
     std::vector<AccountRef> refs;
-    for (const auto& e : booking.entries)
-        refs.push_back(e.account);
+    for (const auto& e : booking.entries) refs.push_back(e.account);
     const std::vector<std::int64_t> ids = ensure_accounts(refs);
     const std::int64_t now = m_clock();
-    return with_context(fmt::format("booking {} {}", booking.biz, booking.biz_id), [&] {
-        return in_transaction(m_conn, [&] { return book_locked(booking, ids, now); });
-    });
+    return with_context(fmt::format("booking {} {}", booking.biz, booking.biz_id),
+                        [&] { return in_transaction(m_conn, [&] { return book_locked(booking, ids, now); }); });
 }
 
 std::vector<LedgerMismatch> ledger_check(Connection& conn) {
@@ -175,8 +159,7 @@ std::vector<LedgerMismatch> ledger_check(Connection& conn) {
                 LedgerMismatch m;
                 m.account_id = r[0].as_int();
                 m.uid = r[1].is_null() ? 0 : r[1].as_int();
-                m.type =
-                    r[2].is_null() ? std::int16_t{0} : static_cast<std::int16_t>(r[2].as_int());
+                m.type = r[2].is_null() ? std::int16_t{0} : static_cast<std::int16_t>(r[2].as_int());
                 m.balance = r[3].is_null() ? 0 : r[3].as_int();
                 m.entries_sum = r[4].as_int();
                 m.entries = r[5].as_int();
@@ -195,16 +178,13 @@ std::vector<LedgerMismatch> ledger_check(Connection& conn) {
             fmt::format("SELECT a.{0}, a.{1}, a.{2}, a.{3}, COALESCE(s.total, 0), COALESCE(s.n, 0) "
                         "FROM {4} a LEFT JOIN ({5}) s ON s.account_id = a.{0} "
                         "WHERE a.{3} <> COALESCE(s.total, 0) ORDER BY a.{0}",
-                        d.quote("id"), d.quote("uid"), d.quote("type"), d.quote("balance"),
-                        d.quote(k_accounts), sums),
+                        d.quote("id"), d.quote("uid"), d.quote("type"), d.quote("balance"), d.quote(k_accounts), sums),
             false);
         // Entries booked to an account that does not exist.
-        collect(
-            fmt::format(
-                "SELECT s.account_id, s.uid, NULL, NULL, s.total, s.n FROM ({0}) s "
-                "LEFT JOIN {1} a ON a.{2} = s.account_id WHERE a.{2} IS NULL ORDER BY s.account_id",
-                sums, d.quote(k_accounts), d.quote("id")),
-            true);
+        collect(fmt::format("SELECT s.account_id, s.uid, NULL, NULL, s.total, s.n FROM ({0}) s "
+                            "LEFT JOIN {1} a ON a.{2} = s.account_id WHERE a.{2} IS NULL ORDER BY s.account_id",
+                            sums, d.quote(k_accounts), d.quote("id")),
+                true);
     });
     return out;
 }

@@ -89,9 +89,8 @@ struct LedgerMismatch {
 };
 
 class Ledger {
-  public:
-    explicit Ledger(Connection& conn, IdGenerator& ids = IdGenerator::global(),
-                    WallClock clock = system_micros);
+public:
+    explicit Ledger(Connection& conn, IdGenerator& ids = IdGenerator::global(), WallClock clock = system_micros);
 
     // Step 0: the ids of `accounts`, in the same order, creating the missing
     // ones (balance 0) with their own autocommitted statements. Call outside
@@ -101,14 +100,13 @@ class Ledger {
     // Steps 2 and 3 inside the caller's open transaction; `account_ids` from
     // ensure_accounts(), in the order of booking.entries. Throws
     // Error(Code::internal) if an account vanished.
-    BookingResult book_locked(const Booking& booking, const std::vector<std::int64_t>& account_ids,
-                              std::int64_t now);
+    BookingResult book_locked(const Booking& booking, const std::vector<std::int64_t>& account_ids, std::int64_t now);
 
     // A whole booking in a transaction of its own, retried on deadlocks and
     // lock wait timeouts.
     BookingResult book(const Booking& booking);
 
-  private:
+private:
     Connection& m_conn;
     IdGenerator& m_ids;
     WallClock m_clock;

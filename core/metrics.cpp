@@ -43,8 +43,10 @@ std::string MetricsFile::text() const {
         out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n", name, m.help, name);
         for (const auto& s : m.samples) {
             std::string labels;
-            for (const auto& [k, v] : s.labels) labels += fmt::format("{}{}=\"{}\"", labels.empty() ? "" : ",", k, escape_label(v));
-            out += fmt::format("{}{}{}{} {}\n", name, labels.empty() ? "" : "{", labels, labels.empty() ? "" : "}", s.value);
+            for (const auto& [k, v] : s.labels)
+                labels += fmt::format("{}{}=\"{}\"", labels.empty() ? "" : ",", k, escape_label(v));
+            out += fmt::format("{}{}{}{} {}\n", name, labels.empty() ? "" : "{", labels, labels.empty() ? "" : "}",
+                               s.value);
         }
     }
     return out;

@@ -63,8 +63,8 @@ constexpr int k_er_server_shutdown = 1053;
 constexpr int k_er_lock_wait_timeout = 1205;
 constexpr int k_er_lock_deadlock = 1213;
 constexpr int k_er_no_such_table = 1146;
-constexpr int k_er_connection_killed = 1927;   // MariaDB
-constexpr int k_er_statement_timeout = 1969;   // MariaDB max_statement_time
+constexpr int k_er_connection_killed = 1927;  // MariaDB
+constexpr int k_er_statement_timeout = 1969;  // MariaDB max_statement_time
 constexpr int k_cr_connection_error = 2002;
 constexpr int k_cr_conn_host_error = 2003;
 constexpr int k_cr_unknown_host = 2005;
@@ -180,8 +180,7 @@ std::string connector_reason(std::string_view message) {
 // Translates the exception being handled into webook::Error and throws it.
 // `what` names the operation ("query", "bulk insert into `t`"), `sql` the
 // statement, if any.
-[[noreturn]] void translate_error(const std::string& dsn, std::string_view what,
-                                  std::string_view sql = {}) {
+[[noreturn]] void translate_error(const std::string& dsn, std::string_view what, std::string_view sql = {}) {
     try {
         throw;
     } catch (const Error&) {
@@ -192,26 +191,25 @@ std::string connector_reason(std::string_view message) {
         const std::string where = sql.empty() ? std::string() : "; statement: " + redact(sql_head(sql));
         switch (code) {
         case k_er_no_such_table:
-            throw Error(Code::config, fmt::format("table '{}' not found in {}{}",
-                                                  table_from_message(message), dsn, where));
+            throw Error(Code::config,
+                        fmt::format("table '{}' not found in {}{}", table_from_message(message), dsn, where));
         case k_er_lock_deadlock:
         case k_er_lock_wait_timeout:
         case k_er_statement_timeout:
             throw Error(Code::server,
-                        fmt::format("{} failed on {}: {} (errno {}, SQLSTATE {}){}", what, dsn, message,
-                                    code, e.getSQLState(), where),
+                        fmt::format("{} failed on {}: {} (errno {}, SQLSTATE {}){}", what, dsn, message, code,
+                                    e.getSQLState(), where),
                         Temporary::yes);
         case k_cr_server_gone:
         case k_cr_server_lost:
         case k_cr_server_lost_extended:
         case k_er_connection_killed:
         case k_er_server_shutdown:
-            throw Error(Code::connection,
-                        fmt::format("{} failed on {}: lost connection: {} (errno {}){}", what, dsn,
-                                    message, code, where),
-                        Temporary::yes);
-        default:
-            break;
+            throw Error(
+                Code::connection,
+                fmt::format("{} failed on {}: lost connection: {} (errno {}){}", what, dsn, message, code, where),
+                Temporary::yes);
+        default: break;
         }
         if (code == 0) {
             // Raised by the connector itself (misuse, unsupported call): a bug here.
@@ -219,8 +217,8 @@ std::string connector_reason(std::string_view message) {
                                                     "the call{}{}",
                                                     what, dsn, connector_reason(message), where));
         }
-        throw Error(Code::server, fmt::format("{} failed on {}: {} (errno {}, SQLSTATE {}){}", what,
-                                              dsn, message, code, e.getSQLState(), where));
+        throw Error(Code::server, fmt::format("{} failed on {}: {} (errno {}, SQLSTATE {}){}", what, dsn, message, code,
+                                              e.getSQLState(), where));
     } catch (const std::bad_alloc&) {
         throw;
     } catch (const std::exception& e) {
@@ -242,15 +240,12 @@ std::string connector_reason(std::string_view message) {
             // libmariadb connects non-blocking and reports EINPROGRESS (115)
             // when the connection was refused.
             const int os = trailing_errno(message);
-            if (os == 111 || os == 115)
-                throw Error(Code::connection, where + ": connection refused");
-            if (os == 110)
-                throw Error(Code::connection, where + ": connection timed out", Temporary::yes);
+            if (os == 111 || os == 115) throw Error(Code::connection, where + ": connection refused");
+            if (os == 110) throw Error(Code::connection, where + ": connection timed out", Temporary::yes);
             if (os == 113) throw Error(Code::connection, where + ": no route to host");
             throw Error(Code::connection, fmt::format("{}: server unreachable ({})", where, message));
         }
-        case k_cr_unknown_host:
-            throw Error(Code::connection, fmt::format("{}: unknown host '{}'", where, dsn.host));
+        case k_cr_unknown_host: throw Error(Code::connection, fmt::format("{}: unknown host '{}'", where, dsn.host));
         case k_cr_server_gone:
         case k_cr_server_lost:
         case k_cr_server_lost_extended:
@@ -260,19 +255,15 @@ std::string connector_reason(std::string_view message) {
                                     where),
                         Temporary::yes);
         case k_er_access_denied:
-            throw Error(Code::connection,
-                        fmt::format("{}: access denied for user '{}' (wrong password or user not "
-                                    "allowed from this host)",
-                                    where, dsn.user));
+            throw Error(Code::connection, fmt::format("{}: access denied for user '{}' (wrong password or user not "
+                                                      "allowed from this host)",
+                                                      where, dsn.user));
         case k_er_dbaccess_denied:
-            throw Error(Code::connection, fmt::format("{}: access denied for user '{}' to database '{}'",
-                                                      where, dsn.user, dsn.database));
-        case k_er_bad_db:
-            throw Error(Code::connection, fmt::format("{}: unknown database '{}'", where, dsn.database));
-        case k_er_too_many_connections:
-            throw Error(Code::connection, where + ": too many connections", Temporary::yes);
-        default:
-            throw Error(Code::connection, fmt::format("{}: {} (errno {})", where, message, code));
+            throw Error(Code::connection,
+                        fmt::format("{}: access denied for user '{}' to database '{}'", where, dsn.user, dsn.database));
+        case k_er_bad_db: throw Error(Code::connection, fmt::format("{}: unknown database '{}'", where, dsn.database));
+        case k_er_too_many_connections: throw Error(Code::connection, where + ": too many connections", Temporary::yes);
+        default: throw Error(Code::connection, fmt::format("{}: {} (errno {})", where, message, code));
         }
     } catch (const Error&) {
         throw;
@@ -294,9 +285,7 @@ public:
 
 class ViewStream final : public std::istream {
 public:
-    explicit ViewStream(std::string_view bytes) : std::istream(nullptr), m_buf(bytes) {
-        rdbuf(&m_buf);
-    }
+    explicit ViewStream(std::string_view bytes) : std::istream(nullptr), m_buf(bytes) { rdbuf(&m_buf); }
 
 private:
     ViewStreamBuf m_buf;
@@ -407,11 +396,11 @@ private:
 
 // What a Connection, its cursors and its bulk writers share.
 struct Session {
-    std::string describe;                 // redacted DSN, for messages
+    std::string describe;  // redacted DSN, for messages
     std::unique_ptr<sql::Connection> conn;
-    StatementCache statements;            // destroyed before conn
+    StatementCache statements;              // destroyed before conn
     std::unique_ptr<sql::Statement> plain;  // for statements without parameters
-    bool busy = false;                    // a cursor is reading a result off the socket
+    bool busy = false;                      // a cursor is reading a result off the socket
     bool in_transaction = false;
 
     ~Session() {
@@ -426,10 +415,9 @@ struct Session {
 
     void check_idle() const {
         if (busy)
-            throw Error(Code::internal,
-                        fmt::format("{}: connection busy streaming a result; read it to the end or "
-                                    "destroy the cursor first, or use a second connection",
-                                    describe));
+            throw Error(Code::internal, fmt::format("{}: connection busy streaming a result; read it to the end or "
+                                                    "destroy the cursor first, or use a second connection",
+                                                    describe));
     }
 
     sql::Statement& plain_statement() {
@@ -523,7 +511,7 @@ enum class Reader {
     text,
     bytes,
     decimal,
-    parsed,        // date/time kinds: Value::parse of the server's text
+    parsed,  // date/time kinds: Value::parse of the server's text
 };
 
 struct ColumnReader {
@@ -547,22 +535,17 @@ ColumnReader reader_for(sql::ResultSetMetaData& meta, unsigned column, bool bina
         return {Reader::uint64, ValueKind::unsigned_integer};
     case sql::DataType::REAL:  // FLOAT
         return {binary_protocol ? Reader::float_binary : Reader::real_text, ValueKind::real};
-    case sql::DataType::DOUBLE:
-        return {binary_protocol ? Reader::real_binary : Reader::real_text, ValueKind::real};
+    case sql::DataType::DOUBLE: return {binary_protocol ? Reader::real_binary : Reader::real_text, ValueKind::real};
     case sql::DataType::DECIMAL:
-    case sql::DataType::NUMERIC:
-        return {Reader::decimal, ValueKind::decimal};
+    case sql::DataType::NUMERIC: return {Reader::decimal, ValueKind::decimal};
     case sql::DataType::TIMESTAMP:  // DATETIME and TIMESTAMP (session time zone is UTC)
         return {Reader::parsed, ValueKind::datetime};
-    case sql::DataType::DATE:
-        return {Reader::parsed, ValueKind::date};
-    case sql::DataType::TIME:
-        return {Reader::parsed, ValueKind::time};
+    case sql::DataType::DATE: return {Reader::parsed, ValueKind::date};
+    case sql::DataType::TIME: return {Reader::parsed, ValueKind::time};
     case sql::DataType::BINARY:
     case sql::DataType::VARBINARY:
     case sql::DataType::LONGVARBINARY:  // BLOBs: the connector checks charset 63 (binary)
-    case sql::DataType::GEOMETRY:
-        return {Reader::bytes, ValueKind::bytes};
+    case sql::DataType::GEOMETRY: return {Reader::bytes, ValueKind::bytes};
     default:
         // CHAR, VARCHAR, TEXT, ENUM, SET, JSON, NULL literals.
         return {Reader::text, ValueKind::text};
@@ -583,7 +566,9 @@ public:
     // cursor owns it (streaming plain statements), null for cached ones.
     MysqlCursor(std::shared_ptr<Session> session, std::unique_ptr<sql::Statement> owned,
                 std::unique_ptr<sql::ResultSet> result, bool binary_protocol, std::string sql)
-        : m_session(std::move(session)), m_statement(std::move(owned)), m_result(std::move(result)),
+        : m_session(std::move(session)),
+          m_statement(std::move(owned)),
+          m_result(std::move(result)),
           m_sql(std::move(sql)) {
         sql::ResultSetMetaData* meta = m_result->getMetaData();
         const unsigned n = meta->getColumnCount();
@@ -616,8 +601,7 @@ public:
         } catch (const Error& e) {  // a value the server sent that we cannot read
             out.clear();
             release();
-            throw e.context(fmt::format("reading the result of '{}' on {}", sql_head(m_sql),
-                                        m_session->describe));
+            throw e.context(fmt::format("reading the result of '{}' on {}", sql_head(m_sql), m_session->describe));
         } catch (...) {
             out.clear();
             release();
@@ -710,8 +694,7 @@ public:
         const Dialect& d = dialect_for(Engine::mysql);
         m_what = fmt::format("bulk insert into {}", d.quote(m_table));  // validates the name
         d.quote_list(m_columns);                                        // and the columns
-        if (m_columns.empty())
-            throw Error(Code::internal, fmt::format("{}: no columns given", m_what));
+        if (m_columns.empty()) throw Error(Code::internal, fmt::format("{}: no columns given", m_what));
         m_batch_rows = std::max<std::size_t>(1, std::min(k_bulk_rows, k_max_placeholders / m_columns.size()));
         m_rows.reserve(m_batch_rows);
         m_full_sql = insert_sql(m_batch_rows);
@@ -719,8 +702,8 @@ public:
 
     void write(const Row& row) override {
         if (row.size() != m_columns.size())
-            throw Error(Code::internal, fmt::format("{}: row has {} values for {} columns", m_what,
-                                                    row.size(), m_columns.size()));
+            throw Error(Code::internal,
+                        fmt::format("{}: row has {} values for {} columns", m_what, row.size(), m_columns.size()));
         for (const Value& v : row) {
             m_bytes += 16;
             if (v.kind() == ValueKind::text || v.kind() == ValueKind::bytes) m_bytes += v.as_string().size();
@@ -804,9 +787,8 @@ ValueKind kind_of_column(std::string_view data_type, std::string_view column_typ
     if (is({"datetime", "timestamp"})) return ValueKind::datetime;
     if (data_type == "date") return ValueKind::date;
     if (data_type == "time") return ValueKind::time;
-    if (is({"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "geometry", "point",
-            "linestring", "polygon", "multipoint", "multilinestring", "multipolygon",
-            "geometrycollection"}))
+    if (is({"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "geometry", "point", "linestring",
+            "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection"}))
         return ValueKind::bytes;
     return ValueKind::text;
 }
@@ -826,8 +808,10 @@ public:
         try {
             if (params.empty()) {
                 sql::Statement& st = s.plain_statement();
-                if (st.execute(sql)) std::unique_ptr<sql::ResultSet> discard(st.getResultSet());
-                else result.affected_rows = st.getUpdateCount();
+                if (st.execute(sql))
+                    std::unique_ptr<sql::ResultSet> discard(st.getResultSet());
+                else
+                    result.affected_rows = st.getUpdateCount();
             } else {
                 with_prepared(sql, params, [&](StatementCache::Entry& entry) {
                     if (entry.returns_rows) {
@@ -882,10 +866,9 @@ public:
 
     void begin() override {
         if (m_session->in_transaction)
-            throw Error(Code::internal,
-                        fmt::format("{}: begin() inside an open transaction (MySQL would commit it "
-                                    "silently)",
-                                    describe()));
+            throw Error(Code::internal, fmt::format("{}: begin() inside an open transaction (MySQL would commit it "
+                                                    "silently)",
+                                                    describe()));
         m_session->run("START TRANSACTION");
         m_session->in_transaction = true;
     }
@@ -931,13 +914,11 @@ public:
             }
             out.push_back(std::move(info));
         }
-        if (out.empty())
-            throw Error(Code::config, fmt::format("table '{}' not found in {}", table, describe()));
+        if (out.empty()) throw Error(Code::config, fmt::format("table '{}' not found in {}", table, describe()));
         return out;
     }
 
-    std::unique_ptr<BulkWriter> bulk_insert(std::string_view table,
-                                            const std::vector<std::string>& columns) override {
+    std::unique_ptr<BulkWriter> bulk_insert(std::string_view table, const std::vector<std::string>& columns) override {
         return std::make_unique<MysqlBulkWriter>(m_session, std::string(table), columns);
     }
 
@@ -952,10 +933,9 @@ private:
         for (int attempt = 0;; ++attempt) {
             StatementCache::Entry& entry = s.statements.get(*s.conn, sql);
             if (entry.param_count != params.size())
-                throw Error(Code::internal,
-                            fmt::format("statement failed on {}: {} values given for {} parameter "
-                                        "markers; statement: {}",
-                                        s.describe, params.size(), entry.param_count, sql_head(sql)));
+                throw Error(Code::internal, fmt::format("statement failed on {}: {} values given for {} parameter "
+                                                        "markers; statement: {}",
+                                                        s.describe, params.size(), entry.param_count, sql_head(sql)));
             m_binder.clear();
             m_binder.bind(*entry.statement, params);
             try {
@@ -964,8 +944,7 @@ private:
                 return;
             } catch (const sql::SQLException& e) {
                 if (attempt > 0 || e.getErrorCode() != k_cr_new_stmt_metadata) throw;
-                logger()->debug("{}: result columns changed, preparing again: {}", s.describe,
-                                sql_head(sql));
+                logger()->debug("{}: result columns changed, preparing again: {}", s.describe, sql_head(sql));
                 s.statements.drop(sql);
             }
         }
@@ -990,8 +969,8 @@ std::unique_ptr<Connection> connect_mysql(const Dsn& dsn, const ConnectOptions& 
 
     sql::ConnectOptionsMap props;
     const bool ipv6 = dsn.host.find(':') != std::string::npos;
-    props["hostName"] = ipv6 ? fmt::format("tcp://[{}]:{}", dsn.host, dsn.port)
-                             : fmt::format("tcp://{}:{}", dsn.host, dsn.port);
+    props["hostName"] =
+        ipv6 ? fmt::format("tcp://[{}]:{}", dsn.host, dsn.port) : fmt::format("tcp://{}:{}", dsn.host, dsn.port);
     props["userName"] = dsn.user;
     props["password"] = dsn.password;
     props["schema"] = dsn.database;
@@ -1014,9 +993,10 @@ std::unique_ptr<Connection> connect_mysql(const Dsn& dsn, const ConnectOptions& 
     }
     try {
         // UTC, 4-byte UTF-8 both ways, strict mode kept or added to the server's.
-        session->run("SET time_zone = '+00:00', NAMES utf8mb4, "
-                     "sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), "
-                     "'STRICT_TRANS_TABLES')");
+        session->run(
+            "SET time_zone = '+00:00', NAMES utf8mb4, "
+            "sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), "
+            "'STRICT_TRANS_TABLES')");
     } catch (const Error& e) {
         throw e.context(fmt::format("cannot set up the session on {}", dsn.redacted()));
     }

@@ -64,9 +64,8 @@ struct RelayOptions {
     std::chrono::milliseconds backoff{1000};          // first retry delay; default: 1 s
     std::chrono::milliseconds max_backoff{600'000};   // longest retry delay; default: 10 min
     std::chrono::milliseconds flush_timeout{30'000};  // for one batch's deliveries; default: 30 s
-    std::chrono::milliseconds idle_wait{
-        1000};                       // StopWhen::interrupted: poll interval; default: 1 s
-    StopWhen stop = StopWhen::idle;  // default: idle
+    std::chrono::milliseconds idle_wait{1000};        // StopWhen::interrupted: poll interval; default: 1 s
+    StopWhen stop = StopWhen::idle;                   // default: idle
 
     // Throws Error(Code::usage).
     void validate() const;
@@ -93,8 +92,7 @@ struct OutboxRow {
 };
 
 // Up to `limit` rows of `topic` due at `now`, oldest first.
-std::vector<OutboxRow> due_outbox_rows(Connection& conn, const std::string& topic, std::int64_t now,
-                                       std::size_t limit);
+std::vector<OutboxRow> due_outbox_rows(Connection& conn, const std::string& topic, std::int64_t now, std::size_t limit);
 
 // Relays the due rows of producer.topic() until options.stop says so.
 // Database errors propagate (rows stay pending: re-sent by the next run);

@@ -28,16 +28,15 @@ Value at(std::int64_t micros) {
 }
 
 class KafkaPaymentSource final : public PaymentEventSource {
-  public:
+public:
     KafkaPaymentSource(KafkaUrl url, const std::string& group, ConsumerOptions options)
         : m_url(std::move(url)), m_consumer(m_url.brokers, group, m_url.topic, options) {}
 
     std::vector<Item> poll(std::size_t max, std::chrono::milliseconds max_wait) override {
         std::vector<Item> items;
         for (auto& m : m_consumer.poll_batch(max, max_wait))
-            items.push_back({std::move(m.payload),
-                             fmt::format("{}/{}@{}", m.topic, m.partition, m.offset), m.partition,
-                             m.offset});
+            items.push_back(
+                {std::move(m.payload), fmt::format("{}/{}@{}", m.topic, m.partition, m.offset), m.partition, m.offset});
         return items;
     }
 
@@ -45,17 +44,13 @@ class KafkaPaymentSource final : public PaymentEventSource {
 
     void commit(const std::vector<Item>& items) override {
         std::vector<EventConsumer::Message> done;
-        for (const auto& i : items)
-            done.push_back({m_url.topic, i.partition, i.offset, {}, {}});
-        if (!done.empty())
-            m_consumer.commit(done);
+        for (const auto& i : items) done.push_back({m_url.topic, i.partition, i.offset, {}, {}});
+        if (!done.empty()) m_consumer.commit(done);
     }
 
-    std::string describe() const override {
-        return m_url.str() + " (group " + m_consumer.group_id() + ")";
-    }
+    std::string describe() const override { return m_url.str() + " (group " + m_consumer.group_id() + ")"; }
 
-  private:
+private:
     KafkaUrl m_url;
     EventConsumer m_consumer;
 };
@@ -70,29 +65,24 @@ struct RewardRow {
 // SELECT target_uid, amount, status FROM rewards WHERE id = ? [FOR UPDATE]
 std::optional<RewardRow> read_reward(Connection& conn, std::int64_t reward_id, bool lock) {
     PortableSql sql{[lock](const Dialect& d) {
-                        return fmt::format(
-                            "SELECT {}, {}, {} FROM {} WHERE {} = {}{}", d.quote("target_uid"),
-                            d.quote("amount"), d.quote("status"), d.quote(k_rewards), d.quote("id"),
-                            d.placeholder(1), lock ? d.for_update() : std::string_view());
+                        return fmt::format("SELECT {}, {}, {} FROM {} WHERE {} = {}{}", d.quote("target_uid"),
+                                           d.quote("amount"), d.quote("status"), d.quote(k_rewards), d.quote("id"),
+                                           d.placeholder(1), lock ? d.for_update() : std::string_view());
                     },
                     fmt::format("{} id={}", k_rewards, reward_id)};
     auto row = conn.query_one(sql, std::vector<Value>{i64(reward_id)});
-    if (!row)
-        return std::nullopt;
+    if (!row) return std::nullopt;
     return RewardRow{(*row)[0].as_int(), (*row)[1].as_int(), (*row)[2].as_int()};
 }
 
-void set_reward_status(Connection& conn, std::int64_t reward_id, RewardStatus status,
-                       std::int64_t now) {
+void set_reward_status(Connection& conn, std::int64_t reward_id, RewardStatus status, std::int64_t now) {
     PortableSql sql{[](const Dialect& d) {
-                        return fmt::format("UPDATE {} SET {} = {}, {} = {} WHERE {} = {}",
-                                           d.quote(k_rewards), d.quote("status"), d.placeholder(1),
-                                           d.quote("utime"), d.placeholder(2), d.quote("id"),
-                                           d.placeholder(3));
+                        return fmt::format("UPDATE {} SET {} = {}, {} = {} WHERE {} = {}", d.quote(k_rewards),
+                                           d.quote("status"), d.placeholder(1), d.quote("utime"), d.placeholder(2),
+                                           d.quote("id"), d.placeholder(3));
                     },
                     fmt::format("{} id={}", k_rewards, reward_id)};
-    conn.execute(
-        sql, std::vector<Value>{i64(static_cast<std::int64_t>(status)), at(now), i64(reward_id)});
+    conn.execute(sql, std::vector<Value>{i64(static_cast<std::int64_t>(status)), at(now), i64(reward_id)});
 }
 
 SettleResult rejected(std::string reason) {
@@ -104,84 +94,68 @@ SettleResult rejected(std::string reason) {
 
 }  // namespace
 
-std::unique_ptr<PaymentEventSource> open_payment_source(std::string_view url,
-                                                        const std::string& group,
+std::unique_ptr<PaymentEventSource> open_payment_source(std::string_view url, const std::string& group,
                                                         ConsumerOptions options) {
     if (!url.starts_with("kafka://"))
-        throw Error(Code::usage,
-                    fmt::format("payment events come from kafka://host:port/topic, not '{}'", url));
-    if (group.empty())
-        throw Error(Code::usage, "consuming payment events needs a consumer group (--group NAME)");
+        throw Error(Code::usage, fmt::format("payment events come from kafka://host:port/topic, not '{}'", url));
+    if (group.empty()) throw Error(Code::usage, "consuming payment events needs a consumer group (--group NAME)");
     KafkaUrl parsed = KafkaUrl::parse(url);
     check_brokers(parsed.brokers);
     options.validate();
     return std::make_unique<KafkaPaymentSource>(std::move(parsed), group, options);
 }
 
-Booking reward_booking(std::int64_t reward_id, std::int64_t author_uid, std::int64_t amount,
-                       int split_percent) {
+Booking reward_booking(std::int64_t reward_id, std::int64_t author_uid, std::int64_t amount, int split_percent) {
     const std::int64_t author_share = amount * split_percent / 100;
     return Booking{std::string(k_reward_biz),
                    reward_id,
-                   {{{author_uid, AccountType::user}, author_share},
-                    {AccountRef::platform(), amount - author_share}}};
+                   {{{author_uid, AccountType::user}, author_share}, {AccountRef::platform(), amount - author_share}}};
 }
 
 std::string_view settlement_name(Settlement s) {
     switch (s) {
-        case Settlement::paid:
-            return "paid";
-        case Settlement::already_paid:
-            return "already_paid";
-        case Settlement::failed:
-            return "failed";
-        case Settlement::already_failed:
-            return "already_failed";
-        case Settlement::rejected:
-            return "rejected";
+    case Settlement::paid: return "paid";
+    case Settlement::already_paid: return "already_paid";
+    case Settlement::failed: return "failed";
+    case Settlement::already_failed: return "already_failed";
+    case Settlement::rejected: return "rejected";
     }
     return "unknown";
 }
 
-SettleResult settle_payment(Connection& conn, const PaymentEvent& event, int split_percent,
-                            IdGenerator& ids, WallClock clock) {
+SettleResult settle_payment(Connection& conn, const PaymentEvent& event, int split_percent, IdGenerator& ids,
+                            WallClock clock) {
     const std::int64_t reward_id = reward_id_of(event.biz_trade_no);
     // Who is credited, read without a lock: the accounts must exist before
     // the transaction (ledger.h, step 0).
     auto reward = read_reward(conn, reward_id, false);
-    if (!reward)
-        return rejected(fmt::format("reward {} does not exist", reward_id));
+    if (!reward) return rejected(fmt::format("reward {} does not exist", reward_id));
     if (reward->amount != event.amount)
-        return rejected(fmt::format("the event's amount {} differs from reward {}'s amount {}",
-                                    event.amount, reward_id, reward->amount));
+        return rejected(fmt::format("the event's amount {} differs from reward {}'s amount {}", event.amount, reward_id,
+                                    reward->amount));
     Ledger ledger(conn, ids, clock);
     std::vector<std::int64_t> account_ids;
     Booking booking;
     if (event.status == PaymentOutcome::success) {
         booking = reward_booking(reward_id, reward->target_uid, reward->amount, split_percent);
         booking.validate();
-        account_ids =
-            ledger.ensure_accounts({booking.entries[0].account, booking.entries[1].account});
+        account_ids = ledger.ensure_accounts({booking.entries[0].account, booking.entries[1].account});
     }
     const std::int64_t now = clock();
     return in_transaction(conn, [&]() -> SettleResult {
         // Step 1 of the lock order: the reward. Two deliveries of one event
         // queue up here.
         auto locked = read_reward(conn, reward_id, true);
-        if (!locked)
-            return rejected(fmt::format("reward {} does not exist", reward_id));
+        if (!locked) return rejected(fmt::format("reward {} does not exist", reward_id));
         if (locked->target_uid != reward->target_uid || locked->amount != reward->amount)
-            throw Error(
-                Code::internal,
-                fmt::format("reward {} changed its author or amount while settling", reward_id));
+            throw Error(Code::internal,
+                        fmt::format("reward {} changed its author or amount while settling", reward_id));
         if (locked->status < 0 || locked->status > 2)
-            return rejected(
-                fmt::format("reward {} has status {}, not 0..2", reward_id, locked->status));
+            return rejected(fmt::format("reward {} has status {}, not 0..2", reward_id, locked->status));
         SettleResult r;
         if (event.status == PaymentOutcome::success) {
             if (locked->is(RewardStatus::failed))
-                return rejected(
-                    fmt::format("reward {} is failed: a success event contradicts it", reward_id));
+                return rejected(fmt::format("reward {} is failed: a success event contradicts it", reward_id));
             r.booking = ledger.book_locked(booking, account_ids, now);
             if (locked->is(RewardStatus::init)) {
                 set_reward_status(conn, reward_id, RewardStatus::paid, now);
@@ -192,8 +166,7 @@ SettleResult settle_payment(Connection& conn, const PaymentEvent& event, int spl
             return r;
         }
         if (locked->is(RewardStatus::paid))
-            return rejected(
-                fmt::format("reward {} is paid: a failed event contradicts it", reward_id));
+            return rejected(fmt::format("reward {} is paid: a failed event contradicts it", reward_id));
         if (locked->is(RewardStatus::init)) {
             set_reward_status(conn, reward_id, RewardStatus::failed, now);
             r.settlement = Settlement::failed;
@@ -207,45 +180,36 @@ SettleResult settle_payment(Connection& conn, const PaymentEvent& event, int spl
 SettleResult preview_settlement(Connection& conn, const PaymentEvent& event, int split_percent) {
     const std::int64_t reward_id = reward_id_of(event.biz_trade_no);
     auto reward = read_reward(conn, reward_id, false);
-    if (!reward)
-        return rejected(fmt::format("reward {} does not exist", reward_id));
+    if (!reward) return rejected(fmt::format("reward {} does not exist", reward_id));
     if (reward->amount != event.amount)
-        return rejected(fmt::format("the event's amount {} differs from reward {}'s amount {}",
-                                    event.amount, reward_id, reward->amount));
+        return rejected(fmt::format("the event's amount {} differs from reward {}'s amount {}", event.amount, reward_id,
+                                    reward->amount));
     if (reward->status < 0 || reward->status > 2)
-        return rejected(
-            fmt::format("reward {} has status {}, not 0..2", reward_id, reward->status));
+        return rejected(fmt::format("reward {} has status {}, not 0..2", reward_id, reward->status));
     SettleResult r;
     if (event.status == PaymentOutcome::failed) {
         if (reward->is(RewardStatus::paid))
-            return rejected(
-                fmt::format("reward {} is paid: a failed event contradicts it", reward_id));
-        r.settlement =
-            reward->is(RewardStatus::init) ? Settlement::failed : Settlement::already_failed;
+            return rejected(fmt::format("reward {} is paid: a failed event contradicts it", reward_id));
+        r.settlement = reward->is(RewardStatus::init) ? Settlement::failed : Settlement::already_failed;
         return r;
     }
     if (reward->is(RewardStatus::failed))
-        return rejected(
-            fmt::format("reward {} is failed: a success event contradicts it", reward_id));
+        return rejected(fmt::format("reward {} is failed: a success event contradicts it", reward_id));
     r.settlement = reward->is(RewardStatus::init) ? Settlement::paid : Settlement::already_paid;
     // Entries already booked under (reward, id), by account owner.
-    PortableSql booked{
-        [](const Dialect& d) {
-            return fmt::format(
-                "SELECT COUNT(*) FROM {} e JOIN {} a ON a.{} = e.{} WHERE e.{} = {} AND "
-                "e.{} = {} AND a.{} = {} AND a.{} = {}",
-                d.quote("account_activities"), d.quote("accounts"), d.quote("id"),
-                d.quote("account_id"), d.quote("biz"), d.placeholder(1), d.quote("biz_id"),
-                d.placeholder(2), d.quote("uid"), d.placeholder(3), d.quote("type"),
-                d.placeholder(4));
-        },
-        fmt::format("account_activities reward {}", reward_id)};
-    for (const LedgerEntry& e :
-         reward_booking(reward_id, reward->target_uid, reward->amount, split_percent).entries) {
+    PortableSql booked{[](const Dialect& d) {
+                           return fmt::format(
+                               "SELECT COUNT(*) FROM {} e JOIN {} a ON a.{} = e.{} WHERE e.{} = {} AND "
+                               "e.{} = {} AND a.{} = {} AND a.{} = {}",
+                               d.quote("account_activities"), d.quote("accounts"), d.quote("id"), d.quote("account_id"),
+                               d.quote("biz"), d.placeholder(1), d.quote("biz_id"), d.placeholder(2), d.quote("uid"),
+                               d.placeholder(3), d.quote("type"), d.placeholder(4));
+                       },
+                       fmt::format("account_activities reward {}", reward_id)};
+    for (const LedgerEntry& e : reward_booking(reward_id, reward->target_uid, reward->amount, split_percent).entries) {
         auto row = conn.query_one(
-            booked,
-            std::vector<Value>{Value::text(std::string(k_reward_biz)), i64(reward_id),
-                               i64(e.account.uid), i64(static_cast<std::int64_t>(e.account.type))});
+            booked, std::vector<Value>{Value::text(std::string(k_reward_biz)), i64(reward_id), i64(e.account.uid),
+                                       i64(static_cast<std::int64_t>(e.account.type))});
         if (row && (*row)[0].as_int() > 0)
             ++r.booking.existing;
         else
@@ -258,18 +222,13 @@ void PaymentConsumerOptions::validate() const {
     if (batch_size < 1 || batch_size > 10000)
         throw Error(Code::usage, fmt::format("--batch-size must be 1..10000, not {}", batch_size));
     if (split_percent < 0 || split_percent > 100)
-        throw Error(
-            Code::usage,
-            fmt::format("--split must be 0..100 (the author's percent), not {}", split_percent));
-    if (max_attempts < 1)
-        throw Error(Code::usage, "--max-attempts must be at least 1");
-    if (batch_wait.count() < 0 || backoff.count() < 0)
-        throw Error(Code::usage, "waits must not be negative");
+        throw Error(Code::usage, fmt::format("--split must be 0..100 (the author's percent), not {}", split_percent));
+    if (max_attempts < 1) throw Error(Code::usage, "--max-attempts must be at least 1");
+    if (batch_wait.count() < 0 || backoff.count() < 0) throw Error(Code::usage, "waits must not be negative");
 }
 
-PaymentConsumer::PaymentConsumer(ConnectionFactory database, PaymentConsumerOptions options,
-                                 EventSink* dead_letter, IdGenerator& ids, WallClock clock,
-                                 Clock& sleeper)
+PaymentConsumer::PaymentConsumer(ConnectionFactory database, PaymentConsumerOptions options, EventSink* dead_letter,
+                                 IdGenerator& ids, WallClock clock, Clock& sleeper)
     : m_factory(std::move(database)),
       m_options(options),
       m_dead_letter(dead_letter),
@@ -280,8 +239,7 @@ PaymentConsumer::PaymentConsumer(ConnectionFactory database, PaymentConsumerOpti
 }
 
 Connection& PaymentConsumer::connection() {
-    if (!m_conn)
-        m_conn = m_factory();
+    if (!m_conn) m_conn = m_factory();
     return *m_conn;
 }
 
@@ -296,8 +254,7 @@ void PaymentConsumer::dead_letter(const PaymentEventSource::Item& item, const st
     j["origin"] = item.origin;
     j["payload"] = item.payload;
     j["at"] = utc_now_iso();
-    m_dead_letter->write(item.origin,
-                         j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    m_dead_letter->write(item.origin, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     log::get("payments")->warn("dead letter from {}: {}", item.origin, why);
 }
 
@@ -311,19 +268,17 @@ SettleResult PaymentConsumer::settle_with_retries(const PaymentEvent& event) {
             ++m_report.retries;
             const auto delay = m_options.backoff * (1 << std::min(attempt - 1, 6));
             log::get("payments")
-                ->warn("settling {}: {} (attempt {} of {}; retrying in {} ms)", event.biz_trade_no,
-                       e.what(), attempt, m_options.max_attempts, delay.count());
+                ->warn("settling {}: {} (attempt {} of {}; retrying in {} ms)", event.biz_trade_no, e.what(), attempt,
+                       m_options.max_attempts, delay.count());
             // A lost connection's transaction may or may not have committed:
             // replaying it on a fresh connection is harmless either way.
-            if (e.code() == Code::connection)
-                m_conn.reset();
+            if (e.code() == Code::connection) m_conn.reset();
             m_sleeper.sleep_for(std::chrono::duration_cast<std::chrono::microseconds>(delay));
         }
     }
 }
 
-void PaymentConsumer::process(PaymentEventSource& source,
-                              const std::vector<PaymentEventSource::Item>& items) {
+void PaymentConsumer::process(PaymentEventSource& source, const std::vector<PaymentEventSource::Item>& items) {
     ++m_report.batches;
     m_report.events += items.size();
     const bool preview = m_options.mode == ConsumeMode::preview;
@@ -352,38 +307,25 @@ void PaymentConsumer::process(PaymentEventSource& source,
             continue;
         }
         count(r);
-        log::get("payments")
-            ->debug("{} from {}: {}", event.biz_trade_no, item.origin,
-                    settlement_name(r.settlement));
+        log::get("payments")->debug("{} from {}: {}", event.biz_trade_no, item.origin, settlement_name(r.settlement));
     }
-    if (preview)
-        return;  // nothing written: nothing to commit
+    if (preview) return;  // nothing written: nothing to commit
     // Dead letters are durable before the offsets that skip them are committed.
-    if (m_dead_letter != nullptr)
-        m_dead_letter->flush();
+    if (m_dead_letter != nullptr) m_dead_letter->flush();
     source.commit(items);
 }
 
 void PaymentConsumer::count(const SettleResult& r) {
     switch (r.settlement) {
-        case Settlement::paid:
-            ++m_report.paid;
-            break;
-        case Settlement::failed:
-            ++m_report.failed;
-            break;
-        case Settlement::already_paid:
-        case Settlement::already_failed:
-            ++m_report.replays;
-            break;
-        case Settlement::rejected:
-            ++m_report.dead_letters;
-            break;
+    case Settlement::paid: ++m_report.paid; break;
+    case Settlement::failed: ++m_report.failed; break;
+    case Settlement::already_paid:
+    case Settlement::already_failed: ++m_report.replays; break;
+    case Settlement::rejected: ++m_report.dead_letters; break;
     }
 }
 
-void PaymentConsumer::show_preview(const std::string& origin, const PaymentEvent* event,
-                                   const SettleResult& r) {
+void PaymentConsumer::show_preview(const std::string& origin, const PaymentEvent* event, const SettleResult& r) {
     if (m_preview) {
         m_preview(origin, event, r);
         return;
@@ -395,16 +337,13 @@ void PaymentConsumer::show_preview(const std::string& origin, const PaymentEvent
 
 PaymentConsumerReport PaymentConsumer::run(PaymentEventSource& source) {
     log::get("payments")
-        ->info("settling payment events from {} (split {}/{}){}", source.describe(),
-               m_options.split_percent, 100 - m_options.split_percent,
-               m_options.mode == ConsumeMode::preview ? " (dry run)" : "");
+        ->info("settling payment events from {} (split {}/{}){}", source.describe(), m_options.split_percent,
+               100 - m_options.split_percent, m_options.mode == ConsumeMode::preview ? " (dry run)" : "");
     for (;;) {
         check_interrupted();
         auto items = source.poll(m_options.batch_size, m_options.batch_wait);
-        if (!items.empty())
-            process(source, items);
-        if (m_options.stop == StopWhen::idle && source.idle())
-            break;
+        if (!items.empty()) process(source, items);
+        if (m_options.stop == StopWhen::idle && source.idle()) break;
     }
     return m_report;
 }

@@ -49,7 +49,7 @@ class EventSink;
 
 // Where payment events come from; the shape of fixers/event_input.h.
 class PaymentEventSource {
-  public:
+public:
     struct Item {
         std::string payload;
         std::string origin;  // "topic/partition@offset", for dead letters and logs
@@ -70,13 +70,11 @@ class PaymentEventSource {
 // Throws Error(Code::usage) for another scheme or an empty group,
 // Error(Code::config) for a malformed URL, Error(Code::connection) when no
 // broker answers.
-std::unique_ptr<PaymentEventSource> open_payment_source(std::string_view url,
-                                                        const std::string& group,
+std::unique_ptr<PaymentEventSource> open_payment_source(std::string_view url, const std::string& group,
                                                         ConsumerOptions options = {});
 
 // The ledger booking of a paid reward.
-Booking reward_booking(std::int64_t reward_id, std::int64_t author_uid, std::int64_t amount,
-                       int split_percent);
+Booking reward_booking(std::int64_t reward_id, std::int64_t author_uid, std::int64_t amount, int split_percent);
 
 enum class Settlement {
     paid,            // the reward became paid and the ledger was booked
@@ -98,8 +96,7 @@ struct SettleResult {
 // transaction was rolled back or, for a lost connection, replaying is
 // harmless).
 SettleResult settle_payment(Connection& conn, const PaymentEvent& event, int split_percent,
-                            IdGenerator& ids = IdGenerator::global(),
-                            WallClock clock = system_micros);
+                            IdGenerator& ids = IdGenerator::global(), WallClock clock = system_micros);
 
 // What settle_payment would do, from the rows as they are now; writes and
 // locks nothing (for --dry-run). booking.written counts the entries it would
@@ -114,8 +111,7 @@ enum class ConsumeMode {
 
 // Called for each event in ConsumeMode::preview: where it came from, the
 // event when it parsed (null otherwise), and what settling it would do.
-using PreviewFn = std::function<void(const std::string& origin, const PaymentEvent* event,
-                                     const SettleResult& r)>;
+using PreviewFn = std::function<void(const std::string& origin, const PaymentEvent* event, const SettleResult& r)>;
 
 struct PaymentConsumerOptions {
     std::size_t batch_size = 100;                // events per batch; default: 100
@@ -123,9 +119,8 @@ struct PaymentConsumerOptions {
     int split_percent = 90;                      // the author's share; default: 90 (0..100)
     StopWhen stop = StopWhen::interrupted;       // default: run until signalled
     int max_attempts = 8;                        // per event, temporary database errors; default: 8
-    std::chrono::milliseconds backoff{
-        100};  // first retry delay, doubled each time; default: 100 ms
-    ConsumeMode mode = ConsumeMode::settle;  // default: settle
+    std::chrono::milliseconds backoff{100};      // first retry delay, doubled each time; default: 100 ms
+    ConsumeMode mode = ConsumeMode::settle;      // default: settle
 
     // Throws Error(Code::usage).
     void validate() const;
@@ -142,11 +137,11 @@ struct PaymentConsumerReport {
 };
 
 class PaymentConsumer {
-  public:
+public:
     // `dead_letter` may be null: dead letters are then logged at error level.
-    PaymentConsumer(ConnectionFactory database, PaymentConsumerOptions options,
-                    EventSink* dead_letter, IdGenerator& ids = IdGenerator::global(),
-                    WallClock clock = system_micros, Clock& sleeper = Clock::real());
+    PaymentConsumer(ConnectionFactory database, PaymentConsumerOptions options, EventSink* dead_letter,
+                    IdGenerator& ids = IdGenerator::global(), WallClock clock = system_micros,
+                    Clock& sleeper = Clock::real());
 
     // Consumes until options.stop says so. Throws Error(Code::interrupted)
     // when signalled, after committing the batch in hand; a database error
@@ -156,7 +151,7 @@ class PaymentConsumer {
     // Receives the previews in ConsumeMode::preview (default: logged).
     void set_preview_printer(PreviewFn fn) { m_preview = std::move(fn); }
 
-  private:
+private:
     void process(PaymentEventSource& source, const std::vector<PaymentEventSource::Item>& items);
     SettleResult settle_with_retries(const PaymentEvent& event);
     void dead_letter(const PaymentEventSource::Item& item, const std::string& why);

@@ -74,8 +74,7 @@ struct CopyLine {
 // whole line escaped by us and goes through unchanged. (6.4 keeps its raw line
 // writer private; this is the one public way in.)
 template <>
-inline std::string pqxx::internal::TypedCopyEscaper::operator()<webook::CopyLine>(
-    const webook::CopyLine* line) const {
+inline std::string pqxx::internal::TypedCopyEscaper::operator()<webook::CopyLine>(const webook::CopyLine* line) const {
     return *line->text;
 }
 
@@ -181,8 +180,7 @@ std::string connect_reason(std::string_view text) {
     for (std::string_view line : split_lines(text)) {
         if (line.empty() || line[0] == '\t') continue;  // hints
         line = trim(line);
-        if (auto at = line.find(" failed: "); at != std::string_view::npos &&
-                                              line.substr(0, 13) == "connection to")
+        if (auto at = line.find(" failed: "); at != std::string_view::npos && line.substr(0, 13) == "connection to")
             line = line.substr(at + 9);
         for (std::string_view prefix : {"could not connect to server: ", "connection failed: "})
             if (line.substr(0, prefix.size()) == prefix) line.remove_prefix(prefix.size());
@@ -192,8 +190,7 @@ std::string connect_reason(std::string_view text) {
         if (reason.size() > 1 && std::isupper(static_cast<unsigned char>(reason[0])) &&
             std::islower(static_cast<unsigned char>(reason[1])))
             reason[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(reason[0])));
-        if (std::find(reasons.begin(), reasons.end(), reason) == reasons.end())
-            reasons.push_back(std::move(reason));
+        if (std::find(reasons.begin(), reasons.end(), reason) == reasons.end()) reasons.push_back(std::move(reason));
     }
     std::string out;
     for (const auto& r : reasons) out += (out.empty() ? "" : "; ") + r;
@@ -211,18 +208,15 @@ Error statement_error(const std::string& where, std::string_view text, const std
         }
         return Error(Code::config, fmt::format("table '{}' not found in {}", table, where));
     }
-    const bool lost = state.substr(0, 2) == "08" || state == "57P01" || state == "57P02" ||
-                      state == "57P03";
+    const bool lost = state.substr(0, 2) == "08" || state == "57P01" || state == "57P02" || state == "57P03";
     if (lost)
-        return Error(Code::connection,
-                     fmt::format("lost connection to {}: {} (SQLSTATE {})", where, message, state),
+        return Error(Code::connection, fmt::format("lost connection to {}: {} (SQLSTATE {})", where, message, state),
                      Temporary::yes);
-    const bool temporary = state.substr(0, 2) == "40" || state == "55P03" || state == "57014" ||
-                           state == "53300";
-    return Error(Code::server,
-                 fmt::format("statement failed on {}: {} (SQLSTATE {})", where, message,
-                             state.empty() ? "unknown" : state),
-                 temporary ? Temporary::yes : Temporary::no);
+    const bool temporary = state.substr(0, 2) == "40" || state == "55P03" || state == "57014" || state == "53300";
+    return Error(
+        Code::server,
+        fmt::format("statement failed on {}: {} (SQLSTATE {})", where, message, state.empty() ? "unknown" : state),
+        temporary ? Temporary::yes : Temporary::no);
 }
 
 // The exception in flight as an Error about `where` (a redacted DSN). Call
@@ -233,8 +227,7 @@ Error translate_current(const std::string& where) {
     } catch (const Error& e) {
         return e;
     } catch (const pqxx::broken_connection& e) {
-        return Error(Code::connection,
-                     fmt::format("lost connection to {}: {}", where, connect_reason(e.what())),
+        return Error(Code::connection, fmt::format("lost connection to {}: {}", where, connect_reason(e.what())),
                      Temporary::yes);
     } catch (const pqxx::sql_error& e) {
         return statement_error(where, e.what(), e.sqlstate());
@@ -248,16 +241,13 @@ Error translate_current(const std::string& where) {
         return statement_error(where, e.what(), "40000");
     } catch (const pqxx::in_doubt_error& e) {
         return Error(Code::connection,
-                     fmt::format("commit on {} may or may not have happened: {}", where,
-                                 server_message(e.what())));
+                     fmt::format("commit on {} may or may not have happened: {}", where, server_message(e.what())));
     } catch (const pqxx::conversion_error& e) {
-        return Error(Code::data, fmt::format("cannot read a value from {}: {}", where,
-                                             server_message(e.what())));
+        return Error(Code::data, fmt::format("cannot read a value from {}: {}", where, server_message(e.what())));
     } catch (const std::bad_alloc&) {
         return Error(Code::internal, fmt::format("out of memory reading from {}", where));
     } catch (const std::exception& e) {
-        return Error(Code::internal,
-                     fmt::format("postgres client error on {}: {}", where, server_message(e.what())));
+        return Error(Code::internal, fmt::format("postgres client error on {}: {}", where, server_message(e.what())));
     } catch (...) {
         return Error(Code::internal, fmt::format("unknown failure on {}", where));
     }
@@ -322,11 +312,7 @@ void append_copy_text(std::string& line, std::string_view text) {
     std::size_t done = 0;
     for (std::size_t i = 0; i < text.size(); ++i) {
         const char c = text[i];
-        const char* escaped = c == '\\'   ? "\\\\"
-                              : c == '\t' ? "\\t"
-                              : c == '\n' ? "\\n"
-                              : c == '\r' ? "\\r"
-                                          : nullptr;
+        const char* escaped = c == '\\' ? "\\\\" : c == '\t' ? "\\t" : c == '\n' ? "\\n" : c == '\r' ? "\\r" : nullptr;
         if (escaped == nullptr) continue;
         line.append(text.data() + done, i - done);
         line += escaped;
@@ -381,15 +367,14 @@ Value read_value(ValueKind kind, std::string_view text, const std::string& colum
 
 // Fills `row` from one COPY text line: fields separated by tabs (tabs in data
 // arrive escaped), "\N" for NULL, backslash escapes.
-void parse_copy_line(std::string_view line, const std::vector<ValueKind>& kinds,
-                     const std::vector<std::string>& names, Row& row, std::string& scratch) {
+void parse_copy_line(std::string_view line, const std::vector<ValueKind>& kinds, const std::vector<std::string>& names,
+                     Row& row, std::string& scratch) {
     if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
     row.resize(kinds.size());
     std::size_t pos = 0;
     for (std::size_t c = 0; c < kinds.size(); ++c) {
         if (pos > line.size())
-            throw Error(Code::internal, fmt::format("COPY line has {} fields, expected {}", c,
-                                                    kinds.size()));
+            throw Error(Code::internal, fmt::format("COPY line has {} fields, expected {}", c, kinds.size()));
         std::size_t end = line.find('\t', pos);
         if (end == std::string_view::npos) end = line.size();
         const std::string_view field = line.substr(pos, end - pos);
@@ -404,22 +389,22 @@ void parse_copy_line(std::string_view line, const std::vector<ValueKind>& kinds,
         }
     }
     if (!kinds.empty() && pos <= line.size())
-        throw Error(Code::internal,
-                    fmt::format("COPY line has more fields than the {} expected", kinds.size()));
+        throw Error(Code::internal, fmt::format("COPY line has more fields than the {} expected", kinds.size()));
 }
 
-void read_result_row(const pqxx::row& in, const std::vector<ValueKind>& kinds,
-                     const std::vector<std::string>& names, Row& row) {
+void read_result_row(const pqxx::row& in, const std::vector<ValueKind>& kinds, const std::vector<std::string>& names,
+                     Row& row) {
     row.resize(kinds.size());
     for (std::size_t c = 0; c < kinds.size(); ++c) {
         const pqxx::field f = in[static_cast<pqxx::row::size_type>(c)];
-        if (f.is_null()) row[c] = Value();
-        else row[c] = read_value(kinds[c], std::string_view(f.c_str(), f.size()), names[c]);
+        if (f.is_null())
+            row[c] = Value();
+        else
+            row[c] = read_value(kinds[c], std::string_view(f.c_str(), f.size()), names[c]);
     }
 }
 
-void describe_result(const pqxx::result& r, std::vector<std::string>& names,
-                     std::vector<ValueKind>& kinds) {
+void describe_result(const pqxx::result& r, std::vector<std::string>& names, std::vector<ValueKind>& kinds) {
     names.clear();
     kinds.clear();
     for (pqxx::row::size_type c = 0; c < r.columns(); ++c) {
@@ -466,14 +451,12 @@ QueryShape shape_of(std::string_view sql) {
     sql = skip_space(sql);
     auto first_is = [&](std::string_view word) {
         return starts_with_nocase(sql, word) &&
-               (sql.size() == word.size() ||
-                !std::isalnum(static_cast<unsigned char>(sql[word.size()])));
+               (sql.size() == word.size() || !std::isalnum(static_cast<unsigned char>(sql[word.size()])));
     };
     if (first_is("select") || first_is("values") || first_is("table")) return QueryShape::plain;
     // WITH x AS (DELETE ... RETURNING ...) SELECT cannot be wrapped or declared;
     // a false alarm (the word inside a string) only costs buffering.
-    if (first_is("with") && !has_word(sql, "insert") && !has_word(sql, "update") &&
-        !has_word(sql, "delete"))
+    if (first_is("with") && !has_word(sql, "insert") && !has_word(sql, "update") && !has_word(sql, "delete"))
         return QueryShape::plain;
     return QueryShape::other;
 }
@@ -531,8 +514,7 @@ public:
     void rollback() override;
 
     std::vector<ColumnInfo> columns(std::string_view table) override;
-    std::unique_ptr<BulkWriter> bulk_insert(std::string_view table,
-                                            const std::vector<std::string>& columns) override;
+    std::unique_ptr<BulkWriter> bulk_insert(std::string_view table, const std::vector<std::string>& columns) override;
 
     // The exception in flight as an Error. A failure from the server inside
     // begin()..commit() dooms the transaction (PostgreSQL ignores everything
@@ -657,8 +639,7 @@ public:
                 tx = m_own_tx.get();
             }
             // Newlines keep a trailing "-- comment" from swallowing the parenthesis.
-            describe_result(tx->exec("SELECT * FROM (" + query + "\n) AS webook_describe LIMIT 0"),
-                            m_names, m_kinds);
+            describe_result(tx->exec("SELECT * FROM (" + query + "\n) AS webook_describe LIMIT 0"), m_names, m_kinds);
             m_stream = std::make_unique<pqxx::stream_from>(*tx, "(" + query + "\n)");
         } catch (...) {
             Error e = conn.failure();
@@ -740,14 +721,12 @@ private:
 class ResultCursor final : public RowCursor {
 public:
     // Buffered: the whole result is already here; the connection is free.
-    ResultCursor(pqxx::result result, const std::string& where)
-        : m_where(where), m_result(std::move(result)) {
+    ResultCursor(pqxx::result result, const std::string& where) : m_where(where), m_result(std::move(result)) {
         describe_result(m_result, m_names, m_kinds);
     }
 
     // DECLARE ... CURSOR with bound parameters, FETCH per batch.
-    ResultCursor(PostgresConnection& conn, std::string_view sql,
-                 const std::vector<std::optional<std::string>>& params)
+    ResultCursor(PostgresConnection& conn, std::string_view sql, const std::vector<std::optional<std::string>>& params)
         : m_conn(&conn), m_where(conn.describe()), m_lease(std::in_place, conn.busy_flag()) {
         try {
             m_tx = conn.open_transaction();
@@ -756,9 +735,7 @@ public:
                 m_tx = m_own_tx.get();
             }
             m_cursor = conn.next_cursor_name();
-            exec_with(*m_tx,
-                      "DECLARE " + m_cursor + " NO SCROLL CURSOR FOR " +
-                          std::string(strip_terminator(sql)),
+            exec_with(*m_tx, "DECLARE " + m_cursor + " NO SCROLL CURSOR FOR " + std::string(strip_terminator(sql)),
                       params);
             // FETCH 0 returns no rows but describes the columns.
             describe_result(m_tx->exec("FETCH FORWARD 0 FROM " + m_cursor), m_names, m_kinds);
@@ -783,8 +760,7 @@ public:
                     if (!fetch(max_rows - n)) break;
                 }
                 if (n == out.size()) out.emplace_back();
-                read_result_row(m_result[static_cast<pqxx::result::size_type>(m_pos)], m_kinds,
-                                m_names, out[n]);
+                read_result_row(m_result[static_cast<pqxx::result::size_type>(m_pos)], m_kinds, m_names, out[n]);
                 ++m_pos;
                 ++n;
             }
@@ -859,8 +835,7 @@ private:
 
 class CopyWriter final : public BulkWriter {
 public:
-    CopyWriter(PostgresConnection& conn, const std::string& table,
-               const std::vector<std::string>& quoted_columns)
+    CopyWriter(PostgresConnection& conn, const std::string& table, const std::vector<std::string>& quoted_columns)
         : m_conn(conn), m_lease(conn.busy_flag()), m_columns(quoted_columns.size()) {
         try {
             pqxx::transaction_base* tx = conn.open_transaction();
@@ -882,11 +857,9 @@ public:
     ~CopyWriter() override { abandon(); }
 
     void write(const Row& row) override {
-        if (!m_stream)
-            throw Error(Code::internal, "write() on a finished or failed COPY to " + m_conn.describe());
+        if (!m_stream) throw Error(Code::internal, "write() on a finished or failed COPY to " + m_conn.describe());
         if (row.size() != m_columns)
-            throw Error(Code::internal, fmt::format("COPY row has {} values for {} columns",
-                                                    row.size(), m_columns));
+            throw Error(Code::internal, fmt::format("COPY row has {} values for {} columns", row.size(), m_columns));
         m_line.clear();
         for (std::size_t i = 0; i < row.size(); ++i) {
             if (i) m_line += '\t';
@@ -902,8 +875,7 @@ public:
     }
 
     void finish() override {
-        if (!m_stream)
-            throw Error(Code::internal, "finish() on a finished or failed COPY to " + m_conn.describe());
+        if (!m_stream) throw Error(Code::internal, "finish() on a finished or failed COPY to " + m_conn.describe());
         try {
             m_stream->complete();
             m_stream.reset();
@@ -949,10 +921,8 @@ private:
 // ---------------------------------------------------------------------------
 // The connection
 
-PostgresConnection::PostgresConnection(const Dsn& dsn, const ConnectOptions& options)
-    : m_describe(dsn.redacted()) {
-    std::string session =
-        "-c TimeZone=UTC -c DateStyle=ISO -c bytea_output=hex -c extra_float_digits=1";
+PostgresConnection::PostgresConnection(const Dsn& dsn, const ConnectOptions& options) : m_describe(dsn.redacted()) {
+    std::string session = "-c TimeZone=UTC -c DateStyle=ISO -c bytea_output=hex -c extra_float_digits=1";
     if (options.read_timeout_seconds > 0)
         session += fmt::format(" -c statement_timeout={}", options.read_timeout_seconds * 1000);
     std::string conninfo = fmt::format(
@@ -964,8 +934,7 @@ PostgresConnection::PostgresConnection(const Dsn& dsn, const ConnectOptions& opt
     try {
         m_conn = std::make_unique<pqxx::connection>(conninfo);
     } catch (const std::exception& e) {
-        throw Error(Code::connection,
-                    fmt::format("cannot connect to {}: {}", m_describe, connect_reason(e.what())));
+        throw Error(Code::connection, fmt::format("cannot connect to {}: {}", m_describe, connect_reason(e.what())));
     }
     m_notices = std::make_unique<NoticeToLog>(*m_conn);
     log::get("db")->debug("connected to {} (server version {})", m_describe, m_conn->server_version());
@@ -978,10 +947,9 @@ PostgresConnection::~PostgresConnection() {
 
 void PostgresConnection::check_idle(std::string_view what) const {
     if (m_busy)
-        throw Error(Code::internal,
-                    fmt::format("{} on {}: connection busy with an open cursor or COPY "
-                                "(finish it, or use a second connection)",
-                                what, m_describe));
+        throw Error(Code::internal, fmt::format("{} on {}: connection busy with an open cursor or COPY "
+                                                "(finish it, or use a second connection)",
+                                                what, m_describe));
 }
 
 const std::string& PostgresConnection::prepared_name(const std::string& sql) {
@@ -993,8 +961,7 @@ const std::string& PostgresConnection::prepared_name(const std::string& sql) {
         try {
             m_conn->unprepare(m_prepared.at(oldest));
         } catch (const std::exception& e) {
-            log::get("db")->debug("dropping a prepared statement on {}: {}", m_describe,
-                                  server_message(e.what()));
+            log::get("db")->debug("dropping a prepared statement on {}: {}", m_describe, server_message(e.what()));
         }
         m_prepared.erase(oldest);
     }
@@ -1032,8 +999,7 @@ std::unique_ptr<RowCursor> PostgresConnection::stream(std::string_view sql, Para
     const auto texts = param_texts(params);
     try {
         return std::make_unique<ResultCursor>(
-            run([&](pqxx::transaction_base& tx) { return exec_with(tx, std::string(sql), texts); }),
-            m_describe);
+            run([&](pqxx::transaction_base& tx) { return exec_with(tx, std::string(sql), texts); }), m_describe);
     } catch (...) {
         throw failure();
     }
@@ -1065,8 +1031,8 @@ void PostgresConnection::commit() {
     check_idle("commit");
     if (!m_work) throw Error(Code::internal, "commit() without begin() on " + m_describe);
     auto work = std::move(m_work);
-    const Error rolled_back(Code::server, "transaction on " + m_describe +
-                                              " was rolled back: a statement in it failed");
+    const Error rolled_back(Code::server,
+                            "transaction on " + m_describe + " was rolled back: a statement in it failed");
     if (m_work_failed) {
         try {
             work->abort();
@@ -1129,8 +1095,7 @@ std::vector<ColumnInfo> PostgresConnection::columns(std::string_view table) {
     } catch (...) {
         throw failure().context(fmt::format("reading the columns of '{}'", table));
     }
-    if (r.empty())
-        throw Error(Code::config, fmt::format("table '{}' not found in {}", table, m_describe));
+    if (r.empty()) throw Error(Code::config, fmt::format("table '{}' not found in {}", table, m_describe));
     std::vector<ColumnInfo> out;
     out.reserve(r.size());
     for (const auto& row : r) {
@@ -1155,8 +1120,7 @@ std::vector<ColumnInfo> PostgresConnection::columns(std::string_view table) {
 std::unique_ptr<BulkWriter> PostgresConnection::bulk_insert(std::string_view table,
                                                             const std::vector<std::string>& columns) {
     const std::string quoted_table = dialect().quote(table);
-    if (columns.empty())
-        throw Error(Code::internal, fmt::format("bulk insert into '{}' without columns", table));
+    if (columns.empty()) throw Error(Code::internal, fmt::format("bulk insert into '{}' without columns", table));
     std::vector<std::string> quoted;
     quoted.reserve(columns.size());
     for (const auto& c : columns) quoted.push_back(dialect().quote(c));

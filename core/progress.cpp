@@ -33,7 +33,8 @@ void ProgressLine::run() {
         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         const auto rows = m_counter.rows.load();
         const auto findings = m_counter.findings.load();
-        std::string line = fmt::format("\r\033[K{}: {} rows, {:.0f} rows/s, {:.0f}s", m_label, rows, s > 0 ? rows / s : 0.0, s);
+        std::string line =
+            fmt::format("\r\033[K{}: {} rows, {:.0f} rows/s, {:.0f}s", m_label, rows, s > 0 ? rows / s : 0.0, s);
         if (findings > 0) line += fmt::format(", {} inconsistencies", findings);
         std::fputs(line.c_str(), stderr);
         std::fflush(stderr);

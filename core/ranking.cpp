@@ -23,8 +23,8 @@ namespace {
 constexpr std::int64_t k_published = 2;  // published_articles.status
 constexpr double k_micros_per_hour = 3'600'000'000.0;
 constexpr std::size_t k_max_top = 10'000;
-constexpr std::size_t k_max_batch = 20'000;   // bound parameters per like-count query stay far below 65535
-constexpr std::size_t k_insert_rows = 500;    // ranking_items rows per INSERT statement
+constexpr std::size_t k_max_batch = 20'000;  // bound parameters per like-count query stay far below 65535
+constexpr std::size_t k_insert_rows = 500;   // ranking_items rows per INSERT statement
 
 const log::Logger& logger() {
     static const log::Logger* l = log::get("ranking");
@@ -51,8 +51,8 @@ const SidePlan& scan_side() {
 }
 
 const SidePlan& details_side() {
-    static const SidePlan side = published_side({"id", "title", "author_id"},
-                                                {ValueKind::integer, ValueKind::text, ValueKind::integer});
+    static const SidePlan side =
+        published_side({"id", "title", "author_id"}, {ValueKind::integer, ValueKind::text, ValueKind::integer});
     return side;
 }
 
@@ -84,10 +84,10 @@ public:
         m_params.push_back(Value::text("article"));
         m_params.push_back(Value::integer(first));
         m_params.push_back(Value::integer(last));
-        const std::string range = fmt::format("SELECT biz_id, like_cnt FROM {} WHERE biz = {} AND biz_id >= {} AND "
-                                              "biz_id <= {}",
-                                              d.quote("interactives"), d.placeholder(1), d.placeholder(2),
-                                              d.placeholder(3));
+        const std::string range = fmt::format(
+            "SELECT biz_id, like_cnt FROM {} WHERE biz = {} AND biz_id >= {} AND "
+            "biz_id <= {}",
+            d.quote("interactives"), d.placeholder(1), d.placeholder(2), d.placeholder(3));
         std::string sql;
         if (dense) {
             sql = range;
@@ -216,9 +216,8 @@ std::vector<RankedArticle> compute_hot_ranking(Connection& conn, const RankOptio
     RankStats local;
     std::vector<Row> batch;
     while (with_context("ranking published_articles", [&] { return articles.next(batch); })) {
-        const auto& counts = with_context("reading like counts from interactives", [&]() -> decltype(auto) {
-            return likes.fetch(batch);
-        });
+        const auto& counts = with_context("reading like counts from interactives",
+                                          [&]() -> decltype(auto) { return likes.fetch(batch); });
         // Both sorted by id: a merge finds each article's count.
         auto count = counts.begin();
         for (const auto& row : batch) {
@@ -249,8 +248,8 @@ Ranking publish_hot_ranking(Connection& conn, std::vector<RankedArticle> items, 
                             const RankHooks& hooks) {
     // Portable statements: through a double-write connection the ranking is
     // published on both sides, in the mode's order.
-    const std::vector<std::string> item_columns = {"version", "position", "article_id", "title",
-                                                   "author_id", "like_cnt",  "score",      "ctime"};
+    const std::vector<std::string> item_columns = {"version",   "position", "article_id", "title",
+                                                   "author_id", "like_cnt", "score",      "ctime"};
     Ranking ranking;
     ranking.computed_at_micros = computed_at_micros;
     std::optional<std::int64_t> replaced;
@@ -261,17 +260,17 @@ Ranking publish_hot_ranking(Connection& conn, std::vector<RankedArticle> items, 
         // publisher waiting here holds no lock that a host taking the job
         // would wait for.
         const Value name[] = {Value::text(k_hot_ranking)};
-        replaced = optional_int(conn.query_one(PortableSql{[](const Dialect& d) {
-                                                               return fmt::format(
-                                                                   "SELECT version FROM {} WHERE name = {}{}",
-                                                                   d.quote("ranking_current"), d.placeholder(1),
-                                                                   d.for_update());
-                                                           },
-                                                           {}},
-                                               name));
+        replaced = optional_int(conn.query_one(
+            PortableSql{[](const Dialect& d) {
+                            return fmt::format("SELECT version FROM {} WHERE name = {}{}", d.quote("ranking_current"),
+                                               d.placeholder(1), d.for_update());
+                        },
+                        {}},
+            name));
         if (hooks.before_publish) hooks.before_publish(conn);
         const auto highest = optional_int(conn.query_one(PortableSql{
-            [](const Dialect& d) { return fmt::format("SELECT MAX(version) FROM {}", d.quote("ranking_items")); }, {}}));
+            [](const Dialect& d) { return fmt::format("SELECT MAX(version) FROM {}", d.quote("ranking_items")); },
+            {}}));
         ranking.version = std::max(replaced.value_or(0), highest.value_or(0)) + 1;
 
         // 1. The new version's rows: invisible to readers until the pointer moves.
@@ -281,22 +280,22 @@ Ranking publish_hot_ranking(Connection& conn, std::vector<RankedArticle> items, 
             params.reserve(n * item_columns.size());
             for (std::size_t i = 0; i < n; ++i) {
                 const RankedArticle& a = items[first + i];
-                for (auto&& v : {Value::integer(ranking.version), Value::integer(a.position),
-                                 Value::integer(a.article_id), Value::text(a.title), Value::integer(a.author_id),
-                                 Value::integer(a.like_cnt), Value::real(a.score), Value::datetime_micros(a.ctime_micros)})
+                for (auto&& v :
+                     {Value::integer(ranking.version), Value::integer(a.position), Value::integer(a.article_id),
+                      Value::text(a.title), Value::integer(a.author_id), Value::integer(a.like_cnt),
+                      Value::real(a.score), Value::datetime_micros(a.ctime_micros)})
                     params.push_back(v);
             }
-            const PortableSql insert{[&item_columns, n](const Dialect& d) {
-                                         std::string sql = fmt::format("INSERT INTO {} ({}) VALUES ",
-                                                                       d.quote("ranking_items"),
-                                                                       d.quote_list(item_columns));
-                                         const int width = static_cast<int>(item_columns.size());
-                                         for (std::size_t i = 0; i < n; ++i)
-                                             sql += (i ? ", " : "") +
-                                                    d.placeholders(static_cast<int>(i) * width + 1, width);
-                                         return sql;
-                                     },
-                                     "ranking_items"};
+            const PortableSql insert{
+                [&item_columns, n](const Dialect& d) {
+                    std::string sql = fmt::format("INSERT INTO {} ({}) VALUES ", d.quote("ranking_items"),
+                                                  d.quote_list(item_columns));
+                    const int width = static_cast<int>(item_columns.size());
+                    for (std::size_t i = 0; i < n; ++i)
+                        sql += (i ? ", " : "") + d.placeholders(static_cast<int>(i) * width + 1, width);
+                    return sql;
+                },
+                "ranking_items"};
             conn.execute(insert, params);
         }
         // 2. One statement makes it current.

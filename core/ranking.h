@@ -153,7 +153,7 @@ struct RankJobOptions {
     std::string owner;                                           // default: default_lease_owner()
     std::chrono::microseconds lease = std::chrono::seconds(60);  // default: 60s, >= 1s; renewed every third
     LeaseClock lease_clock;                                      // default: the database's clock
-    Clock* clock = nullptr;  // steady time for renewals; default: Clock::real()
+    Clock* clock = nullptr;                                      // steady time for renewals; default: Clock::real()
     // Where the ranking is computed from: default: none, the job's own
     // connection. During a migration the job's connection double-writes (the
     // lease and the ranking reach both sides) and this reads the

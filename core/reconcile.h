@@ -138,7 +138,7 @@ enum class Resolution {
     repairable,    // --fix would repair it (this run reports only)
     would_repair,  // --fix --dry-run: what would be done is in action
     repaired,      // repaired in this run (action says how)
-    skipped,  // --fix found the rows changed when it locked them: nothing done (action says how)
+    skipped,       // --fix found the rows changed when it locked them: nothing done (action says how)
 };
 std::string_view resolution_name(Resolution r);  // "needs_human", "repairable", ...
 
@@ -236,8 +236,8 @@ enum class FixMode {
 };
 
 struct ReconcileOptions {
-    std::int64_t from_micros = 0;  // required: the window's start (UTC micros), inclusive
-    std::int64_t to_micros = 0;    // required: its end, exclusive; > from_micros
+    std::int64_t from_micros = 0;                              // required: the window's start (UTC micros), inclusive
+    std::int64_t to_micros = 0;                                // required: its end, exclusive; > from_micros
     std::chrono::microseconds grace{std::chrono::minutes(5)};  // in-flight margin; default: 5m
     std::chrono::microseconds pending_older_than{
         std::chrono::minutes(10)};         // outbox rows pending longer are reported; default: 10m

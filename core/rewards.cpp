@@ -32,8 +32,7 @@ Value at(std::int64_t micros) {
 
 PortableSql insert_into(const char* table, std::vector<std::string> columns, std::string what) {
     return {[table, columns = std::move(columns)](const Dialect& d) {
-                return fmt::format("INSERT INTO {} ({}) VALUES {}", d.quote(table),
-                                   d.quote_list(columns),
+                return fmt::format("INSERT INTO {} ({}) VALUES {}", d.quote(table), d.quote_list(columns),
                                    d.placeholders(1, static_cast<int>(columns.size())));
             },
             std::move(what)};
@@ -48,8 +47,7 @@ bool is_final(PaymentStatus s) {
 }
 
 PaymentStatus payment_status(std::int64_t v) {
-    if (v < 0 || v > 3)
-        throw Error(Code::data, fmt::format("payment status {} is not 0..3", v));
+    if (v < 0 || v > 3) throw Error(Code::data, fmt::format("payment status {} is not 0..3", v));
     return static_cast<PaymentStatus>(v);
 }
 
@@ -57,26 +55,19 @@ PaymentStatus payment_status(std::int64_t v) {
 
 std::string_view reward_status_name(RewardStatus s) {
     switch (s) {
-        case RewardStatus::init:
-            return "init";
-        case RewardStatus::paid:
-            return "paid";
-        case RewardStatus::failed:
-            return "failed";
+    case RewardStatus::init: return "init";
+    case RewardStatus::paid: return "paid";
+    case RewardStatus::failed: return "failed";
     }
     return "unknown";
 }
 
 std::string_view payment_status_name(PaymentStatus s) {
     switch (s) {
-        case PaymentStatus::init:
-            return "init";
-        case PaymentStatus::pending:
-            return "pending";
-        case PaymentStatus::success:
-            return "success";
-        case PaymentStatus::failed:
-            return "failed";
+    case PaymentStatus::init: return "init";
+    case PaymentStatus::pending: return "pending";
+    case PaymentStatus::success: return "success";
+    case PaymentStatus::failed: return "failed";
     }
     return "unknown";
 }
@@ -86,12 +77,9 @@ std::string_view outcome_name(PaymentOutcome o) {
 }
 
 PaymentOutcome parse_outcome(std::string_view text) {
-    if (text == "success")
-        return PaymentOutcome::success;
-    if (text == "failed")
-        return PaymentOutcome::failed;
-    throw Error(Code::usage,
-                fmt::format("payment status must be success or failed, not '{}'", text));
+    if (text == "success") return PaymentOutcome::success;
+    if (text == "failed") return PaymentOutcome::failed;
+    throw Error(Code::usage, fmt::format("payment status must be success or failed, not '{}'", text));
 }
 
 std::string biz_trade_no_for(std::int64_t reward_id) {
@@ -103,19 +91,16 @@ std::int64_t reward_id_of(std::string_view biz_trade_no) {
     if (biz_trade_no.starts_with(k_biz_trade_prefix)) {
         std::string_view digits = biz_trade_no.substr(k_biz_trade_prefix.size());
         auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
-        if (ec == std::errc() && end == digits.data() + digits.size() && !digits.empty() &&
-            digits[0] != '-' && id > 0)
+        if (ec == std::errc() && end == digits.data() + digits.size() && !digits.empty() && digits[0] != '-' && id > 0)
             return id;
     }
-    throw Error(Code::data,
-                fmt::format("biz_trade_no '{}' is not reward-<id>", biz_trade_no.substr(0, 80)));
+    throw Error(Code::data, fmt::format("biz_trade_no '{}' is not reward-<id>", biz_trade_no.substr(0, 80)));
 }
 
 std::string PaymentEvent::to_json() const {
     nlohmann::ordered_json j;
     j["biz_trade_no"] = biz_trade_no;
-    if (!trade_no.empty())
-        j["trade_no"] = trade_no;
+    if (!trade_no.empty()) j["trade_no"] = trade_no;
     j["status"] = outcome_name(status);
     j["amount"] = amount;
     return j.dump();
@@ -123,20 +108,16 @@ std::string PaymentEvent::to_json() const {
 
 PaymentEvent PaymentEvent::parse(std::string_view json) {
     nlohmann::json j = nlohmann::json::parse(json, nullptr, false);
-    if (j.is_discarded())
-        throw Error(Code::data, "payment event is not JSON");
-    if (!j.is_object())
-        throw Error(Code::data, "payment event is not a JSON object");
+    if (j.is_discarded()) throw Error(Code::data, "payment event is not JSON");
+    if (!j.is_object()) throw Error(Code::data, "payment event is not a JSON object");
     PaymentEvent e;
     auto text = [&](const char* name, bool required) -> std::string {
         auto it = j.find(name);
         if (it == j.end() || it->is_null()) {
-            if (required)
-                throw Error(Code::data, fmt::format("payment event lacks \"{}\"", name));
+            if (required) throw Error(Code::data, fmt::format("payment event lacks \"{}\"", name));
             return {};
         }
-        if (!it->is_string())
-            throw Error(Code::data, fmt::format("payment event \"{}\" is not a string", name));
+        if (!it->is_string()) throw Error(Code::data, fmt::format("payment event \"{}\" is not a string", name));
         return it->get<std::string>();
     };
     e.biz_trade_no = text("biz_trade_no", true);
@@ -148,36 +129,27 @@ PaymentEvent PaymentEvent::parse(std::string_view json) {
     else if (status == "failed")
         e.status = PaymentOutcome::failed;
     else
-        throw Error(Code::data, fmt::format("payment event status '{}' is not success or failed",
-                                            status.substr(0, 40)));
+        throw Error(Code::data,
+                    fmt::format("payment event status '{}' is not success or failed", status.substr(0, 40)));
     auto amount = j.find("amount");
-    if (amount == j.end())
-        throw Error(Code::data, "payment event lacks \"amount\"");
-    if (!amount->is_number_integer())
-        throw Error(Code::data, "payment event \"amount\" is not an integer");
+    if (amount == j.end()) throw Error(Code::data, "payment event lacks \"amount\"");
+    if (!amount->is_number_integer()) throw Error(Code::data, "payment event \"amount\" is not an integer");
     e.amount = amount->get<std::int64_t>();
-    if (e.amount <= 0)
-        throw Error(Code::data, fmt::format("payment event amount {} is not positive", e.amount));
+    if (e.amount <= 0) throw Error(Code::data, fmt::format("payment event amount {} is not positive", e.amount));
     return e;
 }
 
 void RewardRequest::validate() const {
-    if (uid <= 0)
-        throw Error(Code::usage, fmt::format("--uid must be positive, not {}", uid));
-    if (target_uid <= 0)
-        throw Error(Code::usage, fmt::format("--target-uid must be positive, not {}", target_uid));
+    if (uid <= 0) throw Error(Code::usage, fmt::format("--uid must be positive, not {}", uid));
+    if (target_uid <= 0) throw Error(Code::usage, fmt::format("--target-uid must be positive, not {}", target_uid));
     if (biz.empty() || biz.size() > k_max_biz_bytes)
-        throw Error(Code::usage,
-                    fmt::format("--biz must be 1..{} bytes, not '{}'", k_max_biz_bytes, biz));
-    if (biz_id <= 0)
-        throw Error(Code::usage, fmt::format("--biz-id must be positive, not {}", biz_id));
+        throw Error(Code::usage, fmt::format("--biz must be 1..{} bytes, not '{}'", k_max_biz_bytes, biz));
+    if (biz_id <= 0) throw Error(Code::usage, fmt::format("--biz-id must be positive, not {}", biz_id));
     if (amount <= 0)
-        throw Error(Code::usage,
-                    fmt::format("--amount must be a positive number of cents, not {}", amount));
+        throw Error(Code::usage, fmt::format("--amount must be a positive number of cents, not {}", amount));
 }
 
-RewardService::RewardService(Connection& conn, RewardOptions options, IdGenerator& ids,
-                             WallClock clock)
+RewardService::RewardService(Connection& conn, RewardOptions options, IdGenerator& ids, WallClock clock)
     : m_conn(conn), m_options(std::move(options)), m_ids(ids), m_clock(std::move(clock)) {
     validate_topic_name(m_options.topic);
 }
@@ -192,13 +164,12 @@ CreatedReward RewardService::create_reward(const RewardRequest& request) {
     r.biz_trade_no = biz_trade_no_for(r.reward_id);
     r.amount = request.amount;
     const std::int64_t now = m_clock();
-    auto reward = insert_into(
-        k_rewards,
-        {"id", "biz", "biz_id", "uid", "target_uid", "amount", "status", "ctime", "utime"},
-        fmt::format("{} id={}", k_rewards, r.reward_id));
+    auto reward =
+        insert_into(k_rewards, {"id", "biz", "biz_id", "uid", "target_uid", "amount", "status", "ctime", "utime"},
+                    fmt::format("{} id={}", k_rewards, r.reward_id));
     auto payment = insert_into(k_payments,
-                               {"id", "trade_no", "biz_trade_no", "biz", "biz_id", "amount", "currency",
-                                "description", "status", "txn_id", "ctime", "utime"},
+                               {"id", "trade_no", "biz_trade_no", "biz", "biz_id", "amount", "currency", "description",
+                                "status", "txn_id", "ctime", "utime"},
                                fmt::format("{} trade_no={}", k_payments, r.trade_no));
     const std::vector<Value> reward_row{i64(r.reward_id),
                                         Value::text(request.biz),
@@ -209,90 +180,77 @@ CreatedReward RewardService::create_reward(const RewardRequest& request) {
                                         i64(static_cast<std::int64_t>(RewardStatus::init)),
                                         at(now),
                                         at(now)};
-    const std::vector<Value> payment_row{
-        i64(r.payment_id),
-        Value::text(r.trade_no),
-        Value::text(r.biz_trade_no),
-        Value::text("reward"),  // (biz, biz_id) of the payment: the reward it pays
-        i64(r.reward_id),
-        i64(request.amount),
-        Value::text("CNY"),
-        Value::text(fmt::format("reward for {} {}", request.biz, request.biz_id)),
-        i64(static_cast<std::int64_t>(PaymentStatus::init)),
-        Value(),
-        at(now),
-        at(now)};
-    with_context(fmt::format("creating a reward of {} cents for {} {}", request.amount, request.biz,
-                             request.biz_id),
+    const std::vector<Value> payment_row{i64(r.payment_id),
+                                         Value::text(r.trade_no),
+                                         Value::text(r.biz_trade_no),
+                                         Value::text("reward"),  // (biz, biz_id) of the payment: the reward it pays
+                                         i64(r.reward_id),
+                                         i64(request.amount),
+                                         Value::text("CNY"),
+                                         Value::text(fmt::format("reward for {} {}", request.biz, request.biz_id)),
+                                         i64(static_cast<std::int64_t>(PaymentStatus::init)),
+                                         Value(),
+                                         at(now),
+                                         at(now)};
+    with_context(fmt::format("creating a reward of {} cents for {} {}", request.amount, request.biz, request.biz_id),
                  [&] {
                      in_transaction(m_conn, [&] {
                          m_conn.execute(reward, reward_row);
                          m_conn.execute(payment, payment_row);
                      });
                  });
-    log::get("reward")->info("reward {} of {} cents from user {} to user {} for {} {}: payment {}",
-                             r.reward_id, r.amount, request.uid, request.target_uid, request.biz,
-                             request.biz_id, r.trade_no);
+    log::get("reward")->info("reward {} of {} cents from user {} to user {} for {} {}: payment {}", r.reward_id,
+                             r.amount, request.uid, request.target_uid, request.biz, request.biz_id, r.trade_no);
     return r;
 }
 
 CallbackResult RewardService::payment_callback(std::string_view trade_no, PaymentOutcome outcome,
                                                std::optional<std::string> txn_id) {
-    if (trade_no.empty())
-        throw Error(Code::usage, "--trade-no must not be empty");
+    if (trade_no.empty()) throw Error(Code::usage, "--trade-no must not be empty");
     const std::string trade(trade_no);
     const PaymentStatus wanted = final_status(outcome);
     PortableSql lock{[](const Dialect& d) {
-                         return fmt::format("SELECT {}, {}, {}, {} FROM {} WHERE {} = {}{}",
-                                            d.quote("id"), d.quote("biz_trade_no"),
-                                            d.quote("amount"), d.quote("status"),
-                                            d.quote(k_payments), d.quote("trade_no"),
-                                            d.placeholder(1), d.for_update());
+                         return fmt::format("SELECT {}, {}, {}, {} FROM {} WHERE {} = {}{}", d.quote("id"),
+                                            d.quote("biz_trade_no"), d.quote("amount"), d.quote("status"),
+                                            d.quote(k_payments), d.quote("trade_no"), d.placeholder(1), d.for_update());
                      },
                      fmt::format("{} trade_no={}", k_payments, trade)};
-    PortableSql mark{
-        [](const Dialect& d) {
-            return fmt::format(
-                "UPDATE {0} SET {1} = {2}, {3} = COALESCE({4}, {3}), {5} = {6} WHERE {7} = {8}",
-                d.quote(k_payments), d.quote("status"), d.placeholder(1), d.quote("txn_id"),
-                d.placeholder(2), d.quote("utime"), d.placeholder(3), d.quote("id"),
-                d.placeholder(4));
-        },
-        fmt::format("{} trade_no={}", k_payments, trade)};
+    PortableSql mark{[](const Dialect& d) {
+                         return fmt::format(
+                             "UPDATE {0} SET {1} = {2}, {3} = COALESCE({4}, {3}), {5} = {6} WHERE {7} = {8}",
+                             d.quote(k_payments), d.quote("status"), d.placeholder(1), d.quote("txn_id"),
+                             d.placeholder(2), d.quote("utime"), d.placeholder(3), d.quote("id"), d.placeholder(4));
+                     },
+                     fmt::format("{} trade_no={}", k_payments, trade)};
     const std::int64_t now = m_clock();
     CallbackResult result = with_context(fmt::format("payment callback for {}", trade), [&] {
         return in_transaction(m_conn, [&] {
             auto row = m_conn.query_one(lock, std::vector<Value>{Value::text(trade)});
-            if (!row)
-                throw Error(Code::usage, fmt::format("unknown trade number '{}'", trade));
+            if (!row) throw Error(Code::usage, fmt::format("unknown trade number '{}'", trade));
             CallbackResult r;
             r.trade_no = trade;
             r.biz_trade_no = std::string((*row)[1].as_string());
             const PaymentStatus current = payment_status((*row)[3].as_int());
             if (is_final(current)) {
                 if (current != wanted)
-                    throw Error(
-                        Code::usage,
-                        fmt::format("payment {} is already {}: a {} callback contradicts it", trade,
-                                    payment_status_name(current), outcome_name(outcome)));
+                    throw Error(Code::usage, fmt::format("payment {} is already {}: a {} callback contradicts it",
+                                                         trade, payment_status_name(current), outcome_name(outcome)));
                 r.status = current;  // the provider called back again: nothing to do
                 return r;
             }
-            m_conn.execute(mark, std::vector<Value>{i64(static_cast<std::int64_t>(wanted)),
-                                                    txn_id ? Value::text(*txn_id) : Value(),
-                                                    at(now), i64((*row)[0].as_int())});
+            m_conn.execute(
+                mark, std::vector<Value>{i64(static_cast<std::int64_t>(wanted)),
+                                         txn_id ? Value::text(*txn_id) : Value(), at(now), i64((*row)[0].as_int())});
             PaymentEvent event{r.biz_trade_no, trade, outcome, (*row)[2].as_int()};
-            r.outbox_id = enqueue_outbox(m_conn, {m_options.topic, r.biz_trade_no, event.to_json()},
-                                         now, m_ids);
+            r.outbox_id = enqueue_outbox(m_conn, {m_options.topic, r.biz_trade_no, event.to_json()}, now, m_ids);
             r.status = wanted;
             r.changed = true;
             return r;
         });
     });
     if (result.changed)
-        log::get("reward")->info("payment {} ({}) is {}; event {} queued", trade,
-                                 result.biz_trade_no, payment_status_name(result.status),
-                                 result.outbox_id);
+        log::get("reward")->info("payment {} ({}) is {}; event {} queued", trade, result.biz_trade_no,
+                                 payment_status_name(result.status), result.outbox_id);
     return result;
 }
 

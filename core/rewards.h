@@ -105,9 +105,8 @@ struct RewardOptions {
 };
 
 class RewardService {
-  public:
-    explicit RewardService(Connection& conn, RewardOptions options = {},
-                           IdGenerator& ids = IdGenerator::global(),
+public:
+    explicit RewardService(Connection& conn, RewardOptions options = {}, IdGenerator& ids = IdGenerator::global(),
                            WallClock clock = system_micros);
 
     CreatedReward create_reward(const RewardRequest& request);
@@ -118,7 +117,7 @@ class RewardService {
     CallbackResult payment_callback(std::string_view trade_no, PaymentOutcome outcome,
                                     std::optional<std::string> txn_id = std::nullopt);
 
-  private:
+private:
     Connection& m_conn;
     RewardOptions m_options;
     IdGenerator& m_ids;

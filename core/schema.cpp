@@ -54,25 +54,25 @@ std::vector<TableDef> build() {
 
     // Authors' drafts; status: 1 unpublished, 2 published, 3 private.
     TableDef articles{"articles", {}, {"id"}, {}};
-    articles.columns = {col("id", ColumnType::id), varchar("title", 256),
-                        col("content", ColumnType::longtext), col("author_id", ColumnType::bigint),
-                        col("status", ColumnType::smallint)};
+    articles.columns = {col("id", ColumnType::id), varchar("title", 256), col("content", ColumnType::longtext),
+                        col("author_id", ColumnType::bigint), col("status", ColumnType::smallint)};
     articles.indexes = {{"idx_author", {"author_id"}, false}};
     add_times(articles);
     tables.push_back(articles);
 
     // Readers' copy: same id as the draft.
     TableDef published{"published_articles", {}, {"id"}, {}};
-    published.columns = {col("id", ColumnType::bigint), varchar("title", 256),
-                         col("content", ColumnType::longtext), col("author_id", ColumnType::bigint),
-                         col("status", ColumnType::smallint)};
+    published.columns = {col("id", ColumnType::bigint), varchar("title", 256), col("content", ColumnType::longtext),
+                         col("author_id", ColumnType::bigint), col("status", ColumnType::smallint)};
     published.indexes = {{"idx_author", {"author_id"}, false}};
     add_times(published);
     published.indexes.push_back({"idx_ctime", {"ctime"}, false});
     tables.push_back(published);
 
     TableDef interactives{"interactives", {}, {"id"}, {}};
-    interactives.columns = {col("id", ColumnType::id), varchar("biz", 32), col("biz_id", ColumnType::bigint),
+    interactives.columns = {col("id", ColumnType::id),
+                            varchar("biz", 32),
+                            col("biz_id", ColumnType::bigint),
                             col("read_cnt", ColumnType::bigint, false, "0"),
                             col("like_cnt", ColumnType::bigint, false, "0"),
                             col("collect_cnt", ColumnType::bigint, false, "0")};
@@ -89,17 +89,22 @@ std::vector<TableDef> build() {
     tables.push_back(likes);
 
     TableDef collects{"user_collection_bizs", {}, {"id"}, {}};
-    collects.columns = {col("id", ColumnType::id), col("uid", ColumnType::bigint), col("cid", ColumnType::bigint),
-                        varchar("biz", 32), col("biz_id", ColumnType::bigint), col("status", ColumnType::smallint)};
+    collects.columns = {col("id", ColumnType::id),         col("uid", ColumnType::bigint),
+                        col("cid", ColumnType::bigint),    varchar("biz", 32),
+                        col("biz_id", ColumnType::bigint), col("status", ColumnType::smallint)};
     collects.indexes = {{"uk_uid_biz", {"uid", "biz", "biz_id"}, true}};
     add_times(collects);
     tables.push_back(collects);
 
     // status: 0 init, 1 paid, 2 failed. Amounts in cents.
     TableDef rewards{"rewards", {}, {"id"}, {}};
-    rewards.columns = {col("id", ColumnType::id), varchar("biz", 32), col("biz_id", ColumnType::bigint),
-                       col("uid", ColumnType::bigint), col("target_uid", ColumnType::bigint),
-                       col("amount", ColumnType::bigint), col("status", ColumnType::smallint)};
+    rewards.columns = {col("id", ColumnType::id),
+                       varchar("biz", 32),
+                       col("biz_id", ColumnType::bigint),
+                       col("uid", ColumnType::bigint),
+                       col("target_uid", ColumnType::bigint),
+                       col("amount", ColumnType::bigint),
+                       col("status", ColumnType::smallint)};
     rewards.indexes = {{"idx_uid", {"uid"}, false}, {"idx_target", {"target_uid"}, false}};
     add_times(rewards);
     tables.push_back(rewards);
@@ -108,12 +113,18 @@ std::vector<TableDef> build() {
     // (biz, biz_id) = ("reward", <reward id>) too, so reconciliation can merge
     // rewards, payments and ledger entries in one key order.
     TableDef payments{"payments", {}, {"id"}, {}};
-    payments.columns = {col("id", ColumnType::id), varchar("trade_no", 64), varchar("biz_trade_no", 64),
-                        varchar("biz", 32, false, "''"), col("biz_id", ColumnType::bigint, false, "0"),
-                        col("amount", ColumnType::bigint), varchar("currency", 8, false, "'CNY'"),
-                        varchar("description", 256, false, "''"), col("status", ColumnType::smallint),
+    payments.columns = {col("id", ColumnType::id),
+                        varchar("trade_no", 64),
+                        varchar("biz_trade_no", 64),
+                        varchar("biz", 32, false, "''"),
+                        col("biz_id", ColumnType::bigint, false, "0"),
+                        col("amount", ColumnType::bigint),
+                        varchar("currency", 8, false, "'CNY'"),
+                        varchar("description", 256, false, "''"),
+                        col("status", ColumnType::smallint),
                         varchar("txn_id", 128, true)};
-    payments.indexes = {{"uk_trade_no", {"trade_no"}, true}, {"uk_biz_trade_no", {"biz_trade_no"}, true},
+    payments.indexes = {{"uk_trade_no", {"trade_no"}, true},
+                        {"uk_biz_trade_no", {"biz_trade_no"}, true},
                         {"idx_biz", {"biz", "biz_id"}, false}};
     add_times(payments);
     tables.push_back(payments);
@@ -129,10 +140,10 @@ std::vector<TableDef> build() {
     // One ledger entry per account per (biz, biz_id): a replayed booking is a
     // unique-key conflict, not a second credit.
     TableDef activities{"account_activities", {}, {"id"}, {}};
-    activities.columns = {col("id", ColumnType::id), col("account_id", ColumnType::bigint),
-                          col("uid", ColumnType::bigint), col("amount", ColumnType::bigint),
-                          varchar("currency", 8, false, "'CNY'"), varchar("biz", 32),
-                          col("biz_id", ColumnType::bigint)};
+    activities.columns = {
+        col("id", ColumnType::id),         col("account_id", ColumnType::bigint),  col("uid", ColumnType::bigint),
+        col("amount", ColumnType::bigint), varchar("currency", 8, false, "'CNY'"), varchar("biz", 32),
+        col("biz_id", ColumnType::bigint)};
     activities.indexes = {{"uk_biz_account", {"biz", "biz_id", "account_id"}, true},
                           {"idx_account", {"account_id"}, false}};
     add_times(activities);
@@ -140,20 +151,24 @@ std::vector<TableDef> build() {
 
     // Transactional outbox; status: 0 pending, 1 sent, 2 dead.
     TableDef outbox{"outbox", {}, {"id"}, {}};
-    outbox.columns = {col("id", ColumnType::id), varchar("topic", 128), varchar("msg_key", 128),
-                      col("payload", ColumnType::text), col("status", ColumnType::smallint, false, "0"),
+    outbox.columns = {col("id", ColumnType::id),
+                      varchar("topic", 128),
+                      varchar("msg_key", 128),
+                      col("payload", ColumnType::text),
+                      col("status", ColumnType::smallint, false, "0"),
                       col("attempts", ColumnType::integer, false, "0"),
-                      col("next_attempt_at", ColumnType::datetime), varchar("last_error", 512, true)};
+                      col("next_attempt_at", ColumnType::datetime),
+                      varchar("last_error", 512, true)};
     outbox.indexes = {{"idx_status_next", {"status", "next_attempt_at"}, false}};
     add_times(outbox);
     tables.push_back(outbox);
 
     // Ranking snapshots: rows of a version; ranking_current names the live one.
     TableDef ranking{"ranking_items", {}, {"version", "position"}, {}};
-    ranking.columns = {col("version", ColumnType::bigint), col("position", ColumnType::integer),
+    ranking.columns = {col("version", ColumnType::bigint),    col("position", ColumnType::integer),
                        col("article_id", ColumnType::bigint), varchar("title", 256),
-                       col("author_id", ColumnType::bigint), col("like_cnt", ColumnType::bigint),
-                       col("score", ColumnType::real), col("ctime", ColumnType::datetime)};
+                       col("author_id", ColumnType::bigint),  col("like_cnt", ColumnType::bigint),
+                       col("score", ColumnType::real),        col("ctime", ColumnType::datetime)};
     tables.push_back(ranking);
 
     TableDef ranking_current{"ranking_current", {}, {"name"}, {}};
@@ -163,8 +178,11 @@ std::vector<TableDef> build() {
 
     // Preemptive job leases: a job is taken when free or when lease_until passed.
     TableDef jobs{"jobs", {}, {"id"}, {}};
-    jobs.columns = {col("id", ColumnType::id), varchar("name", 128), varchar("owner", 128, true),
-                    col("lease_until", ColumnType::datetime, true), col("version", ColumnType::bigint, false, "0"),
+    jobs.columns = {col("id", ColumnType::id),
+                    varchar("name", 128),
+                    varchar("owner", 128, true),
+                    col("lease_until", ColumnType::datetime, true),
+                    col("version", ColumnType::bigint, false, "0"),
                     col("last_run_at", ColumnType::datetime, true)};
     jobs.indexes = {{"uk_name", {"name"}, true}};
     add_times(jobs);
@@ -177,9 +195,13 @@ std::vector<TableDef> build() {
     tables.push_back(control);
 
     TableDef checkpoints{k_checkpoint_table, {}, {"kind", "table_name", "shard"}, {}};
-    checkpoints.columns = {varchar("kind", 32), varchar("table_name", 64), varchar("shard", 16),
-                           col("position", ColumnType::text, true), col("rows_done", ColumnType::bigint, false, "0"),
-                           col("result", ColumnType::text, true), col("utime", ColumnType::datetime)};
+    checkpoints.columns = {varchar("kind", 32),
+                           varchar("table_name", 64),
+                           varchar("shard", 16),
+                           col("position", ColumnType::text, true),
+                           col("rows_done", ColumnType::bigint, false, "0"),
+                           col("result", ColumnType::text, true),
+                           col("utime", ColumnType::datetime)};
     tables.push_back(checkpoints);
 
     return tables;

@@ -1,8 +1,8 @@
 #include "core/seed.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -48,9 +48,10 @@ private:
 };
 
 const std::vector<std::string> k_words = {
-    "迁移", "数据", "架构", "缓存", "排行榜", "点赞", "收藏", "Kafka", "MySQL", "PostgreSQL",
-    "zero-downtime", "café", "naïve", "über", "🚀", "😀", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "高并发", "分布式", "锁",
-    "Go", "C++", "rank", "ledger", "outbox", "Ünïcödé", "日本語", "한국어", "Ελληνικά", "emoji🎉",
+    "迁移",    "数据",       "架构",          "缓存",   "排行榜",   "点赞",   "收藏", "Kafka",
+    "MySQL",   "PostgreSQL", "zero-downtime", "café",   "naïve",    "über",   "🚀",    "😀",
+    "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "高并发",     "分布式",        "锁",     "Go",       "C++",    "rank", "ledger",
+    "outbox",  "Ünïcödé",    "日本語",        "한국어", "Ελληνικά", "emoji🎉",
 };
 
 std::string words(Random& rng, int n) {
@@ -101,14 +102,22 @@ private:
     std::vector<std::string> m_columns;
 };
 
-Value ts(std::int64_t micros) { return Value::datetime_micros(micros); }
-Value i64(std::int64_t v) { return Value::integer(v); }
+Value ts(std::int64_t micros) {
+    return Value::datetime_micros(micros);
+}
+Value i64(std::int64_t v) {
+    return Value::integer(v);
+}
 
 }  // namespace
 
 void SeedOptions::validate() const {
-    for (auto [name, v] : {std::pair{"users", users}, {"articles", articles}, {"interactives", interactives},
-                           {"likes", likes}, {"collects", collects}, {"rewards", rewards}})
+    for (auto [name, v] : {std::pair{"users", users},
+                           {"articles", articles},
+                           {"interactives", interactives},
+                           {"likes", likes},
+                           {"collects", collects},
+                           {"rewards", rewards}})
         if (v < 0) throw Error(Code::usage, fmt::format("--{} must not be negative", name));
     if (users < 1 && (articles > 0 || likes > 0 || collects > 0 || rewards > 0))
         throw Error(Code::usage, "--users must be at least 1 when anything else is seeded");
@@ -124,23 +133,25 @@ SeedResult seed_database(Connection& conn, const SeedOptions& opt) {
 
     std::int64_t base = opt.base_time_micros;
     if (base == 0) {
-        auto now = std::chrono::duration_cast<std::chrono::microseconds>(
-                       std::chrono::system_clock::now().time_since_epoch()).count();
+        auto now =
+            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+                .count();
         base = now / k_hour * k_hour;
     }
-    const std::vector<std::string> tables = {"users", "articles", "published_articles", "interactives",
-                                             "user_like_bizs", "user_collection_bizs", "rewards", "payments",
-                                             "accounts", "account_activities", "outbox"};
+    const std::vector<std::string> tables = {
+        "users",   "articles", "published_articles", "interactives",       "user_like_bizs", "user_collection_bizs",
+        "rewards", "payments", "accounts",           "account_activities", "outbox"};
     // Refuse to mix seed rows into real data.
     for (const auto& t : tables) {
         if (!conn.table_exists(t))
-            throw Error(Code::config, fmt::format("table '{}' not found in {}: run 'webookctl db init' first",
-                                                  t, conn.describe()));
+            throw Error(Code::config,
+                        fmt::format("table '{}' not found in {}: run 'webookctl db init' first", t, conn.describe()));
         if (opt.truncate == Truncate::yes) {
             conn.execute(d.truncate(t));
         } else if (conn.query_one(fmt::format("SELECT 1 FROM {} LIMIT 1", d.quote(t)))) {
             throw Error(Code::usage, fmt::format("table '{}' in {} is not empty: pass --truncate to replace "
-                                                 "its rows", t, conn.describe()));
+                                                 "its rows",
+                                                 t, conn.describe()));
         }
     }
 
@@ -156,8 +167,9 @@ SeedResult seed_database(Connection& conn, const SeedOptions& opt) {
     };
 
     // users: NULL emails/phones/birthdays/about_me, binary hashes, unicode nicknames.
-    load("users", {"id", "email", "phone", "password_hash", "nickname", "birthday", "about_me", "verified",
-                   "credit_score", "ctime", "utime"},
+    load("users",
+         {"id", "email", "phone", "password_hash", "nickname", "birthday", "about_me", "verified", "credit_score",
+          "ctime", "utime"},
          [&](auto& emit) {
              Random rng(opt.seed ^ 0x75736572);
              for (std::int64_t id = 1; id <= opt.users; ++id) {
@@ -165,19 +177,19 @@ SeedResult seed_database(Connection& conn, const SeedOptions& opt) {
                  for (auto& c : hash) c = static_cast<char>(rng.next() & 0xff);
                  std::int64_t ctime = base - rng.below(k_spread);
                  std::string about;
-                 if (rng.chance(0.1)) about = "";                       // empty, not NULL
-                 else if (rng.chance(0.05)) about = words(rng, 3) + "  ";  // trailing spaces kept
-                 else about = words(rng, 5 + static_cast<int>(rng.below(30)));
-                 emit(Row{i64(id),
-                          rng.chance(0.2) ? Value() : Value::text(fmt::format("user{}@example.com", id)),
+                 if (rng.chance(0.1))
+                     about = "";  // empty, not NULL
+                 else if (rng.chance(0.05))
+                     about = words(rng, 3) + "  ";  // trailing spaces kept
+                 else
+                     about = words(rng, 5 + static_cast<int>(rng.below(30)));
+                 emit(Row{i64(id), rng.chance(0.2) ? Value() : Value::text(fmt::format("user{}@example.com", id)),
                           rng.chance(0.3) ? Value() : Value::text(fmt::format("+86-138{:08}", id)),
-                          Value::bytes(std::move(hash)),
-                          Value::text(words(rng, 1 + static_cast<int>(rng.below(2)))),
+                          Value::bytes(std::move(hash)), Value::text(words(rng, 1 + static_cast<int>(rng.below(2)))),
                           rng.chance(0.4) ? Value() : Value::date_days(-3650 + rng.below(20000)),
-                          rng.chance(0.5) ? Value() : Value::text(std::move(about)),
-                          Value::boolean(rng.chance(0.3)),
-                          Value::decimal(fmt::format("{}.{:02}", 300 + rng.below(600), rng.below(100))),
-                          ts(ctime), ts(ctime + rng.below(k_day))});
+                          rng.chance(0.5) ? Value() : Value::text(std::move(about)), Value::boolean(rng.chance(0.3)),
+                          Value::decimal(fmt::format("{}.{:02}", 300 + rng.below(600), rng.below(100))), ts(ctime),
+                          ts(ctime + rng.below(k_day))});
              }
          });
 
@@ -191,10 +203,16 @@ SeedResult seed_database(Connection& conn, const SeedOptions& opt) {
     std::vector<ArticleMeta> meta;
     meta.reserve(static_cast<std::size_t>(opt.articles));
     auto article_row = [&](Random& rng, std::int64_t id, const ArticleMeta& m, int status) {
-        return Row{i64(id), Value::text(words(rng, 2 + static_cast<int>(rng.below(6)))), Value::text(content(rng)),
-                   i64(m.author), i64(status), ts(m.ctime), ts(m.ctime + rng.below(2 * k_hour))};
+        return Row{i64(id),
+                   Value::text(words(rng, 2 + static_cast<int>(rng.below(6)))),
+                   Value::text(content(rng)),
+                   i64(m.author),
+                   i64(status),
+                   ts(m.ctime),
+                   ts(m.ctime + rng.below(2 * k_hour))};
     };
-    const std::vector<std::string> article_columns = {"id", "title", "content", "author_id", "status", "ctime", "utime"};
+    const std::vector<std::string> article_columns = {"id",     "title", "content", "author_id",
+                                                      "status", "ctime", "utime"};
     load("articles", article_columns, [&](auto& emit) {
         Random rng(opt.seed ^ 0x61727469);
         for (std::int64_t id = 1; id <= opt.articles; ++id) {
@@ -235,10 +253,10 @@ SeedResult seed_database(Connection& conn, const SeedOptions& opt) {
                  std::int64_t reads = static_cast<std::int64_t>(200000 * heat * rng.unit()) + rng.below(50);
                  std::int64_t likes = reads / (5 + rng.below(20));
                  std::int64_t collects = likes / (2 + rng.below(8));
-                 std::int64_t ctime = id <= opt.articles ? meta[static_cast<std::size_t>(id - 1)].ctime
-                                                        : base - rng.below(k_spread);
-                 emit(Row{i64(id), Value::text(biz), i64(biz_id), i64(reads), i64(likes), i64(collects),
-                          ts(ctime), ts(std::min(base, ctime + rng.below(7 * k_day)))});
+                 std::int64_t ctime =
+                     id <= opt.articles ? meta[static_cast<std::size_t>(id - 1)].ctime : base - rng.below(k_spread);
+                 emit(Row{i64(id), Value::text(biz), i64(biz_id), i64(reads), i64(likes), i64(collects), ts(ctime),
+                          ts(std::min(base, ctime + rng.below(7 * k_day)))});
              }
          });
 
@@ -257,7 +275,8 @@ SeedResult seed_database(Connection& conn, const SeedOptions& opt) {
                 ++attempts;
                 std::int64_t uid = 1 + rng.below(opt.users);
                 std::int64_t biz_id = rng.skewed(opt.articles);
-                if (!seen.insert(static_cast<std::uint64_t>(uid) * 0x1000000ULL + static_cast<std::uint64_t>(biz_id)).second)
+                if (!seen.insert(static_cast<std::uint64_t>(uid) * 0x1000000ULL + static_cast<std::uint64_t>(biz_id))
+                         .second)
                     continue;
                 ++id;
                 std::int64_t ctime = base - rng.below(k_spread);
@@ -303,8 +322,9 @@ SeedResult seed_database(Connection& conn, const SeedOptions& opt) {
                           i64(r.author), i64(r.amount), i64(status), ts(r.ctime), ts(r.ctime + 90 * k_second)});
              }
          });
-    load("payments", {"id", "trade_no", "biz_trade_no", "biz", "biz_id", "amount", "currency", "description",
-                      "status", "txn_id", "ctime", "utime"},
+    load("payments",
+         {"id", "trade_no", "biz_trade_no", "biz", "biz_id", "amount", "currency", "description", "status", "txn_id",
+          "ctime", "utime"},
          [&](auto& emit) {
              Random rng(opt.seed ^ 0x70617970);
              for (std::size_t i = 0; i < rewards.size(); ++i) {
@@ -313,9 +333,8 @@ SeedResult seed_database(Connection& conn, const SeedOptions& opt) {
                  int status = r.outcome == 0 ? 2 : (r.outcome == 1 ? 1 : 3);
                  emit(Row{i64(id), Value::text(fmt::format("T{:016x}", rng.next())),
                           Value::text(fmt::format("reward-{}", id)), Value::text("reward"), i64(id), i64(r.amount),
-                          Value::text("CNY"),
-                          Value::text(fmt::format("打赏 reward for article {}", r.article)), i64(status),
-                          status == 2 ? Value::text(fmt::format("wx{:012x}", rng.next() >> 16)) : Value(),
+                          Value::text("CNY"), Value::text(fmt::format("打赏 reward for article {}", r.article)),
+                          i64(status), status == 2 ? Value::text(fmt::format("wx{:012x}", rng.next() >> 16)) : Value(),
                           ts(r.ctime), ts(r.ctime + 60 * k_second)});
                  if (r.outcome == 0) bookings.push_back({id, r.author, r.amount, r.ctime + 90 * k_second});
              }
@@ -351,15 +370,15 @@ SeedResult seed_database(Connection& conn, const SeedOptions& opt) {
              }
          });
     // The outbox rows of successful payments, already relayed.
-    load("outbox", {"id", "topic", "msg_key", "payload", "status", "attempts", "next_attempt_at", "last_error",
-                    "ctime", "utime"},
+    load("outbox",
+         {"id", "topic", "msg_key", "payload", "status", "attempts", "next_attempt_at", "last_error", "ctime", "utime"},
          [&](auto& emit) {
              std::int64_t id = 0;
              for (const auto& b : bookings) {
                  std::string key = fmt::format("reward-{}", b.reward_id);
                  emit(Row{i64(++id), Value::text("payment_events"), Value::text(key),
-                          Value::text(fmt::format(R"({{"biz_trade_no":"{}","status":"success","amount":{}}})", key,
-                                                  b.amount)),
+                          Value::text(
+                              fmt::format(R"({{"biz_trade_no":"{}","status":"success","amount":{}}})", key, b.amount)),
                           i64(1), i64(1), ts(b.time), Value(), ts(b.time), ts(b.time)});
              }
          });
@@ -373,11 +392,10 @@ std::vector<TableCount> count_rows(Connection& conn) {
     for (const auto& t : webook_tables()) {
         // The same message on both engines, with the way out.
         if (!conn.table_exists(t.name))
-            throw Error(Code::config, fmt::format("table '{}' not found in {}: run 'webookctl db init' first",
-                                                  t.name, conn.describe()));
-        auto row = with_context("counting " + t.name + " in " + conn.describe(), [&] {
-            return conn.query_one("SELECT COUNT(*) FROM " + conn.dialect().quote(t.name));
-        });
+            throw Error(Code::config, fmt::format("table '{}' not found in {}: run 'webookctl db init' first", t.name,
+                                                  conn.describe()));
+        auto row = with_context("counting " + t.name + " in " + conn.describe(),
+                                [&] { return conn.query_one("SELECT COUNT(*) FROM " + conn.dialect().quote(t.name)); });
         counts.push_back({t.name, row ? (*row)[0].as_int() : 0});
     }
     return counts;

@@ -21,15 +21,15 @@ class Connection;
 enum class Truncate { no, yes };
 
 struct SeedOptions {
-    std::int64_t users = 1000;         // default: 1000
-    std::int64_t articles = 5000;      // default: 5000
-    std::int64_t interactives = 0;     // default: 0 = one per article; more adds other bizes
-    std::int64_t likes = 20000;        // user_like_bizs rows; default: 20000
-    std::int64_t collects = 5000;      // user_collection_bizs rows; default: 5000
-    std::int64_t rewards = 500;        // rewards (+ payments, ledger); default: 500
-    std::uint64_t seed = 42;           // default: 42
-    std::int64_t base_time_micros = 0; // "now" of the data; default: 0 = this hour (UTC)
-    Truncate truncate = Truncate::no;  // default: refuse non-empty tables
+    std::int64_t users = 1000;          // default: 1000
+    std::int64_t articles = 5000;       // default: 5000
+    std::int64_t interactives = 0;      // default: 0 = one per article; more adds other bizes
+    std::int64_t likes = 20000;         // user_like_bizs rows; default: 20000
+    std::int64_t collects = 5000;       // user_collection_bizs rows; default: 5000
+    std::int64_t rewards = 500;         // rewards (+ payments, ledger); default: 500
+    std::uint64_t seed = 42;            // default: 42
+    std::int64_t base_time_micros = 0;  // "now" of the data; default: 0 = this hour (UTC)
+    Truncate truncate = Truncate::no;   // default: refuse non-empty tables
 
     void validate() const;  // throws Error(Code::usage)
 };

@@ -49,7 +49,7 @@ std::vector<std::vector<std::size_t>> unique_keys(Connection& conn, const SidePl
     bool usable = false;
     std::vector<std::size_t> positions;
     auto finish = [&] {
-        if (!current.empty() && usable  && !positions.empty()) out.push_back(positions);
+        if (!current.empty() && usable && !positions.empty()) out.push_back(positions);
     };
     for (const Row& row : conn.query(conn.dialect().unique_indexes_sql(), Params(&name, 1))) {
         const std::string index = std::string(row.at(0).as_string());
@@ -90,16 +90,16 @@ TablePlan plan_table(Connection& source, Connection& target, const TableConfig& 
     };
     for (const auto& [from, to] : config.column_map) {
         if (!find(src_cols, from))
-            throw Error(Code::config, fmt::format("column_map of {}: column '{}' not found in {}", config.name,
-                                                  from, source.describe()));
+            throw Error(Code::config, fmt::format("column_map of {}: column '{}' not found in {}", config.name, from,
+                                                  source.describe()));
         if (!find(dst_cols, to))
-            throw Error(Code::config, fmt::format("column_map of {}: column '{}' not found in {}", config.name,
-                                                  to, target.describe()));
+            throw Error(Code::config, fmt::format("column_map of {}: column '{}' not found in {}", config.name, to,
+                                                  target.describe()));
     }
     for (const auto& c : config.ignore_columns)
         if (!find(src_cols, c))
-            throw Error(Code::config, fmt::format("ignore_columns of {}: column '{}' not found in {}",
-                                                  config.name, c, source.describe()));
+            throw Error(Code::config, fmt::format("ignore_columns of {}: column '{}' not found in {}", config.name, c,
+                                                  source.describe()));
 
     // The key: configured, else the source's primary key in key order.
     std::vector<std::string> key = config.key;
@@ -117,8 +117,8 @@ TablePlan plan_table(Connection& source, Connection& target, const TableConfig& 
     for (const auto& k : key) {
         const ColumnInfo* s = find(src_cols, k);
         if (!s)
-            throw Error(Code::config, fmt::format("key column '{}' of {} not found in {}", k, config.name,
-                                                  source.describe()));
+            throw Error(Code::config,
+                        fmt::format("key column '{}' of {} not found in {}", k, config.name, source.describe()));
         const ColumnInfo* d = find(dst_cols, mapped(k));
         if (!d)
             throw Error(Code::config, fmt::format("key column '{}' of {} not found in {}", mapped(k), config.name,
@@ -127,8 +127,7 @@ TablePlan plan_table(Connection& source, Connection& target, const TableConfig& 
             throw Error(Code::config,
                         fmt::format("key column '{}' of {} has types that cannot be compared as keys: {} ({}) in "
                                     "source, {} ({}) in target",
-                                    k, config.name, s->sql_type, kind_name(s->kind), d->sql_type,
-                                    kind_name(d->kind)));
+                                    k, config.name, s->sql_type, kind_name(s->kind), d->sql_type, kind_name(d->kind)));
         if (std::find(config.ignore_columns.begin(), config.ignore_columns.end(), k) != config.ignore_columns.end())
             throw Error(Code::config, fmt::format("key column '{}' of {} cannot be ignored", k, config.name));
         add_column(plan.source, *s);
@@ -139,9 +138,8 @@ TablePlan plan_table(Connection& source, Connection& target, const TableConfig& 
     // The compared columns: on both sides, not ignored, not already in the key.
     for (const auto& s : src_cols) {
         if (std::find(key.begin(), key.end(), s.name) != key.end()) continue;
-        if (ignored == IgnoredColumns::left_out &&
-            std::find(config.ignore_columns.begin(), config.ignore_columns.end(), s.name) !=
-                config.ignore_columns.end())
+        if (ignored == IgnoredColumns::left_out && std::find(config.ignore_columns.begin(), config.ignore_columns.end(),
+                                                             s.name) != config.ignore_columns.end())
             continue;
         const ColumnInfo* d = find(dst_cols, mapped(s.name));
         if (!d) continue;

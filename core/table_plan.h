@@ -22,11 +22,11 @@ namespace webook {
 
 struct SidePlan {
     std::string table;
-    std::vector<std::string> columns;  // key columns first, then the rest; this side's names
-    std::vector<ValueKind> kinds;      // per column, as this side reads it
-    std::vector<std::string> key;      // this side's key column names (a prefix of columns)
-    std::string update_column;         // "" when none
-    std::vector<int> decimal_scales;   // per column: DECIMAL scale, -1 when not a decimal
+    std::vector<std::string> columns;    // key columns first, then the rest; this side's names
+    std::vector<ValueKind> kinds;        // per column, as this side reads it
+    std::vector<std::string> key;        // this side's key column names (a prefix of columns)
+    std::string update_column;           // "" when none
+    std::vector<int> decimal_scales;     // per column: DECIMAL scale, -1 when not a decimal
     std::vector<bool> binary_collation;  // per column: text compared byte-wise by the server already
     // This side's unique indexes other than the key, as positions in
     // `columns`; indexes with a column outside `columns` are left out.

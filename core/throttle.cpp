@@ -8,8 +8,8 @@
 #include "core/db.h"
 #include "core/dialect.h"
 #include "core/error.h"
-#include "core/keyset.h"
 #include "core/interrupt.h"
+#include "core/keyset.h"
 #include "core/log.h"
 
 namespace webook {
@@ -24,7 +24,8 @@ public:
         while (!interrupted()) {
             auto left = end - std::chrono::steady_clock::now();
             if (left <= std::chrono::steady_clock::duration::zero()) break;
-            std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(left, std::chrono::milliseconds(100)));
+            std::this_thread::sleep_for(
+                std::min<std::chrono::steady_clock::duration>(left, std::chrono::milliseconds(100)));
         }
     }
 };
@@ -75,8 +76,8 @@ void Throttle::before_batch(Connection& conn) {
             return;
         }
         if (!logged)
-            log::get("throttle")->info("{} has {} running sessions (limit {}): pausing", conn.describe(), running,
-                                       m_max_running);
+            log::get("throttle")
+                ->info("{} has {} running sessions (limit {}): pausing", conn.describe(), running, m_max_running);
         logged = true;
         auto nap = std::chrono::duration_cast<std::chrono::microseconds>(m_options.load_poll);
         m_clock.sleep_for(nap);
@@ -87,8 +88,8 @@ void Throttle::before_batch(Connection& conn) {
 void Throttle::after_rows(std::uint64_t rows) {
     m_rows += rows;
     if (m_options.rows_per_second <= 0) return;
-    auto due = m_start + std::chrono::microseconds(static_cast<std::int64_t>(
-                             static_cast<double>(m_rows) / m_options.rows_per_second * 1e6));
+    auto due = m_start + std::chrono::microseconds(
+                             static_cast<std::int64_t>(static_cast<double>(m_rows) / m_options.rows_per_second * 1e6));
     auto now = m_clock.now();
     if (due > now) {
         auto nap = std::chrono::duration_cast<std::chrono::microseconds>(due - now);

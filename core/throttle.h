@@ -28,8 +28,8 @@ public:
 };
 
 struct ThrottleOptions {
-    double rows_per_second = 0;   // default: 0 = unlimited
-    std::string max_load;         // "Threads_running=N" (or "running=N"); default: none
+    double rows_per_second = 0;  // default: 0 = unlimited
+    std::string max_load;        // "Threads_running=N" (or "running=N"); default: none
     std::chrono::milliseconds load_poll = std::chrono::seconds(1);  // pause granularity
 
     // Parses max_load; throws Error(Code::usage) when malformed.

@@ -86,8 +86,7 @@ struct Scanner {
 // "YYYY-MM-DD" into days; sets zero for MySQL's 0000-00-00.
 bool scan_date(Scanner& sc, std::int64_t& days, bool& zero) {
     std::int64_t y = 0, m = 0, d = 0;
-    if (!sc.digits(y) || !sc.eat('-') || !sc.digits(m, 2) || !sc.eat('-') || !sc.digits(d, 2))
-        return false;
+    if (!sc.digits(y) || !sc.eat('-') || !sc.digits(m, 2) || !sc.eat('-') || !sc.digits(d, 2)) return false;
     zero = (y == 0 && m == 0 && d == 0);
     if (zero) return true;
     if (m < 1 || m > 12 || d < 1 || d > 31) return false;
@@ -98,8 +97,7 @@ bool scan_date(Scanner& sc, std::int64_t& days, bool& zero) {
 // "HH:MM:SS[.f]" into micros; hours may exceed 24 (MySQL TIME).
 bool scan_clock(Scanner& sc, std::int64_t& micros) {
     std::int64_t h = 0, mi = 0, se = 0;
-    if (!sc.digits(h) || !sc.eat(':') || !sc.digits(mi, 2) || !sc.eat(':') || !sc.digits(se, 2))
-        return false;
+    if (!sc.digits(h) || !sc.eat(':') || !sc.digits(mi, 2) || !sc.eat(':') || !sc.digits(se, 2)) return false;
     micros = ((h * 60 + mi) * 60 + se) * k_micros_per_second + sc.fraction();
     return true;
 }
@@ -109,9 +107,12 @@ bool scan_zone(Scanner& sc, std::int64_t& offset) {
     offset = 0;
     if (sc.eat('Z')) return true;
     int sign = 0;
-    if (sc.eat('+')) sign = 1;
-    else if (sc.eat('-')) sign = -1;
-    else return true;
+    if (sc.eat('+'))
+        sign = 1;
+    else if (sc.eat('-'))
+        sign = -1;
+    else
+        return true;
     std::int64_t h = 0, m = 0;
     if (!sc.digits(h, 2)) return false;
     sc.eat(':');
@@ -187,7 +188,8 @@ int compare_decimal(std::string_view a, std::string_view b) {
     }
     auto ia = a.substr(0, a.find('.')), ib = b.substr(0, b.find('.'));
     int r = 0;
-    if (ia.size() != ib.size()) r = ia.size() < ib.size() ? -1 : 1;
+    if (ia.size() != ib.size())
+        r = ia.size() < ib.size() ? -1 : 1;
     else {
         auto fa = a.substr(ia.size()), fb = b.substr(ib.size());
         int c = ia.compare(ib);
@@ -198,8 +200,8 @@ int compare_decimal(std::string_view a, std::string_view b) {
 }
 
 bool is_numeric_kind(ValueKind k) {
-    return k == ValueKind::integer || k == ValueKind::unsigned_integer ||
-           k == ValueKind::decimal || k == ValueKind::boolean;
+    return k == ValueKind::integer || k == ValueKind::unsigned_integer || k == ValueKind::decimal ||
+           k == ValueKind::boolean;
 }
 
 template <typename T>
@@ -298,8 +300,7 @@ Value Value::time_micros(std::int64_t micros) {
 
 Value Value::parse(ValueKind kind, std::string_view text) {
     switch (kind) {
-    case ValueKind::null:
-        return Value();
+    case ValueKind::null: return Value();
     case ValueKind::integer: {
         std::int64_t v = 0;
         auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
@@ -321,10 +322,8 @@ Value Value::parse(ValueKind kind, std::string_view text) {
         if (ec != std::errc() || p != text.data() + text.size()) bad_text(kind, text);
         return real(v);
     }
-    case ValueKind::decimal:
-        return decimal(text);
-    case ValueKind::text:
-        return Value::text(std::string(text));
+    case ValueKind::decimal: return decimal(text);
+    case ValueKind::text: return Value::text(std::string(text));
     case ValueKind::bytes: {
         // PostgreSQL's bytea_output=hex; anything else is already raw bytes.
         if (text.size() >= 2 && text[0] == '\\' && text[1] == 'x') {
@@ -383,13 +382,11 @@ std::int64_t Value::as_int() const {
     case ValueKind::boolean:
     case ValueKind::date:
     case ValueKind::time:
-    case ValueKind::datetime:
-        return m_int;
+    case ValueKind::datetime: return m_int;
     case ValueKind::unsigned_integer:
         if (m_int < 0) break;
         return m_int;
-    case ValueKind::real:
-        return static_cast<std::int64_t>(m_real);
+    case ValueKind::real: return static_cast<std::int64_t>(m_real);
     case ValueKind::decimal: {
         std::int64_t v = 0;
         auto whole = std::string_view(m_str).substr(0, m_str.find('.'));
@@ -397,8 +394,7 @@ std::int64_t Value::as_int() const {
         if (ec == std::errc() && p == whole.data() + whole.size()) return v;
         break;
     }
-    default:
-        break;
+    default: break;
     }
     throw Error(Code::data, fmt::format("{} value {} is not an integer", kind_name(m_kind), display()));
 }
@@ -424,8 +420,7 @@ bool Value::as_bool() const {
 }
 
 std::string_view Value::as_string() const {
-    if (m_kind == ValueKind::text || m_kind == ValueKind::bytes || m_kind == ValueKind::decimal)
-        return m_str;
+    if (m_kind == ValueKind::text || m_kind == ValueKind::bytes || m_kind == ValueKind::decimal) return m_str;
     throw Error(Code::data, fmt::format("{} value is not text", kind_name(m_kind)));
 }
 
@@ -439,8 +434,7 @@ std::string Value::canonical() const {
     case ValueKind::decimal:
     case ValueKind::text:
     case ValueKind::bytes: return m_str;
-    case ValueKind::date:
-        return m_int == k_zero_date ? "0000-00-00" : format_date(m_int / k_micros_per_day);
+    case ValueKind::date: return m_int == k_zero_date ? "0000-00-00" : format_date(m_int / k_micros_per_day);
     case ValueKind::time: return format_time(m_int);
     case ValueKind::datetime: return format_datetime(m_int);
     }
@@ -460,7 +454,7 @@ bool same_data(const Value& a, const Value& b) {
         case ValueKind::text:
         case ValueKind::bytes:
         case ValueKind::decimal: return a.as_string() == b.as_string();
-        case ValueKind::real: break;  // NaN and -0 go through canonical()
+        case ValueKind::real: break;               // NaN and -0 go through canonical()
         default: return a.micros() == b.micros();  // the integer payload
         }
     }
@@ -480,11 +474,9 @@ int compare_key(const Value& a, const Value& b) {
     if (ka == ValueKind::integer && kb == ValueKind::integer) return three_way(a.as_int(), b.as_int());
     if (ka == ValueKind::unsigned_integer && kb == ValueKind::unsigned_integer)
         return three_way(a.as_uint(), b.as_uint());
-    if (is_numeric_kind(ka) && is_numeric_kind(kb))
-        return compare_decimal(a.canonical(), b.canonical());
+    if (is_numeric_kind(ka) && is_numeric_kind(kb)) return compare_decimal(a.canonical(), b.canonical());
     if (ka == ValueKind::real || kb == ValueKind::real) return three_way(a.as_double(), b.as_double());
-    if ((ka == ValueKind::datetime || ka == ValueKind::date) &&
-        (kb == ValueKind::datetime || kb == ValueKind::date))
+    if ((ka == ValueKind::datetime || ka == ValueKind::date) && (kb == ValueKind::datetime || kb == ValueKind::date))
         return three_way(a.micros(), b.micros());
     if (ka == ValueKind::time && kb == ValueKind::time) return three_way(a.micros(), b.micros());
     // Text, bytes and anything mixed: byte-wise, unsigned (memcmp), like a
@@ -517,15 +509,16 @@ std::string normalize_decimal(std::string_view text) {
             if (c < '0' || c > '9') return false;
         return true;
     };
-    if ((whole.empty() && frac.empty()) || !all_digits(whole) || !all_digits(frac))
-        bad_text(ValueKind::decimal, text);
+    if ((whole.empty() && frac.empty()) || !all_digits(whole) || !all_digits(frac)) bad_text(ValueKind::decimal, text);
     while (!whole.empty() && whole[0] == '0') whole.remove_prefix(1);
     while (!frac.empty() && frac.back() == '0') frac.remove_suffix(1);
     std::string out;
     out.reserve(whole.size() + frac.size() + 3);
     if (negative && !(whole.empty() && frac.empty())) out += '-';
-    if (whole.empty()) out += '0';
-    else out += whole;
+    if (whole.empty())
+        out += '0';
+    else
+        out += whole;
     if (!frac.empty()) {
         out += '.';
         out += frac;

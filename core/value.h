@@ -65,11 +65,11 @@ public:
     ValueKind kind() const { return m_kind; }
     bool is_null() const { return m_kind == ValueKind::null; }
 
-    std::int64_t as_int() const;         // integer, boolean, date/time kinds
-    std::uint64_t as_uint() const;       // unsigned_integer, or a non-negative integer
-    double as_double() const;            // real, integer kinds
+    std::int64_t as_int() const;    // integer, boolean, date/time kinds
+    std::uint64_t as_uint() const;  // unsigned_integer, or a non-negative integer
+    double as_double() const;       // real, integer kinds
     bool as_bool() const;
-    std::string_view as_string() const;  // text, bytes, decimal
+    std::string_view as_string() const;            // text, bytes, decimal
     std::int64_t micros() const { return m_int; }  // datetime, date, time
 
     // The engine-independent text this value is compared and hashed by.

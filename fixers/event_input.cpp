@@ -92,8 +92,8 @@ public:
     std::vector<InputItem> poll(std::size_t max, std::chrono::milliseconds max_wait) override {
         std::vector<InputItem> items;
         for (auto& m : m_consumer.poll_batch(max, max_wait)) {
-            InputItem item{std::move(m.payload), fmt::format("{}/{}@{}", m.topic, m.partition, m.offset),
-                           m.partition, m.offset};
+            InputItem item{std::move(m.payload), fmt::format("{}/{}@{}", m.topic, m.partition, m.offset), m.partition,
+                           m.offset};
             items.push_back(std::move(item));
         }
         return items;
@@ -136,8 +136,8 @@ std::unique_ptr<EventInput> open_input(std::string_view url, const ConsumerSetti
         check_brokers(parsed.brokers);
         return std::make_unique<KafkaInput>(parsed, settings);
     }
-    throw Error(Code::usage, fmt::format("unknown event input '{}': use kafka://host:port/topic or file://path.jsonl",
-                                         url));
+    throw Error(Code::usage,
+                fmt::format("unknown event input '{}': use kafka://host:port/topic or file://path.jsonl", url));
 }
 
 }  // namespace webook

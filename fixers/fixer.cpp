@@ -350,8 +350,7 @@ BaseSide Fixer::apply_once(Group& group, const std::vector<Row>& keys, std::vect
             CheckpointStore(control()).add_fixed(
                 plan.name, static_cast<std::int64_t>(m_report.upserted + m_report.deleted - written_before));
         } catch (const Error& e) {
-            log::get("fix")->warn("{}: could not count the fixed rows in the control table: {}", plan.name,
-                                  e.what());
+            log::get("fix")->warn("{}: could not count the fixed rows in the control table: {}", plan.name, e.what());
         }
     }
     if (base_side_now != group.base) m_report.rebased += keys.size();

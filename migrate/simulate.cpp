@@ -21,8 +21,8 @@ namespace {
 enum class Op { read, like, unlike, collect, uncollect, get, save, publish };
 
 constexpr std::pair<Op, int> k_mix[] = {
-    {Op::read, 40}, {Op::like, 18}, {Op::unlike, 6}, {Op::collect, 8},
-    {Op::uncollect, 3}, {Op::get, 15}, {Op::save, 6}, {Op::publish, 4},
+    {Op::read, 40},     {Op::like, 18}, {Op::unlike, 6}, {Op::collect, 8},
+    {Op::uncollect, 3}, {Op::get, 15},  {Op::save, 6},   {Op::publish, 4},
 };
 
 const char* op_name(Op op) {
@@ -121,8 +121,10 @@ private:
         case Op::publish: {
             Draft draft;
             draft.author_id = m_author;
-            if (!m_drafts.empty()) draft.id = m_drafts[m_rng() % m_drafts.size()];
-            else draft.title = fmt::format("published by writer {}", m_index);
+            if (!m_drafts.empty())
+                draft.id = m_drafts[m_rng() % m_drafts.size()];
+            else
+                draft.title = fmt::format("published by writer {}", m_index);
             if (draft.id == 0) draft.content = "first version";
             SaveResult r = articles.publish(draft);
             if (r.created) m_drafts.push_back(r.id);
@@ -169,7 +171,8 @@ SimulateReport simulate(const ConnectionFactory& connect, const SimulateOptions&
     std::vector<WriterResult> results(static_cast<std::size_t>(options.writers));
     std::vector<std::thread> threads;
     for (int w = 0; w < options.writers; ++w)
-        threads.emplace_back([&, w] { Writer(w, options, articles).run(connect, until, results[static_cast<std::size_t>(w)]); });
+        threads.emplace_back(
+            [&, w] { Writer(w, options, articles).run(connect, until, results[static_cast<std::size_t>(w)]); });
     for (auto& t : threads) t.join();
 
     SimulateReport report;

@@ -21,11 +21,11 @@
 namespace webook {
 
 struct SimulateOptions {
-    int writers = 8;                             // default: 8
+    int writers = 8;                            // default: 8
     std::chrono::milliseconds duration{10000};  // default: 10 s (SIGINT/SIGTERM stop it early)
-    std::uint64_t seed = 1;                      // default: 1; the same seed gives the same operation sequence
-    std::int64_t users = 1000;                   // readers' uids are 1..users; default: 1000
-    std::int64_t author_base = 9'000'000;        // writer w writes as author author_base + w
+    std::uint64_t seed = 1;                     // default: 1; the same seed gives the same operation sequence
+    std::int64_t users = 1000;                  // readers' uids are 1..users; default: 1000
+    std::int64_t author_base = 9'000'000;       // writer w writes as author author_base + w
 
     void validate() const;  // throws Error(Code::usage)
 };
@@ -37,13 +37,13 @@ struct OperationStats {
 
 struct SimulateReport {
     std::uint64_t operations = 0;
-    std::uint64_t failed = 0;                 // user operations that failed (first side)
-    std::uint64_t second_side_failures = 0;   // from the double-write counters
+    std::uint64_t failed = 0;                // user operations that failed (first side)
+    std::uint64_t second_side_failures = 0;  // from the double-write counters
     double seconds = 0;
     double ops_per_second = 0;
     double p50_ms = 0, p95_ms = 0, p99_ms = 0, mean_ms = 0;
     std::map<std::string, OperationStats> by_operation;
-    std::string first_failure;                // the first failure's message, if any
+    std::string first_failure;  // the first failure's message, if any
 };
 
 // Runs the traffic. `connect` opens each writer's connection; `counters` (may

@@ -9,7 +9,7 @@ PACKAGES=(
     libmysqlcppconn-dev libpqxx-dev librdkafka-dev
     libcli11-dev libspdlog-dev libfmt-dev libgtest-dev
     nlohmann-json3-dev libtomlplusplus-dev
-    python3 python3-pymysql python3-psycopg2
+    python3 python3-pymysql python3-psycopg2 clang-format
 )
 
 missing=()

@@ -33,9 +33,9 @@ BoundSql checksum_query(const Dialect& d, const SidePlan& side, const KeyBounds&
     std::string range = bounds_condition(d, side, bounds, q.params);
     if (!where.empty() && !range.empty()) where = "(" + where + ") AND ";
     where += range;
-    q.sql = fmt::format("SELECT COUNT(*), SUM({}), SUM({}) FROM (SELECT {} AS h FROM {}{}{}) chunk",
-                        d.hex32("h", 1), d.hex32("h", 9), d.row_md5(texts, cols), d.quote(side.table),
-                        where.empty() ? "" : " WHERE ", where);
+    q.sql = fmt::format("SELECT COUNT(*), SUM({}), SUM({}) FROM (SELECT {} AS h FROM {}{}{}) chunk", d.hex32("h", 1),
+                        d.hex32("h", 9), d.row_md5(texts, cols), d.quote(side.table), where.empty() ? "" : " WHERE ",
+                        where);
     return q;
 }
 

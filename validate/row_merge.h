@@ -32,7 +32,8 @@ using DifferenceFn = std::function<void(EventType type, const Row& key)>;
 
 // Merges until both sources end. Throws what the sources throw, and
 // Error(Code::data) if a source is not in key order.
-MergeCounts merge_sorted(BatchSource& base, BatchSource& other, std::size_t key_size, const DifferenceFn& on_difference);
+MergeCounts merge_sorted(BatchSource& base, BatchSource& other, std::size_t key_size,
+                         const DifferenceFn& on_difference);
 
 // Compares two rows by their first `key_size` values (compare_key order).
 int compare_key_prefix(const Row& a, const Row& b, std::size_t key_size);

@@ -10,8 +10,8 @@
 // tests that need another environment run it through /usr/bin/env.
 #include <gtest/gtest.h>
 
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <string>
 #include <thread>
 #include <vector>
@@ -80,10 +80,13 @@ std::string describe(const CommandResult& r) {
 }
 
 // The password the servers really use, from services.env.
-std::string real_password() { return testing::require_env("WEBOOKCTL_SOURCE_PASSWORD"); }
+std::string real_password() {
+    return testing::require_env("WEBOOKCTL_SOURCE_PASSWORD");
+}
 
 void expect_no_password(const CommandResult& r) {
-    for (const std::string& secret : {std::string(k_distinct_password), std::string(k_inline_password), real_password()}) {
+    for (const std::string& secret :
+         {std::string(k_distinct_password), std::string(k_inline_password), real_password()}) {
         EXPECT_FALSE(contains(r.out, secret)) << "a password on stdout\n" << describe(r);
         EXPECT_FALSE(contains(r.err, secret)) << "a password on stderr\n" << describe(r);
     }
@@ -126,12 +129,13 @@ json parse_json(const std::string& text) {
     }
 }
 
-const char* engine_label(Engine e) { return e == Engine::mysql ? "MariaDB" : "PostgreSQL"; }
+const char* engine_label(Engine e) {
+    return e == Engine::mysql ? "MariaDB" : "PostgreSQL";
+}
 
 // A DSN for the server of `engine` (as services.env names it) with another
 // database, port or an inline password.
-std::string server_url(Engine engine, const std::string& db, const std::string& inline_password = {},
-                       int port = 0) {
+std::string server_url(Engine engine, const std::string& db, const std::string& inline_password = {}, int port = 0) {
     const Dsn base = engine == Engine::mysql ? testing::mysql_dsn() : testing::pg_dsn();
     const std::string user = base.user + (inline_password.empty() ? "" : ":" + inline_password);
     return std::string(engine == Engine::mysql ? "mysql" : "postgres") + "://" + user + "@" + base.host + ":" +
@@ -202,17 +206,21 @@ void expect_init_twice_succeeds(Engine engine) {
     expect_no_password(third);
 }
 
-TEST(CliFoundation, DbInitTwiceSucceedsOnMariaDb) { expect_init_twice_succeeds(Engine::mysql); }
+TEST(CliFoundation, DbInitTwiceSucceedsOnMariaDb) {
+    expect_init_twice_succeeds(Engine::mysql);
+}
 
-TEST(CliFoundation, DbInitTwiceSucceedsOnPostgres) { expect_init_twice_succeeds(Engine::postgres); }
+TEST(CliFoundation, DbInitTwiceSucceedsOnPostgres) {
+    expect_init_twice_succeeds(Engine::postgres);
+}
 
 void expect_seed_then_counts(Engine engine) {
     SCOPED_TRACE(engine_label(engine));
     ScratchDatabase db(engine, "cliseed");
     ASSERT_EQ(webookctl({"db", "init", "--dsn", db.url()}).exit_code, 0);
-    CommandResult seed = webookctl({"--output", "json", "db", "seed", "--dsn", db.url(), "--users", "60",
-                                    "--articles", "300", "--likes", "900", "--collects", "200", "--rewards", "50",
-                                    "--base-time", "2026-11-01 00:00:00"});
+    CommandResult seed =
+        webookctl({"--output", "json", "db", "seed", "--dsn", db.url(), "--users", "60", "--articles", "300", "--likes",
+                   "900", "--collects", "200", "--rewards", "50", "--base-time", "2026-11-01 00:00:00"});
     ASSERT_EQ(seed.exit_code, 0) << describe(seed);
     json seeded = parse_json(seed.out);
     // The seed's progress is logged on stderr, not mixed into the result.
@@ -248,9 +256,13 @@ void expect_seed_then_counts(Engine engine) {
     EXPECT_TRUE(lines[1].starts_with("users ") && lines[1].ends_with(" 60")) << lines[1];
 }
 
-TEST(CliFoundation, SeedThenCountsAsJsonOnMariaDb) { expect_seed_then_counts(Engine::mysql); }
+TEST(CliFoundation, SeedThenCountsAsJsonOnMariaDb) {
+    expect_seed_then_counts(Engine::mysql);
+}
 
-TEST(CliFoundation, SeedThenCountsAsJsonOnPostgres) { expect_seed_then_counts(Engine::postgres); }
+TEST(CliFoundation, SeedThenCountsAsJsonOnPostgres) {
+    expect_seed_then_counts(Engine::postgres);
+}
 
 TEST(CliFoundation, ConfigFileProvidesTheDatabaseAndTheOutputFormat) {
     ScratchDatabase db(Engine::postgres, "cliconf");
@@ -275,8 +287,8 @@ TEST(CliFoundation, ConfigFileProvidesTheDatabaseAndTheOutputFormat) {
     EXPECT_EQ(from_file.exit_code, 0) << describe(from_file);
     expect_no_password(from_file);
     // An unreadable password_file is a configuration error naming the file.
-    testing::write_file(with_file, "[source]\ndsn = \"" + db.url() + "\"\npassword_file = \"" +
-                                       dir.file("missing.password") + "\"\n");
+    testing::write_file(
+        with_file, "[source]\ndsn = \"" + db.url() + "\"\npassword_file = \"" + dir.file("missing.password") + "\"\n");
     expect_error(webookctl({"--config", with_file, "db", "counts"}, no_password_env), 2,
                  {dir.file("missing.password")});
 }
@@ -286,9 +298,8 @@ TEST(CliFoundation, ConfigFileProvidesTheDatabaseAndTheOutputFormat) {
 TEST(CliFoundation, JsonLogFormatWritesOneJsonObjectPerStderrLine) {
     ScratchDatabase db(Engine::mysql, "clilog");
     ASSERT_EQ(webookctl({"db", "init", "--dsn", db.url()}).exit_code, 0);
-    CommandResult r = webookctl({"--log-format", "json", "--output", "json", "db", "seed", "--dsn", db.url(),
-                                 "--users", "20", "--articles", "50", "--likes", "100", "--collects", "20",
-                                 "--rewards", "10"});
+    CommandResult r = webookctl({"--log-format", "json", "--output", "json", "db", "seed", "--dsn", db.url(), "--users",
+                                 "20", "--articles", "50", "--likes", "100", "--collects", "20", "--rewards", "10"});
     ASSERT_EQ(r.exit_code, 0) << describe(r);
     parse_json(r.out);
     const auto lines = lines_of(r.err);
@@ -305,8 +316,8 @@ TEST(CliFoundation, JsonLogFormatWritesOneJsonObjectPerStderrLine) {
     EXPECT_TRUE(users_line) << r.err;
 
     // The environment variable does the same.
-    CommandResult env = webookctl({"db", "seed", "--truncate", "--dsn", db.url(), "--users", "5", "--articles",
-                                   "5", "--likes", "5", "--collects", "5", "--rewards", "5"},
+    CommandResult env = webookctl({"db", "seed", "--truncate", "--dsn", db.url(), "--users", "5", "--articles", "5",
+                                   "--likes", "5", "--collects", "5", "--rewards", "5"},
                                   {"WEBOOKCTL_LOG_FORMAT=json"});
     ASSERT_EQ(env.exit_code, 0) << describe(env);
     for (const auto& line : lines_of(env.err)) EXPECT_TRUE(parse_json(line).is_object()) << line;
@@ -349,15 +360,16 @@ TEST(CliFoundation, MalformedDsnIsAUsageErrorNamingTheDsn) {
     expect_error(webookctl({"db", "counts", "--dsn", "mysql://webook@127.0.0.1:port/webook"}, k_distinct_env), 2,
                  {"DSN", "port"});
     // Malformed, with a password inside: the password is not repeated.
-    expect_error(webookctl({"db", "counts", "--dsn", std::string("mysql://webook:") + k_inline_password +
-                                                          "@127.0.0.1:notaport/webook"}),
+    expect_error(webookctl({"db", "counts", "--dsn",
+                            std::string("mysql://webook:") + k_inline_password + "@127.0.0.1:notaport/webook"}),
                  2, {"DSN", "notaport"}, OtherLines::warnings);
 }
 
 TEST(CliFoundation, MalformedConfigFileIsAUsageErrorNamingFileAndLine) {
     ScratchDir dir("cliconfig");
     const std::string bad_toml = dir.file("bad.toml");
-    testing::write_file(bad_toml, "[source]\ndsn = \"mysql://webook@127.0.0.1:13306/webook\"\n\n[log]\nlevel = \"info\n");
+    testing::write_file(bad_toml,
+                        "[source]\ndsn = \"mysql://webook@127.0.0.1:13306/webook\"\n\n[log]\nlevel = \"info\n");
     expect_error(webookctl({"--config", bad_toml, "db", "counts"}, k_distinct_env), 2, {bad_toml, "line 5"});
 
     const std::string unknown_key = dir.file("unknown.toml");
@@ -396,8 +408,7 @@ TEST(CliFoundation, RefusedConnectionIsAConnectionErrorNamingHostAndPort) {
         expect_error(webookctl({"db", "counts", "--dsn", url}, k_distinct_env), 3, {address, "refused"});
         // With the password inside the DSN: warned, refused, never shown.
         const std::string inline_url = server_url(engine, "webook", k_inline_password, 1);
-        expect_error(webookctl({"db", "counts", "--dsn", inline_url}), 3, {address, "refused"},
-                     OtherLines::warnings);
+        expect_error(webookctl({"db", "counts", "--dsn", inline_url}), 3, {address, "refused"}, OtherLines::warnings);
     }
 }
 
@@ -435,8 +446,8 @@ TEST(CliFoundation, CountsWithoutTheSchemaNamesTheTableNotConnectorInternals) {
 
 TEST(CliFoundation, SeedingANonEmptyDatabaseIsRefusedUnlessTruncate) {
     ScratchDatabase db(Engine::mysql, "clireseed");
-    const std::vector<std::string> small = {"--users", "10", "--articles", "20", "--likes", "30",
-                                            "--collects", "10", "--rewards", "5"};
+    const std::vector<std::string> small = {"--users", "10",         "--articles", "20",        "--likes",
+                                            "30",      "--collects", "10",         "--rewards", "5"};
     auto seed = [&](std::vector<std::string> extra) {
         std::vector<std::string> args = {"db", "seed", "--dsn", db.url()};
         args.insert(args.end(), small.begin(), small.end());
@@ -457,12 +468,11 @@ void expect_sigterm_stops_seed(Engine engine) {
     ScratchDatabase db(engine, "clisigterm");
     ASSERT_EQ(webookctl({"db", "init", "--dsn", db.url()}).exit_code, 0);
     // Far more than the test waits for: it is stopped long before the end.
-    ChildProcess child({WEBOOKCTL_BINARY, "db", "seed", "--dsn", db.url(), "--users", "20000", "--articles",
-                        "300000", "--interactives", "5000000", "--likes", "2000000"});
+    ChildProcess child({WEBOOKCTL_BINARY, "db", "seed", "--dsn", db.url(), "--users", "20000", "--articles", "300000",
+                        "--interactives", "5000000", "--likes", "2000000"});
     // Once users are logged, the handlers are installed and articles are loading.
     const auto give_up = std::chrono::steady_clock::now() + 2min;
-    while (!contains(child.err(), "users: 20000 rows") && child.running() &&
-           std::chrono::steady_clock::now() < give_up)
+    while (!contains(child.err(), "users: 20000 rows") && child.running() && std::chrono::steady_clock::now() < give_up)
         std::this_thread::sleep_for(20ms);
     ASSERT_TRUE(child.running()) << "seed ended before it was signalled:\n" << child.err();
     ASSERT_TRUE(contains(child.err(), "users: 20000 rows")) << child.err();
@@ -485,9 +495,13 @@ void expect_sigterm_stops_seed(Engine engine) {
     EXPECT_EQ(conn->query_one("SELECT COUNT(*) FROM interactives")->at(0).as_int(), 0);
 }
 
-TEST(CliFoundation, SigtermStopsALongSeedWithExit130OnMariaDb) { expect_sigterm_stops_seed(Engine::mysql); }
+TEST(CliFoundation, SigtermStopsALongSeedWithExit130OnMariaDb) {
+    expect_sigterm_stops_seed(Engine::mysql);
+}
 
-TEST(CliFoundation, SigtermStopsALongSeedWithExit130OnPostgres) { expect_sigterm_stops_seed(Engine::postgres); }
+TEST(CliFoundation, SigtermStopsALongSeedWithExit130OnPostgres) {
+    expect_sigterm_stops_seed(Engine::postgres);
+}
 
 }  // namespace
 }  // namespace webook

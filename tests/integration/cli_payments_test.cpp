@@ -43,16 +43,14 @@ const char* engine_label(Engine e) {
 }
 
 class CliPayments : public ::testing::TestWithParam<Engine> {
-  protected:
+protected:
     CliPayments() : m_db(GetParam(), "clipay"), m_conn(m_db.connect()) { init_schema(*m_conn); }
 
     std::int64_t scalar(const std::string& sql) {
         auto row = m_conn->query_one(sql);
         return row && !(*row)[0].is_null() ? (*row)[0].as_int() : 0;
     }
-    std::string q(const std::string& identifier) const {
-        return m_conn->dialect().quote(identifier);
-    }
+    std::string q(const std::string& identifier) const { return m_conn->dialect().quote(identifier); }
 
     std::vector<std::string> consume_args(const std::string& topic, const std::string& group) {
         return {"--output",
@@ -86,27 +84,25 @@ TEST_P(CliPayments, RewardIsPaidThroughTheCommandsAndARepublishedEventBooksNothi
     const std::string url = m_db.url();
     ScratchDir dir("clipay");
 
-    CommandResult created =
-        webookctl({"--output", "json", "reward", "create", "--dsn", url, "--uid", "7",
-                   "--target-uid", "42", "--biz", "article", "--biz-id", "5", "--amount", "1001"});
+    CommandResult created = webookctl({"--output", "json", "reward", "create", "--dsn", url, "--uid", "7",
+                                       "--target-uid", "42", "--biz", "article", "--biz-id", "5", "--amount", "1001"});
     ASSERT_EQ(created.exit_code, 0) << describe(created);
     const json reward = last_json(created);
     const std::string trade_no = reward.at("trade_no").get<std::string>();
     const std::int64_t reward_id = reward.at("reward_id").get<std::int64_t>();
     EXPECT_EQ(reward.at("biz_trade_no"), "reward-" + std::to_string(reward_id));
 
-    const std::vector<std::string> callback = {"--output", "json",    "reward",     "callback",
-                                               "--dsn",    url,       "--trade-no", trade_no,
-                                               "--status", "success", "--topic",    topic};
+    const std::vector<std::string> callback = {"--output",   "json",   "reward",   "callback", "--dsn",   url,
+                                               "--trade-no", trade_no, "--status", "success",  "--topic", topic};
     CommandResult paid = webookctl(callback);
     ASSERT_EQ(paid.exit_code, 0) << describe(paid);
     EXPECT_EQ(last_json(paid).at("changed"), true);
     CommandResult again = webookctl(callback);
     ASSERT_EQ(again.exit_code, 0) << describe(again);
     EXPECT_EQ(last_json(again).at("changed"), false) << "a repeated callback changes nothing";
-    expect_one_error(webookctl({"reward", "callback", "--dsn", url, "--trade-no", trade_no,
-                                "--status", "failed", "--topic", topic}),
-                     2, "already success");
+    expect_one_error(
+        webookctl({"reward", "callback", "--dsn", url, "--trade-no", trade_no, "--status", "failed", "--topic", topic}),
+        2, "already success");
     EXPECT_EQ(scalar("SELECT COUNT(*) FROM " + q("outbox")), 1);
 
     const std::vector<std::string> relay = {
@@ -141,14 +137,11 @@ TEST_P(CliPayments, RewardIsPaidThroughTheCommandsAndARepublishedEventBooksNothi
     EXPECT_EQ(last_json(replayed).at("replays"), 1);
     EXPECT_EQ(last_json(replayed).at("paid"), 0);
     EXPECT_EQ(scalar("SELECT COUNT(*) FROM " + q("account_activities")), 2);
-    EXPECT_EQ(scalar(fmt::format("SELECT {} FROM {} WHERE {} = 42", q("balance"), q("accounts"),
-                                 q("uid"))),
-              900);
+    EXPECT_EQ(scalar(fmt::format("SELECT {} FROM {} WHERE {} = 42", q("balance"), q("accounts"), q("uid"))), 900);
     EXPECT_EQ(webookctl({"ops", "ledger", "check", "--dsn", url}).exit_code, 0);
 
     // A balance changed behind the ledger's back is found and listed.
-    m_conn->execute(fmt::format("UPDATE {0} SET {1} = {1} + 1 WHERE {2} = 42", q("accounts"),
-                                q("balance"), q("uid")));
+    m_conn->execute(fmt::format("UPDATE {0} SET {1} = {1} + 1 WHERE {2} = 42", q("accounts"), q("balance"), q("uid")));
     CommandResult off = webookctl({"--output", "json", "ops", "ledger", "check", "--dsn", url});
     EXPECT_EQ(off.exit_code, 1) << describe(off);
     const json report = last_json(off);
@@ -162,17 +155,15 @@ TEST_P(CliPayments, RewardIsPaidThroughTheCommandsAndARepublishedEventBooksNothi
 TEST_P(CliPayments, BadInputGetsOneErrorLineAndExitTwoAndWritesNothing) {
     const std::string url = m_db.url();
     for (const std::string amount : {"0", "-3"})
-        expect_one_error(webookctl({"reward", "create", "--dsn", url, "--uid", "7", "--target-uid",
-                                    "42", "--biz-id", "5", "--amount=" + amount}),
+        expect_one_error(webookctl({"reward", "create", "--dsn", url, "--uid", "7", "--target-uid", "42", "--biz-id",
+                                    "5", "--amount=" + amount}),
                          2, "--amount must be a positive number of cents");
-    expect_one_error(webookctl({"reward", "callback", "--dsn", url, "--trade-no", "T-nope",
-                                "--status", "success"}),
-                     2, "unknown trade number");
-    expect_one_error(webookctl({"reward", "callback", "--dsn", url, "--trade-no", "T-nope",
-                                "--status", "refunded"}),
-                     2, "success or failed");
-    expect_one_error(webookctl({"ops", "payments", "consume", "--dsn", url, "--from",
-                                "file:///tmp/x.jsonl", "--group", "g", "--until-idle"}),
+    expect_one_error(webookctl({"reward", "callback", "--dsn", url, "--trade-no", "T-nope", "--status", "success"}), 2,
+                     "unknown trade number");
+    expect_one_error(webookctl({"reward", "callback", "--dsn", url, "--trade-no", "T-nope", "--status", "refunded"}), 2,
+                     "success or failed");
+    expect_one_error(webookctl({"ops", "payments", "consume", "--dsn", url, "--from", "file:///tmp/x.jsonl", "--group",
+                                "g", "--until-idle"}),
                      2, "kafka://");
     EXPECT_EQ(scalar("SELECT COUNT(*) FROM " + q("rewards")), 0);
     EXPECT_EQ(scalar("SELECT COUNT(*) FROM " + q("payments")), 0);

@@ -200,8 +200,9 @@ TEST_P(PhaseSafety, CopyDryRunPrintsThePlanAndWritesNothing) {
               std::string::npos);
     CommandResult truncate = testing::webookctl(plan + Args{"--truncate"});
     EXPECT_EQ(truncate.exit_code, 0) << testing::describe(truncate);
-    EXPECT_NE(testing::last_json(truncate)["tables"][0]["start"].get<std::string>().find("truncate the target (20 rows)"),
-              std::string::npos);
+    EXPECT_NE(
+        testing::last_json(truncate)["tables"][0]["start"].get<std::string>().find("truncate the target (20 rows)"),
+        std::string::npos);
     CommandResult resume = testing::webookctl(plan + Args{"--resume"});
     EXPECT_EQ(resume.exit_code, 0) << testing::describe(resume);
     EXPECT_NE(testing::last_json(resume)["tables"][0]["start"].get<std::string>().find("resume after key [\"40\"]"),
@@ -365,12 +366,11 @@ TEST_P(PhaseSafety, AGateWaitsForTheFixersBacklogWhenTheirGroupIsNamed) {
     dbs.target.connect()->execute("DELETE FROM typed WHERE id = 4");
     CommandResult found = testing::webookctl(validate + Args{"--full", "--sink", topic});
     ASSERT_EQ(found.exit_code, 1) << testing::describe(found);
-    const Args gate = Args{"migrate", "mode", "set", "dst_first", "--dry-run", "--from", topic, "--group", group} +
-                      sides(dbs);
+    const Args gate =
+        Args{"migrate", "mode", "set", "dst_first", "--dry-run", "--from", topic, "--group", group} + sides(dbs);
     CommandResult blocked = testing::webookctl(gate);
     EXPECT_EQ(blocked.exit_code, 2) << testing::describe(blocked);
-    EXPECT_NE(blocked.out.find("fixer group " + group + " has 1 unprocessed event"), std::string::npos)
-        << blocked.out;
+    EXPECT_NE(blocked.out.find("fixer group " + group + " has 1 unprocessed event"), std::string::npos) << blocked.out;
     CommandResult fixed = testing::webookctl(Args{"fix", "--from", topic, "--group", group, "--until-idle",
                                                   "--session-timeout", "3s", "--batch-wait", "500ms"} +
                                              sides(dbs));
@@ -432,15 +432,13 @@ TEST_P(PhaseSafety, OpsJobsWriteThroughTheMigrationAndReadTheAuthoritativeSide) 
     // on both sides.
     const std::int64_t lost = reward(8);
     for (Connection* c : {source.get(), target.get()}) c->execute("UPDATE outbox SET status = 1");
-    CommandResult reconciled =
-        testing::webookctl(Args{"--output", "json", "ops", "reconcile", "--from", "2020-01-01", "--grace", "0s", "--fix"} +
-                           both);
+    CommandResult reconciled = testing::webookctl(
+        Args{"--output", "json", "ops", "reconcile", "--from", "2020-01-01", "--grace", "0s", "--fix"} + both);
     EXPECT_EQ(reconciled.exit_code, 1) << testing::describe(reconciled);
     EXPECT_NE(reconciled.out.find("\"repaired\""), std::string::npos) << reconciled.out;
     for (Connection* c : {source.get(), target.get()})
-        EXPECT_EQ(count(*c, fmt::format("SELECT COUNT(*) FROM outbox WHERE status = 0 AND msg_key = 'reward-{}'",
-                                        lost)),
-                  1)
+        EXPECT_EQ(
+            count(*c, fmt::format("SELECT COUNT(*) FROM outbox WHERE status = 0 AND msg_key = 'reward-{}'", lost)), 1)
             << c->describe();
 
     // The ranking: computed from the target -- an article only the target
@@ -456,8 +454,7 @@ TEST_P(PhaseSafety, OpsJobsWriteThroughTheMigrationAndReadTheAuthoritativeSide) 
     EXPECT_EQ(ranked["ranked"], 1);
     for (Connection* c : {source.get(), target.get()}) {
         EXPECT_EQ(count(*c, "SELECT COUNT(*) FROM ranking_items WHERE article_id = " + id), 1) << c->describe();
-        EXPECT_EQ(count(*c, "SELECT COUNT(*) FROM jobs WHERE name = 'rank-hot' AND owner IS NULL"), 1)
-            << c->describe();
+        EXPECT_EQ(count(*c, "SELECT COUNT(*) FROM jobs WHERE name = 'rank-hot' AND owner IS NULL"), 1) << c->describe();
     }
 }
 

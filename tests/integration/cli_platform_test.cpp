@@ -27,18 +27,9 @@ using testing::ScratchDatabase;
 
 // Runs webookctl with no configuration but the passwords services.env exports.
 CommandResult webookctl(std::vector<std::string> args) {
-    std::vector<std::string> argv{"/usr/bin/env",
-                                  "-u",
-                                  "WEBOOKCTL_CONFIG",
-                                  "-u",
-                                  "WEBOOKCTL_SOURCE_DSN",
-                                  "-u",
-                                  "WEBOOKCTL_TARGET_DSN",
-                                  "-u",
-                                  "WEBOOKCTL_CONTROL_DSN",
-                                  "-u",
-                                  "WEBOOKCTL_OUTPUT",
-                                  WEBOOKCTL_BINARY};
+    std::vector<std::string> argv{"/usr/bin/env",          "-u", "WEBOOKCTL_CONFIG",     "-u",
+                                  "WEBOOKCTL_SOURCE_DSN",  "-u", "WEBOOKCTL_TARGET_DSN", "-u",
+                                  "WEBOOKCTL_CONTROL_DSN", "-u", "WEBOOKCTL_OUTPUT",     WEBOOKCTL_BINARY};
     argv.insert(argv.end(), args.begin(), args.end());
     return testing::run_command(argv);
 }
@@ -116,16 +107,16 @@ TEST(CliPlatform, InteractiveCommandsCountOnceAndRefuseUnknownArticles) {
     ScratchDatabase db(Engine::postgres, "cli_interactive");
     init_schema(*db.connect());
     const std::string dsn = db.url();
-    json published = json_of(webookctl({"article", "publish", "--author", "1", "--title", "likeable", "--dsn", dsn,
-                                        "--output", "json"}));
+    json published = json_of(
+        webookctl({"article", "publish", "--author", "1", "--title", "likeable", "--dsn", dsn, "--output", "json"}));
     const std::string id = std::to_string(published["id"].get<std::int64_t>());
 
-    json like = json_of(webookctl({"interactive", "like", "--uid", "5", "--article", id, "--dsn", dsn, "--output",
-                                   "json"}));
+    json like =
+        json_of(webookctl({"interactive", "like", "--uid", "5", "--article", id, "--dsn", dsn, "--output", "json"}));
     EXPECT_EQ(like["changed"], true);
     EXPECT_EQ(like["like_cnt"], 1);
-    json again = json_of(webookctl({"interactive", "like", "--uid", "5", "--article", id, "--dsn", dsn, "--output",
-                                    "json"}));
+    json again =
+        json_of(webookctl({"interactive", "like", "--uid", "5", "--article", id, "--dsn", dsn, "--output", "json"}));
     EXPECT_EQ(again["changed"], false);
     EXPECT_EQ(again["like_cnt"], 1);
     json read = json_of(webookctl({"interactive", "read", "--article", id, "--dsn", dsn, "--output", "json"}));
@@ -133,8 +124,8 @@ TEST(CliPlatform, InteractiveCommandsCountOnceAndRefuseUnknownArticles) {
     json collect = json_of(webookctl({"interactive", "collect", "--uid", "5", "--article", id, "--collection", "3",
                                       "--dsn", dsn, "--output", "json"}));
     EXPECT_EQ(collect["collect_cnt"], 1);
-    json got = json_of(webookctl({"interactive", "get", "--article", id, "--uid", "5", "--dsn", dsn, "--output",
-                                  "json"}));
+    json got =
+        json_of(webookctl({"interactive", "get", "--article", id, "--uid", "5", "--dsn", dsn, "--output", "json"}));
     EXPECT_EQ(got["liked"], true);
     EXPECT_EQ(got["collected"], true);
     EXPECT_EQ(got["collection_id"], 3);
@@ -156,8 +147,8 @@ TEST(CliPlatform, WithASourceAndATargetOperationsDoubleWriteInTheCurrentMode) {
     ensure_mode_row(*control);
     set_mode(*control, Mode::src_first);
 
-    json published = json_of(webookctl({"article", "publish", "--author", "2", "--title", "on both sides",
-                                        "--source", src.url(), "--target", dst.url(), "--output", "json"}));
+    json published = json_of(webookctl({"article", "publish", "--author", "2", "--title", "on both sides", "--source",
+                                        src.url(), "--target", dst.url(), "--output", "json"}));
     const std::int64_t id = published["id"].get<std::int64_t>();
     json like = json_of(webookctl({"interactive", "like", "--uid", "9", "--article", std::to_string(id), "--source",
                                    src.url(), "--target", dst.url(), "--output", "json"}));

@@ -49,7 +49,9 @@ const char* const k_pg_table =
 const char* const k_columns = "id, bi, vc, tx, lt, de, dt, d, b, bl, db, ub";
 
 // Micros since the epoch of a UTC time written as text.
-Value at(const char* text) { return Value::parse(ValueKind::datetime, text); }
+Value at(const char* text) {
+    return Value::parse(ValueKind::datetime, text);
+}
 
 // About 1 MB of multi-byte UTF-8 text that ends in an ASCII letter, so its
 // last byte can change without breaking the encoding.
@@ -130,7 +132,7 @@ TEST_F(CrossEngine, TheSameRowsReadFromBothEnginesCompareEqual) {
     std::vector<Row> rows;
     Row full = empty_row(1);
     full[c_bi] = Value::integer(-9'007'199'254'740'993);  // not representable as a double
-    full[c_vc] = Value::text("naïve café 🚀😀 end  ");    // 4-byte UTF-8 and trailing spaces
+    full[c_vc] = Value::text("naïve café 🚀😀 end  ");      // 4-byte UTF-8 and trailing spaces
     full[c_tx] = Value::text("line one\nline two\ttab 'quote' \"dq\" \\ backslash 日本語");
     full[c_lt] = Value::text(megabyte_text());
     full[c_de] = Value::decimal("-12345678.90");

@@ -40,8 +40,7 @@ EventConsumer consumer_for(const std::string& group, const std::string& topic) {
 enum class Commit { no, yes };
 
 // Everything the consumer can read until it is caught up.
-std::vector<Message> consume_until_caught_up(EventConsumer& consumer, Commit commit,
-                                             std::chrono::seconds limit = 30s) {
+std::vector<Message> consume_until_caught_up(EventConsumer& consumer, Commit commit, std::chrono::seconds limit = 30s) {
     std::vector<Message> all;
     const auto deadline = Clock::now() + limit;
     while (Clock::now() < deadline) {
@@ -148,8 +147,7 @@ TEST(EventConsumer, ResumesFromTheCommittedOffsetsAfterARestart) {
         ASSERT_EQ(all.size(), 40u);
         std::map<std::int32_t, std::int64_t> count;
         for (const Message& m : all) ++count[m.partition];
-        for (const Message& m : all)
-            (m.offset < count[m.partition] / 2 ? committed : uncommitted).push_back(m);
+        for (const Message& m : all) (m.offset < count[m.partition] / 2 ? committed : uncommitted).push_back(m);
         first.commit(committed);
         first.close();
     }
@@ -162,8 +160,7 @@ TEST(EventConsumer, ResumesFromTheCommittedOffsetsAfterARestart) {
     second.close();
     EXPECT_EQ(positions(again), positions(uncommitted));
     EXPECT_EQ(again.size(), uncommitted.size()) << "an event was delivered twice";
-    for (const Message& m : again)
-        EXPECT_EQ(positions(committed).count({m.partition, m.offset}), 0u);
+    for (const Message& m : again) EXPECT_EQ(positions(committed).count({m.partition, m.offset}), 0u);
 }
 
 TEST(EventConsumer, TwoMembersOfOneGroupShareThePartitions) {
@@ -228,8 +225,7 @@ TEST(EventConsumer, RebalancesWhenAMemberJoinsLate) {
         }
     };
     auto deadline = Clock::now() + 30s;
-    while (Clock::now() < deadline &&
-           !(a.caught_up() && b.caught_up() && !b.assigned_partitions().empty()))
+    while (Clock::now() < deadline && !(a.caught_up() && b.caught_up() && !b.assigned_partitions().empty()))
         poll_both();
     EXPECT_TRUE(read.empty()) << "committed events delivered again";
     ASSERT_FALSE(b.assigned_partitions().empty());
@@ -269,8 +265,7 @@ TEST(EventConsumer, ReportsUnreachableBrokersAsAConnectionError) {
     });
     EXPECT_EQ(e.code(), Code::connection) << e.what();
     EXPECT_TRUE(e.is_temporary());
-    EXPECT_NE(std::string(e.what()).find("cannot reach Kafka at 127.0.0.1:1"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("cannot reach Kafka at 127.0.0.1:1"), std::string::npos) << e.what();
 }
 
 TEST(EventProducer, FlushReportsEventsNotDeliveredToUnreachableBrokers) {
@@ -283,9 +278,8 @@ TEST(EventProducer, FlushReportsEventsNotDeliveredToUnreachableBrokers) {
 
     Error e = error_from([&] { producer.flush(10s); });
     EXPECT_EQ(e.code(), Code::connection);
-    EXPECT_NE(
-        std::string(e.what()).find("3 of 3 events not delivered to topic events at 127.0.0.1:1"),
-        std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("3 of 3 events not delivered to topic events at 127.0.0.1:1"),
+              std::string::npos)
         << e.what();
     EXPECT_EQ(producer.sent(), 3u);
     EXPECT_EQ(producer.delivered(), 0u);
@@ -302,8 +296,7 @@ TEST(EventProducer, FlushGivesUpOnEventsStillUndeliveredAtItsTimeout) {
     Error e = error_from([&] { producer.flush(300ms); });
     EXPECT_LT(Clock::now() - start, 3s);
     EXPECT_EQ(e.code(), Code::connection);
-    EXPECT_NE(std::string(e.what()).find("1 of 1 events not delivered"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("1 of 1 events not delivered"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("flush timeout of 300 ms"), std::string::npos) << e.what();
     EXPECT_EQ(producer.failed(), 1u);
 }
@@ -323,8 +316,7 @@ TEST(KafkaCheckBrokers, FailsFastWhenNoBrokerAnswers) {
     Error e = error_from([&] { check_brokers(k_unreachable, 10s); });
     EXPECT_LT(Clock::now() - start, 5s) << "waited for the whole timeout";
     EXPECT_EQ(e.code(), Code::connection);
-    EXPECT_NE(std::string(e.what()).find("cannot reach Kafka at 127.0.0.1:1"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("cannot reach Kafka at 127.0.0.1:1"), std::string::npos) << e.what();
 }
 
 }  // namespace

@@ -288,7 +288,8 @@ TEST(MysqlConnection, PreparedQueriesFollowTableChanges) {
 
     // Another connection changes the table under the cached statement.
     auto other = testing::connect_to(testing::mysql_dsn());
-    other->execute("ALTER TABLE " + t.name() + " ADD COLUMN z DATETIME(6) DEFAULT '2024-01-01 00:00:00.5', "
+    other->execute("ALTER TABLE " + t.name() +
+                   " ADD COLUMN z DATETIME(6) DEFAULT '2024-01-01 00:00:00.5', "
                    "MODIFY a VARCHAR(50)");
     other->execute("UPDATE " + t.name() + " SET a = 'longer than five'");
     auto cursor = conn->stream(select, key);
@@ -306,8 +307,7 @@ TEST(MysqlConnection, RefusesAWrongNumberOfParameters) {
     Row two{Value::integer(1), Value::integer(2)};
     Error e = error_from([&] { conn->execute("DO ?", two); });
     EXPECT_EQ(e.code(), Code::internal);
-    EXPECT_NE(std::string(e.what()).find("2 values given for 1 parameter markers"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("2 values given for 1 parameter markers"), std::string::npos) << e.what();
     EXPECT_EQ(conn->query_one("SELECT 1")->at(0).as_int(), 1);
 }
 
@@ -318,8 +318,9 @@ TEST(MysqlConnection, RefusesAWrongNumberOfParameters) {
 TEST(MysqlConnection, InlinedParametersMeanWhatBoundOnesMean) {
     auto conn = testing::connect_to(testing::mysql_dsn());
     ScratchTable t(*conn, "mysql_inline", "id BIGINT PRIMARY KEY, vc VARCHAR(64) NULL, bl BLOB NULL");
-    const std::vector<std::string> texts{"it's", "back\\slash", std::string("nul\0byte", 8), "quote\"d",
-                                         "emoji \xF0\x9F\x98\x80", "?", "", "a'; DROP TABLE x; -- "};
+    const std::vector<std::string> texts{
+        "it's", "back\\slash",          std::string("nul\0byte", 8), "quote\"d", "emoji \xF0\x9F\x98\x80", "?",
+        "",     "a'; DROP TABLE x; -- "};
     for (std::size_t i = 0; i < texts.size(); ++i) {
         Row p{Value::integer(static_cast<std::int64_t>(i)), Value::text(texts[i]), Value::bytes(texts[i])};
         conn->execute("INSERT INTO " + t.name() + " (id, vc, bl) VALUES (?, ?, ?)", p);
@@ -368,9 +369,9 @@ TEST(MysqlConnection, StreamsALargeResultBatchByBatch) {
         Transaction tx(*conn);
         auto writer = conn->bulk_insert(t.name(), {"id", "a", "b", "c", "s1", "s2", "s3", "s4"});
         for (std::int64_t i = 1; i <= k_rows; ++i)
-            writer->write({Value::integer(i), Value::integer(i * 2), Value::integer(-i),
-                           Value::integer(i % 7), Value::text("name-" + std::to_string(i)),
-                           Value::text("abcdefghij"), Value::text(""), Value::null()});
+            writer->write({Value::integer(i), Value::integer(i * 2), Value::integer(-i), Value::integer(i % 7),
+                           Value::text("name-" + std::to_string(i)), Value::text("abcdefghij"), Value::text(""),
+                           Value::null()});
         writer->finish();
         tx.commit();
     }
@@ -398,8 +399,8 @@ TEST(MysqlConnection, StreamsALargeResultBatchByBatch) {
     EXPECT_EQ(batches, k_rows / 1000);
     EXPECT_TRUE(batch.empty());
     EXPECT_FALSE(cursor->next_batch(batch, 1000));  // stays exhausted
-    std::printf("[ perf     ] streamed %lld rows x 8 columns in %.3f s: %.0f rows/s\n",
-                static_cast<long long>(seen), seconds, static_cast<double>(seen) / seconds);
+    std::printf("[ perf     ] streamed %lld rows x 8 columns in %.3f s: %.0f rows/s\n", static_cast<long long>(seen),
+                seconds, static_cast<double>(seen) / seconds);
 }
 
 TEST(MysqlConnection, BulkInsertWritesEveryKindOfValue) {
@@ -423,8 +424,7 @@ TEST(MysqlConnection, BulkInsertWritesEveryKindOfValue) {
     for (std::size_t i = 0; i < rows.size(); ++i)
         for (std::size_t c = 0; c < rows[i].size(); ++c)
             EXPECT_TRUE(same_data(rows[i][c], back[i][c]))
-                << "row " << i << " column " << c << ": " << rows[i][c].display() << " vs "
-                << back[i][c].display();
+                << "row " << i << " column " << c << ": " << rows[i][c].display() << " vs " << back[i][c].display();
 }
 
 TEST(MysqlConnection, BulkInsertFailsOnDuplicateKeys) {
@@ -546,15 +546,13 @@ TEST(MysqlConnection, UnknownTableIsAConfigError) {
     auto conn = testing::connect_to(testing::mysql_dsn());
     Error e = error_from([&] { conn->columns("no_such_table_here"); });
     EXPECT_EQ(e.code(), Code::config);
-    EXPECT_NE(std::string(e.what()).find("table 'no_such_table_here' not found in mysql://"),
-              std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("table 'no_such_table_here' not found in mysql://"), std::string::npos)
         << e.what();
     EXPECT_FALSE(conn->table_exists("no_such_table_here"));
 
     e = error_from([&] { conn->query("SELECT * FROM no_such_table_here"); });
     EXPECT_EQ(e.code(), Code::config);
-    EXPECT_NE(std::string(e.what()).find("table 'no_such_table_here' not found"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("table 'no_such_table_here' not found"), std::string::npos) << e.what();
 
     EXPECT_EQ(error_from([&] { conn->columns("bad-name; DROP"); }).code(), Code::config);
 }
@@ -603,8 +601,7 @@ TEST(MysqlConnection, UnknownDatabaseIsAConnectionError) {
     dsn.database = "nope_no_such_db";
     Error e = error_from([&] { webook::connect(dsn); });
     EXPECT_EQ(e.code(), Code::connection);
-    EXPECT_NE(std::string(e.what()).find("unknown database 'nope_no_such_db'"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("unknown database 'nope_no_such_db'"), std::string::npos) << e.what();
 }
 
 TEST(MysqlConnection, LockWaitTimeoutIsTemporary) {

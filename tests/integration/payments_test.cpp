@@ -73,8 +73,7 @@ decltype(auto) count_conflicts(std::atomic<int>& conflicts, Fn&& fn) {
     try {
         return fn();
     } catch (const Error& e) {
-        if (e.code() == Code::server && e.is_temporary())
-            ++conflicts;
+        if (e.code() == Code::server && e.is_temporary()) ++conflicts;
         throw;
     }
 }
@@ -85,21 +84,16 @@ decltype(auto) count_conflicts(std::atomic<int>& conflicts, Fn&& fn) {
 class LockConflictCounter final : public Connection {
     // PostgreSQL may run a query only when its first batch is asked for.
     class Cursor final : public RowCursor {
-      public:
+    public:
         Cursor(LockConflictCounter& owner, std::unique_ptr<RowCursor> inner)
             : m_owner(owner), m_inner(std::move(inner)) {}
-        const std::vector<std::string>& column_names() const override {
-            return m_inner->column_names();
-        }
-        const std::vector<ValueKind>& column_kinds() const override {
-            return m_inner->column_kinds();
-        }
+        const std::vector<std::string>& column_names() const override { return m_inner->column_names(); }
+        const std::vector<ValueKind>& column_kinds() const override { return m_inner->column_kinds(); }
         bool next_batch(std::vector<Row>& out, std::size_t max_rows) override {
-            return count_conflicts(m_owner.m_conflicts,
-                                   [&] { return m_inner->next_batch(out, max_rows); });
+            return count_conflicts(m_owner.m_conflicts, [&] { return m_inner->next_batch(out, max_rows); });
         }
 
-      private:
+    private:
         LockConflictCounter& m_owner;
         std::unique_ptr<RowCursor> m_inner;
     };
@@ -109,7 +103,7 @@ class LockConflictCounter final : public Connection {
         return count_conflicts(m_conflicts, std::forward<Fn>(fn));
     }
 
-  public:
+public:
     LockConflictCounter(std::unique_ptr<Connection> inner, std::atomic<int>& conflicts)
         : m_inner(std::move(inner)), m_conflicts(conflicts) {}
 
@@ -119,82 +113,67 @@ class LockConflictCounter final : public Connection {
         return counted([&] { return m_inner->execute(sql, params); });
     }
     std::unique_ptr<RowCursor> stream(std::string_view sql, Params params = {}) override {
-        return std::make_unique<Cursor>(*this,
-                                        counted([&] { return m_inner->stream(sql, params); }));
+        return std::make_unique<Cursor>(*this, counted([&] { return m_inner->stream(sql, params); }));
     }
     void begin() override { m_inner->begin(); }
     void commit() override {
         counted([&] { m_inner->commit(); });
     }
     void rollback() override { m_inner->rollback(); }
-    std::vector<ColumnInfo> columns(std::string_view table) override {
-        return m_inner->columns(table);
-    }
-    std::unique_ptr<BulkWriter> bulk_insert(std::string_view table,
-                                            const std::vector<std::string>& columns) override {
+    std::vector<ColumnInfo> columns(std::string_view table) override { return m_inner->columns(table); }
+    std::unique_ptr<BulkWriter> bulk_insert(std::string_view table, const std::vector<std::string>& columns) override {
         return m_inner->bulk_insert(table, columns);
     }
 
-  private:
+private:
     std::unique_ptr<Connection> m_inner;
     std::atomic<int>& m_conflicts;
 };
 
 class Payments : public ::testing::TestWithParam<Engine> {
-  protected:
+protected:
     Payments() : m_db(GetParam(), "pay"), m_conn(m_db.connect()) { init_schema(*m_conn); }
 
     std::int64_t scalar(const std::string& sql, std::vector<Value> params = {}) {
         auto row = m_conn->query_one(sql, params);
-        if (!row || (*row)[0].is_null())
-            return 0;
+        if (!row || (*row)[0].is_null()) return 0;
         return (*row)[0].as_int();
     }
-    std::string q(const std::string& identifier) const {
-        return m_conn->dialect().quote(identifier);
-    }
+    std::string q(const std::string& identifier) const { return m_conn->dialect().quote(identifier); }
     std::string p(int n) const { return m_conn->dialect().placeholder(n); }
 
-    std::int64_t count(const std::string& table) {
-        return scalar("SELECT COUNT(*) FROM " + q(table));
-    }
+    std::int64_t count(const std::string& table) { return scalar("SELECT COUNT(*) FROM " + q(table)); }
     std::int64_t reward_status(std::int64_t id) {
-        return scalar(fmt::format("SELECT {} FROM {} WHERE {} = {}", q("status"), q("rewards"),
-                                  q("id"), p(1)),
+        return scalar(fmt::format("SELECT {} FROM {} WHERE {} = {}", q("status"), q("rewards"), q("id"), p(1)),
                       {Value::integer(id)});
     }
     std::int64_t payment_status(const std::string& trade_no) {
-        return scalar(fmt::format("SELECT {} FROM {} WHERE {} = {}", q("status"), q("payments"),
-                                  q("trade_no"), p(1)),
+        return scalar(fmt::format("SELECT {} FROM {} WHERE {} = {}", q("status"), q("payments"), q("trade_no"), p(1)),
                       {Value::text(trade_no)});
     }
     // The balance of (uid, type), -1 when the account does not exist.
     std::int64_t balance(std::int64_t uid, AccountType type = AccountType::user) {
-        auto row = m_conn->query_one(
-            fmt::format("SELECT {} FROM {} WHERE {} = {} AND {} = {}", q("balance"), q("accounts"),
-                        q("uid"), p(1), q("type"), p(2)),
-            std::vector<Value>{Value::integer(uid),
-                               Value::integer(static_cast<std::int64_t>(type))});
+        auto row =
+            m_conn->query_one(fmt::format("SELECT {} FROM {} WHERE {} = {} AND {} = {}", q("balance"), q("accounts"),
+                                          q("uid"), p(1), q("type"), p(2)),
+                              std::vector<Value>{Value::integer(uid), Value::integer(static_cast<std::int64_t>(type))});
         return row ? (*row)[0].as_int() : -1;
     }
     // (uid -> amount) of the entries of one booking.
     std::map<std::int64_t, std::int64_t> entries(const std::string& biz, std::int64_t biz_id) {
         std::map<std::int64_t, std::int64_t> out;
         for (const Row& r :
-             m_conn->query(fmt::format("SELECT {}, {} FROM {} WHERE {} = {} AND {} = {}", q("uid"),
-                                       q("amount"), q("account_activities"), q("biz"), p(1),
-                                       q("biz_id"), p(2)),
+             m_conn->query(fmt::format("SELECT {}, {} FROM {} WHERE {} = {} AND {} = {}", q("uid"), q("amount"),
+                                       q("account_activities"), q("biz"), p(1), q("biz_id"), p(2)),
                            std::vector<Value>{Value::text(biz), Value::integer(biz_id)})) {
-            EXPECT_EQ(out.count(r[0].as_int()), 0u)
-                << "two entries of one account for " << biz << " " << biz_id;
+            EXPECT_EQ(out.count(r[0].as_int()), 0u) << "two entries of one account for " << biz << " " << biz_id;
             out[r[0].as_int()] += r[1].as_int();
         }
         return out;
     }
     std::int64_t outbox_rows(OutboxStatus status) {
-        return scalar(
-            fmt::format("SELECT COUNT(*) FROM {} WHERE {} = {}", q("outbox"), q("status"), p(1)),
-            {Value::integer(static_cast<std::int64_t>(status))});
+        return scalar(fmt::format("SELECT COUNT(*) FROM {} WHERE {} = {}", q("outbox"), q("status"), p(1)),
+                      {Value::integer(static_cast<std::int64_t>(status))});
     }
 
     RelayReport relay(Connection& conn, const std::string& topic, RelayOptions options = {}) {
@@ -202,8 +181,7 @@ class Payments : public ::testing::TestWithParam<Engine> {
         return relay_outbox(conn, producer, options);
     }
 
-    PaymentConsumerReport consume(const std::string& topic, const std::string& group,
-                                  EventSink* dead_letter = nullptr,
+    PaymentConsumerReport consume(const std::string& topic, const std::string& group, EventSink* dead_letter = nullptr,
                                   ConsumeMode mode = ConsumeMode::settle,
                                   std::vector<std::string>* previews = nullptr) {
         auto source = open_payment_source(kafka_url(topic), group, fast_group());
@@ -212,11 +190,9 @@ class Payments : public ::testing::TestWithParam<Engine> {
         o.batch_wait = 500ms;
         o.mode = mode;
         PaymentConsumer consumer([this] { return m_db.connect(); }, o, dead_letter);
-        consumer.set_preview_printer(
-            [previews](const std::string&, const PaymentEvent*, const SettleResult& r) {
-                if (previews)
-                    previews->push_back(std::string(settlement_name(r.settlement)));
-            });
+        consumer.set_preview_printer([previews](const std::string&, const PaymentEvent*, const SettleResult& r) {
+            if (previews) previews->push_back(std::string(settlement_name(r.settlement)));
+        });
         return consumer.run(*source);
     }
 
@@ -279,8 +255,7 @@ TEST_P(Payments, PaidRewardIsBookedNinetyTenOnceAndAFailedOneNotAtAll) {
     EXPECT_EQ(reward_status(paid.reward_id), 1);
     EXPECT_EQ(reward_status(failed.reward_id), 2);
     // 1001 * 90 % = 900.9: the author gets 900, the platform the rest.
-    EXPECT_EQ(entries("reward", paid.reward_id),
-              (std::map<std::int64_t, std::int64_t>{{0, 101}, {42, 900}}));
+    EXPECT_EQ(entries("reward", paid.reward_id), (std::map<std::int64_t, std::int64_t>{{0, 101}, {42, 900}}));
     EXPECT_TRUE(entries("reward", failed.reward_id).empty());
     EXPECT_EQ(balance(42), 900);
     EXPECT_EQ(balance(0, AccountType::platform), 101);
@@ -298,19 +273,14 @@ TEST_P(Payments, BadInputIsRefusedAndNothingIsWrittenTwice) {
         EXPECT_EQ(e.code(), Code::usage);
         EXPECT_NE(std::string(e.what()).find("amount"), std::string::npos) << e.what();
     }
-    EXPECT_EQ(error_of([&] {
-                  rewards.create_reward({0, 42, "article", 1, 100});
-              }).code(),
-              Code::usage);
+    EXPECT_EQ(error_of([&] { rewards.create_reward({0, 42, "article", 1, 100}); }).code(), Code::usage);
     EXPECT_EQ(error_of([&] { rewards.create_reward({7, 42, "", 1, 100}); }).code(), Code::usage);
     EXPECT_EQ(count("rewards"), 0);
     EXPECT_EQ(count("payments"), 0);
 
-    Error unknown =
-        error_of([&] { rewards.payment_callback("T-no-such-trade", PaymentOutcome::success); });
+    Error unknown = error_of([&] { rewards.payment_callback("T-no-such-trade", PaymentOutcome::success); });
     EXPECT_EQ(unknown.code(), Code::usage);
-    EXPECT_NE(std::string(unknown.what()).find("unknown trade number"), std::string::npos)
-        << unknown.what();
+    EXPECT_NE(std::string(unknown.what()).find("unknown trade number"), std::string::npos) << unknown.what();
 
     CreatedReward r = rewards.create_reward({7, 42, "article", 1, 700});
     EXPECT_TRUE(rewards.payment_callback(r.trade_no, PaymentOutcome::success).changed);
@@ -320,11 +290,9 @@ TEST_P(Payments, BadInputIsRefusedAndNothingIsWrittenTwice) {
     EXPECT_EQ(again.status, PaymentStatus::success);
     EXPECT_EQ(again.outbox_id, 0);
     // A contradicting callback is refused and changes nothing.
-    Error conflict =
-        error_of([&] { rewards.payment_callback(r.trade_no, PaymentOutcome::failed); });
+    Error conflict = error_of([&] { rewards.payment_callback(r.trade_no, PaymentOutcome::failed); });
     EXPECT_EQ(conflict.code(), Code::usage);
-    EXPECT_NE(std::string(conflict.what()).find("already success"), std::string::npos)
-        << conflict.what();
+    EXPECT_NE(std::string(conflict.what()).find("already success"), std::string::npos) << conflict.what();
     EXPECT_EQ(payment_status(r.trade_no), 2);
     EXPECT_EQ(count("outbox"), 1);
 
@@ -333,8 +301,7 @@ TEST_P(Payments, BadInputIsRefusedAndNothingIsWrittenTwice) {
     // A late duplicate callback after the booking: still nothing new.
     EXPECT_FALSE(rewards.payment_callback(r.trade_no, PaymentOutcome::success).changed);
     EXPECT_EQ(relay(*m_conn, topic).sent, 0u);
-    EXPECT_EQ(entries("reward", r.reward_id),
-              (std::map<std::int64_t, std::int64_t>{{0, 70}, {42, 630}}));
+    EXPECT_EQ(entries("reward", r.reward_id), (std::map<std::int64_t, std::int64_t>{{0, 70}, {42, 630}}));
     EXPECT_EQ(count("account_activities"), 2);
     expect_ledger_balanced();
 }
@@ -353,14 +320,10 @@ TEST_P(Payments, ConcurrentBookingsOfSameAndCrossingAccountsNeverDeadlockAndBook
     for (int i = 0; i < k_transfers; ++i) {
         std::int64_t from = users[static_cast<std::size_t>(i % 4)];
         std::int64_t to = users[static_cast<std::size_t>((i / 4 + i + 1) % 4)];
-        if (to == from)
-            to = users[static_cast<std::size_t>((i + 2) % 4)];
+        if (to == from) to = users[static_cast<std::size_t>((i + 2) % 4)];
         const std::int64_t amount = 10 + i;
-        Booking b{"transfer",
-                  i + 1,
-                  {{{from, AccountType::user}, -amount}, {{to, AccountType::user}, amount}}};
-        if (i % 2)
-            std::swap(b.entries[0], b.entries[1]);
+        Booking b{"transfer", i + 1, {{{from, AccountType::user}, -amount}, {{to, AccountType::user}, amount}}};
+        if (i % 2) std::swap(b.entries[0], b.entries[1]);
         transfers.push_back(b);
         expected[from] -= amount;
         expected[to] += amount;
@@ -371,8 +334,7 @@ TEST_P(Payments, ConcurrentBookingsOfSameAndCrossingAccountsNeverDeadlockAndBook
     std::vector<PaymentEvent> events;
     std::int64_t platform = 0;
     for (int i = 0; i < k_rewards; ++i) {
-        const std::int64_t author =
-            std::vector<std::int64_t>{1001, 1002, 1005}[static_cast<std::size_t>(i % 3)];
+        const std::int64_t author = std::vector<std::int64_t>{1001, 1002, 1005}[static_cast<std::size_t>(i % 3)];
         const std::int64_t amount = 100 * (i + 1) + 7;
         CreatedReward r = rewards.create_reward({2000 + i, author, "article", 77, amount});
         rewards.payment_callback(r.trade_no, PaymentOutcome::success);
@@ -393,25 +355,21 @@ TEST_P(Payments, ConcurrentBookingsOfSameAndCrossingAccountsNeverDeadlockAndBook
                 auto conn = std::make_unique<LockConflictCounter>(m_db.connect(), conflicts);
                 Ledger ledger(*conn);
                 std::vector<int> work(k_transfers + k_rewards);
-                for (std::size_t i = 0; i < work.size(); ++i)
-                    work[i] = static_cast<int>(i);
-                std::shuffle(work.begin(), work.end(),
-                             std::mt19937(static_cast<unsigned>(t) * 7919u + 1u));
+                for (std::size_t i = 0; i < work.size(); ++i) work[i] = static_cast<int>(i);
+                std::shuffle(work.begin(), work.end(), std::mt19937(static_cast<unsigned>(t) * 7919u + 1u));
                 for (int w : work) {
                     if (w < k_transfers) {
                         written += ledger.book(transfers[static_cast<std::size_t>(w)]).written;
                     } else {
-                        SettleResult r = settle_payment(
-                            *conn, events[static_cast<std::size_t>(w - k_transfers)], 90);
+                        SettleResult r = settle_payment(*conn, events[static_cast<std::size_t>(w - k_transfers)], 90);
                         if (r.settlement == Settlement::paid)
                             ++paid;
                         else if (r.settlement == Settlement::already_paid)
                             ++replays;
                         else
-                            throw Error(Code::internal,
-                                        "unexpected settlement " +
-                                            std::string(settlement_name(r.settlement)) + ": " +
-                                            r.reason);
+                            throw Error(Code::internal, "unexpected settlement " +
+                                                            std::string(settlement_name(r.settlement)) + ": " +
+                                                            r.reason);
                     }
                 }
             } catch (const std::exception& e) {
@@ -420,10 +378,8 @@ TEST_P(Payments, ConcurrentBookingsOfSameAndCrossingAccountsNeverDeadlockAndBook
             }
         });
     }
-    for (auto& t : threads)
-        t.join();
-    for (const auto& e : errors)
-        ADD_FAILURE() << "surfaced: " << e;
+    for (auto& t : threads) t.join();
+    for (const auto& e : errors) ADD_FAILURE() << "surfaced: " << e;
     // Not merely retried away: with the fixed lock order there is nothing to
     // retry (locking in entry order instead deadlocks dozens of times here).
     EXPECT_EQ(conflicts.load(), 0) << "deadlocks or lock wait timeouts reported by the server";
@@ -432,10 +388,8 @@ TEST_P(Payments, ConcurrentBookingsOfSameAndCrossingAccountsNeverDeadlockAndBook
     EXPECT_EQ(replays.load(), k_rewards * (k_threads - 1));
     EXPECT_EQ(written.load(), 2 * k_transfers) << "each transfer's two entries written once";
     EXPECT_EQ(count("account_activities"), 2 * (k_transfers + k_rewards));
-    for (int i = 0; i < k_transfers; ++i)
-        EXPECT_EQ(entries("transfer", i + 1).size(), 2u) << "transfer " << i + 1;
-    for (const auto& [uid, amount] : expected)
-        EXPECT_EQ(balance(uid), amount) << "user " << uid;
+    for (int i = 0; i < k_transfers; ++i) EXPECT_EQ(entries("transfer", i + 1).size(), 2u) << "transfer " << i + 1;
+    for (const auto& [uid, amount] : expected) EXPECT_EQ(balance(uid), amount) << "user " << uid;
     EXPECT_EQ(balance(0, AccountType::platform), platform);
     expect_ledger_balanced();
 }
@@ -470,8 +424,7 @@ TEST_P(Payments, RelayKilledAfterSendingButBeforeMarkingOnlyCausesAHarmlessRepla
     EXPECT_EQ(second.events, 1u);
     EXPECT_EQ(second.replays, 1u);
     EXPECT_EQ(second.paid, 0u);
-    EXPECT_EQ(entries("reward", r.reward_id),
-              (std::map<std::int64_t, std::int64_t>{{0, 200}, {42, 1800}}));
+    EXPECT_EQ(entries("reward", r.reward_id), (std::map<std::int64_t, std::int64_t>{{0, 200}, {42, 1800}}));
     EXPECT_EQ(balance(42), 1800);
     EXPECT_EQ(balance(0, AccountType::platform), 200);
     // A consumer group that reads the topic from the start sees both copies.
@@ -486,8 +439,7 @@ TEST_P(Payments, RelayKilledAfterSendingButBeforeMarkingOnlyCausesAHarmlessRepla
 TEST_P(Payments, FailedDeliveriesBackOffExponentiallyAndEndDead) {
     const std::string topic = testing::unique_name("pay_down");
     std::int64_t now = system_micros();
-    RewardService rewards(*m_conn, RewardOptions{topic}, IdGenerator::global(),
-                          [&] { return now; });
+    RewardService rewards(*m_conn, RewardOptions{topic}, IdGenerator::global(), [&] { return now; });
     CreatedReward r = rewards.create_reward({7, 42, "article", 5, 300});
     rewards.payment_callback(r.trade_no, PaymentOutcome::success);
 
@@ -501,9 +453,8 @@ TEST_P(Payments, FailedDeliveriesBackOffExponentiallyAndEndDead) {
     options.flush_timeout = 500ms;
     auto clock = [&] { return now; };
     auto row = [&] {
-        return m_conn->query_one(fmt::format("SELECT {}, {}, {}, {} FROM {}", q("status"),
-                                             q("attempts"), q("next_attempt_at"), q("last_error"),
-                                             q("outbox")));
+        return m_conn->query_one(fmt::format("SELECT {}, {}, {}, {} FROM {}", q("status"), q("attempts"),
+                                             q("next_attempt_at"), q("last_error"), q("outbox")));
     };
 
     RelayReport first = relay_outbox(*m_conn, producer, options, clock);
@@ -517,8 +468,7 @@ TEST_P(Payments, FailedDeliveriesBackOffExponentiallyAndEndDead) {
     EXPECT_EQ((*after1)[2].micros(), now + 1'000'000) << "first retry after the backoff";
     EXPECT_FALSE((*after1)[3].is_null());
 
-    EXPECT_EQ(relay_outbox(*m_conn, producer, options, clock).batches, 0u)
-        << "not due before its time";
+    EXPECT_EQ(relay_outbox(*m_conn, producer, options, clock).batches, 0u) << "not due before its time";
     now += 1'000'000;
     EXPECT_EQ(relay_outbox(*m_conn, producer, options, clock).retried, 1u);
     EXPECT_EQ((*row())[2].micros(), now + 2'000'000) << "the backoff doubles";
@@ -529,8 +479,7 @@ TEST_P(Payments, FailedDeliveriesBackOffExponentiallyAndEndDead) {
     EXPECT_EQ((*dead)[0].as_int(), static_cast<std::int64_t>(OutboxStatus::dead));
     EXPECT_EQ((*dead)[1].as_int(), 3);
     now += 3'600'000'000LL;
-    EXPECT_EQ(relay_outbox(*m_conn, producer, options, clock).batches, 0u)
-        << "dead rows stay for reconcile";
+    EXPECT_EQ(relay_outbox(*m_conn, producer, options, clock).batches, 0u) << "dead rows stay for reconcile";
     EXPECT_EQ(payment_status(r.trade_no), 2) << "the payment itself stays successful";
 }
 
@@ -553,19 +502,15 @@ TEST_P(Payments, MalformedEventsGoToTheDeadLetterAndConsumptionGoesOn) {
     };
     {
         EventProducer producer(testing::kafka_bootstrap(), topic);
-        for (const auto& j : junk)
-            producer.send("junk", j);
-        producer.send(
-            r.biz_trade_no,
-            PaymentEvent{r.biz_trade_no, r.trade_no, PaymentOutcome::success, 1000}.to_json());
+        for (const auto& j : junk) producer.send("junk", j);
+        producer.send(r.biz_trade_no,
+                      PaymentEvent{r.biz_trade_no, r.trade_no, PaymentOutcome::success, 1000}.to_json());
         // A failed event, then a success event contradicting it (same key:
         // same partition, in order): the second is dead-lettered, not applied.
-        producer.send(unpaid.biz_trade_no, PaymentEvent{unpaid.biz_trade_no, unpaid.trade_no,
-                                                        PaymentOutcome::failed, 1000}
-                                               .to_json());
-        producer.send(unpaid.biz_trade_no, PaymentEvent{unpaid.biz_trade_no, unpaid.trade_no,
-                                                        PaymentOutcome::success, 1000}
-                                               .to_json());
+        producer.send(unpaid.biz_trade_no,
+                      PaymentEvent{unpaid.biz_trade_no, unpaid.trade_no, PaymentOutcome::failed, 1000}.to_json());
+        producer.send(unpaid.biz_trade_no,
+                      PaymentEvent{unpaid.biz_trade_no, unpaid.trade_no, PaymentOutcome::success, 1000}.to_json());
         producer.flush(10s);
     }
     testing::ScratchDir dir("dead");
@@ -586,8 +531,7 @@ TEST_P(Payments, MalformedEventsGoToTheDeadLetterAndConsumptionGoesOn) {
     std::string text = testing::read_file(dir.file("dead.jsonl"));
     for (std::size_t start = 0, end; start < text.size(); start = end + 1) {
         end = text.find('\n', start);
-        if (end == std::string::npos)
-            end = text.size();
+        if (end == std::string::npos) end = text.size();
         letters.push_back(nlohmann::json::parse(text.substr(start, end - start)));
     }
     ASSERT_EQ(letters.size(), junk.size() + 1);
@@ -597,8 +541,7 @@ TEST_P(Payments, MalformedEventsGoToTheDeadLetterAndConsumptionGoesOn) {
         EXPECT_TRUE(l.at("origin").get<std::string>().starts_with(topic + "/"));
         payloads.push_back(l.at("payload").get<std::string>());
     }
-    for (const auto& j : junk)
-        EXPECT_NE(std::find(payloads.begin(), payloads.end(), j), payloads.end()) << j;
+    for (const auto& j : junk) EXPECT_NE(std::find(payloads.begin(), payloads.end(), j), payloads.end()) << j;
 
     // The offsets were committed: the group has nothing left to read.
     EXPECT_EQ(consume(topic, group).events, 0u);
@@ -640,20 +583,16 @@ TEST_P(Payments, LedgerCheckListsEveryAccountThatDoesNotAddUp) {
     Ledger ledger(*m_conn);
     ledger.book({"transfer", 1, {{{1, AccountType::user}, -50}, {{2, AccountType::user}, 50}}});
     ledger.book({"transfer", 2, {{{2, AccountType::user}, -20}, {{3, AccountType::user}, 20}}});
-    EXPECT_EQ(
-        ledger.book({"transfer", 2, {{{2, AccountType::user}, -20}, {{3, AccountType::user}, 20}}})
-            .existing,
-        2);
+    EXPECT_EQ(ledger.book({"transfer", 2, {{{2, AccountType::user}, -20}, {{3, AccountType::user}, 20}}}).existing, 2);
     expect_ledger_balanced();
 
-    m_conn->execute(fmt::format("UPDATE {} SET {} = {} + 5 WHERE {} = 2", q("accounts"),
-                                q("balance"), q("balance"), q("uid")));
-    m_conn->execute(fmt::format(
-        "INSERT INTO {} ({}, {}, {}, {}, {}, {}, {}, {}, {}) VALUES (99, 424242, 9, 13, 'CNY', "
-        "'transfer', 3, {}, {})",
-        q("account_activities"), q("id"), q("account_id"), q("uid"), q("amount"), q("currency"),
-        q("biz"), q("biz_id"), q("ctime"), q("utime"), m_conn->dialect().now(),
-        m_conn->dialect().now()));
+    m_conn->execute(
+        fmt::format("UPDATE {} SET {} = {} + 5 WHERE {} = 2", q("accounts"), q("balance"), q("balance"), q("uid")));
+    m_conn->execute(
+        fmt::format("INSERT INTO {} ({}, {}, {}, {}, {}, {}, {}, {}, {}) VALUES (99, 424242, 9, 13, 'CNY', "
+                    "'transfer', 3, {}, {})",
+                    q("account_activities"), q("id"), q("account_id"), q("uid"), q("amount"), q("currency"), q("biz"),
+                    q("biz_id"), q("ctime"), q("utime"), m_conn->dialect().now(), m_conn->dialect().now()));
     auto mismatches = ledger_check(*m_conn);
     ASSERT_EQ(mismatches.size(), 2u);
     EXPECT_EQ(mismatches[0].uid, 2);

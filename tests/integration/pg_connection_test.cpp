@@ -29,8 +29,7 @@ using testing::unique_name;
 // A table created for one test and dropped at its end.
 class ScratchTable {
 public:
-    ScratchTable(Connection& conn, const std::string& columns_sql)
-        : m_conn(conn), m_name(unique_name("pgconn")) {
+    ScratchTable(Connection& conn, const std::string& columns_sql) : m_conn(conn), m_name(unique_name("pgconn")) {
         m_conn.execute("CREATE TABLE " + m_name + " (" + columns_sql + ")");
     }
     ~ScratchTable() {
@@ -59,28 +58,24 @@ Value micros_at(const std::string& text) {
 const char* const k_all_types =
     "id bigint PRIMARY KEY, t text, v varchar(64), n numeric(10,2), ts timestamp(6), "
     "b boolean, by bytea, r double precision, d date, i integer, s smallint, tm time";
-const std::vector<std::string> k_all_names = {"id", "t",  "v", "n", "ts", "b",
-                                              "by", "r",  "d", "i", "s",  "tm"};
+const std::vector<std::string> k_all_names = {"id", "t", "v", "n", "ts", "b", "by", "r", "d", "i", "s", "tm"};
 
 std::vector<Row> interesting_rows() {
     const std::string large(1 << 20, 'x');
     const std::string binary("\x00\xff\x01\\\t\n", 6);
     return {
         {Value::integer(1), Value::text(""), Value::text("trailing  "), Value::decimal("1.5"),
-         micros_at("2024-02-29 23:59:59.12"), Value::boolean(true), Value::bytes(binary),
-         Value::real(0.1), Value::parse(ValueKind::date, "2024-02-29"), Value::integer(-2147483648),
-         Value::integer(-32768), Value::parse(ValueKind::time, "23:59:59.999999")},
+         micros_at("2024-02-29 23:59:59.12"), Value::boolean(true), Value::bytes(binary), Value::real(0.1),
+         Value::parse(ValueKind::date, "2024-02-29"), Value::integer(-2147483648), Value::integer(-32768),
+         Value::parse(ValueKind::time, "23:59:59.999999")},
         {Value::integer(2), Value(), Value::text("Case"), Value::decimal("-12345678.99"),
-         micros_at("1969-12-31 23:59:59.000001"), Value::boolean(false), Value::bytes(""),
-         Value::real(-1e300), Value::parse(ValueKind::date, "1900-01-01"), Value(), Value(),
-         Value::parse(ValueKind::time, "00:00:00")},
+         micros_at("1969-12-31 23:59:59.000001"), Value::boolean(false), Value::bytes(""), Value::real(-1e300),
+         Value::parse(ValueKind::date, "1900-01-01"), Value(), Value(), Value::parse(ValueKind::time, "00:00:00")},
         {Value::integer(3), Value::text("emoji \xF0\x9F\x98\x80 and \xC3\xA9"),
-         Value::text("tab\there\nnewline\\backslash\r"), Value::decimal("0.01"),
-         micros_at("2000-01-01 00:00:00"), Value(), Value(), Value(), Value(), Value::integer(7),
-         Value::integer(8), Value()},
+         Value::text("tab\there\nnewline\\backslash\r"), Value::decimal("0.01"), micros_at("2000-01-01 00:00:00"),
+         Value(), Value(), Value(), Value(), Value::integer(7), Value::integer(8), Value()},
         {Value::integer(4), Value::text(large), Value::text("case"), Value(), Value(), Value(),
-         Value::bytes(std::string(70000, '\0')), Value::real(3.5), Value(), Value(), Value(),
-         Value()},
+         Value::bytes(std::string(70000, '\0')), Value::real(3.5), Value(), Value(), Value(), Value()},
     };
 }
 
@@ -91,14 +86,13 @@ void expect_same_rows(const std::vector<Row>& expected, const std::vector<Row>& 
         for (std::size_t c = 0; c < expected[r].size(); ++c)
             EXPECT_TRUE(same_data(expected[r][c], actual[r][c]))
                 << "row " << r << " column " << k_all_names[c] << ": inserted "
-                << expected[r][c].display().substr(0, 80) << ", read "
-                << actual[r][c].display().substr(0, 80);
+                << expected[r][c].display().substr(0, 80) << ", read " << actual[r][c].display().substr(0, 80);
     }
 }
 
 void insert_with_execute(Connection& conn, const std::string& table, const std::vector<Row>& rows) {
-    const std::string sql = "INSERT INTO " + table + " VALUES " +
-                            conn.dialect().placeholders(1, static_cast<int>(k_all_names.size()));
+    const std::string sql =
+        "INSERT INTO " + table + " VALUES " + conn.dialect().placeholders(1, static_cast<int>(k_all_names.size()));
     for (const auto& row : rows) EXPECT_EQ(conn.execute(sql, row).affected_rows, 1u);
 }
 
@@ -112,8 +106,7 @@ TEST(PgConnection, ValuesRoundTripThroughExecuteAndBothStreamPaths) {
     expect_same_rows(rows, read_all(*conn, "SELECT * FROM " + table.name() + " ORDER BY id"));
     // With parameters: a server-side cursor.
     const Row zero{Value::integer(0)};
-    expect_same_rows(rows,
-                     read_all(*conn, "SELECT * FROM " + table.name() + " WHERE id > $1 ORDER BY id", zero));
+    expect_same_rows(rows, read_all(*conn, "SELECT * FROM " + table.name() + " WHERE id > $1 ORDER BY id", zero));
 }
 
 TEST(PgConnection, ReadValuesCompareAsTheSameDataAcrossEngineForms) {
@@ -139,10 +132,10 @@ TEST(PgConnection, StreamReportsColumnNamesAndKinds) {
     ScratchTable table(*conn, k_all_types);
     auto cursor = conn->stream("SELECT * FROM " + table.name());
     EXPECT_EQ(cursor->column_names(), k_all_names);
-    const std::vector<ValueKind> kinds = {
-        ValueKind::integer, ValueKind::text,    ValueKind::text,     ValueKind::decimal,
-        ValueKind::datetime, ValueKind::boolean, ValueKind::bytes,   ValueKind::real,
-        ValueKind::date,    ValueKind::integer, ValueKind::integer, ValueKind::time};
+    const std::vector<ValueKind> kinds = {ValueKind::integer, ValueKind::text,     ValueKind::text,
+                                          ValueKind::decimal, ValueKind::datetime, ValueKind::boolean,
+                                          ValueKind::bytes,   ValueKind::real,     ValueKind::date,
+                                          ValueKind::integer, ValueKind::integer,  ValueKind::time};
     EXPECT_EQ(cursor->column_kinds(), kinds);
     std::vector<Row> batch;
     EXPECT_FALSE(cursor->next_batch(batch, 10));
@@ -228,8 +221,7 @@ TEST(PgConnection, BulkInsertRunsAtCopySpeed) {
                        Value::decimal(std::to_string(i % 10000) + ".25"),
                        Value::text("a note with\ttab and \\ for row " + std::to_string(i))});
     writer->finish();
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::printf("[ perf     ] COPY %d rows in %.3f s: %.0f rows/s\n", k_rows, seconds, k_rows / seconds);
     EXPECT_EQ(conn->query_one("SELECT count(*) FROM " + table.name())->at(0).as_int(), k_rows);
     auto last = conn->query_one("SELECT * FROM " + table.name() + " WHERE id = $1",
@@ -246,8 +238,8 @@ TEST(PgConnection, StreamsThreeHundredThousandRowsBatchByBatch) {
                        "s1 varchar(64), s2 varchar(64), s3 varchar(64), s4 varchar(64)");
     constexpr int k_rows = 300'000;
     conn->execute("INSERT INTO " + table.name() +
-                  " SELECT g, g * 7, g % 1000, -g, md5(g::text), 'user_' || g, "
-                  "substr(md5((g + 1)::text), 1, 12), E'x\\ty' FROM generate_series(1, $1) g",
+                      " SELECT g, g * 7, g % 1000, -g, md5(g::text), 'user_' || g, "
+                      "substr(md5((g + 1)::text), 1, 12), E'x\\ty' FROM generate_series(1, $1) g",
                   std::vector<Value>{Value::integer(k_rows)});
 
     const auto start = std::chrono::steady_clock::now();
@@ -264,10 +256,9 @@ TEST(PgConnection, StreamsThreeHundredThousandRowsBatchByBatch) {
             ++expected_id;
         }
     }
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("[ perf     ] streamed %d rows x 8 columns in %.3f s: %.0f rows/s\n", k_rows,
-                seconds, k_rows / seconds);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::printf("[ perf     ] streamed %d rows x 8 columns in %.3f s: %.0f rows/s\n", k_rows, seconds,
+                k_rows / seconds);
     EXPECT_EQ(expected_id, k_rows + 1);
     EXPECT_EQ(batches, 30u);
     EXPECT_TRUE(batch.empty());
@@ -300,8 +291,8 @@ TEST(PgConnection, AbandonedCursorLeavesTheConnectionUsable) {
             ASSERT_TRUE(cursor->next_batch(batch, 10));
         }
         {
-            auto cursor = conn->stream("SELECT g FROM generate_series(1, $1) g",
-                                       std::vector<Value>{Value::integer(100000)});
+            auto cursor =
+                conn->stream("SELECT g FROM generate_series(1, $1) g", std::vector<Value>{Value::integer(100000)});
             ASSERT_TRUE(cursor->next_batch(batch, 10));
         }
         EXPECT_EQ(conn->query_one("SELECT 43")->at(0).as_int(), 43);
@@ -364,8 +355,7 @@ TEST(PgConnection, ExecuteReportsAffectedRows) {
     r = conn->execute("UPDATE " + table.name() + " SET v = $1 WHERE id <= $2",
                       std::vector<Value>{Value::text("b"), Value::integer(3)});
     EXPECT_EQ(r.affected_rows, 3u);
-    r = conn->execute("DELETE FROM " + table.name() + " WHERE id > $1",
-                      std::vector<Value>{Value::integer(100)});
+    r = conn->execute("DELETE FROM " + table.name() + " WHERE id > $1", std::vector<Value>{Value::integer(100)});
     EXPECT_EQ(r.affected_rows, 0u);
     auto returned = conn->query_one("INSERT INTO " + table.name() + " VALUES ($1, $2) RETURNING id",
                                     std::vector<Value>{Value::integer(9), Value()});
@@ -441,8 +431,7 @@ TEST(PgConnection, UnknownTableIsAConfigError) {
         FAIL() << "no error";
     } catch (const Error& e) {
         EXPECT_EQ(e.code(), Code::config);
-        EXPECT_NE(std::string(e.what()).find("table '" + name + "' not found in postgres://"),
-                  std::string::npos)
+        EXPECT_NE(std::string(e.what()).find("table '" + name + "' not found in postgres://"), std::string::npos)
             << e.what();
     }
     EXPECT_FALSE(conn->table_exists(name));
@@ -530,8 +519,7 @@ TEST(PgConnection, UnknownDatabaseIsAConnectionError) {
     } catch (const Error& e) {
         const std::string message = e.what();
         EXPECT_EQ(e.code(), Code::connection);
-        EXPECT_NE(message.find("database \"" + dsn.database + "\" does not exist"), std::string::npos)
-            << message;
+        EXPECT_NE(message.find("database \"" + dsn.database + "\" does not exist"), std::string::npos) << message;
         EXPECT_EQ(message.find(dsn.password), std::string::npos) << message;
     }
 }

@@ -399,7 +399,7 @@ TEST_P(PlatformOnEachEngine, ConcurrentLikesFromManyThreadsCountExactly) {
                     interactions.like(uid, id);
                     interactions.like(uid, id);  // a second like changes nothing
                     interactions.read(id);
-                    if (u % 3 == 0) {            // and a third of them think twice
+                    if (u % 3 == 0) {  // and a third of them think twice
                         interactions.unlike(uid, id);
                         interactions.like(uid, id);
                     }

@@ -51,10 +51,14 @@ constexpr std::int64_t k_hour = 3'600'000'000LL;
 constexpr std::int64_t k_day = 24 * k_hour;
 const char* const k_now_text = "2026-11-01 00:00:00";
 
-std::int64_t at(const char* text) { return Value::parse(ValueKind::datetime, text).micros(); }
+std::int64_t at(const char* text) {
+    return Value::parse(ValueKind::datetime, text).micros();
+}
 const std::int64_t k_now = at(k_now_text);
 
-const char* engine_label(Engine e) { return e == Engine::mysql ? "MariaDB" : "PostgreSQL"; }
+const char* engine_label(Engine e) {
+    return e == Engine::mysql ? "MariaDB" : "PostgreSQL";
+}
 
 // A scratch database with the schema and seeded articles: 8000 articles over
 // eight weeks before k_now, so about 700 published in the 7-day window.
@@ -86,18 +90,20 @@ RankOptions options_at_now(std::size_t top, std::size_t batch) {
 void plant_edge_cases(Connection& conn) {
     const Dialect& d = conn.dialect();
     auto article = [&](std::int64_t id, int status, std::int64_t ctime) {
-        const Value row[] = {Value::integer(id), Value::text(fmt::format("edge {}", id)), Value::text("body"),
-                             Value::integer(7), Value::integer(status), Value::datetime_micros(ctime),
+        const Value row[] = {Value::integer(id),           Value::text(fmt::format("edge {}", id)),
+                             Value::text("body"),          Value::integer(7),
+                             Value::integer(status),       Value::datetime_micros(ctime),
                              Value::datetime_micros(ctime)};
         conn.execute("INSERT INTO " + d.quote("published_articles") +
                          " (id, title, content, author_id, status, ctime, utime) VALUES " + d.placeholders(1, 7),
                      row);
     };
     auto likes = [&](std::int64_t row_id, std::int64_t biz_id, std::int64_t like_cnt, const char* biz = "article") {
-        const Value row[] = {Value::integer(row_id), Value::text(biz), Value::integer(biz_id),
-                             Value::integer(like_cnt), Value::datetime_micros(k_now), Value::datetime_micros(k_now)};
-        conn.execute("INSERT INTO " + d.quote("interactives") +
-                         " (id, biz, biz_id, like_cnt, ctime, utime) VALUES " + d.placeholders(1, 6),
+        const Value row[] = {Value::integer(row_id),        Value::text(biz),
+                             Value::integer(biz_id),        Value::integer(like_cnt),
+                             Value::datetime_micros(k_now), Value::datetime_micros(k_now)};
+        conn.execute("INSERT INTO " + d.quote("interactives") + " (id, biz, biz_id, like_cnt, ctime, utime) VALUES " +
+                         d.placeholders(1, 6),
                      row);
     };
     // Five exact ties near the top: same likes, same publish time; ids decide.
@@ -163,14 +169,14 @@ void expect_ranking_matches_sql(Engine engine) {
 
     struct Case {
         double gravity;
-        int window_days;   // 7: the default; 60: nearly every article, so batches are dense
+        int window_days;  // 7: the default; 60: nearly every article, so batches are dense
         std::size_t batch;
-        bool overlap;      // articles streamed on a second connection
+        bool overlap;  // articles streamed on a second connection
     };
     const Case cases[] = {{1.5, 7, 97, false}, {0.8, 7, 97, true}, {1.5, 60, 500, true}, {1.8, 60, 64, false}};
     for (const Case& c : cases) {
-        SCOPED_TRACE(fmt::format("gravity {}, window {}d, batch {}, overlap {}", c.gravity, c.window_days, c.batch,
-                                 c.overlap));
+        SCOPED_TRACE(
+            fmt::format("gravity {}, window {}d, batch {}, overlap {}", c.gravity, c.window_days, c.batch, c.overlap));
         RankOptions options = options_at_now(60, c.batch);  // many batches, a partial last one
         options.gravity = c.gravity;
         options.window = std::chrono::hours(24 * c.window_days);
@@ -202,9 +208,9 @@ void expect_ranking_matches_sql(Engine engine) {
         EXPECT_EQ(r.ranking.items[0].like_cnt, 20'000'000);
 
         // Every published article in the window was scored.
-        auto in_window = conn->query_one(fmt::format(
-            "SELECT COUNT(*) FROM published_articles WHERE status = 2 AND ctime >= '{}' AND ctime <= '{}'", from,
-            k_now_text));
+        auto in_window = conn->query_one(
+            fmt::format("SELECT COUNT(*) FROM published_articles WHERE status = 2 AND ctime >= '{}' AND ctime <= '{}'",
+                        from, k_now_text));
         EXPECT_EQ(static_cast<std::int64_t>(r.stats.articles), in_window->at(0).as_int());
 
         // What show() reads back is what was published, all of it.
@@ -227,8 +233,12 @@ void expect_ranking_matches_sql(Engine engine) {
     EXPECT_EQ(versions->at(0).as_int(), 2);
 }
 
-TEST(Ranking, EqualsTheSqlFormulaOnMariaDB) { expect_ranking_matches_sql(Engine::mysql); }
-TEST(Ranking, EqualsTheSqlFormulaOnPostgres) { expect_ranking_matches_sql(Engine::postgres); }
+TEST(Ranking, EqualsTheSqlFormulaOnMariaDB) {
+    expect_ranking_matches_sql(Engine::mysql);
+}
+TEST(Ranking, EqualsTheSqlFormulaOnPostgres) {
+    expect_ranking_matches_sql(Engine::postgres);
+}
 
 void expect_versions_replace(Engine engine) {
     SCOPED_TRACE(engine_label(engine));
@@ -253,15 +263,19 @@ void expect_versions_replace(Engine engine) {
     EXPECT_TRUE(shown->items.empty());
 }
 
-TEST(Ranking, EachRecomputeIsANewVersionOnMariaDB) { expect_versions_replace(Engine::mysql); }
-TEST(Ranking, EachRecomputeIsANewVersionOnPostgres) { expect_versions_replace(Engine::postgres); }
+TEST(Ranking, EachRecomputeIsANewVersionOnMariaDB) {
+    expect_versions_replace(Engine::mysql);
+}
+TEST(Ranking, EachRecomputeIsANewVersionOnPostgres) {
+    expect_versions_replace(Engine::postgres);
+}
 
 // ---- readers during recompute ---------------------------------------------
 
 void expect_readers_see_complete_rankings(Engine engine) {
     SCOPED_TRACE(engine_label(engine));
     ScratchDatabase db(engine, "rank_readers");
-    auto conn = seeded(db, 12000);  // about 1000 articles in the window
+    auto conn = seeded(db, 12000);      // about 1000 articles in the window
     constexpr std::size_t k_top = 600;  // several INSERT statements per publish
     recompute_hot_ranking(*conn, options_at_now(k_top, 1000));
 
@@ -310,8 +324,12 @@ void expect_readers_see_complete_rankings(Engine engine) {
     EXPECT_GT(versions_seen, 1u) << "the reader never overlapped a publish";
 }
 
-TEST(Ranking, ReadersSeeOnlyCompleteRankingsOnMariaDB) { expect_readers_see_complete_rankings(Engine::mysql); }
-TEST(Ranking, ReadersSeeOnlyCompleteRankingsOnPostgres) { expect_readers_see_complete_rankings(Engine::postgres); }
+TEST(Ranking, ReadersSeeOnlyCompleteRankingsOnMariaDB) {
+    expect_readers_see_complete_rankings(Engine::mysql);
+}
+TEST(Ranking, ReadersSeeOnlyCompleteRankingsOnPostgres) {
+    expect_readers_see_complete_rankings(Engine::postgres);
+}
 
 // ---- the lease --------------------------------------------------------------
 
@@ -396,8 +414,12 @@ void expect_lease_rules(Engine engine) {
     EXPECT_NO_THROW(check_job_name(k_rank_hot_job));
 }
 
-TEST(JobLease, TakeRenewReleaseAndTakeOverOnMariaDB) { expect_lease_rules(Engine::mysql); }
-TEST(JobLease, TakeRenewReleaseAndTakeOverOnPostgres) { expect_lease_rules(Engine::postgres); }
+TEST(JobLease, TakeRenewReleaseAndTakeOverOnMariaDB) {
+    expect_lease_rules(Engine::mysql);
+}
+TEST(JobLease, TakeRenewReleaseAndTakeOverOnPostgres) {
+    expect_lease_rules(Engine::postgres);
+}
 
 // Many contenders for a free job at the same instant: exactly one wins.
 void expect_one_winner(Engine engine) {
@@ -426,15 +448,20 @@ void expect_one_winner(Engine engine) {
     EXPECT_EQ(winners.load(), 1);
 }
 
-TEST(JobLease, OneOfManyContendersWinsOnMariaDB) { expect_one_winner(Engine::mysql); }
-TEST(JobLease, OneOfManyContendersWinsOnPostgres) { expect_one_winner(Engine::postgres); }
+TEST(JobLease, OneOfManyContendersWinsOnMariaDB) {
+    expect_one_winner(Engine::mysql);
+}
+TEST(JobLease, OneOfManyContendersWinsOnPostgres) {
+    expect_one_winner(Engine::postgres);
+}
 
 // A job that loses its lease part-way publishes nothing: caught at the next
 // renewal, or -- when no renewal was due -- by the fence in the publishing
 // transaction.
 class TakeOverClock final : public Clock {
 public:
-    TakeOverClock(std::function<void()> take_over, bool advance) : m_take_over(std::move(take_over)), m_advance(advance) {}
+    TakeOverClock(std::function<void()> take_over, bool advance)
+        : m_take_over(std::move(take_over)), m_advance(advance) {}
     std::chrono::steady_clock::time_point now() override {
         if (!m_taken) {
             m_taken = true;
@@ -483,8 +510,12 @@ void expect_lost_lease_publishes_nothing(Engine engine) {
     }
 }
 
-TEST(RankJob, LostLeasePublishesNothingOnMariaDB) { expect_lost_lease_publishes_nothing(Engine::mysql); }
-TEST(RankJob, LostLeasePublishesNothingOnPostgres) { expect_lost_lease_publishes_nothing(Engine::postgres); }
+TEST(RankJob, LostLeasePublishesNothingOnMariaDB) {
+    expect_lost_lease_publishes_nothing(Engine::mysql);
+}
+TEST(RankJob, LostLeasePublishesNothingOnPostgres) {
+    expect_lost_lease_publishes_nothing(Engine::postgres);
+}
 
 // ---- the CLI ----------------------------------------------------------------
 
@@ -504,7 +535,8 @@ void expect_concurrent_runs_compute_once(Engine engine) {
     auto conn = seeded(db, 3000);
     const Dialect& d = conn->dialect();
 
-    CommandResult first = testing::run_command(cli({"ops", "rank", "recompute", "--dsn", db.url(), "--top", "20", "--now", k_now_text}));
+    CommandResult first =
+        testing::run_command(cli({"ops", "rank", "recompute", "--dsn", db.url(), "--top", "20", "--now", k_now_text}));
     ASSERT_EQ(first.exit_code, 0) << first.err;
     EXPECT_NE(first.out.find("hot ranking version 1 published: top 20"), std::string::npos) << first.out;
     ASSERT_EQ(hot_version(*conn), 1);
@@ -515,7 +547,8 @@ void expect_concurrent_runs_compute_once(Engine engine) {
     blocker->begin();
     blocker->query("SELECT version FROM ranking_current WHERE name = 'hot'" + std::string(d.for_update()));
 
-    ChildProcess a(cli({"ops", "rank", "recompute", "--dsn", db.url(), "--top", "20", "--owner", "host-a", "--now", k_now_text}));
+    ChildProcess a(
+        cli({"ops", "rank", "recompute", "--dsn", db.url(), "--top", "20", "--owner", "host-a", "--now", k_now_text}));
     JobLeases leases(*conn);
     for (int i = 0; i < 600; ++i) {
         auto state = leases.get(k_rank_hot_job);
@@ -535,8 +568,8 @@ void expect_concurrent_runs_compute_once(Engine engine) {
     EXPECT_EQ(hot_version(*conn), 1) << "B must not have published";
 
     // Text output names the holder too.
-    CommandResult c = testing::run_command(
-        cli({"ops", "rank", "recompute", "--dsn", db.url(), "--owner", "host-c"}), 60s);
+    CommandResult c =
+        testing::run_command(cli({"ops", "rank", "recompute", "--dsn", db.url(), "--owner", "host-c"}), 60s);
     EXPECT_EQ(c.exit_code, 0) << c.err;
     EXPECT_NE(c.out.find("rank-hot is held by host-a until "), std::string::npos) << c.out;
 
@@ -564,8 +597,12 @@ void expect_concurrent_runs_compute_once(Engine engine) {
     EXPECT_NE(jobs.out.find("free"), std::string::npos) << jobs.out;
 }
 
-TEST(RankCli, ConcurrentRecomputesComputeOnceOnMariaDB) { expect_concurrent_runs_compute_once(Engine::mysql); }
-TEST(RankCli, ConcurrentRecomputesComputeOnceOnPostgres) { expect_concurrent_runs_compute_once(Engine::postgres); }
+TEST(RankCli, ConcurrentRecomputesComputeOnceOnMariaDB) {
+    expect_concurrent_runs_compute_once(Engine::mysql);
+}
+TEST(RankCli, ConcurrentRecomputesComputeOnceOnPostgres) {
+    expect_concurrent_runs_compute_once(Engine::postgres);
+}
 
 void expect_stale_lease_taken_over(Engine engine) {
     SCOPED_TRACE(engine_label(engine));
@@ -573,10 +610,10 @@ void expect_stale_lease_taken_over(Engine engine) {
     auto conn = seeded(db, 2000);
     const Dialect& d = conn->dialect();
     // A host crashed mid-run an hour ago: it holds the job, its lease long passed.
-    conn->execute(fmt::format("INSERT INTO jobs (name, owner, lease_until, version, ctime, utime) VALUES "
-                              "('rank-hot', 'crashed-host:42', {0}, 7, {0}, {0})",
-                              fmt::format("{} - INTERVAL {}", d.now(),
-                                          engine == Engine::mysql ? "1 HOUR" : "'1 hour'")));
+    conn->execute(
+        fmt::format("INSERT INTO jobs (name, owner, lease_until, version, ctime, utime) VALUES "
+                    "('rank-hot', 'crashed-host:42', {0}, 7, {0}, {0})",
+                    fmt::format("{} - INTERVAL {}", d.now(), engine == Engine::mysql ? "1 HOUR" : "'1 hour'")));
     CommandResult r = testing::run_command(
         cli({"--output", "json", "ops", "rank", "recompute", "--dsn", db.url(), "--owner", "rescuer"}));
     EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -591,8 +628,12 @@ void expect_stale_lease_taken_over(Engine engine) {
     EXPECT_FALSE(leases.renew(old));
 }
 
-TEST(RankCli, StaleLeaseIsTakenOverOnMariaDB) { expect_stale_lease_taken_over(Engine::mysql); }
-TEST(RankCli, StaleLeaseIsTakenOverOnPostgres) { expect_stale_lease_taken_over(Engine::postgres); }
+TEST(RankCli, StaleLeaseIsTakenOverOnMariaDB) {
+    expect_stale_lease_taken_over(Engine::mysql);
+}
+TEST(RankCli, StaleLeaseIsTakenOverOnPostgres) {
+    expect_stale_lease_taken_over(Engine::postgres);
+}
 
 TEST(RankCli, BadInputIsAUsageError) {
     ScratchDatabase db(Engine::postgres, "rank_bad");

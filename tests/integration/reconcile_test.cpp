@@ -62,22 +62,20 @@ struct Findings {
     std::vector<const Mismatch*> of(Category c, std::int64_t reward_id = 0) const {
         std::vector<const Mismatch*> out;
         for (const Mismatch& m : found)
-            if (m.category == c && (reward_id == 0 || m.reward_id == reward_id))
-                out.push_back(&m);
+            if (m.category == c && (reward_id == 0 || m.reward_id == reward_id)) out.push_back(&m);
         return out;
     }
     std::string list() const {
         std::string s;
         for (const Mismatch& m : found)
-            s += fmt::format("  {} reward {} outbox {}: {} [{}: {}]\n", category_name(m.category),
-                             m.reward_id, m.outbox_id, m.detail, resolution_name(m.resolution),
-                             m.action);
+            s += fmt::format("  {} reward {} outbox {}: {} [{}: {}]\n", category_name(m.category), m.reward_id,
+                             m.outbox_id, m.detail, resolution_name(m.resolution), m.action);
         return s;
     }
 };
 
 class Reconcile : public ::testing::TestWithParam<Engine> {
-  protected:
+protected:
     Reconcile()
         : m_db(GetParam(), "rec"),
           m_conn(m_db.connect()),
@@ -86,33 +84,26 @@ class Reconcile : public ::testing::TestWithParam<Engine> {
         init_schema(*m_conn);
     }
 
-    std::string q(const std::string& identifier) const {
-        return m_conn->dialect().quote(identifier);
-    }
+    std::string q(const std::string& identifier) const { return m_conn->dialect().quote(identifier); }
     std::string p(int n) const { return m_conn->dialect().placeholder(n); }
-    void exec(const std::string& sql, std::vector<Value> params = {}) {
-        m_conn->execute(sql, params);
-    }
+    void exec(const std::string& sql, std::vector<Value> params = {}) { m_conn->execute(sql, params); }
     std::int64_t scalar(const std::string& sql, std::vector<Value> params = {}) {
         auto row = m_conn->query_one(sql, params);
         return row && !(*row)[0].is_null() ? (*row)[0].as_int() : 0;
     }
-    std::int64_t count(const std::string& table) {
-        return scalar("SELECT COUNT(*) FROM " + q(table));
-    }
+    std::int64_t count(const std::string& table) { return scalar("SELECT COUNT(*) FROM " + q(table)); }
     // (uid -> amount) of a reward's entries.
     std::map<std::int64_t, std::int64_t> entries(std::int64_t reward_id) {
         std::map<std::int64_t, std::int64_t> out;
-        for (const Row& r : m_conn->query(
-                 fmt::format("SELECT {}, {} FROM {} WHERE {} = 'reward' AND {} = {}", q("uid"),
-                             q("amount"), q("account_activities"), q("biz"), q("biz_id"), p(1)),
-                 std::vector<Value>{Value::integer(reward_id)}))
+        for (const Row& r :
+             m_conn->query(fmt::format("SELECT {}, {} FROM {} WHERE {} = 'reward' AND {} = {}", q("uid"), q("amount"),
+                                       q("account_activities"), q("biz"), q("biz_id"), p(1)),
+                           std::vector<Value>{Value::integer(reward_id)}))
             out[r[0].as_int()] += r[1].as_int();
         return out;
     }
     std::int64_t reward_status(std::int64_t id) {
-        return scalar(fmt::format("SELECT {} FROM {} WHERE {} = {}", q("status"), q("rewards"),
-                                  q("id"), p(1)),
+        return scalar(fmt::format("SELECT {} FROM {} WHERE {} = {}", q("status"), q("rewards"), q("id"), p(1)),
                       {Value::integer(id)});
     }
 
@@ -120,8 +111,7 @@ class Reconcile : public ::testing::TestWithParam<Engine> {
         return m_rewards.create_reward({7, k_author, "article", 1, amount});
     }
     void set_status(const std::string& table, std::int64_t id, int status) {
-        exec(fmt::format("UPDATE {} SET {} = {} WHERE {} = {}", q(table), q("status"), status,
-                         q("id"), p(1)),
+        exec(fmt::format("UPDATE {} SET {} = {} WHERE {} = {}", q(table), q("status"), status, q("id"), p(1)),
              {Value::integer(id)});
     }
     // The provider called back and the relay published the event; nothing
@@ -132,27 +122,23 @@ class Reconcile : public ::testing::TestWithParam<Engine> {
     }
     // The relay published the reward's events (they may be lost after that).
     void relayed(const CreatedReward& r) {
-        exec(fmt::format("UPDATE {} SET {} = 1 WHERE {} = {}", q("outbox"), q("status"),
-                         q("msg_key"), p(1)),
+        exec(fmt::format("UPDATE {} SET {} = 1 WHERE {} = {}", q("outbox"), q("status"), q("msg_key"), p(1)),
              {Value::text(r.biz_trade_no)});
     }
     // The whole flow: callback, relay, consumer.
     void settle(const CreatedReward& r, PaymentOutcome outcome) {
         relay_only(r, outcome);
-        const SettleResult s =
-            settle_payment(*m_conn, {r.biz_trade_no, r.trade_no, outcome, r.amount}, 90);
+        const SettleResult s = settle_payment(*m_conn, {r.biz_trade_no, r.trade_no, outcome, r.amount}, 90);
         ASSERT_NE(s.settlement, Settlement::rejected) << s.reason;
     }
     // What the relay and the consumer do with the events pending in the
     // outbox, without Kafka (the CLI test below goes through Kafka).
     int relay_and_consume() {
         int n = 0;
-        for (const OutboxRow& row :
-             due_outbox_rows(*m_conn, m_topic, system_micros() + k_hour, 1000)) {
+        for (const OutboxRow& row : due_outbox_rows(*m_conn, m_topic, system_micros() + k_hour, 1000)) {
             const SettleResult s = settle_payment(*m_conn, PaymentEvent::parse(row.payload), 90);
             EXPECT_NE(s.settlement, Settlement::rejected) << s.reason;
-            exec(fmt::format("UPDATE {} SET {} = 1 WHERE {} = {}", q("outbox"), q("status"),
-                             q("id"), p(1)),
+            exec(fmt::format("UPDATE {} SET {} = 1 WHERE {} = {}", q("outbox"), q("status"), q("id"), p(1)),
                  {Value::integer(row.id)});
             ++n;
         }
@@ -177,16 +163,14 @@ class Reconcile : public ::testing::TestWithParam<Engine> {
     }
     Findings run(const ReconcileOptions& o, const ConnectionFactory& connect = {}) {
         Findings r;
-        r.report =
-            reconcile(connect ? connect : ConnectionFactory([this] { return m_db.connect(); }), o,
-                      [&](const Mismatch& m) { r.found.push_back(m); });
+        r.report = reconcile(connect ? connect : ConnectionFactory([this] { return m_db.connect(); }), o,
+                             [&](const Mismatch& m) { r.found.push_back(m); });
         return r;
     }
 
     void drop_unique_booking_index() {
-        exec(GetParam() == Engine::mysql
-                 ? "ALTER TABLE account_activities DROP INDEX uk_biz_account"
-                 : "DROP INDEX account_activities_uk_biz_account");
+        exec(GetParam() == Engine::mysql ? "ALTER TABLE account_activities DROP INDEX uk_biz_account"
+                                         : "DROP INDEX account_activities_uk_biz_account");
     }
 
     ScratchDatabase m_db;
@@ -201,9 +185,9 @@ INSTANTIATE_TEST_SUITE_P(, Reconcile, ::testing::Values(Engine::mysql, Engine::p
 // Every category, one reward each, between clean rewards in every state.
 struct Planted {
     std::int64_t clean_paid, clean_failed, clean_unpaid;
-    std::int64_t paid_not_success, lost_success, lost_failed, failed_not_failed, no_ledger,
-        partial_ledger, ledger_unpaid, reward_amount, ledger_amount, duplicate, misdirected,
-        no_payment, two_payments, orphan_payment, orphan_entries, bad_status, in_flight;
+    std::int64_t paid_not_success, lost_success, lost_failed, failed_not_failed, no_ledger, partial_ledger,
+        ledger_unpaid, reward_amount, ledger_amount, duplicate, misdirected, no_payment, two_payments, orphan_payment,
+        orphan_entries, bad_status, in_flight;
     std::int64_t dead_outbox;
 };
 
@@ -235,8 +219,7 @@ TEST_P(Reconcile, EveryPlantedCategoryIsFoundWithItsIdsAndNothingElse) {
     r = reward();
     planted.lost_failed = r.reward_id;
     m_rewards.payment_callback(r.trade_no, PaymentOutcome::failed);
-    exec(fmt::format("DELETE FROM {}", where_reward("outbox", "msg_key")),
-         {Value::text(r.biz_trade_no)});
+    exec(fmt::format("DELETE FROM {}", where_reward("outbox", "msg_key")), {Value::text(r.biz_trade_no)});
     // Failed while the payment is pending.
     r = reward();
     planted.failed_not_failed = r.reward_id;
@@ -261,15 +244,14 @@ TEST_P(Reconcile, EveryPlantedCategoryIsFoundWithItsIdsAndNothingElse) {
     r = reward();
     settle(r, PaymentOutcome::success);
     planted.reward_amount = r.reward_id;
-    exec(fmt::format("UPDATE {} SET {} = 1001 WHERE {} = {}", q("rewards"), q("amount"), q("id"),
-                     p(1)),
+    exec(fmt::format("UPDATE {} SET {} = 1001 WHERE {} = {}", q("rewards"), q("amount"), q("id"), p(1)),
          {Value::integer(r.reward_id)});
     // The platform's entry is off by 5.
     r = reward();
     settle(r, PaymentOutcome::success);
     planted.ledger_amount = r.reward_id;
-    exec(fmt::format("UPDATE {} SET {} = 105 WHERE {} = {} AND {} = 0", q("account_activities"),
-                     q("amount"), q("biz_id"), p(1), q("uid")),
+    exec(fmt::format("UPDATE {} SET {} = 105 WHERE {} = {} AND {} = 0", q("account_activities"), q("amount"),
+                     q("biz_id"), p(1), q("uid")),
          {Value::integer(r.reward_id)});
     // Booked twice (the unique index is gone).
     r = reward();
@@ -280,37 +262,32 @@ TEST_P(Reconcile, EveryPlantedCategoryIsFoundWithItsIdsAndNothingElse) {
     r = reward();
     settle(r, PaymentOutcome::success);
     planted.misdirected = r.reward_id;
-    exec(fmt::format("UPDATE {} SET {} = 77 WHERE {} = {} AND {} = {}", q("account_activities"),
-                     q("uid"), q("biz_id"), p(1), q("uid"), p(2)),
+    exec(fmt::format("UPDATE {} SET {} = 77 WHERE {} = {} AND {} = {}", q("account_activities"), q("uid"), q("biz_id"),
+                     p(1), q("uid"), p(2)),
          {Value::integer(r.reward_id), Value::integer(k_author)});
     // No payment.
     r = reward();
     planted.no_payment = r.reward_id;
-    exec(fmt::format("DELETE FROM {}", where_reward("payments", "id")),
-         {Value::integer(r.payment_id)});
+    exec(fmt::format("DELETE FROM {}", where_reward("payments", "id")), {Value::integer(r.payment_id)});
     // Two payments for one reward.
     r = reward();
     planted.two_payments = r.reward_id;
-    exec(
-        fmt::format("INSERT INTO {} ({}, {}, {}, {}, {}, {}, {}, {}, {}) VALUES ({}, 'T-extra', "
-                    "'reward-extra', 'reward', {}, 1000, 0, {}, {})",
-                    q("payments"), q("id"), q("trade_no"), q("biz_trade_no"), q("biz"), q("biz_id"),
-                    q("amount"), q("status"), q("ctime"), q("utime"), p(1), p(2), p(3), p(4)),
-        {Value::integer(IdGenerator::global().next()), Value::integer(r.reward_id),
-         Value::datetime_micros(system_micros()), Value::datetime_micros(system_micros())});
+    exec(fmt::format("INSERT INTO {} ({}, {}, {}, {}, {}, {}, {}, {}, {}) VALUES ({}, 'T-extra', "
+                     "'reward-extra', 'reward', {}, 1000, 0, {}, {})",
+                     q("payments"), q("id"), q("trade_no"), q("biz_trade_no"), q("biz"), q("biz_id"), q("amount"),
+                     q("status"), q("ctime"), q("utime"), p(1), p(2), p(3), p(4)),
+         {Value::integer(IdGenerator::global().next()), Value::integer(r.reward_id),
+          Value::datetime_micros(system_micros()), Value::datetime_micros(system_micros())});
     // The reward is gone; its payment is not.
     r = reward();
     planted.orphan_payment = r.reward_id;
-    exec(fmt::format("DELETE FROM {}", where_reward("rewards", "id")),
-         {Value::integer(r.reward_id)});
+    exec(fmt::format("DELETE FROM {}", where_reward("rewards", "id")), {Value::integer(r.reward_id)});
     // Reward and payment gone; the booking is not.
     r = reward();
     settle(r, PaymentOutcome::success);
     planted.orphan_entries = r.reward_id;
-    exec(fmt::format("DELETE FROM {}", where_reward("rewards", "id")),
-         {Value::integer(r.reward_id)});
-    exec(fmt::format("DELETE FROM {}", where_reward("payments", "id")),
-         {Value::integer(r.payment_id)});
+    exec(fmt::format("DELETE FROM {}", where_reward("rewards", "id")), {Value::integer(r.reward_id)});
+    exec(fmt::format("DELETE FROM {}", where_reward("payments", "id")), {Value::integer(r.payment_id)});
     // A payment status nobody knows.
     r = reward();
     planted.bad_status = r.reward_id;
@@ -319,16 +296,15 @@ TEST_P(Reconcile, EveryPlantedCategoryIsFoundWithItsIdsAndNothingElse) {
     // flight, not lost -- but pending far too long.
     r = reward();
     planted.in_flight = r.reward_id;
-    const std::int64_t pending_row =
-        m_rewards.payment_callback(r.trade_no, PaymentOutcome::success).outbox_id;
+    const std::int64_t pending_row = m_rewards.payment_callback(r.trade_no, PaymentOutcome::success).outbox_id;
     // A dead outbox row.
     {
         Transaction tx(*m_conn);
         planted.dead_outbox = enqueue_outbox(*m_conn, {m_topic, "reward-1", "{}"}, system_micros());
         tx.commit();
     }
-    exec(fmt::format("UPDATE {} SET {} = 2, {} = 10, {} = 'broker unreachable' WHERE {} = {}",
-                     q("outbox"), q("status"), q("attempts"), q("last_error"), q("id"), p(1)),
+    exec(fmt::format("UPDATE {} SET {} = 2, {} = 10, {} = 'broker unreachable' WHERE {} = {}", q("outbox"), q("status"),
+                     q("attempts"), q("last_error"), q("id"), p(1)),
          {Value::integer(planted.dead_outbox)});
 
     const Findings run = this->run(options());
@@ -336,21 +312,18 @@ TEST_P(Reconcile, EveryPlantedCategoryIsFoundWithItsIdsAndNothingElse) {
     auto one = [&](Category c, std::int64_t reward_id, Resolution resolution) -> const Mismatch* {
         auto found = run.of(c, reward_id);
         EXPECT_EQ(found.size(), 1u) << category_name(c) << " for reward " << reward_id;
-        if (found.empty())
-            return nullptr;
+        if (found.empty()) return nullptr;
         EXPECT_EQ(found[0]->resolution, resolution) << category_name(c);
         return found[0];
     };
     using C = Category;
     using R = Resolution;
     one(C::reward_paid_payment_not_success, planted.paid_not_success, R::needs_human);
-    const Mismatch* lost =
-        one(C::payment_success_reward_not_paid, planted.lost_success, R::repairable);
+    const Mismatch* lost = one(C::payment_success_reward_not_paid, planted.lost_success, R::repairable);
     one(C::payment_failed_reward_not_failed, planted.lost_failed, R::repairable);
     one(C::reward_failed_payment_not_failed, planted.failed_not_failed, R::needs_human);
     one(C::payment_success_ledger_missing, planted.no_ledger, R::repairable);
-    const Mismatch* partial =
-        one(C::payment_success_ledger_missing, planted.partial_ledger, R::repairable);
+    const Mismatch* partial = one(C::payment_success_ledger_missing, planted.partial_ledger, R::repairable);
     one(C::ledger_without_success_payment, planted.ledger_unpaid, R::needs_human);
     one(C::amount_mismatch_reward_payment, planted.reward_amount, R::needs_human);
     one(C::amount_mismatch_ledger_payment, planted.ledger_amount, R::needs_human);
@@ -387,8 +360,7 @@ TEST_P(Reconcile, EveryPlantedCategoryIsFoundWithItsIdsAndNothingElse) {
         EXPECT_EQ(stuck->reward_id, planted.in_flight);
     }
     // Nothing about the clean rewards, nor the one in flight; nothing else.
-    for (std::int64_t clean :
-         {planted.clean_paid, planted.clean_failed, planted.clean_unpaid, planted.in_flight}) {
+    for (std::int64_t clean : {planted.clean_paid, planted.clean_failed, planted.clean_unpaid, planted.in_flight}) {
         for (const Mismatch& m : run.found) {
             if (m.category != C::outbox_pending_too_long) {
                 EXPECT_NE(m.reward_id, clean) << category_name(m.category);
@@ -449,10 +421,8 @@ TEST_P(Reconcile, FixRepairsLostEventsAndMissingBookingsAndTheRestStaysForAHuman
     EXPECT_EQ(fixed.report.needs_human, 1u);
     ASSERT_EQ(fixed.of(Category::reward_paid_payment_not_success, human.reward_id).size(), 1u);
     // The bookings are complete at once: 90/10 of 1001 is 900 + 101.
-    EXPECT_EQ(entries(unbooked.reward_id),
-              (std::map<std::int64_t, std::int64_t>{{0, 101}, {k_author, 900}}));
-    EXPECT_EQ(entries(half.reward_id),
-              (std::map<std::int64_t, std::int64_t>{{0, 100}, {k_author, 900}}));
+    EXPECT_EQ(entries(unbooked.reward_id), (std::map<std::int64_t, std::int64_t>{{0, 101}, {k_author, 900}}));
+    EXPECT_EQ(entries(half.reward_id), (std::map<std::int64_t, std::int64_t>{{0, 100}, {k_author, 900}}));
     // The lost events are in the outbox again, pending, as the callback wrote them.
     auto due = due_outbox_rows(*m_conn, m_topic, system_micros() + k_hour, 100);
     ASSERT_EQ(due.size(), 2u);
@@ -476,8 +446,7 @@ TEST_P(Reconcile, FixRepairsLostEventsAndMissingBookingsAndTheRestStaysForAHuman
     EXPECT_EQ(relay_and_consume(), 2);
     EXPECT_EQ(reward_status(lost.reward_id), 1);
     EXPECT_EQ(reward_status(lost_failure.reward_id), 2);
-    EXPECT_EQ(entries(lost.reward_id),
-              (std::map<std::int64_t, std::int64_t>{{0, 101}, {k_author, 900}}));
+    EXPECT_EQ(entries(lost.reward_id), (std::map<std::int64_t, std::int64_t>{{0, 101}, {k_author, 900}}));
     const Findings after = run(options());
     SCOPED_TRACE(after.list());
     ASSERT_EQ(after.found.size(), 1u);
@@ -508,8 +477,7 @@ TEST_P(Reconcile, TheWindowPicksRewardsByTheTimeInTheirIds) {
         RewardService service(*m_conn, RewardOptions{m_topic}, ids, [micros] { return micros; });
         const CreatedReward r = service.create_reward({7, k_author, "article", 1, 500});
         // Broken, so a run that reads it reports it.
-        exec(fmt::format("DELETE FROM {} WHERE {} = {}", q("payments"), q("id"), p(1)),
-             {Value::integer(r.payment_id)});
+        exec(fmt::format("DELETE FROM {} WHERE {} = {}", q("payments"), q("id"), p(1)), {Value::integer(r.payment_id)});
         return r.reward_id;
     };
     const std::int64_t before = made_at(from - 1000);
@@ -523,8 +491,7 @@ TEST_P(Reconcile, TheWindowPicksRewardsByTheTimeInTheirIds) {
     const Findings run = this->run(o);
     SCOPED_TRACE(run.list());
     std::vector<std::int64_t> reported;
-    for (const Mismatch& m : run.found)
-        reported.push_back(m.reward_id);
+    for (const Mismatch& m : run.found) reported.push_back(m.reward_id);
     EXPECT_EQ(reported, (std::vector<std::int64_t>{first, last}));
     EXPECT_EQ(run.report.rewards, 2u);
     EXPECT_LT(before, run.report.reward_ids.first);
@@ -539,34 +506,26 @@ TEST_P(Reconcile, ARewardSettledWhileTheStreamsRunIsNotReported) {
     bool settled = false;
     auto settle_before_reread = [&](std::string_view sql) {
         // The re-read starts with the outbox query on the work connection.
-        if (!settled && sql.find("msg_key") != std::string_view::npos &&
-            sql.find(" IN ") != std::string_view::npos) {
+        if (!settled && sql.find("msg_key") != std::string_view::npos && sql.find(" IN ") != std::string_view::npos) {
             settled = true;
-            settle_payment(*m_conn, {r.biz_trade_no, r.trade_no, PaymentOutcome::success, 1000},
-                           90);
+            settle_payment(*m_conn, {r.biz_trade_no, r.trade_no, PaymentOutcome::success, 1000}, 90);
         }
     };
-    const Findings run = this->run(options(), [&] {
-        return std::make_unique<testing::ConnectionWrapper>(m_db.connect(), settle_before_reread);
-    });
+    const Findings run = this->run(
+        options(), [&] { return std::make_unique<testing::ConnectionWrapper>(m_db.connect(), settle_before_reread); });
     EXPECT_TRUE(settled);
     EXPECT_EQ(run.report.rechecked, 1u);
     EXPECT_EQ(run.report.mismatches, 0u) << run.list();
 }
 
 TEST_P(Reconcile, AFailingStreamIsAnErrorNamingIt) {
-    for (int i = 0; i < 10; ++i)
-        settle(create(), PaymentOutcome::success);
+    for (int i = 0; i < 10; ++i) settle(create(), PaymentOutcome::success);
     auto fail_payments = [&](std::string_view sql) {
-        if (sql.find("payments") != std::string_view::npos &&
-            sql.find(">=") != std::string_view::npos)
-            throw Error(Code::connection, "lost connection to the server (injected)",
-                        Temporary::yes);
+        if (sql.find("payments") != std::string_view::npos && sql.find(">=") != std::string_view::npos)
+            throw Error(Code::connection, "lost connection to the server (injected)", Temporary::yes);
     };
     try {
-        run(options(), [&] {
-            return std::make_unique<testing::ConnectionWrapper>(m_db.connect(), fail_payments);
-        });
+        run(options(), [&] { return std::make_unique<testing::ConnectionWrapper>(m_db.connect(), fail_payments); });
         ADD_FAILURE() << "no error";
     } catch (const Error& e) {
         EXPECT_EQ(e.code(), Code::connection);
@@ -577,13 +536,11 @@ TEST_P(Reconcile, AFailingStreamIsAnErrorNamingIt) {
 // ---- The whole CLI ----------------------------------------------------------
 
 class CliReconcile : public Reconcile {
-  protected:
+protected:
     std::vector<std::string> args(std::vector<std::string> extra, bool json_output = true) {
         std::vector<std::string> a;
-        if (json_output)
-            a = {"--output", "json"};
-        for (const char* s : {"ops", "reconcile", "--dsn"})
-            a.emplace_back(s);
+        if (json_output) a = {"--output", "json"};
+        for (const char* s : {"ops", "reconcile", "--dsn"}) a.emplace_back(s);
         a.push_back(m_db.url());
         a.insert(a.end(), extra.begin(), extra.end());
         return a;
@@ -594,11 +551,9 @@ class CliReconcile : public Reconcile {
         std::size_t start = 0;
         while (start < r.out.size()) {
             std::size_t end = r.out.find('\n', start);
-            if (end == std::string::npos)
-                end = r.out.size();
+            if (end == std::string::npos) end = r.out.size();
             json line = json::parse(r.out.substr(start, end - start));
-            if (line.contains("category"))
-                out.push_back(std::move(line));
+            if (line.contains("category")) out.push_back(std::move(line));
             start = end + 1;
         }
         return out;
@@ -656,30 +611,24 @@ TEST_P(CliReconcile, FindsFixesAndIsCleanAfterTheRelayAndTheConsumer) {
     summary = last_json(fixed);
     EXPECT_EQ(summary.at("repaired"), 2);
     EXPECT_EQ(summary.at("fix"), "on");
-    for (const json& line : mismatch_lines(fixed))
-        EXPECT_EQ(line.at("resolution"), "repaired") << line.dump();
+    for (const json& line : mismatch_lines(fixed)) EXPECT_EQ(line.at("resolution"), "repaired") << line.dump();
     const std::string prom = testing::read_file(metrics);
-    EXPECT_NE(
-        prom.find("webookctl_reconcile_mismatches{category=\"payment_success_reward_not_paid\"} 1"),
-        std::string::npos)
-        << prom;
-    EXPECT_NE(prom.find("webookctl_reconcile_mismatches{category=\"outbox_dead\"} 0"),
+    EXPECT_NE(prom.find("webookctl_reconcile_mismatches{category=\"payment_success_reward_not_paid\"} 1"),
               std::string::npos)
         << prom;
+    EXPECT_NE(prom.find("webookctl_reconcile_mismatches{category=\"outbox_dead\"} 0"), std::string::npos) << prom;
     EXPECT_NE(prom.find("webookctl_reconcile_repaired 2"), std::string::npos) << prom;
-    EXPECT_EQ(entries(unbooked.reward_id),
-              (std::map<std::int64_t, std::int64_t>{{0, 100}, {k_author, 900}}));
+    EXPECT_EQ(entries(unbooked.reward_id), (std::map<std::int64_t, std::int64_t>{{0, 100}, {k_author, 900}}));
 
     // The real relay and consumer, through Kafka.
     const std::string kafka = "kafka://" + testing::kafka_bootstrap() + "/" + m_topic;
-    CommandResult relay = webookctl({"--output", "json", "ops", "outbox", "relay", "--dsn",
-                                     m_db.url(), "--to", kafka, "--until-idle"});
+    CommandResult relay =
+        webookctl({"--output", "json", "ops", "outbox", "relay", "--dsn", m_db.url(), "--to", kafka, "--until-idle"});
     ASSERT_EQ(relay.exit_code, 0) << describe(relay);
     EXPECT_EQ(last_json(relay).at("sent"), 1);
     CommandResult consumed =
-        webookctl({"--output", "json", "ops", "payments", "consume", "--dsn", m_db.url(), "--from",
-                   kafka, "--group", testing::unique_name("g"), "--until-idle", "--session-timeout",
-                   "3s", "--batch-wait", "500ms"});
+        webookctl({"--output", "json", "ops", "payments", "consume", "--dsn", m_db.url(), "--from", kafka, "--group",
+                   testing::unique_name("g"), "--until-idle", "--session-timeout", "3s", "--batch-wait", "500ms"});
     ASSERT_EQ(consumed.exit_code, 0) << describe(consumed);
     EXPECT_EQ(last_json(consumed).at("paid"), 1);
 
@@ -698,14 +647,12 @@ TEST_P(CliReconcile, TextOutputNamesTheCategoryTheIdsAndWhatToDo) {
     set_status("rewards", r.reward_id, 1);
     CommandResult found = webookctl(args({"--from", "2020-01-01"}, false));
     ASSERT_EQ(found.exit_code, 1) << describe(found);
-    EXPECT_NE(
-        found.out.find(fmt::format("reward_paid_payment_not_success reward {} payment {} ({})",
-                                   r.reward_id, r.payment_id, r.trade_no)),
-        std::string::npos)
+    EXPECT_NE(found.out.find(fmt::format("reward_paid_payment_not_success reward {} payment {} ({})", r.reward_id,
+                                         r.payment_id, r.trade_no)),
+              std::string::npos)
         << found.out;
     EXPECT_NE(found.out.find("needs_human"), std::string::npos) << found.out;
-    EXPECT_NE(found.out.find("1 mismatches: reward_paid_payment_not_success 1"), std::string::npos)
-        << found.out;
+    EXPECT_NE(found.out.find("1 mismatches: reward_paid_payment_not_success 1"), std::string::npos) << found.out;
 }
 
 TEST_P(CliReconcile, BadInputGetsOneErrorLineAndWritesNothing) {
@@ -723,19 +670,16 @@ TEST_P(CliReconcile, BadInputGetsOneErrorLineAndWritesNothing) {
     expect_one_error(webookctl(args({"--from", "1h", "--to", "soon", "--fix"})), 2, "--to 'soon'");
     expect_one_error(webookctl(args({"--fix"})), 2, "--from is required");
     expect_one_error(webookctl(args({"--from", "1h", "--dry-run"})), 2, "--fix");
-    expect_one_error(webookctl(args({"--from", "1h", "--grace", "5", "--fix"})), 2,
-                     "--grace '5' needs a unit");
+    expect_one_error(webookctl(args({"--from", "1h", "--grace", "5", "--fix"})), 2, "--grace '5' needs a unit");
     expect_one_error(webookctl(args({"--from", "1h", "--split", "120", "--fix"})), 2, "--split");
 
     // An unreachable server: one line, exit 3, and the password never shown.
     const std::string secret = "pw-Sekr1t-9";
-    const std::string unreachable = GetParam() == Engine::mysql
-                                        ? "mysql://webook:" + secret + "@127.0.0.1:1/webook"
-                                        : "postgres://webook:" + secret + "@127.0.0.1:1/webook";
+    const std::string unreachable = GetParam() == Engine::mysql ? "mysql://webook:" + secret + "@127.0.0.1:1/webook"
+                                                                : "postgres://webook:" + secret + "@127.0.0.1:1/webook";
     CommandResult down = webookctl({"ops", "reconcile", "--dsn", unreachable, "--from", "1h"});
     expect_one_error(down, 3, "127.0.0.1:1");
-    CommandResult bad_and_secret =
-        webookctl({"ops", "reconcile", "--dsn", unreachable, "--from", "whenever"});
+    CommandResult bad_and_secret = webookctl({"ops", "reconcile", "--dsn", unreachable, "--from", "whenever"});
     expect_one_error(bad_and_secret, 2, "--from 'whenever'");
     for (const CommandResult* r : {&down, &bad_and_secret}) {
         EXPECT_EQ(r->out.find(secret), std::string::npos) << describe(*r);

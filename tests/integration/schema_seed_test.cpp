@@ -48,7 +48,9 @@ SeedOptions small_seed() {
     return o;
 }
 
-const char* engine_label(Engine e) { return e == Engine::mysql ? "MariaDB" : "PostgreSQL"; }
+const char* engine_label(Engine e) {
+    return e == Engine::mysql ? "MariaDB" : "PostgreSQL";
+}
 
 std::vector<Row> stream_all(Connection& conn, const std::string& sql) {
     auto cursor = conn.stream(sql);
@@ -133,9 +135,13 @@ void expect_init_is_idempotent(Engine engine) {
     EXPECT_EQ(third.existing.size(), tables.size());
 }
 
-TEST(SchemaSeed, InitSchemaIsIdempotentOnMariaDb) { expect_init_is_idempotent(Engine::mysql); }
+TEST(SchemaSeed, InitSchemaIsIdempotentOnMariaDb) {
+    expect_init_is_idempotent(Engine::mysql);
+}
 
-TEST(SchemaSeed, InitSchemaIsIdempotentOnPostgres) { expect_init_is_idempotent(Engine::postgres); }
+TEST(SchemaSeed, InitSchemaIsIdempotentOnPostgres) {
+    expect_init_is_idempotent(Engine::postgres);
+}
 
 // A scratch database on each engine with the schema, seeded the same way.
 class SchemaSeedBothEngines : public ::testing::Test {
@@ -212,8 +218,7 @@ TEST_F(SchemaSeedBothEngines, SeededDataHasThePromisedVariety) {
         std::size_t longest = 0;
         for (const Row& r : stream_all(*conn, "SELECT title, content FROM articles ORDER BY id")) {
             const auto title = r.at(0).as_string();
-            if (std::any_of(title.begin(), title.end(),
-                            [](char c) { return static_cast<unsigned char>(c) >= 0xF0; }))
+            if (std::any_of(title.begin(), title.end(), [](char c) { return static_cast<unsigned char>(c) >= 0xF0; }))
                 ++four_byte_titles;
             const std::size_t size = r.at(1).as_string().size();
             longest = std::max(longest, size);
@@ -246,8 +251,7 @@ TEST_F(SchemaSeedBothEngines, SeededDataHasThePromisedVariety) {
         }
         ASSERT_EQ(total, o.likes);
         // An even spread would give the top 1% about 1% of the likes.
-        EXPECT_GT(top * 100, total * 20) << "top " << top_n << " articles hold " << top << " of " << total
-                                         << " likes";
+        EXPECT_GT(top * 100, total * 20) << "top " << top_n << " articles hold " << top << " of " << total << " likes";
         // interactives.like_cnt too.
         std::vector<std::int64_t> like_cnt;
         for (const Row& r : stream_all(*conn, "SELECT like_cnt FROM interactives WHERE biz = 'article'"))
@@ -258,19 +262,20 @@ TEST_F(SchemaSeedBothEngines, SeededDataHasThePromisedVariety) {
             cnt_total += like_cnt[i];
             if (i < top_n) cnt_top += like_cnt[i];
         }
-        EXPECT_GT(cnt_top * 100, cnt_total * 10) << "top " << top_n << " articles hold " << cnt_top << " of "
-                                                 << cnt_total << " like_cnt";
+        EXPECT_GT(cnt_top * 100, cnt_total * 10)
+            << "top " << top_n << " articles hold " << cnt_top << " of " << cnt_total << " like_cnt";
 
         // The ledger adds up: each balance is the sum of its account's entries.
-        const auto ledger = stream_all(
-            *conn, "SELECT a.id, a.balance, COALESCE(SUM(x.amount), 0) FROM accounts a "
-                   "LEFT JOIN account_activities x ON x.account_id = a.id GROUP BY a.id, a.balance ORDER BY a.id");
+        const auto ledger =
+            stream_all(*conn,
+                       "SELECT a.id, a.balance, COALESCE(SUM(x.amount), 0) FROM accounts a "
+                       "LEFT JOIN account_activities x ON x.account_id = a.id GROUP BY a.id, a.balance ORDER BY a.id");
         ASSERT_GT(ledger.size(), 1u);
-        for (const Row& r : ledger)
-            EXPECT_EQ(r.at(1).as_int(), r.at(2).as_int()) << "account " << r.at(0).as_int();
+        for (const Row& r : ledger) EXPECT_EQ(r.at(1).as_int(), r.at(2).as_int()) << "account " << r.at(0).as_int();
         // No entry points at an account that does not exist.
-        EXPECT_EQ(scalar(*conn, "SELECT COUNT(*) FROM account_activities x LEFT JOIN accounts a "
-                                "ON a.id = x.account_id WHERE a.id IS NULL"),
+        EXPECT_EQ(scalar(*conn,
+                         "SELECT COUNT(*) FROM account_activities x LEFT JOIN accounts a "
+                         "ON a.id = x.account_id WHERE a.id IS NULL"),
                   0);
         // Every paid reward is booked: the ledger total is what was paid.
         EXPECT_EQ(scalar(*conn, "SELECT COALESCE(SUM(amount), 0) FROM rewards WHERE status = 1"),
@@ -307,8 +312,9 @@ void expect_non_empty_tables_are_refused(Engine engine) {
     counts = as_map(count_rows(*conn));
     for (const auto& [table, rows] : seeded) EXPECT_EQ(counts.at(table), rows) << table;
     // New rows after a reseed get fresh ids (the identity moved past the seeded ones).
-    ASSERT_NO_THROW(conn->execute("INSERT INTO users (nickname, credit_score, ctime, utime) "
-                                  "VALUES ('new', 1.00, '2026-11-01 00:00:00', '2026-11-01 00:00:00')"));
+    ASSERT_NO_THROW(
+        conn->execute("INSERT INTO users (nickname, credit_score, ctime, utime) "
+                      "VALUES ('new', 1.00, '2026-11-01 00:00:00', '2026-11-01 00:00:00')"));
 }
 
 TEST(SchemaSeed, SeedingNonEmptyTablesIsRefusedUnlessTruncateOnMariaDb) {
@@ -325,19 +331,23 @@ void expect_refusal_writes_nothing(Engine engine) {
     ScratchDatabase db(engine, "reseed");
     auto conn = db.connect();
     init_schema(*conn);
-    conn->execute("INSERT INTO outbox (topic, msg_key, payload, status, attempts, next_attempt_at, ctime, utime) "
-                  "VALUES ('t', 'k', '{}', 0, 0, '2026-11-01 00:00:00', '2026-11-01 00:00:00', "
-                  "'2026-11-01 00:00:00')");
+    conn->execute(
+        "INSERT INTO outbox (topic, msg_key, payload, status, attempts, next_attempt_at, ctime, utime) "
+        "VALUES ('t', 'k', '{}', 0, 0, '2026-11-01 00:00:00', '2026-11-01 00:00:00', "
+        "'2026-11-01 00:00:00')");
     Error e = error_from([&] { seed_database(*conn, small_seed()); });
     EXPECT_EQ(e.code(), Code::usage) << e.what();
     EXPECT_NE(std::string(e.what()).find("outbox"), std::string::npos) << e.what();
-    for (const auto& [table, rows] : as_map(count_rows(*conn)))
-        EXPECT_EQ(rows, table == "outbox" ? 1 : 0) << table;
+    for (const auto& [table, rows] : as_map(count_rows(*conn))) EXPECT_EQ(rows, table == "outbox" ? 1 : 0) << table;
 }
 
-TEST(SchemaSeed, RefusedSeedWritesNothingOnMariaDb) { expect_refusal_writes_nothing(Engine::mysql); }
+TEST(SchemaSeed, RefusedSeedWritesNothingOnMariaDb) {
+    expect_refusal_writes_nothing(Engine::mysql);
+}
 
-TEST(SchemaSeed, RefusedSeedWritesNothingOnPostgres) { expect_refusal_writes_nothing(Engine::postgres); }
+TEST(SchemaSeed, RefusedSeedWritesNothingOnPostgres) {
+    expect_refusal_writes_nothing(Engine::postgres);
+}
 
 void expect_missing_schema_names_db_init(Engine engine) {
     SCOPED_TRACE(engine_label(engine));
@@ -352,7 +362,9 @@ void expect_missing_schema_names_db_init(Engine engine) {
     EXPECT_FALSE(conn->table_exists("users")) << "seeding must not create tables";
 }
 
-TEST(SchemaSeed, SeedWithoutTheSchemaSaysRunDbInitOnMariaDb) { expect_missing_schema_names_db_init(Engine::mysql); }
+TEST(SchemaSeed, SeedWithoutTheSchemaSaysRunDbInitOnMariaDb) {
+    expect_missing_schema_names_db_init(Engine::mysql);
+}
 
 TEST(SchemaSeed, SeedWithoutTheSchemaSaysRunDbInitOnPostgres) {
     expect_missing_schema_names_db_init(Engine::postgres);
@@ -382,7 +394,9 @@ void expect_concurrent_first_uses_succeed(Engine engine) {
     }
 }
 
-TEST(ControlTables, ConcurrentFirstUsesAllSucceedOnMariaDb) { expect_concurrent_first_uses_succeed(Engine::mysql); }
+TEST(ControlTables, ConcurrentFirstUsesAllSucceedOnMariaDb) {
+    expect_concurrent_first_uses_succeed(Engine::mysql);
+}
 TEST(ControlTables, ConcurrentFirstUsesAllSucceedOnPostgres) {
     expect_concurrent_first_uses_succeed(Engine::postgres);
 }

@@ -1,17 +1,17 @@
 #include "tests/support/child_process.h"
 
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
-#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
 
 #include "tests/support/test_env.h"
 
@@ -97,16 +97,20 @@ CommandResult ChildProcess::wait(std::chrono::milliseconds timeout) {
             kill_hard();
             std::string cmd;
             for (const auto& a : m_argv) cmd += (cmd.empty() ? "" : " ") + a;
-            throw std::runtime_error("still running after " + std::to_string(timeout.count()) + " ms, killed: " +
-                                     cmd + "\nstderr:\n" + err());
+            throw std::runtime_error("still running after " + std::to_string(timeout.count()) + " ms, killed: " + cmd +
+                                     "\nstderr:\n" + err());
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return {m_status, out(), err()};
 }
 
-std::string ChildProcess::out() const { return read_file(m_dir.file("stdout")); }
-std::string ChildProcess::err() const { return read_file(m_dir.file("stderr")); }
+std::string ChildProcess::out() const {
+    return read_file(m_dir.file("stdout"));
+}
+std::string ChildProcess::err() const {
+    return read_file(m_dir.file("stderr"));
+}
 
 CommandResult run_command(std::vector<std::string> argv, std::chrono::milliseconds timeout) {
     ChildProcess child(std::move(argv));

@@ -53,7 +53,7 @@ public:
 
     pid_t pid() const { return m_pid; }
     bool running();
-    void kill_hard();  // SIGKILL, then reap
+    void kill_hard();              // SIGKILL, then reap
     void send_signal(int signal);  // e.g. SIGTERM; does not wait
     // Waits for the exit; after `timeout` kills the child and throws
     // std::runtime_error naming the command.
@@ -70,7 +70,6 @@ private:
 };
 
 // Starts argv, waits up to `timeout`, returns what happened.
-CommandResult run_command(std::vector<std::string> argv,
-                          std::chrono::milliseconds timeout = std::chrono::minutes(3));
+CommandResult run_command(std::vector<std::string> argv, std::chrono::milliseconds timeout = std::chrono::minutes(3));
 
 }  // namespace webook::testing

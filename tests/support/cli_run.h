@@ -23,17 +23,14 @@ inline CommandResult webookctl(std::vector<std::string> args) {
 
 // Exit status, stdout and stderr, for failure messages.
 inline std::string describe(const CommandResult& r) {
-    return "exit " + std::to_string(r.exit_code) + "\n--- stdout:\n" + r.out + "\n--- stderr:\n" +
-           r.err;
+    return "exit " + std::to_string(r.exit_code) + "\n--- stdout:\n" + r.out + "\n--- stderr:\n" + r.err;
 }
 
 // The last line of stdout as JSON.
 inline nlohmann::json last_json(const CommandResult& r) {
     std::string out = r.out;
-    while (!out.empty() && out.back() == '\n')
-        out.pop_back();
-    return nlohmann::json::parse(
-        out.substr(out.rfind('\n') == std::string::npos ? 0 : out.rfind('\n') + 1));
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return nlohmann::json::parse(out.substr(out.rfind('\n') == std::string::npos ? 0 : out.rfind('\n') + 1));
 }
 
 // Exit `exit_code`, nothing on stdout, and exactly one "webookctl: error: "
@@ -46,8 +43,7 @@ inline void expect_one_error(const CommandResult& r, int exit_code, const std::s
     std::string error;
     for (std::size_t start = 0; start < r.err.size();) {
         std::size_t end = r.err.find('\n', start);
-        if (end == std::string::npos)
-            end = r.err.size();
+        if (end == std::string::npos) end = r.err.size();
         std::string line = r.err.substr(start, end - start);
         if (line.starts_with("webookctl: error: ")) {
             ++lines;

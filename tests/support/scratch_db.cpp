@@ -1,10 +1,10 @@
 #include "tests/support/scratch_db.h"
 
+#include <unistd.h>
 #include <cerrno>
 #include <csignal>
 #include <mutex>
 #include <string>
-#include <unistd.h>
 
 #include "core/dialect.h"
 #include "core/log.h"
@@ -29,7 +29,9 @@ pid_t creator_pid(std::string_view name) {
     }
 }
 
-bool process_gone(pid_t pid) { return pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH; }
+bool process_gone(pid_t pid) {
+    return pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH;
+}
 
 std::string drop_sql(Engine engine, const std::string& quoted) {
     return engine == Engine::mysql ? "DROP DATABASE IF EXISTS " + quoted
@@ -46,9 +48,8 @@ void drop_leftovers(Connection& admin) {
     if (done[static_cast<int>(engine)]) return;
     done[static_cast<int>(engine)] = true;
     const std::string list =
-        engine == Engine::mysql
-            ? "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'wbt\\_%'"
-            : "SELECT datname FROM pg_database WHERE datname LIKE 'wbt\\_%'";
+        engine == Engine::mysql ? "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'wbt\\_%'"
+                                : "SELECT datname FROM pg_database WHERE datname LIKE 'wbt\\_%'";
     for (const Row& r : admin.query(list)) {
         std::string name(r[0].as_string());
         if (process_gone(creator_pid(name))) admin.execute(drop_sql(engine, admin.dialect().quote(name)));
@@ -58,8 +59,10 @@ void drop_leftovers(Connection& admin) {
 std::string lower_tag(std::string_view tag) {
     std::string out;
     for (char c : tag) {
-        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) out += c;
-        else if (c >= 'A' && c <= 'Z') out += static_cast<char>(c - 'A' + 'a');
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+            out += c;
+        else if (c >= 'A' && c <= 'Z')
+            out += static_cast<char>(c - 'A' + 'a');
         if (out.size() >= 20) break;
     }
     return out.empty() ? "db" : out;
@@ -76,7 +79,8 @@ ScratchDatabase::ScratchDatabase(Engine engine, std::string_view tag)
     if (engine == Engine::mysql)
         admin->execute("CREATE DATABASE " + q + " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci");
     else
-        admin->execute("CREATE DATABASE " + q + " TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' "
+        admin->execute("CREATE DATABASE " + q +
+                       " TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' "
                        "LC_CTYPE 'C.UTF-8'");
 }
 
@@ -90,6 +94,8 @@ ScratchDatabase::~ScratchDatabase() {
     }
 }
 
-std::unique_ptr<Connection> ScratchDatabase::connect() const { return connect_to(m_dsn); }
+std::unique_ptr<Connection> ScratchDatabase::connect() const {
+    return connect_to(m_dsn);
+}
 
 }  // namespace webook::testing

@@ -1,9 +1,9 @@
 #include "tests/support/test_env.h"
 
+#include <unistd.h>
 #include <atomic>
 #include <cstdlib>
 #include <stdexcept>
-#include <unistd.h>
 
 namespace webook::testing {
 
@@ -24,11 +24,21 @@ Dsn dsn_from(const char* var) {
 }
 }  // namespace
 
-Dsn mysql_dsn() { return dsn_from("WEBOOK_MYSQL_DSN"); }
-Dsn mysql_target_dsn() { return dsn_from("WEBOOK_MYSQL_TARGET_DSN"); }
-Dsn pg_dsn() { return dsn_from("WEBOOK_PG_DSN"); }
-Dsn pg_target_dsn() { return dsn_from("WEBOOK_PG_TARGET_DSN"); }
-std::string kafka_bootstrap() { return require_env("WEBOOK_KAFKA_BOOTSTRAP"); }
+Dsn mysql_dsn() {
+    return dsn_from("WEBOOK_MYSQL_DSN");
+}
+Dsn mysql_target_dsn() {
+    return dsn_from("WEBOOK_MYSQL_TARGET_DSN");
+}
+Dsn pg_dsn() {
+    return dsn_from("WEBOOK_PG_DSN");
+}
+Dsn pg_target_dsn() {
+    return dsn_from("WEBOOK_PG_TARGET_DSN");
+}
+std::string kafka_bootstrap() {
+    return require_env("WEBOOK_KAFKA_BOOTSTRAP");
+}
 
 std::unique_ptr<Connection> connect_to(const Dsn& dsn) {
     return connect(dsn);

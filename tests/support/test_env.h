@@ -15,10 +15,10 @@ namespace webook::testing {
 // The value of an environment variable; throws if unset or empty.
 std::string require_env(const char* name);
 
-Dsn mysql_dsn();         // WEBOOK_MYSQL_DSN, database `webook`
-Dsn mysql_target_dsn();  // WEBOOK_MYSQL_TARGET_DSN, database `webook_target`
-Dsn pg_dsn();            // WEBOOK_PG_DSN
-Dsn pg_target_dsn();     // WEBOOK_PG_TARGET_DSN
+Dsn mysql_dsn();                // WEBOOK_MYSQL_DSN, database `webook`
+Dsn mysql_target_dsn();         // WEBOOK_MYSQL_TARGET_DSN, database `webook_target`
+Dsn pg_dsn();                   // WEBOOK_PG_DSN
+Dsn pg_target_dsn();            // WEBOOK_PG_TARGET_DSN
 std::string kafka_bootstrap();  // WEBOOK_KAFKA_BOOTSTRAP
 
 std::unique_ptr<Connection> connect_to(const Dsn& dsn);

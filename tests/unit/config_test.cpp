@@ -19,15 +19,12 @@ namespace {
 using std::chrono::milliseconds;
 
 ::testing::AssertionResult contains(std::string_view haystack, std::string_view needle) {
-    if (haystack.find(needle) != std::string_view::npos)
-        return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure()
-           << "'" << haystack << "' does not contain '" << needle << "'";
+    if (haystack.find(needle) != std::string_view::npos) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "'" << haystack << "' does not contain '" << needle << "'";
 }
 
 ::testing::AssertionResult lacks(std::string_view haystack, std::string_view needle) {
-    if (haystack.find(needle) == std::string_view::npos)
-        return ::testing::AssertionSuccess();
+    if (haystack.find(needle) == std::string_view::npos) return ::testing::AssertionSuccess();
     return ::testing::AssertionFailure() << "'" << haystack << "' contains '" << needle << "'";
 }
 
@@ -44,12 +41,12 @@ const char* fake_getenv(const char* name) {
 
 // Each test gets a directory of its own for its config files.
 class ConfigFile : public ::testing::Test {
-  protected:
+protected:
     void SetUp() override {
         fake_env().clear();
-        m_dir = std::filesystem::temp_directory_path() /
-                ("webook_config_test_" + std::to_string(::getpid()) + "_" +
-                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        m_dir =
+            std::filesystem::temp_directory_path() / ("webook_config_test_" + std::to_string(::getpid()) + "_" +
+                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
         std::filesystem::create_directories(m_dir);
     }
     void TearDown() override {
@@ -127,8 +124,7 @@ name = "users"
     EXPECT_EQ(t.key, (std::vector<std::string>{"biz", "biz_id"}));
     EXPECT_EQ(t.update_column, "utime");
     EXPECT_EQ(t.ignore_columns, (std::vector<std::string>{"read_cnt", "like_cnt"}));
-    EXPECT_EQ(t.column_map, (std::map<std::string, std::string>{{"old_name", "new_name"},
-                                                                {"ctime", "created_at"}}));
+    EXPECT_EQ(t.column_map, (std::map<std::string, std::string>{{"old_name", "new_name"}, {"ctime", "created_at"}}));
 
     const TableConfig& u = c.tables[1];
     EXPECT_EQ(u.name, "users");
@@ -217,8 +213,8 @@ TEST_F(ConfigFile, WrongTypesAreRejected) {
 TEST_F(ConfigFile, ErrorsNameTheFileAndLineOnlyOnce) {
     // "config file PATH: line L: ..." as documented in config.h, not the
     // prefix repeated for errors found inside a section.
-    for (const char* body : {"[output]\nformat = 1\n", "[output]\nformat = \"yaml\"\n",
-                             "[[tables]]\nname = \"bad name\"\n"}) {
+    for (const char* body :
+         {"[output]\nformat = 1\n", "[output]\nformat = \"yaml\"\n", "[[tables]]\nname = \"bad name\"\n"}) {
         SCOPED_TRACE(body);
         const std::string message = load_error(body).what();
         const auto first = message.find("config file");

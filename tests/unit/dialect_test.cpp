@@ -12,15 +12,12 @@ namespace webook {
 namespace {
 
 ::testing::AssertionResult contains(std::string_view haystack, std::string_view needle) {
-    if (haystack.find(needle) != std::string_view::npos)
-        return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure()
-           << "'" << haystack << "' does not contain '" << needle << "'";
+    if (haystack.find(needle) != std::string_view::npos) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "'" << haystack << "' does not contain '" << needle << "'";
 }
 
 ::testing::AssertionResult lacks(std::string_view haystack, std::string_view needle) {
-    if (haystack.find(needle) == std::string_view::npos)
-        return ::testing::AssertionSuccess();
+    if (haystack.find(needle) == std::string_view::npos) return ::testing::AssertionSuccess();
     return ::testing::AssertionFailure() << "'" << haystack << "' contains '" << needle << "'";
 }
 
@@ -83,8 +80,7 @@ TEST(Dialect, QuoteAcceptsSixtyThreeCharactersButNotSixtyFour) {
     for (const Dialect* d : {&mysql(), &pg()}) {
         try {
             d->quote(std::string(64, 'a'));
-            ADD_FAILURE() << "a 64-character identifier was accepted on "
-                          << engine_name(d->engine());
+            ADD_FAILURE() << "a 64-character identifier was accepted on " << engine_name(d->engine());
         } catch (const Error& e) {
             EXPECT_EQ(e.code(), Code::config);
         }
@@ -93,8 +89,8 @@ TEST(Dialect, QuoteAcceptsSixtyThreeCharactersButNotSixtyFour) {
 
 TEST(Dialect, QuoteRejectsIdentifiersThatCouldBreakOutOfQuoting) {
     for (const Dialect* d : {&mysql(), &pg()}) {
-        for (const char* bad : {"", "1abc", "a\"b", "a`b", "a b", "a;b", "users; drop", "a-b",
-                                "a.b", "na\xC3\xAFve", "a'b", "a\\b"}) {
+        for (const char* bad :
+             {"", "1abc", "a\"b", "a`b", "a b", "a;b", "users; drop", "a-b", "a.b", "na\xC3\xAFve", "a'b", "a\\b"}) {
             SCOPED_TRACE(std::string(engine_name(d->engine())) + " '" + bad + "'");
             try {
                 d->quote(bad);
@@ -256,11 +252,8 @@ TEST(Dialect, PostgresCreateTableCreatesUniqueIndexesSeparately) {
     EXPECT_TRUE(contains(s, "PRIMARY KEY (\"id\")"));
     EXPECT_TRUE(lacks(s, "KEY \"uk_slug\""));
     EXPECT_TRUE(lacks(s, "ENGINE"));
-    EXPECT_EQ(sql[1],
-              "CREATE UNIQUE INDEX IF NOT EXISTS \"articles_uk_slug\" ON \"articles\" (\"slug\")");
-    EXPECT_EQ(
-        sql[2],
-        "CREATE INDEX IF NOT EXISTS \"articles_idx_ctime\" ON \"articles\" (\"ctime\", \"id\")");
+    EXPECT_EQ(sql[1], "CREATE UNIQUE INDEX IF NOT EXISTS \"articles_uk_slug\" ON \"articles\" (\"slug\")");
+    EXPECT_EQ(sql[2], "CREATE INDEX IF NOT EXISTS \"articles_idx_ctime\" ON \"articles\" (\"ctime\", \"id\")");
 }
 
 TEST(Dialect, CreateTableWithACompositePrimaryKey) {
@@ -316,12 +309,9 @@ TEST(Dialect, CanonicalTextMatchesValueCanonicalForms) {
     EXPECT_EQ(pg().canonical_text("\"f\"", ValueKind::boolean, -1), "\"f\"::int::text");
     EXPECT_EQ(pg().canonical_text("\"p\"", ValueKind::decimal, 2), "trim_scale(\"p\")::text");
     EXPECT_EQ(mysql().canonical_text("`p`", ValueKind::decimal, 0), "CAST(`p` AS CHAR)");
-    EXPECT_TRUE(
-        contains(mysql().canonical_text("`p`", ValueKind::decimal, 2), "TRIM(TRAILING '0'"));
-    EXPECT_TRUE(
-        contains(mysql().canonical_text("`t`", ValueKind::datetime, -1), "%Y-%m-%d %H:%i:%s.%f"));
-    EXPECT_TRUE(contains(pg().canonical_text("\"t\"", ValueKind::datetime, -1),
-                         "YYYY-MM-DD HH24:MI:SS.US"));
+    EXPECT_TRUE(contains(mysql().canonical_text("`p`", ValueKind::decimal, 2), "TRIM(TRAILING '0'"));
+    EXPECT_TRUE(contains(mysql().canonical_text("`t`", ValueKind::datetime, -1), "%Y-%m-%d %H:%i:%s.%f"));
+    EXPECT_TRUE(contains(pg().canonical_text("\"t\"", ValueKind::datetime, -1), "YYYY-MM-DD HH24:MI:SS.US"));
 }
 
 TEST(Dialect, RowMd5MarksNullsAndPrefixesLengths) {
@@ -331,8 +321,7 @@ TEST(Dialect, RowMd5MarksNullsAndPrefixesLengths) {
               "CHAR)), ':', "
               "CAST(`a` AS CHAR)) END))");
     const std::string p = pg().row_md5({"\"a\"::text", "\"b\""}, {"\"a\"", "\"b\""});
-    EXPECT_TRUE(
-        contains(p, "CASE WHEN \"a\" IS NULL THEN 'N' ELSE concat('V', octet_length(\"a\"::text)"));
+    EXPECT_TRUE(contains(p, "CASE WHEN \"a\" IS NULL THEN 'N' ELSE concat('V', octet_length(\"a\"::text)"));
     EXPECT_TRUE(contains(p, "CASE WHEN \"b\" IS NULL THEN 'N'"));
 }
 

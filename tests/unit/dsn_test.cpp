@@ -18,15 +18,12 @@ namespace webook {
 namespace {
 
 ::testing::AssertionResult contains(std::string_view haystack, std::string_view needle) {
-    if (haystack.find(needle) != std::string_view::npos)
-        return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure()
-           << "'" << haystack << "' does not contain '" << needle << "'";
+    if (haystack.find(needle) != std::string_view::npos) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "'" << haystack << "' does not contain '" << needle << "'";
 }
 
 ::testing::AssertionResult lacks(std::string_view haystack, std::string_view needle) {
-    if (haystack.find(needle) == std::string_view::npos)
-        return ::testing::AssertionSuccess();
+    if (haystack.find(needle) == std::string_view::npos) return ::testing::AssertionSuccess();
     return ::testing::AssertionFailure() << "'" << haystack << "' contains '" << needle << "'";
 }
 
@@ -129,9 +126,8 @@ TEST(Dsn, RejectsAnEmptyHost) {
 }
 
 TEST(Dsn, RejectsPortsOutsideOneTo65535AndNonNumericPorts) {
-    for (const char* text :
-         {"mysql://u@h:0/db", "mysql://u@h:70000/db", "mysql://u@h:abc/db", "mysql://u@h:-1/db",
-          "mysql://u@h:33x/db", "postgres://u@[::1]:0/db"}) {
+    for (const char* text : {"mysql://u@h:0/db", "mysql://u@h:70000/db", "mysql://u@h:abc/db", "mysql://u@h:-1/db",
+                             "mysql://u@h:33x/db", "postgres://u@[::1]:0/db"}) {
         SCOPED_TRACE(text);
         const Error e = parse_error(text);
         EXPECT_EQ(e.code(), Code::config);
@@ -153,9 +149,9 @@ TEST(Dsn, RejectsJunkAfterAnIpv6Address) {
 }
 
 TEST(Dsn, ErrorMessagesNeverContainThePassword) {
-    for (const char* text : {"mysql://u:s3cretpw@h:99999/db", "mysql://u:s3cretpw@h:3306/db?ssl=1",
-                             "oracle://u:s3cretpw@h:1521/db", "mysql://u:s3cretpw@h:3306/bad;name",
-                             "mysql://u:s3cretpw@:3306/db"}) {
+    for (const char* text :
+         {"mysql://u:s3cretpw@h:99999/db", "mysql://u:s3cretpw@h:3306/db?ssl=1", "oracle://u:s3cretpw@h:1521/db",
+          "mysql://u:s3cretpw@h:3306/bad;name", "mysql://u:s3cretpw@:3306/db"}) {
         SCOPED_TRACE(text);
         const Error e = parse_error(text);
         EXPECT_EQ(e.code(), Code::config);
@@ -201,9 +197,9 @@ TEST(Dsn, EngineNamesAreMysqlAndPostgres) {
 // resolve_password reads the process environment: each test starts with the
 // three variables unset and the fixture puts back what was there.
 class ResolvePassword : public ::testing::Test {
-  protected:
-    static constexpr const char* k_vars[] = {"WEBOOKCTL_SOURCE_PASSWORD",
-                                             "WEBOOKCTL_TARGET_PASSWORD", "WEBOOKCTL_PASSWORD"};
+protected:
+    static constexpr const char* k_vars[] = {"WEBOOKCTL_SOURCE_PASSWORD", "WEBOOKCTL_TARGET_PASSWORD",
+                                             "WEBOOKCTL_PASSWORD"};
 
     void SetUp() override {
         for (std::size_t i = 0; i < std::size(k_vars); ++i) {
@@ -211,9 +207,9 @@ class ResolvePassword : public ::testing::Test {
             m_saved[i] = v ? std::optional<std::string>(v) : std::nullopt;
             ::unsetenv(k_vars[i]);
         }
-        m_dir = std::filesystem::temp_directory_path() /
-                ("webook_dsn_test_" + std::to_string(::getpid()) + "_" +
-                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        m_dir =
+            std::filesystem::temp_directory_path() / ("webook_dsn_test_" + std::to_string(::getpid()) + "_" +
+                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
         std::filesystem::create_directories(m_dir);
     }
 

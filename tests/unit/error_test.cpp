@@ -80,9 +80,8 @@ TEST(WithContext, ReturnsTheResultWhenNothingThrows) {
 
 TEST(WithContext, RethrowsAnErrorWithTheContextPrepended) {
     try {
-        with_context("copying users", []() -> int {
-            throw Error(Code::connection, "connection refused", Temporary::yes);
-        });
+        with_context("copying users",
+                     []() -> int { throw Error(Code::connection, "connection refused", Temporary::yes); });
         FAIL() << "with_context swallowed the error";
     } catch (const Error& e) {
         EXPECT_STREQ(e.what(), "copying users: connection refused");

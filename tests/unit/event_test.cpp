@@ -17,10 +17,8 @@ namespace webook {
 namespace {
 
 ::testing::AssertionResult contains(std::string_view haystack, std::string_view needle) {
-    if (haystack.find(needle) != std::string_view::npos)
-        return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure()
-           << "'" << haystack << "' does not contain '" << needle << "'";
+    if (haystack.find(needle) != std::string_view::npos) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "'" << haystack << "' does not contain '" << needle << "'";
 }
 
 InconsistencyEvent sample_event() {
@@ -38,8 +36,7 @@ InconsistencyEvent sample_event() {
 // name -> canonical text of each key value, to compare keys whatever their order.
 std::map<std::string, std::string> key_map(const InconsistencyEvent& e) {
     std::map<std::string, std::string> out;
-    for (std::size_t i = 0; i < e.key_columns.size(); ++i)
-        out[e.key_columns[i]] = e.key.at(i).display();
+    for (std::size_t i = 0; i < e.key_columns.size(); ++i) out[e.key_columns[i]] = e.key.at(i).display();
     return out;
 }
 
@@ -54,9 +51,8 @@ Error parse_error(std::string_view json) {
 }
 
 TEST(Event, ToJsonWritesTheDocumentedFieldsInOrder) {
-    EXPECT_EQ(sample_event().to_json(),
-              R"({"table":"interactives","key":{"id":42},"type":"neq","base":"src",)"
-              R"("detected_at":"2026-11-22T03:04:05.123456Z","validator":"full"})");
+    EXPECT_EQ(sample_event().to_json(), R"({"table":"interactives","key":{"id":42},"type":"neq","base":"src",)"
+                                        R"("detected_at":"2026-11-22T03:04:05.123456Z","validator":"full"})");
 }
 
 TEST(Event, ToJsonNamesEveryTypeAndBase) {
@@ -108,8 +104,7 @@ TEST(Event, RoundTripsEveryTypeAndBase) {
 TEST(Event, RoundTripsACompositeKeyByName) {
     InconsistencyEvent e = sample_event();
     e.key_columns = {"biz_id", "biz", "uid"};
-    e.key = {Value::integer(-7), Value::text("article"),
-             Value::integer(std::numeric_limits<std::int64_t>::min())};
+    e.key = {Value::integer(-7), Value::text("article"), Value::integer(std::numeric_limits<std::int64_t>::min())};
     const InconsistencyEvent out = InconsistencyEvent::parse(e.to_json());
     EXPECT_EQ(key_map(out), key_map(e));
     ASSERT_EQ(out.key.size(), 3u);
@@ -155,8 +150,8 @@ TEST(Event, BytesKeysAreWrittenAsBackslashXHex) {
 }
 
 TEST(Event, ParseAcceptsMissingDetectedAtAndValidator) {
-    const InconsistencyEvent e = InconsistencyEvent::parse(
-        R"({"table":"t","key":{"id":"abc"},"type":"base_missing","base":"dst"})");
+    const InconsistencyEvent e =
+        InconsistencyEvent::parse(R"({"table":"t","key":{"id":"abc"},"type":"base_missing","base":"dst"})");
     EXPECT_EQ(e.table, "t");
     EXPECT_EQ(e.type, EventType::base_missing);
     EXPECT_EQ(e.base, BaseSide::dst);
@@ -198,13 +193,10 @@ TEST(Event, ParseRejectsMalformedEventsAsDataErrors) {
 }
 
 TEST(Event, ParseErrorsNameTheProblem) {
-    EXPECT_TRUE(contains(
-        parse_error(R"({"table":"t","key":{"id":1},"type":"gone","base":"src"})").what(), "gone"));
-    EXPECT_TRUE(
-        contains(parse_error(R"({"table":"t","key":{"id":1.5},"type":"neq","base":"src"})").what(),
-                 "neither an integer nor a string"));
-    EXPECT_TRUE(
-        contains(parse_error(R"({"key":{"id":1},"type":"neq","base":"src"})").what(), "table"));
+    EXPECT_TRUE(contains(parse_error(R"({"table":"t","key":{"id":1},"type":"gone","base":"src"})").what(), "gone"));
+    EXPECT_TRUE(contains(parse_error(R"({"table":"t","key":{"id":1.5},"type":"neq","base":"src"})").what(),
+                         "neither an integer nor a string"));
+    EXPECT_TRUE(contains(parse_error(R"({"key":{"id":1},"type":"neq","base":"src"})").what(), "table"));
 }
 
 TEST(Event, MessageKeyIsTheTableAndKey) {
@@ -238,8 +230,7 @@ TEST(Event, MessageKeyDiffersForDifferentRows) {
 
 TEST(Event, UtcNowIsIso8601WithMicrosecondsAndZ) {
     const std::string now = utc_now_iso();
-    EXPECT_TRUE(std::regex_match(now, std::regex(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z)")))
-        << now;
+    EXPECT_TRUE(std::regex_match(now, std::regex(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z)"))) << now;
 }
 
 TEST(Event, UtcNowIsTheCurrentTime) {
@@ -248,9 +239,9 @@ TEST(Event, UtcNowIsTheCurrentTime) {
     now[10] = ' ';
     now.pop_back();
     const std::int64_t micros = Value::parse(ValueKind::datetime, now).micros();
-    const std::int64_t expected = std::chrono::duration_cast<std::chrono::microseconds>(
-                                      std::chrono::system_clock::now().time_since_epoch())
-                                      .count();
+    const std::int64_t expected =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     EXPECT_LT(std::llabs(expected - micros), 5'000'000) << now;
 }
 

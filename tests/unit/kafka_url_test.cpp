@@ -28,8 +28,7 @@ TEST(KafkaUrl, ParsesOneBrokerAndATopic) {
 }
 
 TEST(KafkaUrl, ParsesABrokerList) {
-    KafkaUrl url =
-        KafkaUrl::parse("kafka://k1.example.com:9092,k2.example.com:19092,10.0.0.3:9092/ev_1-x");
+    KafkaUrl url = KafkaUrl::parse("kafka://k1.example.com:9092,k2.example.com:19092,10.0.0.3:9092/ev_1-x");
     EXPECT_EQ(url.brokers, "k1.example.com:9092,k2.example.com:19092,10.0.0.3:9092");
     EXPECT_EQ(url.topic, "ev_1-x");
 }
@@ -39,8 +38,7 @@ TEST(KafkaUrl, DefaultsThePortTo9092) {
 }
 
 TEST(KafkaUrl, AcceptsBracketedIpv6Addresses) {
-    EXPECT_EQ(KafkaUrl::parse("kafka://[::1]:9092,[fe80::1]/t").brokers,
-              "[::1]:9092,[fe80::1]:9092");
+    EXPECT_EQ(KafkaUrl::parse("kafka://[::1]:9092,[fe80::1]/t").brokers, "[::1]:9092,[fe80::1]:9092");
 }
 
 TEST(KafkaUrl, RefusesAUrlWithoutScheme) {
@@ -48,8 +46,7 @@ TEST(KafkaUrl, RefusesAUrlWithoutScheme) {
 }
 
 TEST(KafkaUrl, RefusesAnotherScheme) {
-    EXPECT_NE(parse_error("mysql://127.0.0.1:9092/topic").find("unknown scheme 'mysql'"),
-              std::string::npos);
+    EXPECT_NE(parse_error("mysql://127.0.0.1:9092/topic").find("unknown scheme 'mysql'"), std::string::npos);
 }
 
 TEST(KafkaUrl, RefusesAUrlWithoutTopic) {
@@ -59,8 +56,7 @@ TEST(KafkaUrl, RefusesAUrlWithoutTopic) {
 
 TEST(KafkaUrl, RefusesAUrlWithoutBroker) {
     EXPECT_NE(parse_error("kafka:///topic").find("no broker"), std::string::npos);
-    EXPECT_NE(parse_error("kafka://a:1,,b:2/topic").find("empty broker address"),
-              std::string::npos);
+    EXPECT_NE(parse_error("kafka://a:1,,b:2/topic").find("empty broker address"), std::string::npos);
     EXPECT_NE(parse_error("kafka://a:1,/topic").find("empty broker address"), std::string::npos);
 }
 
@@ -84,8 +80,7 @@ TEST(KafkaUrl, RefusesTopicNamesKafkaWouldRefuse) {
     EXPECT_NE(parse_error("kafka://h:1/a/b").find("invalid topic name 'a/b'"), std::string::npos);
     EXPECT_NE(parse_error("kafka://h:1/caf\xc3\xa9").find("invalid topic name"), std::string::npos);
     EXPECT_NE(parse_error("kafka://h:1/..").find("not a valid topic name"), std::string::npos);
-    EXPECT_NE(parse_error("kafka://h:1/" + std::string(250, 'x')).find("longer than 249"),
-              std::string::npos);
+    EXPECT_NE(parse_error("kafka://h:1/" + std::string(250, 'x')).find("longer than 249"), std::string::npos);
     EXPECT_EQ(KafkaUrl::parse("kafka://h:1/" + std::string(249, 'x')).topic.size(), 249u);
 }
 
@@ -100,8 +95,7 @@ TEST(KafkaUrl, RefusesCredentialsWithoutPrintingThem) {
 }
 
 TEST(KafkaUrl, ErrorsShowTheExpectedForm) {
-    EXPECT_NE(parse_error("kafka://h:1").find("expected kafka://host:port[,host:port...]/topic"),
-              std::string::npos);
+    EXPECT_NE(parse_error("kafka://h:1").find("expected kafka://host:port[,host:port...]/topic"), std::string::npos);
 }
 
 TEST(KafkaTopicName, AcceptsKafkaNamesAndRefusesOthers) {

@@ -20,8 +20,7 @@ const Dialect& pg() {
 }
 
 // A side with key columns `key` (of `key_kinds`) followed by a text column "v".
-SidePlan side(std::vector<std::string> key, std::vector<ValueKind> key_kinds,
-              bool binary_collation = false) {
+SidePlan side(std::vector<std::string> key, std::vector<ValueKind> key_kinds, bool binary_collation = false) {
     SidePlan s;
     s.table = "items";
     s.key = key;
@@ -47,8 +46,7 @@ SidePlan text_key(bool binary_collation = false) {
 // Parameters as "kind:value" text, so gtest can compare and print them.
 std::vector<std::string> shown(const std::vector<Value>& params) {
     std::vector<std::string> out;
-    for (const auto& v : params)
-        out.push_back(std::string(kind_name(v.kind())) + ":" + v.display());
+    for (const auto& v : params) out.push_back(std::string(kind_name(v.kind())) + ":" + v.display());
     return out;
 }
 
@@ -73,15 +71,13 @@ KeyBounds between(Row low, Row high) {
 
 Row ints(std::initializer_list<std::int64_t> values) {
     Row r;
-    for (auto v : values)
-        r.push_back(Value::integer(v));
+    for (auto v : values) r.push_back(Value::integer(v));
     return r;
 }
 
 TEST(KeysetSql, SingleIntegerKeyOnPostgres) {
     const BoundSql q = keyset_query(pg(), int_key(), after(ints({41})), 100);
-    EXPECT_EQ(q.sql,
-              "SELECT \"id\", \"v\" FROM \"items\" WHERE \"id\" > $1 ORDER BY \"id\" LIMIT 100");
+    EXPECT_EQ(q.sql, "SELECT \"id\", \"v\" FROM \"items\" WHERE \"id\" > $1 ORDER BY \"id\" LIMIT 100");
     EXPECT_EQ(shown(q.params), (std::vector<std::string>{"integer:41"}));
 }
 
@@ -119,13 +115,12 @@ TEST(KeysetSql, CompositeKeyIsExpandedOnMysqlWithParamsInPlaceholderOrder) {
 }
 
 TEST(KeysetSql, ThreeColumnKeyOnMysqlRepeatsThePrefixOfEachTerm) {
-    const SidePlan s =
-        side({"a", "b", "c"}, {ValueKind::integer, ValueKind::integer, ValueKind::integer});
+    const SidePlan s = side({"a", "b", "c"}, {ValueKind::integer, ValueKind::integer, ValueKind::integer});
     std::vector<Value> params;
     const std::string where = bounds_condition(mysql(), s, after(ints({7, 8, 9})), params);
     EXPECT_EQ(where, "((`a` > ?) OR (`a` = ? AND `b` > ?) OR (`a` = ? AND `b` = ? AND `c` > ?))");
-    EXPECT_EQ(shown(params), (std::vector<std::string>{"integer:7", "integer:7", "integer:8",
-                                                       "integer:7", "integer:8", "integer:9"}));
+    EXPECT_EQ(shown(params),
+              (std::vector<std::string>{"integer:7", "integer:7", "integer:8", "integer:7", "integer:8", "integer:9"}));
 }
 
 TEST(KeysetSql, CompositeUpperBoundIsInclusiveOnlyOnTheLastColumn) {
@@ -134,8 +129,7 @@ TEST(KeysetSql, CompositeUpperBoundIsInclusiveOnlyOnTheLastColumn) {
               "((`a` < ?) OR (`a` = ? AND `b` <= ?))");
     EXPECT_EQ(shown(params), (std::vector<std::string>{"integer:5", "integer:5", "integer:6"}));
     params.clear();
-    EXPECT_EQ(bounds_condition(pg(), pair_key(), up_to(ints({5, 6})), params),
-              "(\"a\", \"b\") <= ($1, $2)");
+    EXPECT_EQ(bounds_condition(pg(), pair_key(), up_to(ints({5, 6})), params), "(\"a\", \"b\") <= ($1, $2)");
 }
 
 TEST(KeysetSql, TextKeyWithoutBinaryCollationIsComparedAndOrderedByteWise) {
@@ -187,32 +181,25 @@ TEST(KeysetSql, OnlyAnUpperBound) {
 }
 
 TEST(KeysetSql, FilterParamsComeFirstAndBoundPlaceholdersContinueTheNumbering) {
-    const BoundSql q = keyset_query(pg(), pair_key(), between(ints({1, 2}), ints({3, 4})), 100,
-                                    false, "\"utime\" >= $1 AND \"utime\" < $2",
-                                    {Value::integer(1000), Value::integer(2000)});
-    EXPECT_EQ(
-        q.sql,
-        "SELECT \"a\", \"b\", \"v\" FROM \"items\" WHERE (\"utime\" >= $1 AND \"utime\" < $2) AND "
-        "(\"a\", \"b\") > ($3, $4) AND (\"a\", \"b\") <= ($5, $6) ORDER BY \"a\", \"b\" LIMIT 100");
-    EXPECT_EQ(shown(q.params),
-              (std::vector<std::string>{"integer:1000", "integer:2000", "integer:1", "integer:2",
-                                        "integer:3", "integer:4"}));
+    const BoundSql q = keyset_query(pg(), pair_key(), between(ints({1, 2}), ints({3, 4})), 100, false,
+                                    "\"utime\" >= $1 AND \"utime\" < $2", {Value::integer(1000), Value::integer(2000)});
+    EXPECT_EQ(q.sql,
+              "SELECT \"a\", \"b\", \"v\" FROM \"items\" WHERE (\"utime\" >= $1 AND \"utime\" < $2) AND "
+              "(\"a\", \"b\") > ($3, $4) AND (\"a\", \"b\") <= ($5, $6) ORDER BY \"a\", \"b\" LIMIT 100");
+    EXPECT_EQ(shown(q.params), (std::vector<std::string>{"integer:1000", "integer:2000", "integer:1", "integer:2",
+                                                         "integer:3", "integer:4"}));
 }
 
 TEST(KeysetSql, AFilterOnMysqlKeepsItsParamsFirst) {
-    const BoundSql q = keyset_query(mysql(), int_key(), after(ints({5})), 10, false, "`utime` >= ?",
-                                    {Value::integer(1000)});
-    EXPECT_EQ(
-        q.sql,
-        "SELECT `id`, `v` FROM `items` WHERE (`utime` >= ?) AND `id` > ? ORDER BY `id` LIMIT 10");
+    const BoundSql q =
+        keyset_query(mysql(), int_key(), after(ints({5})), 10, false, "`utime` >= ?", {Value::integer(1000)});
+    EXPECT_EQ(q.sql, "SELECT `id`, `v` FROM `items` WHERE (`utime` >= ?) AND `id` > ? ORDER BY `id` LIMIT 10");
     EXPECT_EQ(shown(q.params), (std::vector<std::string>{"integer:1000", "integer:5"}));
 }
 
 TEST(KeysetSql, AFilterWithoutBoundsIsTheWholeWhereClause) {
-    const BoundSql q =
-        keyset_query(pg(), int_key(), {}, 10, false, "\"utime\" >= $1", {Value::integer(1000)});
-    EXPECT_EQ(q.sql,
-              "SELECT \"id\", \"v\" FROM \"items\" WHERE \"utime\" >= $1 ORDER BY \"id\" LIMIT 10");
+    const BoundSql q = keyset_query(pg(), int_key(), {}, 10, false, "\"utime\" >= $1", {Value::integer(1000)});
+    EXPECT_EQ(q.sql, "SELECT \"id\", \"v\" FROM \"items\" WHERE \"utime\" >= $1 ORDER BY \"id\" LIMIT 10");
     EXPECT_EQ(shown(q.params), (std::vector<std::string>{"integer:1000"}));
 }
 
@@ -233,8 +220,7 @@ TEST(KeysetSql, BadIdentifiersInThePlanAreRejected) {
 
 TEST(KeyLookupSql, ASingleIntegerKeyUsesAnInList) {
     const BoundSql q = key_lookup_query(pg(), int_key(), {ints({3}), ints({1}), ints({2})});
-    EXPECT_EQ(q.sql,
-              "SELECT \"id\", \"v\" FROM \"items\" WHERE \"id\" IN ($1, $2, $3) ORDER BY \"id\"");
+    EXPECT_EQ(q.sql, "SELECT \"id\", \"v\" FROM \"items\" WHERE \"id\" IN ($1, $2, $3) ORDER BY \"id\"");
     EXPECT_EQ(shown(q.params), (std::vector<std::string>{"integer:3", "integer:1", "integer:2"}));
     const BoundSql m = key_lookup_query(mysql(), int_key(), {ints({3}), ints({1})});
     EXPECT_EQ(m.sql, "SELECT `id`, `v` FROM `items` WHERE `id` IN (?, ?) ORDER BY `id`");
@@ -250,25 +236,20 @@ TEST(KeyLookupSql, ACompositeKeyUsesAnOrOfAnds) {
     EXPECT_EQ(q.sql,
               "SELECT \"a\", \"b\", \"v\" FROM \"items\" WHERE (\"a\" = $1 AND \"b\" = $2) OR "
               "(\"a\" = $3 AND \"b\" = $4) ORDER BY \"a\", \"b\"");
-    EXPECT_EQ(shown(q.params),
-              (std::vector<std::string>{"integer:1", "integer:2", "integer:3", "integer:4"}));
+    EXPECT_EQ(shown(q.params), (std::vector<std::string>{"integer:1", "integer:2", "integer:3", "integer:4"}));
 }
 
 TEST(KeyLookupSql, ATextKeyMatchesExactlyButKeepsThePlainEqualityForTheIndex) {
-    const BoundSql q =
-        key_lookup_query(mysql(), text_key(), {Row{Value::text("a")}, Row{Value::text("B")}});
-    EXPECT_EQ(
-        q.sql,
-        "SELECT `name`, `v` FROM `items` WHERE (`name` = ? AND CAST(`name` AS BINARY) = ?) OR "
-        "(`name` = ? AND CAST(`name` AS BINARY) = ?) ORDER BY CAST(`name` AS BINARY)");
+    const BoundSql q = key_lookup_query(mysql(), text_key(), {Row{Value::text("a")}, Row{Value::text("B")}});
+    EXPECT_EQ(q.sql,
+              "SELECT `name`, `v` FROM `items` WHERE (`name` = ? AND CAST(`name` AS BINARY) = ?) OR "
+              "(`name` = ? AND CAST(`name` AS BINARY) = ?) ORDER BY CAST(`name` AS BINARY)");
     EXPECT_EQ(shown(q.params), (std::vector<std::string>{"text:a", "text:a", "text:B", "text:B"}));
 }
 
 TEST(KeyLookupSql, ATextKeyWithBinaryCollationUsesAnInList) {
-    const BoundSql q =
-        key_lookup_query(pg(), text_key(true), {Row{Value::text("a")}, Row{Value::text("b")}});
-    EXPECT_EQ(q.sql,
-              "SELECT \"name\", \"v\" FROM \"items\" WHERE \"name\" IN ($1, $2) ORDER BY \"name\"");
+    const BoundSql q = key_lookup_query(pg(), text_key(true), {Row{Value::text("a")}, Row{Value::text("b")}});
+    EXPECT_EQ(q.sql, "SELECT \"name\", \"v\" FROM \"items\" WHERE \"name\" IN ($1, $2) ORDER BY \"name\"");
 }
 
 TEST(KeyLookupSql, NoKeysIsAnInternalError) {

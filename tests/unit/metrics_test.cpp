@@ -23,18 +23,16 @@ std::string read_file(const std::filesystem::path& path) {
 
 std::size_t count(const std::string& haystack, const std::string& needle) {
     std::size_t n = 0;
-    for (auto pos = haystack.find(needle); pos != std::string::npos;
-         pos = haystack.find(needle, pos + 1))
-        ++n;
+    for (auto pos = haystack.find(needle); pos != std::string::npos; pos = haystack.find(needle, pos + 1)) ++n;
     return n;
 }
 
 class MetricsFileWrite : public ::testing::Test {
-  protected:
+protected:
     void SetUp() override {
-        m_dir = std::filesystem::temp_directory_path() /
-                ("webook_metrics_test_" + std::to_string(::getpid()) + "_" +
-                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        m_dir =
+            std::filesystem::temp_directory_path() / ("webook_metrics_test_" + std::to_string(::getpid()) + "_" +
+                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
         std::filesystem::create_directories(m_dir);
     }
     void TearDown() override { std::filesystem::remove_all(m_dir); }
@@ -72,16 +70,13 @@ TEST(MetricsFile, KeepsMetricsInTheOrderTheyWereFirstSeen) {
 TEST(MetricsFile, SeparatesSeveralLabelsWithCommas) {
     MetricsFile m;
     m.gauge("webookctl_differences", "Differences.", {{"type", "neq"}, {"table", "users"}}, 3);
-    EXPECT_NE(m.text().find("webookctl_differences{table=\"users\",type=\"neq\"} 3\n"),
-              std::string::npos)
-        << m.text();
+    EXPECT_NE(m.text().find("webookctl_differences{table=\"users\",type=\"neq\"} 3\n"), std::string::npos) << m.text();
 }
 
 TEST(MetricsFile, EscapesBackslashesQuotesAndNewlinesInLabels) {
     MetricsFile m;
     m.gauge("g", "help", {{"path", "C:\\dir \"x\"\nnext"}}, 1);
-    EXPECT_NE(m.text().find("g{path=\"C:\\\\dir \\\"x\\\"\\nnext\"} 1\n"), std::string::npos)
-        << m.text();
+    EXPECT_NE(m.text().find("g{path=\"C:\\\\dir \\\"x\\\"\\nnext\"} 1\n"), std::string::npos) << m.text();
 }
 
 TEST(MetricsFile, WritesFractionalAndLargeValues) {
@@ -105,8 +100,7 @@ TEST_F(MetricsFileWrite, WritesTheTextAndLeavesNoTemporaryFile) {
     EXPECT_EQ(read_file(path), m.text());
     EXPECT_FALSE(std::filesystem::exists(path.string() + ".tmp"));
     std::size_t files = 0;
-    for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(m_dir))
-        ++files;
+    for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(m_dir)) ++files;
     EXPECT_EQ(files, 1u);
 }
 

@@ -28,8 +28,7 @@ Code code_of(const std::function<void()>& fn) {
 
 TEST(PaymentEvent, RoundTripsThroughJson) {
     PaymentEvent e{"reward-42", "T00ab", PaymentOutcome::failed, 1234};
-    EXPECT_EQ(e.to_json(),
-              R"({"biz_trade_no":"reward-42","trade_no":"T00ab","status":"failed","amount":1234})");
+    EXPECT_EQ(e.to_json(), R"({"biz_trade_no":"reward-42","trade_no":"T00ab","status":"failed","amount":1234})");
     PaymentEvent back = PaymentEvent::parse(e.to_json());
     EXPECT_EQ(back.biz_trade_no, "reward-42");
     EXPECT_EQ(back.trade_no, "T00ab");
@@ -38,21 +37,19 @@ TEST(PaymentEvent, RoundTripsThroughJson) {
 }
 
 TEST(PaymentEvent, ReadsTheSeedersEventsWithoutTradeNumber) {
-    PaymentEvent e =
-        PaymentEvent::parse(R"({"biz_trade_no":"reward-7","status":"success","amount":900})");
+    PaymentEvent e = PaymentEvent::parse(R"({"biz_trade_no":"reward-7","status":"success","amount":900})");
     EXPECT_EQ(e.trade_no, "");
     EXPECT_EQ(e.status, PaymentOutcome::success);
     EXPECT_EQ(e.amount, 900);
 }
 
 TEST(PaymentEvent, RefusesMalformedEventsAsDataErrors) {
-    for (const char* bad :
-         {"", "nope", "[]", "{}", R"({"biz_trade_no":"reward-1","status":"success"})",
-          R"({"biz_trade_no":"reward-1","status":"ok","amount":1})",
-          R"({"biz_trade_no":"reward-1","status":"success","amount":0})",
-          R"({"biz_trade_no":"reward-1","status":"success","amount":1.5})",
-          R"({"biz_trade_no":"reward-x","status":"success","amount":1})",
-          R"({"biz_trade_no":7,"status":"success","amount":1})"}) {
+    for (const char* bad : {"", "nope", "[]", "{}", R"({"biz_trade_no":"reward-1","status":"success"})",
+                            R"({"biz_trade_no":"reward-1","status":"ok","amount":1})",
+                            R"({"biz_trade_no":"reward-1","status":"success","amount":0})",
+                            R"({"biz_trade_no":"reward-1","status":"success","amount":1.5})",
+                            R"({"biz_trade_no":"reward-x","status":"success","amount":1})",
+                            R"({"biz_trade_no":7,"status":"success","amount":1})"}) {
         EXPECT_EQ(code_of([&] { PaymentEvent::parse(bad); }), Code::data) << bad;
     }
 }
@@ -60,8 +57,7 @@ TEST(PaymentEvent, RefusesMalformedEventsAsDataErrors) {
 TEST(BizTradeNo, NamesTheRewardAndNothingElse) {
     EXPECT_EQ(biz_trade_no_for(42), "reward-42");
     EXPECT_EQ(reward_id_of("reward-42"), 42);
-    for (const char* bad : {"reward-", "reward--1", "reward-0", "reward-1x", "order-1",
-                            "reward-99999999999999999999"})
+    for (const char* bad : {"reward-", "reward--1", "reward-0", "reward-1x", "order-1", "reward-99999999999999999999"})
         EXPECT_EQ(code_of([&] { reward_id_of(bad); }), Code::data) << bad;
 }
 

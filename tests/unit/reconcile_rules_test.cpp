@@ -20,8 +20,7 @@ RuleContext context() {
     return {k_now - 300'000'000, 90};  // grace 5 min
 }
 
-PaymentRecord payment(std::int64_t status, std::int64_t amount = 1000,
-                      std::int64_t utime = k_now - 3'600'000'000) {
+PaymentRecord payment(std::int64_t status, std::int64_t amount = 1000, std::int64_t utime = k_now - 3'600'000'000) {
     return {7, "T0001", amount, status, utime};
 }
 
@@ -39,8 +38,7 @@ RewardRows paid_reward(std::int64_t author_share = 900, std::int64_t platform_sh
 
 std::vector<Category> categories(const Classification& c) {
     std::vector<Category> out;
-    for (const Mismatch& m : c.mismatches)
-        out.push_back(m.category);
+    for (const Mismatch& m : c.mismatches) out.push_back(m.category);
     return out;
 }
 
@@ -100,8 +98,8 @@ TEST(ReconcileRules, ALostEventIsRepairableUnlessStillInFlight) {
     // With different amounts the consumer would refuse the event: a human's.
     rows.payments[0] = payment(2, 999);
     Classification refused = classify(rows, context());
-    ASSERT_EQ(categories(refused), (std::vector{Category::amount_mismatch_reward_payment,
-                                                Category::payment_success_reward_not_paid}));
+    ASSERT_EQ(categories(refused),
+              (std::vector{Category::amount_mismatch_reward_payment, Category::payment_success_reward_not_paid}));
     EXPECT_EQ(refused.mismatches[1].fix, Fix::none);
     EXPECT_EQ(refused.mismatches[1].resolution, Resolution::needs_human);
 }
@@ -111,12 +109,10 @@ TEST(ReconcileRules, StatusesThatContradictEachOtherNeedAHuman) {
     rows.clear(k_reward);
     rows.reward = RewardRecord{k_author, 1000, 1};  // paid
     rows.add_payment(payment(1));                   // pending
-    EXPECT_EQ(categories(classify(rows, context())),
-              std::vector{Category::reward_paid_payment_not_success});
+    EXPECT_EQ(categories(classify(rows, context())), std::vector{Category::reward_paid_payment_not_success});
 
     rows.reward->status = 2;  // failed, payment pending
-    EXPECT_EQ(categories(classify(rows, context())),
-              std::vector{Category::reward_failed_payment_not_failed});
+    EXPECT_EQ(categories(classify(rows, context())), std::vector{Category::reward_failed_payment_not_failed});
 
     rows.payments[0].status = 2;  // failed reward, successful payment
     Classification c = classify(rows, context());
@@ -151,8 +147,7 @@ TEST(ReconcileRules, MissingAndPartialBookingsAreBookedOnlyWhenTheyFitTheSplit) 
     c = classify(partial, context());
     ASSERT_EQ(categories(c), std::vector{Category::payment_success_ledger_missing});
     EXPECT_EQ(c.mismatches[0].fix, Fix::none);
-    EXPECT_EQ(classify(partial, RuleContext{context().settled_before, 80}).mismatches[0].fix,
-              Fix::book_missing);
+    EXPECT_EQ(classify(partial, RuleContext{context().settled_before, 80}).mismatches[0].fix, Fix::book_missing);
 }
 
 TEST(ReconcileRules, DuplicateMisdirectedAndWrongSumBookingsAreFound) {
@@ -169,13 +164,11 @@ TEST(ReconcileRules, DuplicateMisdirectedAndWrongSumBookingsAreFound) {
     same_account.add_payment(payment(2));
     same_account.add_entry({11, 501, k_author, 500});
     same_account.add_entry({12, 501, k_author, 500});
-    EXPECT_EQ(categories(classify(same_account, context())),
-              std::vector{Category::duplicate_booking});
+    EXPECT_EQ(categories(classify(same_account, context())), std::vector{Category::duplicate_booking});
 
     RewardRows misdirected = paid_reward();
     misdirected.entries[0].uid = 77;
-    EXPECT_EQ(categories(classify(misdirected, context())),
-              std::vector{Category::ledger_unexpected_account});
+    EXPECT_EQ(categories(classify(misdirected, context())), std::vector{Category::ledger_unexpected_account});
 
     EXPECT_EQ(categories(classify(paid_reward(900, 105), context())),
               std::vector{Category::amount_mismatch_ledger_payment});
@@ -185,8 +178,7 @@ TEST(ReconcileRules, DuplicateMisdirectedAndWrongSumBookingsAreFound) {
     unpaid_booking.reward = RewardRecord{k_author, 1000, 0};
     unpaid_booking.add_payment(payment(0));
     unpaid_booking.add_entry({11, 501, k_author, 900});
-    EXPECT_EQ(categories(classify(unpaid_booking, context())),
-              std::vector{Category::ledger_without_success_payment});
+    EXPECT_EQ(categories(classify(unpaid_booking, context())), std::vector{Category::ledger_without_success_payment});
 }
 
 TEST(ReconcileRules, RowsWithoutTheirRewardOrPaymentAreOrphansOrMissing) {
@@ -200,19 +192,16 @@ TEST(ReconcileRules, RowsWithoutTheirRewardOrPaymentAreOrphansOrMissing) {
     RewardRows no_payment;
     no_payment.clear(k_reward);
     no_payment.reward = RewardRecord{k_author, 1000, 0};
-    EXPECT_EQ(categories(classify(no_payment, context())),
-              std::vector{Category::reward_without_payment});
+    EXPECT_EQ(categories(classify(no_payment, context())), std::vector{Category::reward_without_payment});
 
     RewardRows two_payments = paid_reward();
     two_payments.add_payment({8, "T0002", 1000, 0, k_now});
-    EXPECT_EQ(categories(classify(two_payments, context())),
-              std::vector{Category::duplicate_payment});
+    EXPECT_EQ(categories(classify(two_payments, context())), std::vector{Category::duplicate_payment});
 }
 
 TEST(ReconcileRules, OnlyTheFirstEntriesAreKeptButAllAreCountedAndSummed) {
     RewardRows many = paid_reward();
-    for (int i = 0; i < 200; ++i)
-        many.add_entry({100 + i, 501, k_author, 1});
+    for (int i = 0; i < 200; ++i) many.add_entry({100 + i, 501, k_author, 1});
     EXPECT_EQ(many.entries.size(), RewardRows::k_kept);
     EXPECT_EQ(many.entry_count, 202u);
     EXPECT_EQ(many.entry_sum, 1200);

@@ -21,40 +21,38 @@ using Batches = std::vector<std::vector<Row>>;
 
 // Batches from memory, in the order given (empty batches included).
 class VectorSource final : public BatchSource {
-  public:
+public:
     explicit VectorSource(Batches batches) : m_batches(std::move(batches)) {}
 
     bool next(std::vector<Row>& out) override {
         out.clear();
-        if (m_next >= m_batches.size())
-            return false;
+        if (m_next >= m_batches.size()) return false;
         out = m_batches[m_next++];
         return true;
     }
 
-  private:
+private:
     Batches m_batches;
     std::size_t m_next = 0;
 };
 
 // Delivers `batches`, then throws instead of ending: a scan failing part-way.
 class FailingSource final : public BatchSource {
-  public:
+public:
     explicit FailingSource(Batches batches) : m_inner(std::move(batches)) {}
 
     bool next(std::vector<Row>& out) override {
-        if (m_inner.next(out))
-            return true;
+        if (m_inner.next(out)) return true;
         throw Error(Code::server, "lost connection to 10.0.0.5:3306 during query", Temporary::yes);
     }
 
-  private:
+private:
     VectorSource m_inner;
 };
 
 // An endless source of one-row batches that counts its calls.
 class EndlessSource final : public BatchSource {
-  public:
+public:
     bool next(std::vector<Row>& out) override {
         const int n = ++m_calls;
         out = {Row{Value::integer(n)}};
@@ -62,22 +60,20 @@ class EndlessSource final : public BatchSource {
     }
     int calls() const { return m_calls.load(); }
 
-  private:
+private:
     std::atomic<int> m_calls{0};
 };
 
 // Rows as text, so gtest can compare and print them.
 std::vector<std::string> shown(const Row& r) {
     std::vector<std::string> out;
-    for (const auto& v : r)
-        out.push_back(std::string(kind_name(v.kind())) + ":" + v.display());
+    for (const auto& v : r) out.push_back(std::string(kind_name(v.kind())) + ":" + v.display());
     return out;
 }
 
 std::vector<std::vector<std::string>> shown(const std::vector<Row>& rs) {
     std::vector<std::vector<std::string>> out;
-    for (const auto& r : rs)
-        out.push_back(shown(r));
+    for (const auto& r : rs) out.push_back(shown(r));
     return out;
 }
 
@@ -111,15 +107,13 @@ MergeResult merge(Batches base, Batches other, std::size_t key_size = 1) {
 std::vector<std::int64_t> ids_of(const MergeResult& r, EventType type) {
     std::vector<std::int64_t> out;
     for (const auto& d : r.differences)
-        if (d.type == type)
-            out.push_back(d.key.at(0).as_int());
+        if (d.type == type) out.push_back(d.key.at(0).as_int());
     return out;
 }
 
 std::vector<Row> rows(std::initializer_list<std::int64_t> ids) {
     std::vector<Row> out;
-    for (auto id : ids)
-        out.push_back(row(id, "v"));
+    for (auto id : ids) out.push_back(row(id, "v"));
     return out;
 }
 
@@ -139,8 +133,7 @@ TEST(RowMerge, TwoEmptyStreamsHaveNoDifferences) {
 }
 
 TEST(RowMerge, EmptyBatchesInTheMiddleDoNotEndTheStream) {
-    const MergeResult r =
-        merge({rows({1}), {}, {}, rows({2, 3})}, {{}, rows({1, 2}), {}, rows({3})});
+    const MergeResult r = merge({rows({1}), {}, {}, rows({2, 3})}, {{}, rows({1, 2}), {}, rows({3})});
     EXPECT_EQ(r.counts.differences(), 0u);
     EXPECT_EQ(r.counts.base_rows, 3u);
     EXPECT_EQ(r.counts.other_rows, 3u);
@@ -182,8 +175,8 @@ TEST(RowMerge, AnEmptyBaseMakesEveryOtherRowBaseMissing) {
 }
 
 TEST(RowMerge, DifferencesAreReportedInKeyOrder) {
-    const MergeResult r = merge({{row(1, "a"), row(3, "a"), row(5, "x")}},
-                                {{row(2, "a"), row(3, "b"), row(5, "x"), row(6, "a")}});
+    const MergeResult r =
+        merge({{row(1, "a"), row(3, "a"), row(5, "x")}}, {{row(2, "a"), row(3, "b"), row(5, "x"), row(6, "a")}});
     ASSERT_EQ(r.differences.size(), 4u);
     EXPECT_EQ(r.differences[0].type, EventType::target_missing);
     EXPECT_EQ(r.differences[0].key.at(0).as_int(), 1);
@@ -208,8 +201,8 @@ TEST(RowMerge, NullAndEmptyTextAreDifferent) {
 }
 
 TEST(RowMerge, CaseAndTrailingSpacesAreDifferences) {
-    const MergeResult r = merge({{row(1, "abc"), row(2, "abc"), row(3, "abc")}},
-                                {{row(1, "ABC"), row(2, "abc "), row(3, "abc")}});
+    const MergeResult r =
+        merge({{row(1, "abc"), row(2, "abc"), row(3, "abc")}}, {{row(1, "ABC"), row(2, "abc "), row(3, "abc")}});
     EXPECT_EQ(ids_of(r, EventType::neq), (std::vector<std::int64_t>{1, 2}));
     EXPECT_EQ(r.counts.differences(), 2u);
 }
@@ -224,8 +217,7 @@ TEST(RowMerge, ANonKeyDifferenceInAnyColumnIsNeq) {
     auto wide = [](std::int64_t id, const char* a, const char* b) {
         return Row{Value::integer(id), Value::text(a), Value::text(b)};
     };
-    const MergeResult r =
-        merge({{wide(1, "x", "y"), wide(2, "x", "y")}}, {{wide(1, "x", "y"), wide(2, "x", "z")}});
+    const MergeResult r = merge({{wide(1, "x", "y"), wide(2, "x", "y")}}, {{wide(1, "x", "y"), wide(2, "x", "z")}});
     EXPECT_EQ(ids_of(r, EventType::neq), std::vector<std::int64_t>{2});
 }
 
@@ -247,9 +239,7 @@ TEST(RowMerge, CompositeKeysAreComparedColumnByColumn) {
 }
 
 TEST(RowMerge, CompositeKeysSharingAPrefixAreDistinctRows) {
-    auto r2 = [](std::int64_t a, std::int64_t b) {
-        return Row{Value::integer(a), Value::integer(b)};
-    };
+    auto r2 = [](std::int64_t a, std::int64_t b) { return Row{Value::integer(a), Value::integer(b)}; };
     const MergeResult r = merge({{r2(1, 1), r2(1, 2)}}, {{r2(1, 1), r2(1, 2)}}, 2);
     EXPECT_EQ(r.counts.differences(), 0u);
     const MergeResult shifted = merge({{r2(1, 1), r2(1, 2)}}, {{r2(1, 2), r2(1, 3)}}, 2);
@@ -323,10 +313,8 @@ TEST(RowMerge, ABaseFailingPartWayPropagatesItsError) {
 }
 
 TEST(RowMerge, CountsAddUp) {
-    MergeCounts a{
-        .base_rows = 1, .other_rows = 2, .target_missing = 3, .neq = 4, .base_missing = 5};
-    const MergeCounts b{
-        .base_rows = 10, .other_rows = 20, .target_missing = 30, .neq = 40, .base_missing = 50};
+    MergeCounts a{.base_rows = 1, .other_rows = 2, .target_missing = 3, .neq = 4, .base_missing = 5};
+    const MergeCounts b{.base_rows = 10, .other_rows = 20, .target_missing = 30, .neq = 40, .base_missing = 50};
     a += b;
     EXPECT_EQ(a.base_rows, 11u);
     EXPECT_EQ(a.other_rows, 22u);
@@ -348,8 +336,7 @@ TEST(RowMerge, CompareKeyPrefixLooksOnlyAtTheKey) {
 
 Batches numbered_batches(int count) {
     Batches out;
-    for (int i = 0; i < count; ++i)
-        out.push_back(rows({2 * i + 1, 2 * i + 2}));
+    for (int i = 0; i < count; ++i) out.push_back(rows({2 * i + 1, 2 * i + 2}));
     return out;
 }
 
@@ -359,11 +346,9 @@ TEST(Prefetcher, DeliversEveryBatchInOrderThenEnds) {
     Prefetcher prefetcher(source, 3);
     Batches got;
     std::vector<Row> batch;
-    while (prefetcher.next(batch))
-        got.push_back(batch);
+    while (prefetcher.next(batch)) got.push_back(batch);
     ASSERT_EQ(got.size(), expected.size());
-    for (std::size_t i = 0; i < got.size(); ++i)
-        EXPECT_EQ(shown(got[i]), shown(expected[i])) << "batch " << i;
+    for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(shown(got[i]), shown(expected[i])) << "batch " << i;
     batch = rows({99});
     EXPECT_FALSE(prefetcher.next(batch));
     EXPECT_TRUE(batch.empty());
@@ -385,7 +370,7 @@ TEST(Prefetcher, DeliversEmptyBatchesAsBatches) {
 // Counts the batches that arrive holding a consumed batch's rows: a source
 // reading into them reuses their storage instead of allocating per row.
 class RecyclingProbe final : public BatchSource {
-  public:
+public:
     explicit RecyclingProbe(int batches) : m_left(batches) {}
 
     bool next(std::vector<Row>& out) override {
@@ -400,7 +385,7 @@ class RecyclingProbe final : public BatchSource {
 
     std::atomic<int> recycled{0};
 
-  private:
+private:
     int m_left;
 };
 

@@ -72,8 +72,7 @@ TEST(Secrets, RegisterAndRedactAreSafeFromManyThreads) {
             }
         });
     }
-    for (auto& th : threads)
-        th.join();
+    for (auto& th : threads) th.join();
 }
 
 }  // namespace

@@ -23,8 +23,7 @@ const Dialect& pg() {
 
 std::vector<std::string> shown(const std::vector<Value>& params) {
     std::vector<std::string> out;
-    for (const auto& v : params)
-        out.push_back(std::string(kind_name(v.kind())) + ":" + v.display());
+    for (const auto& v : params) out.push_back(std::string(kind_name(v.kind())) + ":" + v.display());
     return out;
 }
 
@@ -41,7 +40,7 @@ SidePlan id_side(const std::string& table = "items", ValueKind kind = ValueKind:
 
 // Answers SELECT MIN(key), MAX(key) with a fixed span (or NULLs: empty table).
 class SpanConnection final : public Connection {
-  public:
+public:
     SpanConnection(Engine engine, std::optional<std::pair<std::int64_t, std::int64_t>> span)
         : m_engine(engine), m_span(span) {}
 
@@ -58,29 +57,27 @@ class SpanConnection final : public Connection {
     void commit() override {}
     void rollback() override {}
     std::vector<ColumnInfo> columns(std::string_view) override { return {}; }
-    std::unique_ptr<BulkWriter> bulk_insert(std::string_view,
-                                            const std::vector<std::string>&) override {
+    std::unique_ptr<BulkWriter> bulk_insert(std::string_view, const std::vector<std::string>&) override {
         return nullptr;
     }
 
     const std::vector<std::string>& queries() const { return m_queries; }
 
-  private:
+private:
     class OneRow final : public RowCursor {
-      public:
+    public:
         explicit OneRow(Row r) : m_row(std::move(r)) {}
         const std::vector<std::string>& column_names() const override { return m_names; }
         const std::vector<ValueKind>& column_kinds() const override { return m_kinds; }
         bool next_batch(std::vector<Row>& out, std::size_t) override {
             out.clear();
-            if (m_done)
-                return false;
+            if (m_done) return false;
             m_done = true;
             out.push_back(m_row);
             return true;
         }
 
-      private:
+    private:
         Row m_row;
         bool m_done = false;
         std::vector<std::string> m_names{"min", "max"};
@@ -123,8 +120,7 @@ TEST(Shard, OneOfOneIsTheWholeTable) {
 }
 
 TEST(Shard, RejectsMalformedShardsAsUsageErrors) {
-    for (const char* bad : {"0/8", "9/8", "a/b", "3", "", "/8", "2/", "2/0", "-1/8", "2/8x", " 2/8",
-                            "2/-8", "1/2/3"}) {
+    for (const char* bad : {"0/8", "9/8", "a/b", "3", "", "/8", "2/", "2/0", "-1/8", "2/8x", " 2/8", "2/-8", "1/2/3"}) {
         SCOPED_TRACE(bad);
         try {
             Shard::parse(bad);
@@ -244,7 +240,7 @@ TEST(ShardBoundaries, FewerKeysThanShardsLeaveTheLastShardsEmpty) {
 // Answers SELECT COUNT(*) with the number of keys, and the key query with
 // the keys (already in order, as the server sends them).
 class KeysConnection final : public Connection {
-  public:
+public:
     explicit KeysConnection(std::vector<Row> keys) : m_keys(std::move(keys)) {}
 
     const Dialect& dialect() const override { return dialect_for(Engine::postgres); }
@@ -266,9 +262,9 @@ class KeysConnection final : public Connection {
 
     std::vector<std::string> m_queries;
 
-  private:
+private:
     class Rows final : public RowCursor {
-      public:
+    public:
         explicit Rows(std::vector<Row> rows) : m_rows(std::move(rows)) {}
         const std::vector<std::string>& column_names() const override { return m_names; }
         const std::vector<ValueKind>& column_kinds() const override { return m_kinds; }
@@ -278,7 +274,7 @@ class KeysConnection final : public Connection {
             return !out.empty();
         }
 
-      private:
+    private:
         std::vector<Row> m_rows;
         std::size_t m_pos = 0;
         std::vector<std::string> m_names;

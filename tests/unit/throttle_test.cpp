@@ -20,7 +20,7 @@ using std::chrono::microseconds;
 
 // Time that only moves when someone sleeps or the test advances it.
 class FakeClock final : public Clock {
-  public:
+public:
     std::chrono::steady_clock::time_point now() override { return m_now; }
     void sleep_for(microseconds d) override {
         m_sleeps.push_back(d);
@@ -30,20 +30,19 @@ class FakeClock final : public Clock {
 
     microseconds total_sleep() const {
         microseconds total{0};
-        for (auto d : m_sleeps)
-            total += d;
+        for (auto d : m_sleeps) total += d;
         return total;
     }
     const std::vector<microseconds>& sleeps() const { return m_sleeps; }
 
-  private:
+private:
     std::chrono::steady_clock::time_point m_now{std::chrono::hours(1000)};
     std::vector<microseconds> m_sleeps;
 };
 
 // One-row results, one per query, from a script.
 class ScriptedCursor final : public RowCursor {
-  public:
+public:
     explicit ScriptedCursor(std::vector<Row> rows) : m_rows(std::move(rows)) {}
     const std::vector<std::string>& column_names() const override { return m_names; }
     const std::vector<ValueKind>& column_kinds() const override { return m_kinds; }
@@ -53,7 +52,7 @@ class ScriptedCursor final : public RowCursor {
         return !out.empty();
     }
 
-  private:
+private:
     std::vector<Row> m_rows;
     std::vector<std::string> m_names{"n"};
     std::vector<ValueKind> m_kinds{ValueKind::integer};
@@ -62,7 +61,7 @@ class ScriptedCursor final : public RowCursor {
 // A connection that answers every query with the next "running sessions"
 // reading and records the SQL it was sent.
 class LoadConnection final : public Connection {
-  public:
+public:
     explicit LoadConnection(std::deque<std::int64_t> readings) : m_readings(std::move(readings)) {}
 
     const Dialect& dialect() const override { return dialect_for(Engine::mysql); }
@@ -70,8 +69,7 @@ class LoadConnection final : public Connection {
     ExecResult execute(std::string_view, Params) override { return {}; }
     std::unique_ptr<RowCursor> stream(std::string_view sql, Params) override {
         m_queries.emplace_back(sql);
-        if (m_readings.empty())
-            throw Error(Code::internal, "the test ran out of load readings");
+        if (m_readings.empty()) throw Error(Code::internal, "the test ran out of load readings");
         const std::int64_t n = m_readings.front();
         m_readings.pop_front();
         return std::make_unique<ScriptedCursor>(std::vector<Row>{Row{Value::integer(n)}});
@@ -80,14 +78,13 @@ class LoadConnection final : public Connection {
     void commit() override {}
     void rollback() override {}
     std::vector<ColumnInfo> columns(std::string_view) override { return {}; }
-    std::unique_ptr<BulkWriter> bulk_insert(std::string_view,
-                                            const std::vector<std::string>&) override {
+    std::unique_ptr<BulkWriter> bulk_insert(std::string_view, const std::vector<std::string>&) override {
         return nullptr;
     }
 
     const std::vector<std::string>& queries() const { return m_queries; }
 
-  private:
+private:
     std::deque<std::int64_t> m_readings;
     std::vector<std::string> m_queries;
     std::string m_name = "mysql://test@fake:3306/db";
@@ -150,8 +147,7 @@ TEST(Throttle, ARateBelowOneRowPerSecondStillWorks) {
 TEST(Throttle, ZeroRowsPerSecondIsUnlimited) {
     FakeClock clock;
     Throttle throttle(ThrottleOptions{}, clock);
-    for (int i = 0; i < 100; ++i)
-        throttle.after_rows(1'000'000);
+    for (int i = 0; i < 100; ++i) throttle.after_rows(1'000'000);
     EXPECT_TRUE(clock.sleeps().empty());
     EXPECT_EQ(throttle.paused(), microseconds(0));
 }
@@ -197,9 +193,8 @@ TEST(ThrottleOptions, NoMaxLoadMeansNoLimit) {
 }
 
 TEST(ThrottleOptions, MaxRunningRejectsMalformedValuesAsUsageErrors) {
-    for (const char* bad :
-         {"Threads_running=0", "Threads_running=-3", "foo=3", "Threads_running",
-          "Threads_running=", "Threads_running=2x", "Threads_running= 2", "=5", "25"}) {
+    for (const char* bad : {"Threads_running=0", "Threads_running=-3", "foo=3", "Threads_running",
+                            "Threads_running=", "Threads_running=2x", "Threads_running= 2", "=5", "25"}) {
         SCOPED_TRACE(bad);
         const Error e = usage_error(bad);
         EXPECT_EQ(e.code(), Code::usage);
@@ -208,8 +203,7 @@ TEST(ThrottleOptions, MaxRunningRejectsMalformedValuesAsUsageErrors) {
 }
 
 TEST(ThrottleOptions, ValidateRejectsANegativeRateAndABadMaxLoad) {
-    EXPECT_NO_THROW(
-        (ThrottleOptions{.rows_per_second = 10, .max_load = "Threads_running=5"}.validate()));
+    EXPECT_NO_THROW((ThrottleOptions{.rows_per_second = 10, .max_load = "Threads_running=5"}.validate()));
     try {
         at_rate(-1).validate();
         FAIL() << "a negative rate was accepted";

@@ -54,11 +54,9 @@ TEST(Value, TimestampsWithZonesAreConvertedToUtc) {
 }
 
 TEST(Value, DatesBeforeEpochAndZeroDatesRoundTrip) {
-    EXPECT_EQ(Value::parse(ValueKind::datetime, "1969-12-31 23:59:59.5").canonical(),
-              "1969-12-31 23:59:59.500000");
+    EXPECT_EQ(Value::parse(ValueKind::datetime, "1969-12-31 23:59:59.5").canonical(), "1969-12-31 23:59:59.500000");
     EXPECT_EQ(Value::parse(ValueKind::date, "1900-02-28").canonical(), "1900-02-28");
-    EXPECT_EQ(Value::parse(ValueKind::datetime, "0000-00-00 00:00:00").canonical(),
-              "0000-00-00 00:00:00.000000");
+    EXPECT_EQ(Value::parse(ValueKind::datetime, "0000-00-00 00:00:00").canonical(), "0000-00-00 00:00:00.000000");
     EXPECT_THROW(Value::parse(ValueKind::datetime, "2024-13-01 00:00:00"), Error);
     EXPECT_THROW(Value::parse(ValueKind::datetime, "yesterday"), Error);
 }
@@ -78,16 +76,16 @@ TEST(Value, PlainTimestampsReadAsTheGeneralParserReadsThem) {
     };
     for (const auto& [plain, general] : same) {
         SCOPED_TRACE(plain);
-        EXPECT_EQ(Value::parse(ValueKind::datetime, plain).micros(), Value::parse(ValueKind::datetime, general).micros());
+        EXPECT_EQ(Value::parse(ValueKind::datetime, plain).micros(),
+                  Value::parse(ValueKind::datetime, general).micros());
         EXPECT_EQ(Value::parse(ValueKind::datetime, plain).canonical().substr(0, 19), std::string(plain).substr(0, 19));
     }
     // What the fast path must not take: zero dates, a bad month or day, a
     // non-digit, stray characters.
     EXPECT_EQ(Value::parse(ValueKind::datetime, "0000-00-00 00:00:00").canonical(),
               Value::parse(ValueKind::datetime, "0000-00-00").canonical());
-    for (const char* bad : {"2026-00-01 00:00:00", "2026-13-01 00:00:00", "2026-01-32 00:00:00",
-                            "2026-01-01 0a:00:00", "2026-01-01 00:00:0x",
-                            "2026-01-01 00:00:00 "})
+    for (const char* bad : {"2026-00-01 00:00:00", "2026-13-01 00:00:00", "2026-01-32 00:00:00", "2026-01-01 0a:00:00",
+                            "2026-01-01 00:00:0x", "2026-01-01 00:00:00 "})
         EXPECT_THROW(Value::parse(ValueKind::datetime, bad), Error) << bad;
 }
 
@@ -106,10 +104,15 @@ TEST(Value, TimesAndDatesFormatWithFixedWidthsAtTheEdges) {
 
 TEST(Value, ByteaHexAndRawBlobAreTheSameBytes) {
     auto pg = Value::parse(ValueKind::bytes, "\\x00ff41");
-    auto mysql = Value::bytes(std::string("\0\xff" "A", 3));
+    auto mysql =
+        Value::bytes(std::string("\0\xff"
+                                 "A",
+                                 3));
     EXPECT_TRUE(same_data(pg, mysql));
     EXPECT_EQ(pg.display(), "\\x00ff41");
-    EXPECT_FALSE(same_data(pg, Value::bytes(std::string("\0\xff" "B", 3))));
+    EXPECT_FALSE(same_data(pg, Value::bytes(std::string("\0\xff"
+                                                        "B",
+                                                        3))));
 }
 
 TEST(Value, RealsCompareByShortestRepresentation) {
