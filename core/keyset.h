@@ -17,7 +17,9 @@
 #include <vector>
 
 #include "core/db.h"
+#include "core/progress.h"
 #include "core/table_plan.h"
+#include "core/throttle.h"
 
 namespace webook {
 
@@ -35,9 +37,8 @@ struct BoundSql {
 // SELECT <columns> FROM <table> WHERE <bounds> ORDER BY <key> LIMIT <limit>
 // (no LIMIT when limit is 0). With keys_only, only the key columns are
 // selected.
-BoundSql keyset_query(const Dialect& dialect, const SidePlan& side, const KeyBounds& bounds,
-                      std::size_t limit, bool keys_only = false, std::string_view filter = {},
-                      std::vector<Value> filter_params = {});
+BoundSql keyset_query(const Dialect& dialect, const SidePlan& side, const KeyBounds& bounds, std::size_t limit,
+                      bool keys_only = false, std::string_view filter = {}, std::vector<Value> filter_params = {});
 
 // SELECT <columns> FROM <table> WHERE key IN (<keys>) ORDER BY <key><suffix>.
 // Matches key values exactly (byte-wise for text).
@@ -94,8 +95,7 @@ bool key_order_unindexed(const SidePlan& side);
 class KeysetReader final : public BatchSource {
 public:
     KeysetReader(Connection& conn, const SidePlan& side, KeyBounds bounds, std::size_t batch_rows,
-                 std::string filter = {}, std::vector<Value> filter_params = {},
-                 ScanMode mode = ScanMode::batches);
+                 std::string filter = {}, std::vector<Value> filter_params = {}, ScanMode mode = ScanMode::batches);
     ~KeysetReader() override;
 
     bool next(std::vector<Row>& out) override;
@@ -118,7 +118,37 @@ private:
     bool m_done = false;
     bool m_one_query = false;
     std::unique_ptr<RowCursor> m_cursor;  // the open query in one-query mode
-    std::vector<Row> m_more;  // rows past a cursor's first batch
+    std::vector<Row> m_more;              // rows past a cursor's first batch
+};
+
+// A KeysetReader paced by a Throttle (rows per second, pauses while the
+// server is loaded), in the scan mode the throttle allows, counting the rows
+// it returns into `progress` when given: the reader the copy and the full
+// validation share.
+class ThrottledKeysetReader final : public BatchSource {
+public:
+    ThrottledKeysetReader(Connection& conn, const SidePlan& side, KeyBounds bounds, std::size_t batch_rows,
+                          const ThrottleOptions& throttle, std::string filter = {},
+                          std::vector<Value> filter_params = {}, ProgressCounter* progress = nullptr)
+        : m_conn(conn),
+          m_reader(conn, side, std::move(bounds), batch_rows, std::move(filter), std::move(filter_params),
+                   scan_mode(throttle)),
+          m_throttle(throttle),
+          m_progress(progress) {}
+
+    bool next(std::vector<Row>& out) override {
+        m_throttle.before_batch(m_conn);
+        const bool more = m_reader.next(out);
+        if (m_progress) m_progress->rows += out.size();
+        m_throttle.after_rows(out.size());
+        return more;
+    }
+
+private:
+    Connection& m_conn;
+    KeysetReader m_reader;
+    Throttle m_throttle;
+    ProgressCounter* m_progress;
 };
 
 }  // namespace webook

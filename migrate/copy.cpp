@@ -34,29 +34,6 @@ void require_copy_phase(Mode mode, const std::string& table) {
         throw Error(Code::usage, fmt::format("not copying {}: {}", table, why));
 }
 
-// Source batches through the throttle, on the prefetching thread.
-class ThrottledSource final : public BatchSource {
-public:
-    ThrottledSource(Connection& conn, const SidePlan& side, KeyBounds bounds, const CopyOptions& options,
-                    const ShardFilter& filter)
-        : m_conn(conn),
-          m_reader(conn, side, std::move(bounds), options.batch_size, filter.sql, filter.params,
-                   scan_mode(options.throttle)),
-          m_throttle(options.throttle) {}
-
-    bool next(std::vector<Row>& out) override {
-        m_throttle.before_batch(m_conn);
-        bool more = m_reader.next(out);
-        m_throttle.after_rows(out.size());
-        return more;
-    }
-
-private:
-    Connection& m_conn;
-    KeysetReader m_reader;
-    Throttle m_throttle;
-};
-
 // "WHERE <filter> AND <after bound>" for the target side, for emptiness
 // checks and clean-ups within this shard.
 std::string target_where(const Dialect& d, const SidePlan& side, const ShardFilter& filter, const KeyBounds& bounds,
@@ -354,7 +331,8 @@ CopyReport copy_table(SideConnections conns, const TablePlan& plan, const CopyOp
     if (more_writers)
         for (int i = 1; i < options.writers; ++i) writer_conns.push_back(extra.emplace_back(more_writers()).get());
 
-    ThrottledSource reader(conns.source, plan.source, bounds, options, src_filter);
+    ThrottledKeysetReader reader(conns.source, plan.source, bounds, options.batch_size, options.throttle,
+                                 src_filter.sql, src_filter.params);
     std::uint64_t rows = 0;
     std::optional<std::string> last_key = bounds.after ? std::optional(report.resumed_after) : std::nullopt;
     with_context(fmt::format("copying {} to {}", plan.name, target.describe()), [&] {
@@ -468,9 +446,10 @@ CopyPlanReport plan_copy(SideConnections conns, const TablePlan& plan, const Cop
     switch (options.start) {
     case CopyStart::fresh:
         if (r.target_rows > 0 && r.refusal.empty())
-            r.refusal = fmt::format("target table {} is not empty: pass --resume to continue a copy or --truncate to "
-                                    "start over",
-                                    plan.target.table);
+            r.refusal = fmt::format(
+                "target table {} is not empty: pass --resume to continue a copy or --truncate to "
+                "start over",
+                plan.target.table);
         r.start = "the target is empty: copy every row";
         break;
     case CopyStart::truncate:
@@ -497,17 +476,20 @@ CopyPlanReport plan_copy(SideConnections conns, const TablePlan& plan, const Cop
     }
     r.start += in_shard;
     std::string names;
-    for (const auto& ix : d.secondary_indexes(target, plan.target.table)) names += (names.empty() ? "" : ", ") + ix.name;
+    for (const auto& ix : d.secondary_indexes(target, plan.target.table))
+        names += (names.empty() ? "" : ", ") + ix.name;
     std::string pending;
     if (checkpoints)
         for (const auto& c : checkpoints->load_all())
             if (c.kind == k_index_kind && c.table == plan.name && c.position)
                 pending += (pending.empty() ? "" : ", ") + *c.position;
-    if (names.empty()) r.indexes = "no secondary index on the target";
+    if (names.empty())
+        r.indexes = "no secondary index on the target";
     else if (options.indexes == IndexBuild::kept || !options.shard.whole())
         r.indexes = fmt::format("kept and maintained during the load{}: {}",
                                 options.shard.whole() ? " (--keep-indexes)" : " (--shard)", names);
-    else r.indexes = "dropped before the load and rebuilt after it: " + names;
+    else
+        r.indexes = "dropped before the load and rebuilt after it: " + names;
     if (!pending.empty()) r.indexes += "; left dropped by an earlier copy, rebuilt at its end: " + pending;
     return r;
 }

@@ -19,39 +19,15 @@ namespace {
 
 using Seconds = std::chrono::duration<double>;
 
-// Reads one side through its throttle, on whichever thread calls next().
-class ThrottledReader final : public BatchSource {
-public:
-    ThrottledReader(Connection& conn, const SidePlan& side, KeyBounds bounds, const ValidateOptions& options,
-                    const ShardFilter& filter)
-        : m_conn(conn),
-          m_reader(conn, side, std::move(bounds), options.batch_size, filter.sql, filter.params,
-                   scan_mode(options.throttle)),
-          m_throttle(options.throttle),
-          m_progress(options.progress) {}
-
-    bool next(std::vector<Row>& out) override {
-        m_throttle.before_batch(m_conn);
-        bool more = m_reader.next(out);
-        if (m_progress) m_progress->rows += out.size();
-        m_throttle.after_rows(out.size());
-        return more;
-    }
-
-private:
-    Connection& m_conn;
-    KeysetReader m_reader;
-    Throttle m_throttle;
-    ProgressCounter* m_progress;
-};
-
 // Merges one key range of both sides, reading them concurrently.
 MergeCounts merge_range(SideConnections conns, const TablePlan& plan, const ValidateOptions& options,
                         const KeyBounds& bounds, const ShardFilter& src_filter, const ShardFilter& dst_filter,
                         EventEmitter& emit) {
     const bool base_is_target = options.base == BaseSide::dst;
-    ThrottledReader src(conns.source, plan.source, bounds, options, src_filter);
-    ThrottledReader dst(conns.target, plan.target, bounds, options, dst_filter);
+    ThrottledKeysetReader src(conns.source, plan.source, bounds, options.batch_size, options.throttle, src_filter.sql,
+                              src_filter.params, options.progress);
+    ThrottledKeysetReader dst(conns.target, plan.target, bounds, options.batch_size, options.throttle, dst_filter.sql,
+                              dst_filter.params, options.progress);
     Prefetcher src_ahead(src), dst_ahead(dst);
     BatchSource& base = base_is_target ? static_cast<BatchSource&>(dst_ahead) : src_ahead;
     BatchSource& other = base_is_target ? static_cast<BatchSource&>(src_ahead) : dst_ahead;
@@ -89,8 +65,10 @@ TableReport validate_by_checksum(SideConnections conns, const TablePlan& plan, c
                                      base_filter.params);
         auto rows = base_conn.query(keys.sql, keys.params);
         KeyBounds chunk{lower, std::nullopt};
-        if (rows.size() == options.chunk_rows) chunk.up_to = rows.back();
-        else last = true;  // the final chunk is open-ended: it catches rows past the base's last key
+        if (rows.size() == options.chunk_rows)
+            chunk.up_to = rows.back();
+        else
+            last = true;  // the final chunk is open-ended: it catches rows past the base's last key
 
         auto other_sum = std::async(std::launch::async, [&] {
             return base_is_target ? run_checksum(conns.source, plan.source, chunk, src_filter.sql, src_filter.params)
@@ -114,8 +92,8 @@ TableReport validate_by_checksum(SideConnections conns, const TablePlan& plan, c
 
 }  // namespace
 
-TableReport validate_full(SideConnections conns, const TablePlan& plan, const ValidateOptions& options,
-                          EventSink& sink, CheckpointStore* shard_plans) {
+TableReport validate_full(SideConnections conns, const TablePlan& plan, const ValidateOptions& options, EventSink& sink,
+                          CheckpointStore* shard_plans) {
     options.validate();
     const auto started = std::chrono::steady_clock::now();
     EventEmitter emit(plan, options.base, "full", sink, options.progress);
@@ -135,10 +113,12 @@ TableReport validate_full(SideConnections conns, const TablePlan& plan, const Va
     if (use_checksum && (key_order_unindexed(plan.source) || key_order_unindexed(plan.target)))
         // Asked for, so done -- but each chunk bound scans the table, since
         // no index gives the key's byte order; the row merge reads it once.
-        log::get("validate")->warn("{}: no index gives the key's byte order here (a text key in a non-binary "
-                                   "collation): every checksum chunk scans the table; without --checksum the "
-                                   "rows are compared in one pass",
-                                   plan.name);
+        log::get("validate")
+            ->warn(
+                "{}: no index gives the key's byte order here (a text key in a non-binary "
+                "collation): every checksum chunk scans the table; without --checksum the "
+                "rows are compared in one pass",
+                plan.name);
     TableReport report = with_context(fmt::format("validating {}", plan.name), [&] {
         return use_checksum ? validate_by_checksum(conns, plan, options, src_filter, dst_filter, emit)
                             : validate_by_rows(conns, plan, options, src_filter, dst_filter, emit);
