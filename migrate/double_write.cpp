@@ -104,9 +104,26 @@ public:
     ExecResult execute(const PortableSql& sql, Params params) override {
         ++m_counters.writes;
         if (m_fence) return write_in_transaction(sql, params);
-        ModeFence fence(m_control.get());
-        const Mode mode = fence.mode();
-        Side& first = first_side(mode);
+        auto fence = std::make_unique<ModeFence>(m_control.get());
+        if (double_writes(fence->mode())) {
+            // A statement on its own is a transaction of one on both sides: the
+            // first side's row locks are held until the second side has applied
+            // it, so two writers of one row apply it in the same order on both
+            // sides. (Two autocommits could interleave: A on the first side, B
+            // on the first, B on the second, A on the second -- A's value would
+            // win on the second side and B's on the first.)
+            start_transaction(std::move(fence));
+            ExecResult result;
+            try {
+                result = write_in_transaction(sql, params);
+            } catch (...) {
+                rollback();
+                throw;
+            }
+            commit();
+            return result;
+        }
+        Side& first = first_side(fence->mode());
         ExecResult result;
         try {
             result = first.get().execute(sql, params);
@@ -114,16 +131,7 @@ public:
             first.after_failure(e);
             throw;
         }
-        if (double_writes(mode)) {
-            Side& second = second_side(mode);
-            try {
-                second.get(Side::Use::second).execute(sql, params);
-            } catch (const Error& e) {
-                second_failed(second, sql, e);
-            }
-        }
-        flush_failure_count();  // inside the fence: a switch's gate sees it (gates.h)
-        fence.release();
+        fence->release();
         return result;
     }
 
@@ -140,7 +148,12 @@ public:
 
     void begin() override {
         if (m_fence) throw Error(Code::internal, "begin() inside a double-write transaction");
-        m_fence = std::make_unique<ModeFence>(m_control.get());
+        start_transaction(std::make_unique<ModeFence>(m_control.get()));
+    }
+
+    // begin() with the fence already held.
+    void start_transaction(std::unique_ptr<ModeFence> fence) {
+        m_fence = std::move(fence);
         m_mode = m_fence->mode();
         Side& first = first_side(m_mode);
         try {

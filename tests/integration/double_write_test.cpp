@@ -32,6 +32,14 @@ PortableSql insert_note(std::int64_t id) {
                        fmt::format("notes id={}", id)};
 }
 
+PortableSql set_note(std::int64_t id) {
+    return PortableSql{[](const Dialect& d) {
+                           return fmt::format("UPDATE {} SET {} = {} WHERE {} = {}", d.quote("notes"), d.quote("body"),
+                                              d.placeholder(1), d.quote("id"), d.placeholder(2));
+                       },
+                       fmt::format("notes id={}", id)};
+}
+
 PortableSql count_notes() {
     return PortableSql{[](const Dialect& d) { return "SELECT COUNT(*) FROM " + d.quote("notes"); }, {}};
 }
@@ -55,9 +63,7 @@ protected:
                                  m_counters);
     }
 
-    std::int64_t count(const ScratchDatabase& db) {
-        return (*db.connect()->query_one(count_notes()))[0].as_int();
-    }
+    std::int64_t count(const ScratchDatabase& db) { return (*db.connect()->query_one(count_notes()))[0].as_int(); }
 
     void write(Connection& conn, std::int64_t id) {
         std::vector<Value> p{Value::integer(id), Value::text("note " + std::to_string(id))};
@@ -251,9 +257,50 @@ TEST_F(DoubleWrite, OnceTheSwitchReturnsNoWriterAppliesTheOldMode) {
     for (auto& t : writers) t.join();
     EXPECT_EQ(failures.load(), 0);
     const auto at_end = source_only();
-    for (std::int64_t id : at_end) EXPECT_TRUE(at_switch.count(id)) << "row " << id << " was written in src_only after the switch returned";
-    EXPECT_FALSE(at_end.empty());       // writers did run in src_only
+    for (std::int64_t id : at_end)
+        EXPECT_TRUE(at_switch.count(id)) << "row " << id << " was written in src_only after the switch returned";
+    EXPECT_FALSE(at_end.empty());            // writers did run in src_only
     EXPECT_GT(ids(*dst_reader).size(), 0u);  // and in src_first
+    EXPECT_EQ(m_counters.second_side_failures.load(), 0u);
+}
+
+// Two writers of one row, each a statement on its own (no transaction):
+// writer A is slow to reach the second side. Writer B must not slip its write
+// onto both sides in between -- the sides would end with different values
+// (B's on the first, A's on the second). A statement double-writes as a
+// transaction of one, holding the first side's row lock until the second
+// side has applied it, so B waits and both sides end with B's value.
+TEST_F(DoubleWrite, TwoWritersOfOneRowApplyInTheSameOrderOnBothSides) {
+    set_mode(*m_control, Mode::src_first);
+    {
+        auto conn = double_write();
+        write(*conn, 1);
+    }
+    std::atomic<bool> a_at_second_side{false};
+    auto slow_target = [&] {
+        return std::make_unique<testing::ConnectionWrapper>(m_dst.connect(), [&](std::string_view sql) {
+            if (sql.find("UPDATE") == std::string_view::npos) return;
+            a_at_second_side = true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(400));
+        });
+    };
+    std::thread a([&] {
+        auto conn = double_write(slow_target);
+        std::vector<Value> p{Value::text("A"), Value::integer(1)};
+        conn->execute(set_note(1), p);
+    });
+    while (!a_at_second_side) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    {
+        auto conn = double_write();
+        std::vector<Value> p{Value::text("B"), Value::integer(1)};
+        conn->execute(set_note(1), p);
+    }
+    a.join();
+    auto body = [](const ScratchDatabase& db) {
+        return std::string((*db.connect()->query_one("SELECT body FROM notes WHERE id = 1"))[0].as_string());
+    };
+    EXPECT_EQ(body(m_src), "B");
+    EXPECT_EQ(body(m_dst), "B");
     EXPECT_EQ(m_counters.second_side_failures.load(), 0u);
 }
 
