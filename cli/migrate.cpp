@@ -15,7 +15,6 @@
 #include "core/log.h"
 #include "core/migration_mode.h"
 #include "core/progress.h"
-#include "core/schema.h"
 #include "migrate/copy.h"
 #include "migrate/double_write.h"
 #include "migrate/gates.h"

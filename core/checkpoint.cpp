@@ -8,15 +8,42 @@
 #include "core/db.h"
 #include "core/dialect.h"
 #include "core/error.h"
-#include "core/schema.h"
 
 namespace webook {
 
 CheckpointStore::CheckpointStore(Connection& control) : m_conn(control) {}
 
+const std::vector<TableDef>& control_tables() {
+    static const std::vector<TableDef> tables = [] {
+        auto column = [](std::string name, ColumnType type, int size = 0, bool nullable = false, std::string def = {}) {
+            ColumnDef c;
+            c.name = std::move(name);
+            c.type = type;
+            c.size = size;
+            c.nullable = nullable;
+            c.default_sql = std::move(def);
+            return c;
+        };
+        TableDef control{k_control_table, {}, {"name"}, {}};
+        control.columns = {column("name", ColumnType::varchar, 64), column("value", ColumnType::varchar, 255),
+                           column("version", ColumnType::bigint, 0, false, "0"), column("utime", ColumnType::datetime)};
+        TableDef checkpoints{k_checkpoint_table, {}, {"kind", "table_name", "shard"}, {}};
+        checkpoints.columns = {column("kind", ColumnType::varchar, 32),
+                               column("table_name", ColumnType::varchar, 64),
+                               column("shard", ColumnType::varchar, 16),
+                               column("position", ColumnType::text, 0, true),
+                               column("rows_done", ColumnType::bigint, 0, false, "0"),
+                               column("result", ColumnType::text, 0, true),
+                               column("utime", ColumnType::datetime)};
+        return std::vector<TableDef>{control, checkpoints};
+    }();
+    return tables;
+}
+
 void CheckpointStore::ensure_tables() {
-    for (const char* name : {k_control_table, k_checkpoint_table}) {
-        const TableDef* def = find_table_def(name);
+    for (const TableDef& table : control_tables()) {
+        const TableDef* def = &table;
+        const char* name = table.name.c_str();
         with_context(fmt::format("creating control table {} in {}", name, m_conn.describe()), [&] {
             try {
                 for (const auto& sql : m_conn.dialect().create_table(*def)) m_conn.execute(sql);

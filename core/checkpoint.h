@@ -22,6 +22,13 @@
 namespace webook {
 
 class Connection;
+struct TableDef;
+
+// The tool's own tables, in the control database: the migration mode and
+// counters (name -> value, version, utime) and the checkpoints.
+inline constexpr const char* k_control_table = "webookctl_control";         // migration mode etc.
+inline constexpr const char* k_checkpoint_table = "webookctl_checkpoints";  // copy/validate positions
+const std::vector<TableDef>& control_tables();
 
 struct Checkpoint {
     std::string kind;  // "copy", "validate-incremental", ...

@@ -4,11 +4,11 @@
 
 #include <fmt/format.h>
 
+#include "core/checkpoint.h"
 #include "core/db.h"
 #include "core/dialect.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "core/schema.h"
 
 namespace webook {
 namespace {

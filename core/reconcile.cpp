@@ -507,7 +507,7 @@ namespace {
 // and it has not; MariaDB/MySQL drop a client that has not read for
 // net_write_timeout (60 s by default). Streams here may wait that long.
 void allow_long_waits(Connection& conn) {
-    if (conn.dialect().engine() == Engine::mysql) conn.execute("SET SESSION net_write_timeout = 86400");
+    if (auto setup = conn.dialect().long_stream_session(); !setup.empty()) conn.execute(setup);
 }
 
 // ---- Repairs ------------------------------------------------------------------

@@ -1,5 +1,7 @@
 #include "core/schema.h"
 
+#include "core/checkpoint.h"
+
 #include "core/db.h"
 #include "core/error.h"
 
@@ -188,21 +190,9 @@ std::vector<TableDef> build() {
     add_times(jobs);
     tables.push_back(jobs);
 
-    // The tool's control rows (migration mode, ...) and checkpoints.
-    TableDef control{k_control_table, {}, {"name"}, {}};
-    control.columns = {varchar("name", 64), varchar("value", 255), col("version", ColumnType::bigint, false, "0"),
-                       col("utime", ColumnType::datetime)};
-    tables.push_back(control);
-
-    TableDef checkpoints{k_checkpoint_table, {}, {"kind", "table_name", "shard"}, {}};
-    checkpoints.columns = {varchar("kind", 32),
-                           varchar("table_name", 64),
-                           varchar("shard", 16),
-                           col("position", ColumnType::text, true),
-                           col("rows_done", ColumnType::bigint, false, "0"),
-                           col("result", ColumnType::text, true),
-                           col("utime", ColumnType::datetime)};
-    tables.push_back(checkpoints);
+    // The tool's own tables (core/checkpoint.h), so `db init` prepares a
+    // database for a migration too.
+    for (const auto& t : control_tables()) tables.push_back(t);
 
     return tables;
 }

@@ -1,5 +1,5 @@
-// The webook schema (SPEC.md "Platform backend") and the tool's own control
-// tables, described once as logical TableDefs; each Dialect renders them.
+// The webook schema (the platform's tables: README "Platform backend"),
+// described once as logical TableDefs; each Dialect renders them.
 #pragma once
 
 #include <string>
@@ -11,11 +11,8 @@ namespace webook {
 
 class Connection;
 
-// The tool's own tables.
-inline constexpr const char* k_control_table = "webookctl_control";         // migration mode etc.
-inline constexpr const char* k_checkpoint_table = "webookctl_checkpoints";  // copy/validate positions
-
-// Platform tables in dependency order, then the control tables.
+// Platform tables in dependency order, then the tool's control tables
+// (core/checkpoint.h control_tables()).
 const std::vector<TableDef>& webook_tables();
 const TableDef* find_table_def(std::string_view name);
 

@@ -2,10 +2,10 @@
 
 #include <fmt/format.h>
 
+#include "core/checkpoint.h"
 #include "core/dialect.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "core/schema.h"
 
 namespace webook {
 namespace {

@@ -8,11 +8,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/checkpoint.h"
 #include "core/db.h"
 #include "core/error.h"
 #include "core/kafka.h"
 #include "core/log.h"
-#include "core/schema.h"
 #include "core/table_plan.h"
 #include "migrate/double_write.h"
 

@@ -7,7 +7,6 @@
 #include "core/dialect.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "core/schema.h"
 
 namespace webook {
 namespace {
