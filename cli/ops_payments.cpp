@@ -35,7 +35,7 @@ struct RelayArgs {
 
 int run_relay(Context& ctx, RelayArgs& a) {
     RelayOptions options = a.options;
-    options.stop = a.until_idle ? StopWhen::idle : StopWhen::interrupted;
+    options.until_idle = a.until_idle ? UntilIdle::yes : UntilIdle::no;
     options.backoff = parse_duration(a.backoff, "--backoff");
     options.max_backoff = parse_duration(a.max_backoff, "--max-backoff");
     options.flush_timeout = parse_duration(a.flush_timeout, "--flush-timeout");
@@ -137,7 +137,7 @@ struct ConsumeArgs {
 
 int run_consume(Context& ctx, ConsumeArgs& a) {
     PaymentConsumerOptions options = a.options;
-    options.stop = a.until_idle ? StopWhen::idle : StopWhen::interrupted;
+    options.until_idle = a.until_idle ? UntilIdle::yes : UntilIdle::no;
     options.mode = a.dry_run ? ConsumeMode::preview : ConsumeMode::settle;
     options.batch_wait = parse_duration(a.batch_wait, "--batch-wait");
     options.validate();

@@ -210,7 +210,7 @@ RelayReport relay_outbox(Connection& conn, EventProducer& producer, const RelayO
         check_interrupted();
         std::vector<OutboxRow> rows = due_outbox_rows(conn, producer.topic(), clock(), options.batch_size);
         if (rows.empty()) {
-            if (options.stop == StopWhen::idle) break;
+            if (options.until_idle == UntilIdle::yes) break;
             sleeper.sleep_for(std::chrono::duration_cast<std::chrono::microseconds>(options.idle_wait));
             continue;
         }

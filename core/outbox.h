@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "core/config.h"
 #include "core/ids.h"
 #include "core/throttle.h"
 
@@ -52,20 +53,16 @@ struct OutboxMessage {
 std::int64_t enqueue_outbox(Connection& conn, const OutboxMessage& message, std::int64_t now,
                             IdGenerator& ids = IdGenerator::global());
 
-// When the relay stops.
-enum class StopWhen {
-    idle,         // once no row is due (rows waiting for a retry are not due)
-    interrupted,  // on SIGINT/SIGTERM; polls every idle_wait meanwhile
-};
-
 struct RelayOptions {
     std::size_t batch_size = 500;                     // rows per batch; default: 500
     int max_attempts = 10;                            // then dead; default: 10
     std::chrono::milliseconds backoff{1000};          // first retry delay; default: 1 s
     std::chrono::milliseconds max_backoff{600'000};   // longest retry delay; default: 10 min
     std::chrono::milliseconds flush_timeout{30'000};  // for one batch's deliveries; default: 30 s
-    std::chrono::milliseconds idle_wait{1000};        // StopWhen::interrupted: poll interval; default: 1 s
-    StopWhen stop = StopWhen::idle;                   // default: idle
+    std::chrono::milliseconds idle_wait{1000};        // UntilIdle::no: poll interval; default: 1 s
+    // yes: stop once no row is due (rows waiting for a retry are not due);
+    // no: run until SIGINT/SIGTERM, polling every idle_wait. default: yes
+    UntilIdle until_idle = UntilIdle::yes;
 
     // Throws Error(Code::usage).
     void validate() const;
@@ -94,7 +91,7 @@ struct OutboxRow {
 // Up to `limit` rows of `topic` due at `now`, oldest first.
 std::vector<OutboxRow> due_outbox_rows(Connection& conn, const std::string& topic, std::int64_t now, std::size_t limit);
 
-// Relays the due rows of producer.topic() until options.stop says so.
+// Relays the due rows of producer.topic() until options.until_idle says so.
 // Database errors propagate (rows stay pending: re-sent by the next run);
 // Kafka errors are recorded on the rows as above and the relay goes on.
 // Throws Error(Code::interrupted) when signalled (after marking the batch in

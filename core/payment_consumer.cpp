@@ -343,7 +343,7 @@ PaymentConsumerReport PaymentConsumer::run(PaymentEventSource& source) {
         check_interrupted();
         auto items = source.poll(m_options.batch_size, m_options.batch_wait);
         if (!items.empty()) process(source, items);
-        if (m_options.stop == StopWhen::idle && source.idle()) break;
+        if (m_options.until_idle == UntilIdle::yes && source.idle()) break;
     }
     return m_report;
 }

@@ -35,6 +35,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/config.h"
 #include "core/db.h"
 #include "core/ids.h"
 #include "core/kafka.h"
@@ -117,7 +118,7 @@ struct PaymentConsumerOptions {
     std::size_t batch_size = 100;                // events per batch; default: 100
     std::chrono::milliseconds batch_wait{1000};  // wait for a batch to fill; default: 1 s
     int split_percent = 90;                      // the author's share; default: 90 (0..100)
-    StopWhen stop = StopWhen::interrupted;       // default: run until signalled
+    UntilIdle until_idle = UntilIdle::no;        // default: run until signalled
     int max_attempts = 8;                        // per event, temporary database errors; default: 8
     std::chrono::milliseconds backoff{100};      // first retry delay, doubled each time; default: 100 ms
     ConsumeMode mode = ConsumeMode::settle;      // default: settle
@@ -143,7 +144,7 @@ public:
                     IdGenerator& ids = IdGenerator::global(), WallClock clock = system_micros,
                     Clock& sleeper = Clock::real());
 
-    // Consumes until options.stop says so. Throws Error(Code::interrupted)
+    // Consumes until options.until_idle says so. Throws Error(Code::interrupted)
     // when signalled, after committing the batch in hand; a database error
     // that retries did not cure stops it (nothing of the batch committed).
     PaymentConsumerReport run(PaymentEventSource& source);

@@ -186,7 +186,7 @@ protected:
                                   std::vector<std::string>* previews = nullptr) {
         auto source = open_payment_source(kafka_url(topic), group, fast_group());
         PaymentConsumerOptions o;
-        o.stop = StopWhen::idle;
+        o.until_idle = UntilIdle::yes;
         o.batch_wait = 500ms;
         o.mode = mode;
         PaymentConsumer consumer([this] { return m_db.connect(); }, o, dead_letter);
