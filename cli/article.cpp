@@ -157,9 +157,7 @@ void register_article(CLI::App& app, Context& ctx) {
     group->footer("Only an article's author may change it: anything else exits 2 and writes nothing.");
 
     auto a = std::make_shared<ArticleArgs>();
-    auto bind = [&ctx, a](CLI::App* cmd, int (*fn)(Context&, const ArticleArgs&)) {
-        cmd->callback([&ctx, a, fn] { ctx.run = [a, fn](Context& c) { return fn(c, *a); }; });
-    };
+    auto bind = [&ctx, a](CLI::App* cmd, int (*fn)(Context&, const ArticleArgs&)) { bind_action(cmd, ctx, a, fn); };
 
     CLI::App* save = group->add_subcommand("save", "create a draft, or edit one (it becomes unpublished)");
     add_draft_options(save, *a);

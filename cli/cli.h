@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -80,6 +81,13 @@ Dsn control_dsn(const Context& ctx, const Dsn& source);
 // The tables named by --table (with their config entries when present), else
 // every configured table. Throws Error(Code::usage) when there are none.
 std::vector<TableConfig> selected_tables(const Context& ctx, const std::vector<std::string>& names);
+
+// Makes `run(ctx, *args)` the action of `cmd`, when it is the command chosen:
+// how every subcommand binds its options struct to its function.
+template <typename Args, typename Run>
+void bind_action(CLI::App* cmd, Context& ctx, std::shared_ptr<Args> args, Run run) {
+    cmd->callback([&ctx, args, run] { ctx.run = [args, run](Context& c) { return run(c, *args); }; });
+}
 
 // Adds a usage example to a subcommand's help text.
 void example(CLI::App* cmd, const std::string& text);

@@ -110,7 +110,7 @@ void register_fix(CLI::App& app, Context& ctx) {
     example(cmd,
             "webookctl fix --from kafka://kafka:9092/webook_inconsistencies --group webook-fixers "
             "--source mysql://webook@db1:3306/webook --target postgres://webook@db2:5432/webook");
-    cmd->callback([&ctx, a] { ctx.run = [a](Context& c) { return run_fix(c, *a); }; });
+    bind_action(cmd, ctx, a, run_fix);
 }
 
 }  // namespace webook::cli

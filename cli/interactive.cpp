@@ -129,9 +129,7 @@ void register_interactive(CLI::App& app, Context& ctx) {
         cmd->add_option("--article", a->article, "the article id")->required();
     };
     auto uid_option = [a](CLI::App* cmd) { cmd->add_option("--uid", a->uid, "the reader's user id")->required(); };
-    auto bind = [&ctx, a](CLI::App* cmd, auto fn) {
-        cmd->callback([&ctx, a, fn] { ctx.run = [a, fn](Context& c) { return fn(c, *a); }; });
-    };
+    auto bind = [&ctx, a](CLI::App* cmd, auto fn) { bind_action(cmd, ctx, a, fn); };
 
     CLI::App* read = group->add_subcommand("read", "count a read of a published article");
     article_option(read);

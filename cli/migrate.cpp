@@ -336,7 +336,7 @@ void register_migrate(CLI::App& app, Context& ctx) {
     example(copy,
             "webookctl migrate copy --table interactives --source mysql://webook@db1:3306/webook "
             "--target postgres://webook@db2:5432/webook --resume");
-    copy->callback([&ctx, a] { ctx.run = [a](Context& c) { return run_copy(c, *a); }; });
+    bind_action(copy, ctx, a, run_copy);
 
     auto m = std::make_shared<ModeArgs>();
     CLI::App* mode = migrate->add_subcommand("mode",
@@ -346,7 +346,7 @@ void register_migrate(CLI::App& app, Context& ctx) {
     CLI::App* get = mode->add_subcommand("get", "print the current mode");
     get->add_option("--source", m->source, "source DSN; the control table lives there unless [control] dsn is set");
     example(get, "webookctl migrate mode get --source mysql://webook@db1:3306/webook");
-    get->callback([&ctx, m] { ctx.run = [m](Context& c) { return run_mode_get(c, *m); }; });
+    bind_action(get, ctx, m, run_mode_get);
     CLI::App* set = mode->add_subcommand("set",
                                          "switch the mode one step forward or back, through its gate; returns "
                                          "once no writer applies the old mode");
@@ -374,7 +374,7 @@ void register_migrate(CLI::App& app, Context& ctx) {
         "the new mode, newer than --max-age and begun after the last second-side failure.\n"
         "'webookctl migrate status' shows what blocks the next step each way.");
     example(set, "webookctl migrate mode set dst_first --source mysql://webook@db1:3306/webook --dry-run");
-    set->callback([&ctx, m] { ctx.run = [m](Context& c) { return run_mode_set(c, *m); }; });
+    bind_action(set, ctx, m, run_mode_set);
 
     auto sp = std::make_shared<ShardPlanArgs>();
     CLI::App* shard_plan = migrate->add_subcommand("shard-plan", "the kept --shard splits of a table");
@@ -386,7 +386,7 @@ void register_migrate(CLI::App& app, Context& ctx) {
     reset->add_option("--table", sp->table, "the table")->required();
     reset->add_option("--source", sp->source, "source DSN; the control table lives there unless [control] dsn is set");
     example(reset, "webookctl migrate shard-plan reset --table interactives");
-    reset->callback([&ctx, sp] { ctx.run = [sp](Context& c) { return run_shard_plan_reset(c, *sp); }; });
+    bind_action(reset, ctx, sp, run_shard_plan_reset);
 
     CLI::App* status = migrate->add_subcommand("status",
                                                "mode, what blocks the next step each way, checkpoints, forced "
@@ -395,7 +395,7 @@ void register_migrate(CLI::App& app, Context& ctx) {
     status->add_option("--target", m->target, "target DSN (the src_first gate checks its unique indexes)");
     status->add_option("--max-age", m->max_age, "the newest clean incremental pass a gate accepts (default: 10m)");
     example(status, "webookctl migrate status --output json");
-    status->callback([&ctx, m] { ctx.run = [m](Context& c) { return run_status(c, *m); }; });
+    bind_action(status, ctx, m, run_status);
 }
 
 }  // namespace webook::cli

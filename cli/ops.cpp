@@ -160,13 +160,13 @@ void register_rank(CLI::App& ops, Context& ctx) {
     recompute->add_option("--now", a->now,
                           "score as of this UTC time, e.g. '2026-11-01 00:00:00' (default: the database's clock)");
     example(recompute, "webookctl ops rank recompute --dsn mysql://webook@127.0.0.1:13306/webook --top 100");
-    recompute->callback([&ctx, a] { ctx.run = [a](Context& c) { return run_rank_recompute(c, *a); }; });
+    bind_action(recompute, ctx, a, run_rank_recompute);
 
     CLI::App* show = rank->add_subcommand("show", "print the current hot ranking (text or --output json)");
     add_ops_dsn_option(show, a->dsn);
     show->add_option("--limit", a->limit, "print the first N articles (default: all of them)");
     example(show, "webookctl --output json ops rank show --limit 10");
-    show->callback([&ctx, a] { ctx.run = [a](Context& c) { return run_rank_show(c, *a); }; });
+    bind_action(show, ctx, a, run_rank_show);
 }
 
 // ---- ops jobs ---------------------------------------------------------
@@ -244,13 +244,13 @@ void register_jobs(CLI::App& ops, Context& ctx) {
     CLI::App* list = jobs->add_subcommand("list", "every job that ever ran, with its holder and lease");
     add_ops_dsn_option(list, a->dsn);
     example(list, "webookctl ops jobs list --output json");
-    list->callback([&ctx, a] { ctx.run = [a](Context& c) { return run_jobs_list(c, *a); }; });
+    bind_action(list, ctx, a, run_jobs_list);
 
     CLI::App* show = jobs->add_subcommand("show", "one job's holder and lease (exit 2 for an unknown job)");
     show->add_option("NAME", a->name, "the job, e.g. rank-hot")->required();
     add_ops_dsn_option(show, a->dsn);
     example(show, "webookctl ops jobs show rank-hot");
-    show->callback([&ctx, a] { ctx.run = [a](Context& c) { return run_jobs_show(c, *a); }; });
+    bind_action(show, ctx, a, run_jobs_show);
 }
 
 }  // namespace

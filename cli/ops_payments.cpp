@@ -118,7 +118,7 @@ void register_outbox(CLI::App& ops, Context& ctx) {
                       "how long a batch may take to be acknowledged (default: 30s)");
     relay->add_option("--idle-wait", a->idle_wait, "without --until-idle: poll interval while idle (default: 1s)");
     example(relay, "webookctl ops outbox relay --to kafka://127.0.0.1:9092/payment_events --until-idle");
-    relay->callback([&ctx, a] { ctx.run = [a](Context& c) { return run_relay(c, *a); }; });
+    bind_action(relay, ctx, a, run_relay);
 }
 
 // ---- ops payments consume ---------------------------------------------
@@ -237,7 +237,7 @@ void register_payments(CLI::App& ops, Context& ctx) {
             "webookctl ops payments consume --from kafka://127.0.0.1:9092/payment_events --group "
             "rewards "
             "--dead-letter file:///var/log/webook/payment_dead.jsonl");
-    consume->callback([&ctx, a] { ctx.run = [a](Context& c) { return run_consume(c, *a); }; });
+    bind_action(consume, ctx, a, run_consume);
 }
 
 // ---- ops ledger check -------------------------------------------------
@@ -294,7 +294,7 @@ void register_ledger(CLI::App& ops, Context& ctx) {
                                              "entries; exit 1 listing the accounts that do not");
     add_ops_dsn_option(check, *dsn);
     example(check, "webookctl ops ledger check --dsn postgres://webook@127.0.0.1:15432/webook --output json");
-    check->callback([&ctx, dsn] { ctx.run = [dsn](Context& c) { return run_ledger_check(c, *dsn); }; });
+    bind_action(check, ctx, dsn, run_ledger_check);
 }
 
 }  // namespace

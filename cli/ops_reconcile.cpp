@@ -224,7 +224,7 @@ void register_ops_reconcile(CLI::App* ops, Context& ctx) {
         "  webookctl ops reconcile --dsn mysql://webook@db1:3306/webook --from 24h\n"
         "  webookctl --output json ops reconcile --from '2026-11-01' --to '2026-11-02' --fix "
         "--metrics-file /var/lib/node_exporter/webookctl_reconcile.prom");
-    cmd->callback([&ctx, a] { ctx.run = [a](Context& c) { return run_reconcile(c, *a); }; });
+    bind_action(cmd, ctx, a, run_reconcile);
 }
 
 }  // namespace webook::cli

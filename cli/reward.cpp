@@ -84,7 +84,7 @@ void register_reward(CLI::App& app, Context& ctx) {
     example(create,
             "webookctl reward create --uid 7 --target-uid 42 --biz article --biz-id 1001 --amount 500 "
             "--dsn mysql://webook@127.0.0.1:13306/webook");
-    create->callback([&ctx, a] { ctx.run = [a](Context& c) { return run_create(c, *a); }; });
+    bind_action(create, ctx, a, run_create);
 
     CLI::App* callback = reward->add_subcommand(
         "callback",
@@ -97,7 +97,7 @@ void register_reward(CLI::App& app, Context& ctx) {
     callback->add_option("--txn-id", a->txn_id, "the provider's transaction id, stored with the payment");
     callback->add_option("--topic", a->topic, "the outbox topic of payment events (default: payment_events)");
     example(callback, "webookctl reward callback --trade-no T0123456789abcdef --status success");
-    callback->callback([&ctx, a] { ctx.run = [a](Context& c) { return run_callback(c, *a); }; });
+    bind_action(callback, ctx, a, run_callback);
 }
 
 }  // namespace webook::cli

@@ -66,7 +66,7 @@ void register_simulate(CLI::App& app, Context& ctx) {
         "Exit status: 0 when every user operation succeeded, 1 when some failed.\n"
         "Example:\n  webookctl simulate --writers 8 --duration 60s --source mysql://webook@db1:3306/webook "
         "--target postgres://webook@db2:5432/webook");
-    cmd->callback([&ctx, a] { ctx.run = [a](Context& c) { return run_simulate(c, *a); }; });
+    bind_action(cmd, ctx, a, run_simulate);
 }
 
 }  // namespace webook::cli
