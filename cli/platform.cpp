@@ -10,31 +10,37 @@
 
 namespace webook::cli {
 
-void add_ops_options(CLI::App* cmd, PlatformTarget& t) {
-    auto* dsn = cmd->add_option("--dsn", t.dsn,
-                                "the webook database, mysql://user@host:port/db or postgres://user@host:port/db "
-                                "(default: WEBOOKCTL_SOURCE_DSN or [source] dsn)");
-    auto* source = cmd->add_option("--source", t.source,
-                                   "during a migration: the source DSN (env: WEBOOKCTL_SOURCE_DSN; config: [source] "
-                                   "dsn); with a target the job writes through the double-write connection in the "
-                                   "current mode and reads the authoritative side");
-    auto* target =
-        cmd->add_option("--target", t.target, "during a migration: the target DSN (env: WEBOOKCTL_TARGET_DSN)");
+namespace {
+
+// --dsn, or --source/--target, excluding each other; only the help differs.
+void add_where_options(CLI::App* cmd, PlatformTarget& t, const std::string& dsn_help, const std::string& source_help,
+                       const std::string& target_help) {
+    auto* dsn = cmd->add_option("--dsn", t.dsn, dsn_help);
+    auto* source = cmd->add_option("--source", t.source, source_help);
+    auto* target = cmd->add_option("--target", t.target, target_help);
     dsn->excludes(source);
     dsn->excludes(target);
 }
 
+}  // namespace
+
+void add_ops_options(CLI::App* cmd, PlatformTarget& t) {
+    add_where_options(cmd, t,
+                      "the webook database, mysql://user@host:port/db or postgres://user@host:port/db "
+                      "(default: WEBOOKCTL_SOURCE_DSN or [source] dsn)",
+                      "during a migration: the source DSN (env: WEBOOKCTL_SOURCE_DSN; config: [source] dsn); with a "
+                      "target the job writes through the double-write connection in the current mode and reads the "
+                      "authoritative side",
+                      "during a migration: the target DSN (env: WEBOOKCTL_TARGET_DSN)");
+}
+
 void add_platform_options(CLI::App* cmd, PlatformTarget& t) {
-    auto* dsn = cmd->add_option("--dsn", t.dsn,
-                                "one plain database, mysql://user@host:port/db or postgres://user@host:port/db "
-                                "(password: WEBOOKCTL_SOURCE_PASSWORD or WEBOOKCTL_PASSWORD)");
-    auto* source = cmd->add_option("--source", t.source,
-                                   "source DSN (env: WEBOOKCTL_SOURCE_DSN; config: [source] dsn); with a target, "
-                                   "writes go through the double-write connection in the current migration mode");
-    auto* target =
-        cmd->add_option("--target", t.target, "target DSN (env: WEBOOKCTL_TARGET_DSN; config: [target] dsn)");
-    dsn->excludes(source);
-    dsn->excludes(target);
+    add_where_options(cmd, t,
+                      "one plain database, mysql://user@host:port/db or postgres://user@host:port/db "
+                      "(password: WEBOOKCTL_SOURCE_PASSWORD or WEBOOKCTL_PASSWORD)",
+                      "source DSN (env: WEBOOKCTL_SOURCE_DSN; config: [source] dsn); with a target, writes go through "
+                      "the double-write connection in the current migration mode",
+                      "target DSN (env: WEBOOKCTL_TARGET_DSN; config: [target] dsn)");
 }
 
 namespace {
