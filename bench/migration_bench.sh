@@ -7,53 +7,22 @@
 #   WEBOOK_BENCH_BIG=4000000 also measures peak RSS at that size.
 #   WEBOOK_BENCH_REPEAT=N runs each timed command N times (median; default 3).
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${WEBOOK_BUILD_DIR:-$ROOT/build}
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "$0")/lib.sh"
 ROWS=${1:-1000000}
 BIG=${WEBOOK_BENCH_BIG:-0}
-REPEAT=${WEBOOK_BENCH_REPEAT:-3}
 cd "$ROOT"
 
 # The peers are Debian packages too; only the benchmark needs them.
-need=()
-for p in pgloader percona-toolkit time libdbd-mysql-perl; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+ensure_packages pgloader percona-toolkit time libdbd-mysql-perl
 # WEBOOK_BENCH_NO_BUILD=1 measures the binaries already in $WEBOOK_BUILD_DIR.
-[ -n "${WEBOOK_BENCH_NO_BUILD:-}" ] || scripts/build.sh >/dev/null
-scripts/services.sh start 2>/dev/null
-# shellcheck disable=SC1091
-source .run/services.env
-W="$BUILD/cli/webookctl"
-PW=$WEBOOKCTL_PASSWORD
-MYSQL_PORT=${WEBOOK_MYSQL_PORT:-13306}
-PG_PORT=${WEBOOK_PG_PORT:-15432}
-my_root() { mariadb --no-defaults --socket="$WEBOOK_MYSQL_SOCKET" -uroot "$@"; }
-pg_root() { runuser -u postgres -- psql -h "$WEBOOK_PG_SOCKET_DIR" -p "$PG_PORT" -v ON_ERROR_STOP=1 -qAt "$@"; }
-MY_SRC=mysql://webook@127.0.0.1:$MYSQL_PORT/bench_src
-MY_DST=mysql://webook@127.0.0.1:$MYSQL_PORT/bench_dst
-PG_DST=postgres://webook@127.0.0.1:$PG_PORT/bench_dst
-export WEBOOKCTL_LOG_LEVEL=warn
+build_and_start
+load_services_env
+MY_SRC=$(my_dsn bench_src)
+MY_DST=$(my_dsn bench_dst)
+PG_DST=$(pg_dsn bench_dst)
+SINK=file://$BENCH_TMP/events.jsonl   # validate's event sink
 
-# Median wall seconds of REPEAT runs of a command (its output discarded).
-median() {
-    local times=()
-    for _ in $(seq 1 "$REPEAT"); do
-        local t0 t1
-        t0=$(date +%s.%N)
-        "$@" >/tmp/webook-bench.out 2>&1 || { echo "bench: '$*' failed:" >&2; tail -n 5 /tmp/webook-bench.out >&2; exit 1; }
-        t1=$(date +%s.%N)
-        times+=("$(echo "$t1 - $t0" | bc)")
-    done
-    printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (REPEAT + 1) / 2 ))p"
-}
-# Peak RSS in MB of one run.
-# (The command's own exit status is not the point: validate exits 1 on findings.)
-rss_mb() { { /usr/bin/time -f '%M' "$@" 2>&1 >/dev/null || true; } | tail -n1 | awk '{printf "%.1f", $1/1024}'; }
-ratio() { echo "scale=2; $1 / $2" | bc; }
 row() { printf '| %s | %s | %s |\n' "$1" "$2" "$3"; }
 
 fresh_databases() {
@@ -65,8 +34,8 @@ fresh_databases() {
     "$W" db init --dsn "$MY_SRC" >/dev/null
     "$W" db init --dsn "$MY_DST" >/dev/null
     "$W" db init --dsn "$PG_DST" >/dev/null
-    "$W" db init --dsn postgres://webook@127.0.0.1:$PG_PORT/bench_pgloader >/dev/null
-    "$W" db init --dsn mysql://webook@127.0.0.1:$MYSQL_PORT/bench_dump >/dev/null
+    "$W" db init --dsn "$(pg_dsn bench_pgloader)" >/dev/null
+    "$W" db init --dsn "$(my_dsn bench_dump)" >/dev/null
 }
 
 seed() {  # seed ROWS interactives (and a few of everything else) into bench_src
@@ -77,36 +46,33 @@ seed() {  # seed ROWS interactives (and a few of everything else) into bench_src
 copy_pg() { "$W" migrate copy --table interactives --source "$MY_SRC" --target "$PG_DST" --truncate; }
 copy_my() { "$W" migrate copy --table interactives --source "$MY_SRC" --target "$MY_DST" --truncate; }
 pgloader_copy() {
-    cat >/tmp/webook-bench.load <<LOAD
+    cat >"$BENCH_TMP/pgloader.load" <<PGLOADER
 LOAD DATABASE
   FROM mysql://webook:$PW@127.0.0.1:$MYSQL_PORT/bench_src
   INTO postgresql://webook:$PW@127.0.0.1:$PG_PORT/bench_pgloader
   WITH data only, truncate, workers = 2, concurrency = 1
   INCLUDING ONLY TABLE NAMES MATCHING 'interactives'
   ALTER SCHEMA 'bench_src' RENAME TO 'public';
-LOAD
-    pgloader --quiet /tmp/webook-bench.load
+PGLOADER
+    pgloader --quiet "$BENCH_TMP/pgloader.load"
 }
 dump_copy() {
     mariadb-dump --no-defaults -h127.0.0.1 -P"$MYSQL_PORT" -uwebook -p"$PW" --no-create-info --skip-triggers \
-        bench_src interactives | mariadb --no-defaults -h127.0.0.1 -P"$MYSQL_PORT" -uwebook -p"$PW" bench_dump
+        bench_src interactives | my_client bench_dump
 }
 truncate_dump() { my_root -e "TRUNCATE TABLE bench_dump.interactives"; }
 
 # The stream limit: both tables read in key order at once by the servers' own clients.
 stream_limit() {
-    mariadb --no-defaults --quick -h127.0.0.1 -P"$MYSQL_PORT" -uwebook -p"$PW" -N \
-        -e "SELECT * FROM interactives ORDER BY id" bench_src >/dev/null &
+    my_client --quick -N -e "SELECT * FROM interactives ORDER BY id" bench_src >/dev/null &
     local a=$!
-    PGPASSWORD=$PW psql -h 127.0.0.1 -p "$PG_PORT" -U webook -d bench_dst -qAt \
-        -c "COPY (SELECT * FROM interactives ORDER BY id) TO STDOUT" >/dev/null &
+    pg_client -d bench_dst -qAt -c "COPY (SELECT * FROM interactives ORDER BY id) TO STDOUT" >/dev/null &
     local b=$!
     wait $a $b
 }
 stream_limit_my() {
     for db in bench_src bench_dst; do
-        mariadb --no-defaults --quick -h127.0.0.1 -P"$MYSQL_PORT" -uwebook -p"$PW" -N \
-            -e "SELECT * FROM interactives ORDER BY id" $db >/dev/null &
+        my_client --quick -N -e "SELECT * FROM interactives ORDER BY id" $db >/dev/null &
     done
     wait
 }
@@ -114,17 +80,17 @@ stream_limit_my() {
 # The hash limit: the same whole-table hash aggregate, run directly in both databases at once.
 # (MY_HASH/PG_HASH: the exact per-chunk checksum query of validate --checksum, unbounded.)
 hash_limit() {
-    mariadb --no-defaults -h127.0.0.1 -P"$MYSQL_PORT" -uwebook -p"$PW" -N -e "$MY_HASH" bench_src >/dev/null &
+    my_client -N -e "$MY_HASH" bench_src >/dev/null &
     local a=$!
-    PGPASSWORD=$PW psql -h 127.0.0.1 -p "$PG_PORT" -U webook -d bench_dst -qAt -c "$PG_HASH" >/dev/null &
+    pg_client -d bench_dst -qAt -c "$PG_HASH" >/dev/null &
     local b=$!
     wait $a $b
 }
 
 # validate exits 1 when it finds inconsistencies: that is a result here, not a failure.
-validate_pg_diff() { "$W" validate --full --base src --table interactives --source "$MY_SRC" --target "$PG_DST" --sink file:///tmp/webook-bench-events.jsonl "$@" || [ $? -eq 1 ]; }
-validate_pg() { "$W" validate --full --base src --table interactives --source "$MY_SRC" --target "$PG_DST" --sink file:///tmp/webook-bench-events.jsonl "$@"; }
-validate_my() { "$W" validate --full --base src --table interactives --source "$MY_SRC" --target "$MY_DST" --sink file:///tmp/webook-bench-events.jsonl "$@"; }
+validate_pg_diff() { "$W" validate --full --base src --table interactives --source "$MY_SRC" --target "$PG_DST" --sink "$SINK" "$@" || [ $? -eq 1 ]; }
+validate_pg() { "$W" validate --full --base src --table interactives --source "$MY_SRC" --target "$PG_DST" --sink "$SINK" "$@"; }
+validate_my() { "$W" validate --full --base src --table interactives --source "$MY_SRC" --target "$MY_DST" --sink "$SINK" "$@"; }
 pt_sync() {
     pt-table-sync --print --no-check-triggers "h=127.0.0.1,P=$MYSQL_PORT,u=webook,p=$PW,D=bench_src,t=interactives" \
         "h=127.0.0.1,P=$MYSQL_PORT,u=webook,p=$PW,D=bench_dst,t=interactives"
@@ -156,8 +122,8 @@ row "migrate copy MySQL→MySQL" "$t_copy_my s ($(echo "$ROWS / $t_copy_my" | bc
 t_limit=$(median stream_limit)
 t_validate=$(median validate_pg)
 row "validate --full MySQL→PostgreSQL (identical)" "$t_validate s" "stream limit $t_limit s: $(ratio "$t_validate" "$t_limit")× (target ≤ 1.3×)"
-MY_HASH=$("$BUILD/bench/webook-bench-stream" --checksum-sql "$MY_SRC" interactives)
-PG_HASH=$("$BUILD/bench/webook-bench-stream" --checksum-sql "$PG_DST" interactives)
+MY_HASH=$("$S" --checksum-sql "$MY_SRC" interactives)
+PG_HASH=$("$S" --checksum-sql "$PG_DST" interactives)
 t_hash=$(median hash_limit)
 t_checksum=$(median validate_pg --checksum)
 row "validate --full --checksum (identical)" "$t_checksum s" "hash limit $t_hash s: $(ratio "$t_checksum" "$t_hash")× (target ≤ 1.25×)"
@@ -173,25 +139,25 @@ fi
 
 # 1,000 differences spread over the key range.
 step=$(( ROWS / 1000 ))
-PGPASSWORD=$PW psql -h 127.0.0.1 -p "$PG_PORT" -U webook -d bench_dst -qAt \
-    -c "UPDATE interactives SET like_cnt = like_cnt + 1 WHERE id % $step = 0" >/dev/null
+pg_client -d bench_dst -qAt -c "UPDATE interactives SET like_cnt = like_cnt + 1 WHERE id % $step = 0" >/dev/null
 t_validate_d=$(median validate_pg_diff)
 t_checksum_d=$(median validate_pg_diff --checksum)
 found=$(validate_pg_diff --output json | sed -n 's/.*"inconsistencies":\([0-9]*\).*/\1/p')
 row "validate --full with 1,000 spread differences" "$t_validate_d s, $found found" "stream limit $t_limit s: $(ratio "$t_validate_d" "$t_limit")× (target ≤ 1.3×)"
 row "validate --full --checksum with 1,000 spread differences" "$t_checksum_d s" "$(ratio "$t_checksum_d" "$t_checksum")× its identical-table time"
 
-# (/usr/bin/time runs programs, not shell functions: the command is spelled out.)
-VALIDATE_PG=("$W" validate --full --base src --table interactives --source "$MY_SRC" --target "$PG_DST" --sink file:///tmp/webook-bench-events.jsonl)
-rss_validate=$(rss_mb "${VALIDATE_PG[@]}")
-rss_stream=$(rss_mb "$BUILD/bench/webook-bench-stream" "$PG_DST" interactives)
+# (/usr/bin/time runs programs, not shell functions: the command is spelled out. The
+# command's own exit status is not the point, validate exits 1 on findings: `anystatus`.)
+VALIDATE_PG=("$W" validate --full --base src --table interactives --source "$MY_SRC" --target "$PG_DST" --sink "$SINK")
+rss_validate=$(rss_mb anystatus "${VALIDATE_PG[@]}")
+rss_stream=$(rss_mb anystatus "$S" "$PG_DST" interactives)
 row "peak RSS at $ROWS rows" "validate $rss_validate MB; stream read $rss_stream MB" ""
 
 if [ "$BIG" -gt 0 ]; then
     seed "$BIG" >/dev/null
     copy_pg >/dev/null 2>&1
-    rss_validate_big=$(rss_mb "${VALIDATE_PG[@]}")
-    rss_stream_big=$(rss_mb "$BUILD/bench/webook-bench-stream" "$PG_DST" interactives)
-    rss_stream_my_big=$(rss_mb "$BUILD/bench/webook-bench-stream" "$MY_SRC" interactives)
+    rss_validate_big=$(rss_mb anystatus "${VALIDATE_PG[@]}")
+    rss_stream_big=$(rss_mb anystatus "$S" "$PG_DST" interactives)
+    rss_stream_my_big=$(rss_mb anystatus "$S" "$MY_SRC" interactives)
     row "peak RSS at $BIG rows" "validate $rss_validate_big MB; stream read PG $rss_stream_big MB, MariaDB $rss_stream_my_big MB" "$(ratio "$rss_validate_big" "$rss_validate")× the $ROWS-row RSS (target ≤ 1.2×, < 150 MB)"
 fi

@@ -24,59 +24,18 @@
 # Both the tool and the SQL query score as of the same fixed NOW (--now), so
 # their top N must be identical; the script checks it.
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${WEBOOK_BUILD_DIR:-$ROOT/build}
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "$0")/lib.sh"
 SMALL=${1:-250000}
 BIG=${2:-1000000}
-REPEAT=${WEBOOK_BENCH_REPEAT:-3}
 ENGINES=${WEBOOK_BENCH_ENGINES:-"mysql postgres"}
 TOP=100
 NOW='2026-11-01 00:00:00'
 cd "$ROOT"
 
-# shellcheck disable=SC1091
-source .run/services.env
-W="$BUILD/cli/webookctl"
-[ -x "$W" ] || { echo "bench: $W not built" >&2; exit 1; }
-PW=$WEBOOKCTL_PASSWORD
-MYSQL_PORT=${WEBOOK_MYSQL_PORT:-13306}
-PG_PORT=${WEBOOK_PG_PORT:-15432}
-DB=bench_rank
-my_root() { mariadb --no-defaults --socket="$WEBOOK_MYSQL_SOCKET" -uroot "$@"; }
-pg_root() { runuser -u postgres -- psql -h "$WEBOOK_PG_SOCKET_DIR" -p "$PG_PORT" -v ON_ERROR_STOP=1 -qAt "$@"; }
-my_sql() { mariadb --no-defaults -h127.0.0.1 -P"$MYSQL_PORT" -uwebook -p"$PW" -N "$DB" -e "$1"; }
-pg_sql() { PGPASSWORD=$PW psql -h 127.0.0.1 -p "$PG_PORT" -U webook -d "$DB" -v ON_ERROR_STOP=1 -qAt -c "$1"; }
-export WEBOOKCTL_LOG_LEVEL=warn
-
-dsn() { if [ "$1" = mysql ]; then echo "mysql://webook@127.0.0.1:$MYSQL_PORT/$DB"; else echo "postgres://webook@127.0.0.1:$PG_PORT/$DB"; fi; }
-sql() { if [ "$1" = mysql ]; then my_sql "$2"; else pg_sql "$2"; fi; }
-
-# Median wall seconds of REPEAT runs of a command (its output discarded).
-median() {
-    local times=()
-    for _ in $(seq 1 "$REPEAT"); do
-        local t0 t1
-        t0=$(date +%s.%N)
-        "$@" >/tmp/webook-rank-bench.out 2>&1 || { echo "bench: '$*' failed:" >&2; tail -n 5 /tmp/webook-rank-bench.out >&2; exit 1; }
-        t1=$(date +%s.%N)
-        times+=("$(echo "$t1 - $t0" | bc)")
-    done
-    printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (REPEAT + 1) / 2 ))p"
-}
-# Peak RSS in MB of one run of a program (not a shell function).
-rss_mb() { /usr/bin/time -f '%M' "$@" 2>&1 >/dev/null | tail -n1 | awk '{printf "%.1f", $1/1024}'; }
-ratio() { printf '%.2f' "$(echo "scale=4; $1 / $2" | bc)"; }
-fmt_s() { printf '%.2f s' "$1"; }
-
-fresh_database() {
-    if [ "$1" = mysql ]; then
-        my_root -e "DROP DATABASE IF EXISTS $DB; CREATE DATABASE $DB CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"
-    else
-        pg_root -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" \
-            -c "CREATE DATABASE $DB OWNER webook TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
-    fi
-    "$W" db init --dsn "$(dsn "$1")" >/dev/null
-}
+load_services_env
+require_built "$W"
+DB=bench_rank   # the scratch database of lib.sh's dsn, sql, label, fresh_database, drop_database
 
 # Articles FROM..TO (ids), all published in the 7 days before NOW.
 load() {
@@ -152,8 +111,6 @@ check_same() {
     fi
 }
 
-label() { if [ "$1" = mysql ]; then echo "MariaDB $(my_sql 'SELECT VERSION()' | cut -d- -f1)"; else echo "PostgreSQL $(pg_sql 'SHOW server_version' | cut -d' ' -f1)"; fi; }
-
 echo "## ops rank recompute ($(date -u +%Y-%m-%d))"
 echo
 echo "\`bench/rank_bench.sh $SMALL $BIG\`: top $TOP by \`(likes - 1) / (hours + 2) ^ 1.5\` over N published"
@@ -163,7 +120,7 @@ echo "batch's like counts in one query, bounded heap, atomic publish, under the 
 echo "same top $TOP by ONE SQL query in the same database (join + score + sort inside the server), with"
 echo "the planner's plan and with a forced full-scan plan. Median of $REPEAT runs; all three top-$TOP"
 echo "lists checked identical."
-echo "Machine: $(nproc) cores; load average before: $(cut -d' ' -f1-3 /proc/loadavg)."
+echo "Machine: $(nproc) cores; load average before: $(loadavg)."
 echo
 echo "| engine | articles | webookctl | one SQL query, planner's plan | one SQL query, full-scan plan | ratio to the faster (target ≤ 2×) | webookctl peak RSS |"
 echo "|---|---|---|---|---|---|---|"
@@ -184,11 +141,9 @@ for engine in $ENGINES; do
     done
 done
 echo
-echo "Load average after: $(cut -d' ' -f1-3 /proc/loadavg)."
+echo "Load average after: $(loadavg)."
 
 # The scratch databases hold ~1 GB at 1M articles; WEBOOK_BENCH_KEEP=1 keeps them.
 if [ "${WEBOOK_BENCH_KEEP:-0}" != 1 ]; then
-    for engine in $ENGINES; do
-        if [ "$engine" = mysql ]; then my_root -e "DROP DATABASE IF EXISTS $DB"; else pg_root -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)"; fi
-    done
+    for engine in $ENGINES; do drop_database "$engine"; done
 fi

@@ -26,11 +26,10 @@
 # After the timings at BIG, the platform entry of every 1000th reward is
 # deleted and the run is timed again: 1,000 mismatches found (and re-read).
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${WEBOOK_BUILD_DIR:-$ROOT/build}
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "$0")/lib.sh"
 SMALL=${1:-250000}
 BIG=${2:-1000000}
-REPEAT=${WEBOOK_BENCH_REPEAT:-3}
 ENGINES=${WEBOOK_BENCH_ENGINES:-"mysql postgres"}
 BASE='2026-11-01 00:00:00'
 BASE_MS=215654400000  # BASE in milliseconds since 2020-01-01, the snowflake epoch
@@ -39,60 +38,13 @@ TO='2026-11-03 00:00:00'
 cd "$ROOT"
 
 # Only the benchmark needs GNU time (peak RSS).
-if ! dpkg-query -W -f='${Status}' time 2>/dev/null | grep -q "install ok installed"; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends time >/dev/null
-fi
-# shellcheck disable=SC1091
-source .run/services.env
-W="$BUILD/cli/webookctl"
-S="$BUILD/bench/webook-bench-stream"
-[ -x "$W" ] && [ -x "$S" ] || { echo "bench: $W or $S not built" >&2; exit 1; }
-PW=$WEBOOKCTL_PASSWORD
-MYSQL_PORT=${WEBOOK_MYSQL_PORT:-13306}
-PG_PORT=${WEBOOK_PG_PORT:-15432}
-DB=bench_reconcile
-my_root() { mariadb --no-defaults --socket="$WEBOOK_MYSQL_SOCKET" -uroot "$@"; }
-pg_root() { runuser -u postgres -- psql -h "$WEBOOK_PG_SOCKET_DIR" -p "$PG_PORT" -v ON_ERROR_STOP=1 -qAt "$@"; }
-my_sql() { mariadb --no-defaults -h127.0.0.1 -P"$MYSQL_PORT" -uwebook -p"$PW" -N "$DB" -e "$1"; }
-pg_sql() { PGPASSWORD=$PW psql -h 127.0.0.1 -p "$PG_PORT" -U webook -d "$DB" -v ON_ERROR_STOP=1 -qAt -c "$1"; }
-export WEBOOKCTL_LOG_LEVEL=warn
+ensure_packages time
+load_services_env
+require_built "$W" "$S"
+DB=bench_reconcile   # the scratch database of lib.sh's dsn, sql, label, fresh_database, drop_database
 
-dsn() { if [ "$1" = mysql ]; then echo "mysql://webook@127.0.0.1:$MYSQL_PORT/$DB"; else echo "postgres://webook@127.0.0.1:$PG_PORT/$DB"; fi; }
-sql() { if [ "$1" = mysql ]; then my_sql "$2"; else pg_sql "$2"; fi; }
-
-# Median wall seconds of REPEAT runs of a command (its output discarded).
-# reconcile exits 1 when it finds mismatches: pass `findings` first to
-# accept that as a result.
-median() {
-    local ok=0
-    [ "$1" = findings ] && { ok=1; shift; }
-    local times=()
-    for _ in $(seq 1 "$REPEAT"); do
-        local t0 t1 status=0
-        t0=$(date +%s.%N)
-        "$@" >/tmp/webook-reconcile-bench.out 2>&1 || status=$?
-        t1=$(date +%s.%N)
-        if [ "$status" -ne 0 ] && ! { [ "$ok" = 1 ] && [ "$status" = 1 ]; }; then
-            echo "bench: '$*' failed (exit $status):" >&2; tail -n 5 /tmp/webook-reconcile-bench.out >&2; exit 1
-        fi
-        times+=("$(echo "$t1 - $t0" | bc)")
-    done
-    printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (REPEAT + 1) / 2 ))p"
-}
-# Peak RSS in MB of one run of a program (its exit status is not the point).
-rss_mb() { { /usr/bin/time -f '%M' "$@" 2>&1 >/dev/null || true; } | tail -n1 | awk '{printf "%.1f", $1/1024}'; }
-ratio() { printf '%.2f' "$(echo "scale=4; $1 / $2" | bc)"; }
-fmt_s() { printf '%.2f s' "$1"; }
-
-fresh_database() {
-    if [ "$1" = mysql ]; then
-        my_root -e "DROP DATABASE IF EXISTS $DB; CREATE DATABASE $DB CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"
-    else
-        pg_root -d postgres -c "SET client_min_messages TO warning" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" \
-            -c "CREATE DATABASE $DB OWNER webook TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'"
-    fi
-    "$W" db init --dsn "$(dsn "$1")" >/dev/null
-    # The platform's account (id 1) and the authors' (uid u -> id u + 1).
+# The platform's account (id 1) and the authors' (uid u -> id u + 1), in a fresh_database.
+add_accounts() {
     if [ "$1" = mysql ]; then
         my_root "$DB" -e "INSERT INTO accounts (id, uid, type, balance, currency, ctime, utime)
             SELECT 1, 0, 2, 0, 'CNY', TIMESTAMP'$BASE', TIMESTAMP'$BASE'
@@ -178,8 +130,6 @@ check_clean() {
     echo "$out" | grep -q "\"rewards\":$n," || { echo "bench: $engine: reconcile did not read $n rewards: $out" >&2; exit 1; }
 }
 
-label() { if [ "$1" = mysql ]; then echo "MariaDB $(my_sql 'SELECT VERSION()' | cut -d- -f1)"; else echo "PostgreSQL $(pg_sql 'SHOW server_version' | cut -d' ' -f1)"; fi; }
-
 echo "## ops reconcile ($(date -u +%Y-%m-%d))"
 echo
 echo "\`bench/reconcile_bench.sh $SMALL $BIG\`: every reward of a 24-hour window (N rewards, N payments,"
@@ -190,12 +140,13 @@ echo "reporting, then the outbox check. Stream limit: the same three queries (fr
 echo "once through the same database layer by three \`webook-bench-stream --query\` processes, nothing"
 echo "merged or checked. Median of $REPEAT runs; every timed run exited 0 (clean), and one JSON run per"
 echo "size was checked to have read N rewards."
-echo "Machine: $(nproc) cores; load average before: $(cut -d' ' -f1-3 /proc/loadavg) (\`uptime\`: $(uptime | sed 's/.*up/up/'))."
+echo "Machine: $(nproc) cores; load average before: $(loadavg) (\`uptime\`: $(uptime | sed 's/.*up/up/'))."
 echo
 echo "| engine | rewards | webookctl ops reconcile | stream limit (3 queries at once) | ratio (target ≤ 1.5×) | webookctl peak RSS | stream read peak RSS (entries) |"
 echo "|---|---|---|---|---|---|---|"
 for engine in $ENGINES; do
     fresh_database "$engine"
+    add_accounts "$engine"
     mapfile -t QUERIES < <("$S" --reconcile-sql "$(dsn "$engine")" "$FROM" "$TO")
     loaded=0
     for n in $SMALL $BIG; do
@@ -204,8 +155,8 @@ for engine in $ENGINES; do
         check_clean "$engine" "$n"   # also warms the caches
         t_tool=$(median reconcile "$engine")
         t_limit=$(median stream_limit "$engine")
-        rss=$(rss_mb "$W" ops reconcile --dsn "$(dsn "$engine")" --from "$FROM" --to "$TO")
-        rss_stream=$(rss_mb "$S" --query "$(dsn "$engine")" "${QUERIES[2]}")
+        rss=$(rss_mb anystatus "$W" ops reconcile --dsn "$(dsn "$engine")" --from "$FROM" --to "$TO")
+        rss_stream=$(rss_mb anystatus "$S" --query "$(dsn "$engine")" "${QUERIES[2]}")
         echo "| $(label "$engine") | $n | $(fmt_s "$t_tool") | $(fmt_s "$t_limit") | $(ratio "$t_tool" "$t_limit")× | $rss MB | $rss_stream MB |"
     done
     # 1,000 spread mismatches: the platform entry of every 1000th reward gone.
@@ -213,15 +164,13 @@ for engine in $ENGINES; do
     if [ "$engine" = mysql ]; then div=DIV; else div=/; fi
     sql "$engine" "DELETE FROM account_activities WHERE uid = 0 AND MOD(biz_id $div 4194304 - $BASE_MS, 86 * $step) = 0" >/dev/null
     found=$(reconcile "$engine" --output json | tail -n1 | sed -n 's/.*"payment_success_ledger_missing":\([0-9]*\).*/\1/p' || true)
-    t_diff=$(median findings reconcile "$engine")
+    t_diff=$(median findings reconcile "$engine")   # exit 1 (mismatches found) is the result
     echo "| $(label "$engine"), $found mismatches spread | $BIG | $(fmt_s "$t_diff") | $(fmt_s "$t_limit") (clean data) | $(ratio "$t_diff" "$t_limit")× | | |"
 done
 echo
-echo "Load average after: $(cut -d' ' -f1-3 /proc/loadavg)."
+echo "Load average after: $(loadavg)."
 
 # The scratch databases hold ~1 GB at 1M rewards; WEBOOK_BENCH_KEEP=1 keeps them.
 if [ "${WEBOOK_BENCH_KEEP:-0}" != 1 ]; then
-    for engine in $ENGINES; do
-        if [ "$engine" = mysql ]; then my_root -e "DROP DATABASE IF EXISTS $DB"; else pg_root -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)"; fi
-    done
+    for engine in $ENGINES; do drop_database "$engine"; done
 fi

@@ -5,20 +5,15 @@
 #
 # usage: bench/simulate_bench.sh [SECONDS] [WRITERS]     (default 15 s, 8 writers)
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${WEBOOK_BUILD_DIR:-$ROOT/build}
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "$0")/lib.sh"
 SECONDS_PER_MODE=${1:-15}
 WRITERS=${2:-8}
 cd "$ROOT"
-[ -n "${WEBOOK_BENCH_NO_BUILD:-}" ] || scripts/build.sh >/dev/null
-scripts/services.sh start 2>/dev/null
-# shellcheck disable=SC1091
-source .run/services.env
-W="$BUILD/cli/webookctl"
-export WEBOOKCTL_LOG_LEVEL=warn
-mariadb --no-defaults --socket="$WEBOOK_MYSQL_SOCKET" -uroot -e "DROP DATABASE IF EXISTS simbench; CREATE DATABASE simbench"
-runuser -u postgres -- psql -h "$WEBOOK_PG_SOCKET_DIR" -p "${WEBOOK_PG_PORT:-15432}" -qAt -d postgres \
-    -c "DROP DATABASE IF EXISTS simbench" -c "CREATE DATABASE simbench OWNER webook" >/dev/null
+build_and_start
+load_services_env
+my_root -e "DROP DATABASE IF EXISTS simbench; CREATE DATABASE simbench"
+pg_root -d postgres -c "DROP DATABASE IF EXISTS simbench" -c "CREATE DATABASE simbench OWNER webook" >/dev/null
 export WEBOOKCTL_SOURCE_DSN=${WEBOOK_MYSQL_DSN%/*}/simbench
 export WEBOOKCTL_TARGET_DSN=${WEBOOK_PG_DSN%/*}/simbench
 "$W" db init >/dev/null
@@ -35,7 +30,7 @@ single=$(run)
 "$W" migrate mode set src_first >/dev/null
 double=$(run)
 
-echo "# simulate: double-write cost, $(date -u +%Y-%m-%d), $WRITERS writers, ${SECONDS_PER_MODE}s per mode, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# simulate: double-write cost, $(date -u +%Y-%m-%d), $WRITERS writers, ${SECONDS_PER_MODE}s per mode, load $(loadavg)"
 echo
 echo "| mode | ops/s | mean ms | p50 ms | p95 ms | p99 ms | failed | second-side failures |"
 echo "|---|---|---|---|---|---|---|---|"
@@ -48,4 +43,4 @@ done
 m1=$(echo "$single" | lat mean); m2=$(echo "$double" | lat mean)
 p1=$(echo "$single" | lat p50); p2=$(echo "$double" | lat p50)
 echo
-echo "src_first / src_only latency: mean $(echo "scale=2; $m2 / $m1" | bc)×, p50 $(echo "scale=2; $p2 / $p1" | bc)× (target ≤ 2.2×)"
+echo "src_first / src_only latency: mean $(ratio "$m2" "$m1")×, p50 $(ratio "$p2" "$p1")× (target ≤ 2.2×)"
