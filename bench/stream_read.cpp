@@ -18,11 +18,11 @@
 #include <cstdlib>
 #include <string>
 
-#include "core/db.h"
-#include "core/dialect.h"
-#include "core/error.h"
-#include "core/reconcile.h"
-#include "core/table_plan.h"
+#include "core/base/error.h"
+#include "core/db/db.h"
+#include "core/db/dialect.h"
+#include "core/migration/table_plan.h"
+#include "platform/reconcile.h"
 #include "validate/checksum.h"
 
 int main(int argc, char** argv) {

@@ -9,8 +9,8 @@
 
 #include "cli/cli.h"
 #include "cli/platform.h"
-#include "core/article.h"
-#include "core/error.h"
+#include "core/base/error.h"
+#include "platform/article.h"
 
 namespace webook::cli {
 namespace {

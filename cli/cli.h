@@ -15,8 +15,10 @@
 
 #include <CLI/CLI.hpp>
 
-#include "core/config.h"
-#include "core/throttle.h"
+#include "core/base/duration.h"
+#include "core/base/error.h"
+#include "core/migration/config.h"
+#include "core/migration/throttle.h"
 
 namespace webook::cli {
 
@@ -60,10 +62,35 @@ void add_ops_dsn_option(CLI::App* cmd, std::string& dsn);
 // Error(Code::usage) when there is none.
 Dsn ops_dsn(const Context& ctx, const std::string& flag);
 
-// A span of time with a unit: "7d", "36h", "90m", "3600s", "500ms". A bare
-// number is refused, since "7" could mean days or seconds. Throws
-// Error(Code::usage) naming `what` (the flag).
-std::chrono::microseconds parse_span(const std::string& text, std::string_view what);
+// A duration flag bound straight into a std::chrono field of the library's
+// options: parsed with parse_duration (core/base/duration.h: a unit is
+// required), and the field's current value -- the library's default -- shown
+// in --help as "(default: 30s)". A value the field cannot hold exactly ("1.5s"
+// for whole seconds) is refused. Errors are usage errors naming the flag.
+template <typename Rep, typename Period>
+CLI::Option* add_duration_option(CLI::App* cmd, const std::string& name, std::chrono::duration<Rep, Period>& field,
+                                 const std::string& help) {
+    using Field = std::chrono::duration<Rep, Period>;
+    const std::string flag = name.substr(0, name.find(','));
+    auto* option = cmd->add_option_function<std::string>(
+        name,
+        [&field, flag](const std::string& text) {
+            try {
+                const std::chrono::microseconds d = parse_duration(text, flag);
+                const Field value = std::chrono::duration_cast<Field>(d);
+                if (std::chrono::duration_cast<std::chrono::microseconds>(value) != d)
+                    throw CLI::ValidationError(
+                        flag + " '" + text + "' must be a multiple of " +
+                        format_duration(std::chrono::duration_cast<std::chrono::microseconds>(Field(1))));
+                field = value;
+            } catch (const Error& e) {
+                throw CLI::ValidationError(e.what());
+            }
+        },
+        help + " (default: " + format_duration(std::chrono::duration_cast<std::chrono::microseconds>(field)) + ")");
+    option->type_name("DURATION");
+    return option;
+}
 
 // --source/--target/--table, shared by migrate, validate and fix.
 struct SideOptions {

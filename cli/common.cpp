@@ -4,8 +4,8 @@
 #include <fmt/format.h>
 
 #include "cli/cli.h"
-#include "core/db.h"
-#include "core/error.h"
+#include "core/base/error.h"
+#include "core/db/db.h"
 
 namespace webook::cli {
 
@@ -69,17 +69,6 @@ Dsn ops_dsn(const Context& ctx, const std::string& flag) {
     if (!flag.empty()) db.dsn = flag;
     if (db.dsn.empty()) throw Error(Code::usage, "no database: pass --dsn or set WEBOOKCTL_SOURCE_DSN or [source] dsn");
     return database_dsn(db, DsnRole::source, "source");
-}
-
-std::chrono::microseconds parse_span(const std::string& text, std::string_view what) {
-    if (text.empty() || std::isdigit(static_cast<unsigned char>(text.back())))
-        throw Error(Code::usage, fmt::format("{} '{}' needs a unit, e.g. 7d, 36h, 90m or 30s", what, text));
-    if (text.size() > 1 && text.back() == 'd' && std::isdigit(static_cast<unsigned char>(text[text.size() - 2]))) {
-        // parse_duration reads the bare number as seconds: scale seconds to days.
-        std::chrono::milliseconds days = parse_duration(text.substr(0, text.size() - 1), what);
-        return std::chrono::duration_cast<std::chrono::microseconds>(days * 86'400);
-    }
-    return std::chrono::duration_cast<std::chrono::microseconds>(parse_duration(text, what));
 }
 
 }  // namespace webook::cli

@@ -3,11 +3,11 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
-#include "core/db.h"
-#include "core/error.h"
-#include "core/schema.h"
-#include "core/seed.h"
+#include "core/base/error.h"
+#include "core/db/db.h"
 #include "migrate/mode_control.h"
+#include "platform/schema.h"
+#include "platform/seed.h"
 
 namespace webook::cli {
 namespace {

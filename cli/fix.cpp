@@ -3,10 +3,10 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
-#include "core/db.h"
-#include "core/error.h"
-#include "core/event_sink.h"
-#include "core/kafka.h"
+#include "core/base/error.h"
+#include "core/db/db.h"
+#include "core/messaging/kafka.h"
+#include "core/migration/event_sink.h"
 #include "fixers/event_input.h"
 #include "fixers/fixer.h"
 
@@ -20,22 +20,17 @@ struct FixArgs {
     std::string dead_letter;
     bool dry_run = false;
     bool until_idle = false;
-    std::string batch_wait = "1s";
-    std::string lock_wait = "1s";
-    std::string session_timeout = "10s";
     FixOptions options;
+    ConsumerSettings consumer;  // its session_timeout from --session-timeout
 };
 
 int run_fix(Context& ctx, FixArgs& a) {
     FixOptions options = a.options;
     options.dry_run = a.dry_run ? DryRun::yes : DryRun::no;
     options.until_idle = a.until_idle ? UntilIdle::yes : UntilIdle::no;
-    options.batch_wait = parse_duration(a.batch_wait, "--batch-wait");
-    options.lock_wait = parse_duration(a.lock_wait, "--lock-wait");
     options.validate();
-    ConsumerSettings consumer;
+    ConsumerSettings consumer = a.consumer;
     consumer.group = a.group;
-    consumer.session_timeout = parse_duration(a.session_timeout, "--session-timeout");
     consumer.heartbeat_interval = heartbeat_for(consumer.session_timeout);
 
     // Tables: --table / [[tables]] when given; otherwise any table both sides have.
@@ -102,11 +97,11 @@ void register_fix(CLI::App& app, Context& ctx) {
     cmd->add_flag("--dry-run", a->dry_run, "print what would be written; write nothing, commit no offsets");
     cmd->add_flag("--until-idle", a->until_idle, "exit once every event available has been handled");
     cmd->add_option("--batch-size", a->options.batch_size, "events per batch and transaction (default: 500)");
-    cmd->add_option("--batch-wait", a->batch_wait, "longest wait for a batch to fill (default: 1s)");
-    cmd->add_option("--lock-wait", a->lock_wait,
-                    "longest wait for a row lock before the fixer backs off and retries, so a user's "
-                    "double-write is never held up longer (default: 1s)");
-    cmd->add_option("--session-timeout", a->session_timeout, "Kafka consumer session timeout (default: 10s)");
+    add_duration_option(cmd, "--batch-wait", a->options.batch_wait, "longest wait for a batch to fill");
+    add_duration_option(cmd, "--lock-wait", a->options.lock_wait,
+                        "longest wait for a row lock before the fixer backs off and retries, so a user's "
+                        "double-write is never held up longer");
+    add_duration_option(cmd, "--session-timeout", a->consumer.session_timeout, "Kafka consumer session timeout");
     example(cmd,
             "webookctl fix --from kafka://kafka:9092/webook_inconsistencies --group webook-fixers "
             "--source mysql://webook@db1:3306/webook --target postgres://webook@db2:5432/webook");

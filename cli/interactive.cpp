@@ -4,8 +4,8 @@
 
 #include "cli/cli.h"
 #include "cli/platform.h"
-#include "core/error.h"
-#include "core/interactive.h"
+#include "core/base/error.h"
+#include "platform/interactive.h"
 
 namespace webook::cli {
 namespace {

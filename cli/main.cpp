@@ -4,10 +4,10 @@
 #include <iostream>
 
 #include "cli/cli.h"
-#include "core/error.h"
-#include "core/interrupt.h"
-#include "core/log.h"
-#include "core/secrets.h"
+#include "core/base/error.h"
+#include "core/base/interrupt.h"
+#include "core/base/log.h"
+#include "core/base/secrets.h"
 
 namespace webook::cli {
 

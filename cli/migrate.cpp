@@ -8,13 +8,13 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
-#include "core/checkpoint.h"
-#include "core/db.h"
-#include "core/error.h"
-#include "core/kafka.h"
-#include "core/log.h"
-#include "core/migration_mode.h"
-#include "core/progress.h"
+#include "core/base/error.h"
+#include "core/base/log.h"
+#include "core/base/progress.h"
+#include "core/db/db.h"
+#include "core/messaging/kafka.h"
+#include "core/migration/checkpoint.h"
+#include "core/migration/migration_mode.h"
 #include "migrate/copy.h"
 #include "migrate/double_write.h"
 #include "migrate/gates.h"
@@ -123,8 +123,8 @@ struct ModeArgs {
     std::string source;
     std::string target;
     std::string mode;
-    std::string lock_wait = "30s";
-    std::string max_age = "10m";
+    std::chrono::milliseconds lock_wait = SwitchRequest{}.lock_wait;
+    std::chrono::seconds max_age = SwitchRequest{}.max_age;
     bool dry_run = false;
     bool force = false;
     std::string reason;
@@ -193,8 +193,8 @@ int run_mode_get(Context& ctx, ModeArgs& a) {
 int run_mode_set(Context& ctx, ModeArgs& a) {
     SwitchRequest req;
     req.to = parse_mode(a.mode);
-    req.lock_wait = parse_duration(a.lock_wait, "--lock-wait");
-    req.max_age = std::chrono::duration_cast<std::chrono::seconds>(parse_duration(a.max_age, "--max-age"));
+    req.lock_wait = a.lock_wait;
+    req.max_age = a.max_age;
     req.dry_run = a.dry_run ? DryRun::yes : DryRun::no;
     if (a.force) req.force_reason = a.reason;
     req.who = who_am_i();
@@ -259,7 +259,7 @@ int run_status(Context& ctx, ModeArgs& a) {
         SwitchRequest req;
         req.to = static_cast<Mode>(to);
         req.dry_run = DryRun::yes;
-        req.max_age = std::chrono::duration_cast<std::chrono::seconds>(parse_duration(a.max_age, "--max-age"));
+        req.max_age = a.max_age;
         req.tables = ctx.config.tables;
         std::unique_ptr<Connection> source, target;
         if (req.to == Mode::src_first && s.mode == Mode::src_only) {
@@ -353,8 +353,8 @@ void register_migrate(CLI::App& app, Context& ctx) {
     set->add_option("MODE", m->mode, "src_only|src_first|dst_first|dst_only")->required();
     set->add_option("--source", m->source, "source DSN; the control table lives there unless [control] dsn is set");
     set->add_option("--target", m->target, "target DSN (the src_first gate checks its unique indexes)");
-    set->add_option("--lock-wait", m->lock_wait, "how long to wait for writers in flight (default: 30s)");
-    set->add_option("--max-age", m->max_age, "the newest clean incremental pass a gate accepts (default: 10m)");
+    add_duration_option(set, "--lock-wait", m->lock_wait, "how long to wait for writers in flight");
+    add_duration_option(set, "--max-age", m->max_age, "the newest clean incremental pass a gate accepts");
     set->add_flag("--dry-run", m->dry_run, "print the gate's verdict; change nothing (exit 0 ready, 2 refused)");
     auto* force = set->add_flag("--force", m->force, "switch even though the gate is not met (needs --reason)");
     auto* reason = set->add_option("--reason", m->reason, "why the gate is overridden; recorded with who and when");
@@ -393,7 +393,7 @@ void register_migrate(CLI::App& app, Context& ctx) {
                                                "switches, second-side failures");
     status->add_option("--source", m->source, "source DSN; the control table lives there unless [control] dsn is set");
     status->add_option("--target", m->target, "target DSN (the src_first gate checks its unique indexes)");
-    status->add_option("--max-age", m->max_age, "the newest clean incremental pass a gate accepts (default: 10m)");
+    add_duration_option(status, "--max-age", m->max_age, "the newest clean incremental pass a gate accepts");
     example(status, "webookctl migrate status --output json");
     bind_action(status, ctx, m, run_status);
 }

@@ -13,10 +13,10 @@
 
 #include "cli/cli.h"
 #include "cli/platform.h"
-#include "core/db.h"
-#include "core/error.h"
-#include "core/job_lease.h"
-#include "core/ranking.h"
+#include "core/base/error.h"
+#include "core/db/db.h"
+#include "platform/job_lease.h"
+#include "platform/ranking.h"
 
 namespace webook::cli {
 namespace {
@@ -34,9 +34,7 @@ std::string utc(std::int64_t micros) {
 struct RankArgs {
     std::string dsn;
     PlatformTarget where;  // recompute
-    std::string window = "7d";
-    std::string lease = "60s";
-    std::string now;  // --now; default: the database's clock
+    std::string now;       // --now; default: the database's clock
     RankJobOptions job;
     std::size_t limit = 0;  // show: 0 = the whole ranking
 };
@@ -53,8 +51,6 @@ nlohmann::ordered_json item_json(const RankedArticle& a) {
 
 int run_rank_recompute(Context& ctx, RankArgs& a) {
     RankJobOptions options = a.job;
-    options.rank.window = parse_span(a.window, "--window");
-    options.lease = std::chrono::duration_cast<std::chrono::microseconds>(parse_duration(a.lease, "--lease"));
     if (!a.now.empty()) {
         try {
             options.rank.now_micros = Value::parse(ValueKind::datetime, a.now).micros();
@@ -102,8 +98,8 @@ int run_rank_recompute(Context& ctx, RankArgs& a) {
         print_line(
             fmt::format("hot ranking version {} published: top {} of {} articles published in the last {} "
                         "(gravity {}), scored in {:.2f}s",
-                        c.ranking.version, c.ranking.items.size(), c.stats.articles, a.window, options.rank.gravity,
-                        c.stats.seconds));
+                        c.ranking.version, c.ranking.items.size(), c.stats.articles,
+                        format_duration(options.rank.window), options.rank.gravity, c.stats.seconds));
     }
     return k_exit_ok;
 }
@@ -149,13 +145,13 @@ void register_rank(CLI::App& ops, Context& ctx) {
     add_ops_options(recompute, a->where);
     recompute->add_option("--gravity", a->job.rank.gravity,
                           "score = (likes - 1) / (hours since publish + 2) ^ gravity (default: 1.5)");
-    recompute->add_option("--window", a->window,
-                          "rank articles published within this long, e.g. 7d, 36h (default: 7d)");
+    add_duration_option(recompute, "--window", a->job.rank.window,
+                        "rank articles published within this long, e.g. 7d, 36h");
     recompute->add_option("--top", a->job.rank.top, "how many articles the ranking keeps (default: 100)");
     recompute->add_option("--batch-size", a->job.rank.batch_size,
                           "articles read per batch and per like-count query (default: 2000)");
-    recompute->add_option("--lease", a->lease,
-                          "how long the job lease lasts unless renewed; renewed every third of it (default: 60s)");
+    add_duration_option(recompute, "--lease", a->job.lease,
+                        "how long the job lease lasts unless renewed; renewed every third of it");
     recompute->add_option("--owner", a->job.owner, "this host's name in the lease (default: hostname:pid)");
     recompute->add_option("--now", a->now,
                           "score as of this UTC time, e.g. '2026-11-01 00:00:00' (default: the database's clock)");

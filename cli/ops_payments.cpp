@@ -6,14 +6,14 @@
 
 #include "cli/cli.h"
 #include "cli/platform.h"
-#include "core/db.h"
-#include "core/error.h"
-#include "core/event_sink.h"
-#include "core/kafka.h"
-#include "core/ledger.h"
-#include "core/outbox.h"
-#include "core/payment_consumer.h"
-#include "core/rewards.h"
+#include "core/base/error.h"
+#include "core/db/db.h"
+#include "core/messaging/kafka.h"
+#include "core/migration/event_sink.h"
+#include "platform/ledger.h"
+#include "platform/outbox.h"
+#include "platform/payment_consumer.h"
+#include "platform/rewards.h"
 
 namespace webook::cli {
 namespace {
@@ -26,20 +26,12 @@ struct RelayArgs {
     std::string brokers;
     bool until_idle = false;
     bool dry_run = false;
-    std::string backoff = "1s";
-    std::string max_backoff = "10m";
-    std::string flush_timeout = "30s";
-    std::string idle_wait = "1s";
     RelayOptions options;
 };
 
 int run_relay(Context& ctx, RelayArgs& a) {
     RelayOptions options = a.options;
     options.until_idle = a.until_idle ? UntilIdle::yes : UntilIdle::no;
-    options.backoff = parse_duration(a.backoff, "--backoff");
-    options.max_backoff = parse_duration(a.max_backoff, "--max-backoff");
-    options.flush_timeout = parse_duration(a.flush_timeout, "--flush-timeout");
-    options.idle_wait = parse_duration(a.idle_wait, "--idle-wait");
     options.validate();
     if (a.to.empty() == a.brokers.empty())
         throw Error(Code::usage, "pass exactly one of --to kafka://host:port/topic and --brokers host:port");
@@ -112,11 +104,11 @@ void register_outbox(CLI::App& ops, Context& ctx) {
     relay->add_flag("--dry-run", a->dry_run, "list the rows due now; publish and mark nothing");
     relay->add_option("--max-attempts", a->options.max_attempts, "failed attempts before a row is dead (default: 10)");
     relay->add_option("--batch-size", a->options.batch_size, "rows per batch (default: 500)");
-    relay->add_option("--backoff", a->backoff, "delay before the first retry, doubled each time (default: 1s)");
-    relay->add_option("--max-backoff", a->max_backoff, "longest delay between retries (default: 10m)");
-    relay->add_option("--flush-timeout", a->flush_timeout,
-                      "how long a batch may take to be acknowledged (default: 30s)");
-    relay->add_option("--idle-wait", a->idle_wait, "without --until-idle: poll interval while idle (default: 1s)");
+    add_duration_option(relay, "--backoff", a->options.backoff, "delay before the first retry, doubled each time");
+    add_duration_option(relay, "--max-backoff", a->options.max_backoff, "longest delay between retries");
+    add_duration_option(relay, "--flush-timeout", a->options.flush_timeout,
+                        "how long a batch may take to be acknowledged");
+    add_duration_option(relay, "--idle-wait", a->options.idle_wait, "without --until-idle: poll interval while idle");
     example(relay, "webookctl ops outbox relay --to kafka://127.0.0.1:9092/payment_events --until-idle");
     bind_action(relay, ctx, a, run_relay);
 }
@@ -130,20 +122,17 @@ struct ConsumeArgs {
     std::string dead_letter;
     bool until_idle = false;
     bool dry_run = false;
-    std::string batch_wait = "1s";
-    std::string session_timeout = "10s";
     PaymentConsumerOptions options;
+    ConsumerOptions consumer;  // its session_timeout from --session-timeout
 };
 
 int run_consume(Context& ctx, ConsumeArgs& a) {
     PaymentConsumerOptions options = a.options;
     options.until_idle = a.until_idle ? UntilIdle::yes : UntilIdle::no;
-    options.mode = a.dry_run ? ConsumeMode::preview : ConsumeMode::settle;
-    options.batch_wait = parse_duration(a.batch_wait, "--batch-wait");
+    options.dry_run = a.dry_run ? DryRun::yes : DryRun::no;
     options.validate();
-    ConsumerOptions consumer;
+    ConsumerOptions consumer = a.consumer;
     consumer.client_id = "webookctl-payments";
-    consumer.session_timeout = parse_duration(a.session_timeout, "--session-timeout");
     consumer.heartbeat_interval = heartbeat_for(consumer.session_timeout);
     consumer.validate();
 
@@ -231,8 +220,8 @@ void register_payments(CLI::App& ops, Context& ctx) {
                       "print what each event would do; write nothing, dead-letter nothing, commit no offsets");
     consume->add_option("--batch-size", a->options.batch_size,
                         "events per batch between offset commits (default: 100)");
-    consume->add_option("--batch-wait", a->batch_wait, "longest wait for a batch to fill (default: 1s)");
-    consume->add_option("--session-timeout", a->session_timeout, "Kafka consumer session timeout (default: 10s)");
+    add_duration_option(consume, "--batch-wait", a->options.batch_wait, "longest wait for a batch to fill");
+    add_duration_option(consume, "--session-timeout", a->consumer.session_timeout, "Kafka consumer session timeout");
     example(consume,
             "webookctl ops payments consume --from kafka://127.0.0.1:9092/payment_events --group "
             "rewards "

@@ -1,5 +1,5 @@
 // webookctl ops reconcile: rewards, payments and the ledger compared over a
-// time window (core/reconcile.h says what is compared and what --fix does).
+// time window (platform/reconcile.h says what is compared and what --fix does).
 //
 // Registered on the `ops` group by register_ops() (cli/ops.cpp). Each
 // mismatch is printed as soon as it is known (text, or one JSON object per
@@ -12,12 +12,12 @@
 
 #include "cli/cli.h"
 #include "cli/platform.h"
-#include "core/db.h"
-#include "core/error.h"
-#include "core/metrics.h"
-#include "core/progress.h"
-#include "core/reconcile.h"
-#include "core/value.h"
+#include "core/base/error.h"
+#include "core/base/metrics.h"
+#include "core/base/progress.h"
+#include "core/db/db.h"
+#include "core/db/value.h"
+#include "platform/reconcile.h"
 
 namespace webook::cli {
 namespace {
@@ -26,8 +26,6 @@ struct ReconcileArgs {
     PlatformTarget where;
     std::string from;  // required
     std::string to;    // default: now
-    std::string grace = "5m";
-    std::string pending_older_than = "10m";
     std::string metrics_file;
     bool fix = false;
     bool dry_run = false;
@@ -44,7 +42,7 @@ std::int64_t parse_edge(const std::string& text, std::string_view what, std::int
     }
     if (!text.empty() && std::isalpha(static_cast<unsigned char>(text.back()))) {
         try {
-            return now - parse_span(text, what).count();
+            return now - parse_duration(text, what).count();
         } catch (const Error&) {
             // Neither: said below.
         }
@@ -54,11 +52,11 @@ std::int64_t parse_edge(const std::string& text, std::string_view what, std::int
                                          what, text));
 }
 
-std::string_view fix_mode_name(FixMode m) {
-    switch (m) {
+std::string_view fix_mode_name(const ReconcileOptions& o) {
+    if (o.fix == FixMode::repair && o.dry_run == DryRun::yes) return "dry_run";
+    switch (o.fix) {
     case FixMode::report: return "off";
     case FixMode::repair: return "on";
-    case FixMode::preview: return "dry_run";
     }
     return "unknown";
 }
@@ -112,7 +110,7 @@ void print_summary(const Context& ctx, const ReconcileOptions& o, const Reconcil
                                    {"would_repair", r.would_repair},
                                    {"repaired", r.repaired},
                                    {"skipped", r.skipped},
-                                   {"fix", fix_mode_name(o.fix)},
+                                   {"fix", fix_mode_name(o)},
                                    {"seconds", r.seconds}}
                 .dump());
         return;
@@ -141,7 +139,7 @@ void print_summary(const Context& ctx, const ReconcileOptions& o, const Reconcil
 
 void write_metrics(const std::string& path, const ReconcileReport& r) {
     MetricsFile m;
-    const auto now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const double now = static_cast<double>(system_micros()) / 1e6;
     for (Category c : all_categories())
         m.gauge("webookctl_reconcile_mismatches", "Mismatches found in the last run, by category",
                 {{"category", std::string(category_name(c))}}, static_cast<double>(r.count(c)));
@@ -160,12 +158,11 @@ void write_metrics(const std::string& path, const ReconcileReport& r) {
 int run_reconcile(Context& ctx, ReconcileArgs& a) {
     // Everything the flags say is checked before any connection is made.
     ReconcileOptions options = a.options;
-    const std::int64_t now = options.clock();
+    const std::int64_t now = options.clock->wall_micros();
     options.to_micros = a.to.empty() ? now : parse_edge(a.to, "--to", now);
     options.from_micros = parse_edge(a.from, "--from", now);
-    options.grace = parse_span(a.grace, "--grace");
-    options.pending_older_than = parse_span(a.pending_older_than, "--pending-older-than");
-    options.fix = !a.fix ? FixMode::report : (a.dry_run ? FixMode::preview : FixMode::repair);
+    options.fix = a.fix ? FixMode::repair : FixMode::report;
+    options.dry_run = a.dry_run ? DryRun::yes : DryRun::no;
     options.validate();
     // During a migration: read the authoritative side, repair through the
     // double-write connection.
@@ -200,11 +197,10 @@ void register_ops_reconcile(CLI::App* ops, Context& ctx) {
                     "span back from now (24h, 7d); rewards are picked by their snowflake id's time")
         ->required();
     cmd->add_option("--to", a->to, "the window's end, exclusive, in the same forms (default: now)");
-    cmd->add_option("--grace", a->grace,
-                    "a payment that became final less than this long ago is in flight, not lost "
-                    "(default: 5m)");
-    cmd->add_option("--pending-older-than", a->pending_older_than,
-                    "report outbox rows pending longer than this (default: 10m)");
+    add_duration_option(cmd, "--grace", a->options.grace,
+                        "a payment that became final less than this long ago is in flight, not lost");
+    add_duration_option(cmd, "--pending-older-than", a->options.pending_older_than,
+                        "report outbox rows pending longer than this");
     auto* fix = cmd->add_flag("--fix", a->fix,
                               "repair what is safely repairable: re-publish lost payment events "
                               "(the relay and the consumer settle them), book missing ledger "

@@ -5,8 +5,8 @@
 
 #include <fmt/format.h>
 
-#include "core/error.h"
-#include "core/value.h"
+#include "core/base/error.h"
+#include "core/db/value.h"
 
 namespace webook::cli {
 

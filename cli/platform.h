@@ -14,7 +14,7 @@
 #include <string>
 
 #include "cli/cli.h"
-#include "core/db.h"
+#include "core/db/db.h"
 #include "migrate/double_write.h"
 
 namespace webook::cli {

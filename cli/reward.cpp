@@ -4,8 +4,8 @@
 
 #include "cli/cli.h"
 #include "cli/platform.h"
-#include "core/error.h"
-#include "core/rewards.h"
+#include "core/base/error.h"
+#include "platform/rewards.h"
 
 namespace webook::cli {
 namespace {

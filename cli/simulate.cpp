@@ -4,7 +4,7 @@
 
 #include "cli/cli.h"
 #include "cli/platform.h"
-#include "core/error.h"
+#include "core/base/error.h"
 #include "migrate/simulate.h"
 
 namespace webook::cli {
@@ -12,13 +12,11 @@ namespace {
 
 struct SimulateArgs {
     PlatformTarget target;
-    std::string duration = "10s";
     SimulateOptions options;
 };
 
 int run_simulate(Context& ctx, SimulateArgs& a) {
     SimulateOptions options = a.options;
-    options.duration = parse_duration(a.duration, "--duration");
     options.validate();
     DoubleWriteCounters counters;
     ConnectionFactory factory = platform_factory(ctx, a.target, counters);
@@ -59,7 +57,7 @@ void register_simulate(CLI::App& app, Context& ctx) {
                                        "benchmark of double-writing)");
     add_platform_options(cmd, a->target);
     cmd->add_option("--writers", a->options.writers, "concurrent writers, each with its own connection (default: 8)");
-    cmd->add_option("--duration", a->duration, "how long to run (default: 10s); SIGINT/SIGTERM stop it early");
+    add_duration_option(cmd, "--duration", a->options.duration, "how long to run; SIGINT/SIGTERM stop it early");
     cmd->add_option("--seed", a->options.seed, "random seed: the same seed repeats the operation mix (default: 1)");
     cmd->add_option("--users", a->options.users, "readers' uids are 1..N (default: 1000)");
     cmd->footer(

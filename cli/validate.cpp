@@ -5,15 +5,15 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
-#include "core/checkpoint.h"
-#include "core/db.h"
-#include "core/error.h"
-#include "core/event_sink.h"
-#include "core/interrupt.h"
-#include "core/log.h"
-#include "core/metrics.h"
-#include "core/migration_mode.h"
-#include "core/progress.h"
+#include "core/base/error.h"
+#include "core/base/interrupt.h"
+#include "core/base/log.h"
+#include "core/base/metrics.h"
+#include "core/base/progress.h"
+#include "core/db/db.h"
+#include "core/migration/checkpoint.h"
+#include "core/migration/event_sink.h"
+#include "core/migration/migration_mode.h"
 #include "validate/pass.h"
 
 namespace webook::cli {
@@ -29,9 +29,7 @@ struct ValidateArgs {
     std::string metrics_file;
     std::string since;
     bool follow = false;
-    std::string interval = "30s";
-    std::string recheck_after = "0s";
-    std::string overlap = "5s";
+    std::chrono::microseconds interval = k_follow_interval;
     std::string shard;
     ValidateOptions options;
 };
@@ -75,7 +73,7 @@ std::string table_text(const TableReport& r) {
 
 void write_metrics(const std::string& path, const std::vector<TableReport>& reports, const std::string& kind) {
     MetricsFile m;
-    const auto now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const double now = static_cast<double>(system_micros()) / 1e6;
     for (const auto& r : reports) {
         std::map<std::string, std::string> l{{"table", r.table}, {"validator", kind}};
         m.gauge("webookctl_validate_rows_compared", "Rows read from the base side in the last run", l,
@@ -98,10 +96,7 @@ int run_validate(Context& ctx, ValidateArgs& a) {
     ValidateOptions options = a.options;
     options.checksum = a.checksum ? ChecksumMode::on : ChecksumMode::off;
     if (!a.shard.empty()) options.shard = Shard::parse(a.shard);
-    options.recheck_after = parse_duration(a.recheck_after, "--recheck-after");
-    options.overlap = std::chrono::duration_cast<std::chrono::seconds>(parse_duration(a.overlap, "--overlap"));
     if (!a.since.empty()) options.since = a.since;
-    const auto interval = parse_duration(a.interval, "--interval");
     options.validate();
     const auto tables = selected_tables(ctx, a.sides.tables);
 
@@ -144,9 +139,8 @@ int run_validate(Context& ctx, ValidateArgs& a) {
         std::fflush(stdout);
         if (!a.metrics_file.empty()) write_metrics(a.metrics_file, p.tables, kind);
     };
-    const std::uint64_t total_differences =
-        run_passes({*source, *target}, *control, plans, pass, *sink, checkpoints, a.follow ? Follow::yes : Follow::no,
-                   std::chrono::duration_cast<std::chrono::microseconds>(interval), render);
+    const std::uint64_t total_differences = run_passes({*source, *target}, *control, plans, pass, *sink, checkpoints,
+                                                       a.follow ? Follow::yes : Follow::no, a.interval, render);
     return total_differences == 0 ? k_exit_ok : k_exit_findings;
 }
 
@@ -173,13 +167,13 @@ void register_validate(CLI::App& app, Context& ctx) {
     cmd->add_option("--chunk-rows", a->options.chunk_rows, "rows per checksum chunk (default: 20000)");
     cmd->add_option("--since", a->since, "incremental: start at this update time instead of the checkpoint")
         ->needs(inc);
-    cmd->add_option("--overlap", a->overlap, "incremental: re-read this far behind the watermark (default: 5s)")
+    add_duration_option(cmd, "--overlap", a->options.overlap, "incremental: re-read this far behind the watermark")
         ->needs(inc);
-    cmd->add_option("--recheck-after", a->recheck_after,
-                    "incremental: re-check differences after this delay before reporting (default: 0s)")
+    add_duration_option(cmd, "--recheck-after", a->options.recheck_after,
+                        "incremental: re-check differences after this delay before reporting")
         ->needs(inc);
     auto* follow = cmd->add_flag("--follow", a->follow, "incremental: keep polling until signalled")->needs(inc);
-    cmd->add_option("--interval", a->interval, "with --follow: time between passes (default: 30s)")->needs(follow);
+    add_duration_option(cmd, "--interval", a->interval, "with --follow: time between passes")->needs(follow);
     add_throttle_options(cmd, a->options.throttle, a->shard);
     cmd->footer(
         "Exit status: 0 consistent, 1 inconsistencies found, 2 usage, 3 connection/server error.\n"

@@ -8,9 +8,9 @@
 
 #include <fmt/format.h>
 
-#include "core/error.h"
-#include "core/interrupt.h"
-#include "core/kafka.h"
+#include "core/base/error.h"
+#include "core/base/interrupt.h"
+#include "core/messaging/kafka.h"
 
 namespace webook {
 namespace {

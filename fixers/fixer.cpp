@@ -7,15 +7,16 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "core/checkpoint.h"
-#include "core/dialect.h"
-#include "core/error.h"
-#include "core/event.h"
-#include "core/event_sink.h"
-#include "core/interrupt.h"
-#include "core/keyset.h"
-#include "core/log.h"
-#include "core/migration_mode.h"
+#include "core/base/error.h"
+#include "core/base/interrupt.h"
+#include "core/base/log.h"
+#include "core/base/retry.h"
+#include "core/db/dialect.h"
+#include "core/migration/checkpoint.h"
+#include "core/migration/event.h"
+#include "core/migration/event_sink.h"
+#include "core/migration/keyset.h"
+#include "core/migration/migration_mode.h"
 #include "fixers/event_input.h"
 
 namespace webook {
@@ -229,30 +230,39 @@ void Fixer::fix_group(Group& group) {
         // Keys per transaction: all of them, halved after each failure, so
         // a batch that keeps meeting live writers' locks still gets through.
         std::size_t at_once = keys.size();
+        const RetryPolicy policy{
+            .attempts = m_options.max_attempts, .first_delay = m_options.backoff, .max_delay = m_options.backoff * 64};
         for (std::size_t start = 0; start < keys.size();) {
-            for (int attempt = 1;; ++attempt) {
-                const std::size_t n = std::min(at_once, keys.size() - start);
-                const std::vector<Row> part(keys.begin() + static_cast<std::ptrdiff_t>(start),
-                                            keys.begin() + static_cast<std::ptrdiff_t>(start + n));
-                const std::size_t absent_before = absent.size();
-                try {
-                    base = apply_once(group, part, absent);
-                    start += n;
-                    break;
-                } catch (const Error& e) {
-                    absent.resize(absent_before);
-                    if (!e.is_temporary() || attempt >= m_options.max_attempts)
-                        throw e.context(fmt::format("fixing {} ({} keys)", group.plan->name, n));
-                    ++m_report.retries;
-                    at_once = std::max<std::size_t>(1, n / 2);
-                    auto delay = m_options.backoff * (1 << std::min(attempt - 1, 6));
-                    logger->warn("fixing {}: {} (attempt {} of {}; retrying {} keys in {} ms)", group.plan->name,
-                                 e.what(), attempt, m_options.max_attempts, std::min(at_once, n), delay.count());
-                    reset_connections();
-                    m_clock.sleep_for(std::chrono::duration_cast<std::chrono::microseconds>(delay));
-                    check_interrupted();
-                }
+            std::size_t n = 0;  // keys in this transaction
+            try {
+                retry_with_backoff(
+                    policy, m_clock,
+                    [&](int attempt) {
+                        if (attempt > 1) check_interrupted();
+                        n = std::min(at_once, keys.size() - start);
+                        const std::vector<Row> part(keys.begin() + static_cast<std::ptrdiff_t>(start),
+                                                    keys.begin() + static_cast<std::ptrdiff_t>(start + n));
+                        const std::size_t absent_before = absent.size();
+                        try {
+                            base = apply_once(group, part, absent);
+                        } catch (const Error&) {
+                            absent.resize(absent_before);
+                            throw;
+                        }
+                    },
+                    [&](const Error& e, int attempt, std::chrono::microseconds pause) {
+                        ++m_report.retries;
+                        at_once = std::max<std::size_t>(1, n / 2);
+                        logger->warn("fixing {}: {} (attempt {} of {}; retrying {} keys in {} ms)", group.plan->name,
+                                     e.what(), attempt, m_options.max_attempts, std::min(at_once, n),
+                                     pause.count() / 1000);
+                        reset_connections();
+                    });
+            } catch (const Error& e) {
+                if (e.code() == Code::interrupted) throw;
+                throw e.context(fmt::format("fixing {} ({} keys)", group.plan->name, n));
             }
+            start += n;
         }
         if (absent.empty() || m_options.dry_run == DryRun::yes) return;
         // Absent keys were not locked: re-read them; any that appeared on the

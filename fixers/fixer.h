@@ -17,7 +17,7 @@
 //      (so are the keys of rows deleted for their unique values).
 //   4. flush dead letters, then commit the input's offsets.
 // The base side is the current mode's, read under the mode fence
-// (core/migration_mode.h) for each transaction -- not the side the event
+// (core/migration/migration_mode.h) for each transaction -- not the side the event
 // names. An event from before a switch (a backlog: `base: src` replayed in
 // dst_first) names the old base; applying it as named would overwrite the
 // newer authoritative rows with stale ones. Its keys are re-read on the
@@ -49,11 +49,11 @@
 #include <string>
 #include <vector>
 
-#include "core/config.h"
-#include "core/db.h"
-#include "core/event.h"
-#include "core/table_plan.h"
-#include "core/throttle.h"
+#include "core/db/db.h"
+#include "core/migration/config.h"
+#include "core/migration/event.h"
+#include "core/migration/table_plan.h"
+#include "core/migration/throttle.h"
 
 namespace webook {
 

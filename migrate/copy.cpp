@@ -12,15 +12,15 @@
 
 #include <fmt/format.h>
 
-#include "core/checkpoint.h"
-#include "core/db.h"
-#include "core/dialect.h"
-#include "core/error.h"
-#include "core/interrupt.h"
-#include "core/keyset.h"
-#include "core/log.h"
-#include "core/migration_mode.h"
-#include "core/prefetch.h"
+#include "core/base/error.h"
+#include "core/base/interrupt.h"
+#include "core/base/log.h"
+#include "core/db/db.h"
+#include "core/db/dialect.h"
+#include "core/migration/checkpoint.h"
+#include "core/migration/keyset.h"
+#include "core/migration/migration_mode.h"
+#include "core/migration/prefetch.h"
 
 namespace webook {
 namespace {
@@ -39,11 +39,7 @@ void require_copy_phase(Mode mode, const std::string& table) {
 std::string target_where(const Dialect& d, const SidePlan& side, const ShardFilter& filter, const KeyBounds& bounds,
                          std::vector<Value>& params) {
     params = filter.params;
-    std::string where = filter.sql;
-    std::string range = bounds_condition(d, side, bounds, params);
-    if (!where.empty() && !range.empty()) where = "(" + where + ") AND ";
-    where += range;
-    return where.empty() ? "" : " WHERE " + where;
+    return where_clause(d, side, filter.sql, bounds, params);
 }
 
 // Writes batches on several target connections; reports completions in

@@ -21,7 +21,7 @@
 // Phase: a copy writes the target only while the migration is in src_only
 // (or none has started): from src_first on the target takes double-writes,
 // and from dst_first it is authoritative, so a copy would overwrite newer rows
-// with the source's (core/migration_mode.h copy_refusal()). The copy holds the
+// with the source's (core/migration/migration_mode.h copy_refusal()). The copy holds the
 // mode fence -- on connections of its own to the control database -- while it
 // prepares the target (emptiness check, truncate, clean-up past the
 // checkpoint, index drop), around every batch it commits, and before the index
@@ -40,12 +40,12 @@
 #include <cstdint>
 #include <string>
 
-#include "core/db.h"
-#include "core/migration_mode.h"
-#include "core/progress.h"
-#include "core/shard.h"
-#include "core/table_plan.h"
-#include "core/throttle.h"
+#include "core/base/progress.h"
+#include "core/db/db.h"
+#include "core/migration/migration_mode.h"
+#include "core/migration/shard.h"
+#include "core/migration/table_plan.h"
+#include "core/migration/throttle.h"
 
 namespace webook {
 

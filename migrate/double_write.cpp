@@ -2,10 +2,10 @@
 
 #include <fmt/format.h>
 
-#include "core/checkpoint.h"
-#include "core/dialect.h"
-#include "core/error.h"
-#include "core/log.h"
+#include "core/base/error.h"
+#include "core/base/log.h"
+#include "core/db/dialect.h"
+#include "core/migration/checkpoint.h"
 
 namespace webook {
 namespace {

@@ -19,7 +19,7 @@
 // The platform code above cannot tell whether it is double-writing. It must
 // use PortableSql (one statement, rendered per engine) when the two engines
 // differ, and must not rely on generated ids (both sides need the same id:
-// generate it, see core/ids.h).
+// generate it, see platform/ids.h).
 //
 // Not thread-safe: one per thread, like any Connection.
 #pragma once
@@ -30,7 +30,7 @@
 #include <memory>
 #include <optional>
 
-#include "core/db.h"
+#include "core/db/db.h"
 #include "migrate/mode_control.h"
 
 namespace webook {

@@ -8,12 +8,12 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "core/checkpoint.h"
-#include "core/db.h"
-#include "core/error.h"
-#include "core/kafka.h"
-#include "core/log.h"
-#include "core/table_plan.h"
+#include "core/base/error.h"
+#include "core/base/log.h"
+#include "core/db/db.h"
+#include "core/messaging/kafka.h"
+#include "core/migration/checkpoint.h"
+#include "core/migration/table_plan.h"
 #include "migrate/double_write.h"
 
 namespace webook {

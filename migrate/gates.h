@@ -1,4 +1,4 @@
-// The gates of `migrate mode set` (SPEC.md "What each phase allows"): what
+// The gates of `migrate mode set` (README.md "The four migration phases"): what
 // must hold before each step, so that no switch makes a side authoritative
 // while it may lack a row the other has.
 //
@@ -47,9 +47,9 @@
 #include <string>
 #include <vector>
 
-#include "core/checkpoint.h"
-#include "core/config.h"
-#include "core/migration_mode.h"
+#include "core/migration/checkpoint.h"
+#include "core/migration/config.h"
+#include "core/migration/migration_mode.h"
 #include "migrate/mode_control.h"
 
 namespace webook {

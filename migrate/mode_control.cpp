@@ -2,11 +2,12 @@
 
 #include <fmt/format.h>
 
-#include "core/checkpoint.h"
-#include "core/db.h"
-#include "core/dialect.h"
-#include "core/error.h"
-#include "core/log.h"
+#include "core/base/clock.h"
+#include "core/base/error.h"
+#include "core/base/log.h"
+#include "core/db/db.h"
+#include "core/db/dialect.h"
+#include "core/migration/checkpoint.h"
 
 namespace webook {
 namespace {
@@ -16,9 +17,7 @@ int step_of(Mode m) {
 }
 
 Value now_value() {
-    return Value::datetime_micros(
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count());
+    return Value::datetime_micros(system_micros());
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
-// The migration mode state machine: the fenced switch (SPEC.md "The four
+// The migration mode state machine: the fenced switch (README.md "The four
 // migration phases"). Reading the mode and the writers' fence are in
-// core/migration_mode.h; the gates each step must pass, in gates.h.
+// core/migration/migration_mode.h; the gates each step must pass, in gates.h.
 //
 // The mode is one row of the control table (name = 'migration_mode'; value,
 // version, utime). Allowed steps: one forward (src_only -> src_first ->
@@ -21,7 +21,7 @@
 #include <memory>
 #include <string>
 
-#include "core/migration_mode.h"
+#include "core/migration/migration_mode.h"
 
 namespace webook {
 

@@ -8,12 +8,12 @@
 
 #include <fmt/format.h>
 
-#include "core/article.h"
-#include "core/dialect.h"
-#include "core/error.h"
-#include "core/interactive.h"
-#include "core/interrupt.h"
-#include "core/log.h"
+#include "core/base/error.h"
+#include "core/base/interrupt.h"
+#include "core/base/log.h"
+#include "core/db/dialect.h"
+#include "platform/article.h"
+#include "platform/interactive.h"
 
 namespace webook {
 namespace {

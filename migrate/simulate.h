@@ -15,7 +15,7 @@
 #include <map>
 #include <string>
 
-#include "core/db.h"
+#include "core/db/db.h"
 #include "migrate/double_write.h"
 
 namespace webook {

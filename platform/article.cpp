@@ -1,11 +1,11 @@
-#include "core/article.h"
+#include "platform/article.h"
 
 #include <fmt/format.h>
 
-#include "core/db.h"
-#include "core/dialect.h"
-#include "core/error.h"
-#include "core/platform_tx.h"
+#include "core/base/error.h"
+#include "core/db/db.h"
+#include "core/db/dialect.h"
+#include "platform/platform_tx.h"
 
 namespace webook {
 namespace {
@@ -114,12 +114,12 @@ void ListOptions::validate() const {
     if (before_id < 0) throw Error(Code::usage, fmt::format("before id must not be negative, not {}", before_id));
 }
 
-ArticleService::ArticleService(Connection& conn, IdGenerator& ids, WallClock clock)
-    : m_conn(conn), m_ids(ids), m_clock(std::move(clock)) {}
+ArticleService::ArticleService(Connection& conn, IdGenerator& ids, Clock& clock)
+    : m_conn(conn), m_ids(ids), m_clock(clock) {}
 
 SaveResult ArticleService::save(const Draft& draft) {
     draft.validate();
-    const std::int64_t now = m_clock();
+    const std::int64_t now = m_clock.wall_micros();
     // One statement (and, when it matched nothing, a read to say why): no
     // transaction needed.
     return with_retries([&] { return write_draft(draft, ArticleStatus::unpublished, now); });
@@ -127,7 +127,7 @@ SaveResult ArticleService::save(const Draft& draft) {
 
 SaveResult ArticleService::publish(const Draft& draft) {
     draft.validate();
-    const std::int64_t now = m_clock();
+    const std::int64_t now = m_clock.wall_micros();
     return in_transaction(m_conn, [&] {
         SaveResult saved = write_draft(draft, ArticleStatus::published, now);
         // The readers' copy carries the draft as it now is: what this call set,
@@ -163,7 +163,7 @@ WithdrawResult ArticleService::withdraw(std::int64_t id, std::int64_t author_id)
     if (id <= 0 || author_id <= 0)
         throw Error(Code::usage,
                     fmt::format("withdraw needs a positive article id and author id, not {} and {}", id, author_id));
-    const std::int64_t now = m_clock();
+    const std::int64_t now = m_clock.wall_micros();
     return in_transaction(m_conn, [&] {
         std::vector<Value> params{status_value(ArticleStatus::withdrawn), at(now), i64(id), i64(author_id)};
         if (m_conn.execute(update_by_author(k_drafts, {"status", "utime"}, id), params).affected_rows == 0)

@@ -14,10 +14,10 @@
 // whether the article does not exist or belongs to someone else -- never a
 // silent success. A failed operation writes nothing.
 //
-// Every statement is a PortableSql with client-made ids and times (core/ids.h),
+// Every statement is a PortableSql with client-made ids and times (platform/ids.h),
 // so an ArticleService works the same over a plain MariaDB or PostgreSQL
 // connection and over the double-write connection. Transactions that hit a
-// deadlock or lock wait timeout are retried (core/platform_tx.h).
+// deadlock or lock wait timeout are retried (platform/platform_tx.h).
 //
 // Not thread-safe (it uses one Connection): one service per thread.
 #pragma once
@@ -28,7 +28,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/ids.h"
+#include "platform/ids.h"
 
 namespace webook {
 
@@ -105,8 +105,7 @@ struct ArticlePage {
 class ArticleService {
 public:
     // `ids` and `clock` make the ids and ctime/utime written.
-    explicit ArticleService(Connection& conn, IdGenerator& ids = IdGenerator::global(),
-                            WallClock clock = system_micros);
+    explicit ArticleService(Connection& conn, IdGenerator& ids = IdGenerator::global(), Clock& clock = Clock::real());
 
     SaveResult save(const Draft& draft);
     SaveResult publish(const Draft& draft);
@@ -129,7 +128,7 @@ private:
 
     Connection& m_conn;
     IdGenerator& m_ids;
-    WallClock m_clock;
+    Clock& m_clock;
 };
 
 }  // namespace webook

@@ -1,4 +1,4 @@
-#include "core/ids.h"
+#include "platform/ids.h"
 
 #include <chrono>
 #include <random>
@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include "core/error.h"
+#include "core/base/error.h"
 
 namespace webook {
 namespace {
@@ -19,17 +19,12 @@ void check_worker_id(int worker_id) {
 
 }  // namespace
 
-std::int64_t system_micros() {
-    return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-IdGenerator::IdGenerator(int worker_id, WallClock clock) : m_clock(std::move(clock)), m_worker_id(worker_id) {
+IdGenerator::IdGenerator(int worker_id, Clock& clock) : m_clock(clock), m_worker_id(worker_id) {
     check_worker_id(worker_id);
 }
 
 std::int64_t IdGenerator::next() {
-    const std::int64_t now = m_clock() / 1000 - k_epoch_millis;
+    const std::int64_t now = m_clock.wall_micros() / 1000 - k_epoch_millis;
     std::lock_guard lock(m_mutex);
     if (now > m_last_millis) {
         m_last_millis = now;

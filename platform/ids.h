@@ -17,14 +17,11 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <mutex>
 
-namespace webook {
+#include "core/base/clock.h"
 
-// Microseconds since 1970-01-01 UTC. Injectable so tests control time.
-using WallClock = std::function<std::int64_t()>;
-std::int64_t system_micros();
+namespace webook {
 
 struct IdParts {
     std::int64_t millis_since_epoch = 0;  // since IdGenerator::k_epoch_millis
@@ -41,7 +38,7 @@ public:
     static constexpr int k_max_worker_id = (1 << k_worker_bits) - 1;
 
     // Throws Error(Code::usage) when worker_id is outside 0..1023.
-    explicit IdGenerator(int worker_id = default_worker_id(), WallClock clock = system_micros);
+    explicit IdGenerator(int worker_id = default_worker_id(), Clock& clock = Clock::real());
 
     std::int64_t next();
 
@@ -56,7 +53,7 @@ public:
     static IdGenerator& global();
 
 private:
-    WallClock m_clock;
+    Clock& m_clock;  // its wall time
     mutable std::mutex m_mutex;
     int m_worker_id = 0;
     std::int64_t m_last_millis = -1;  // of the last id issued, since the epoch

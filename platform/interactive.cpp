@@ -1,12 +1,12 @@
-#include "core/interactive.h"
+#include "platform/interactive.h"
 
 #include <fmt/format.h>
 
-#include "core/article.h"
-#include "core/db.h"
-#include "core/dialect.h"
-#include "core/error.h"
-#include "core/platform_tx.h"
+#include "core/base/error.h"
+#include "core/db/db.h"
+#include "core/db/dialect.h"
+#include "platform/article.h"
+#include "platform/platform_tx.h"
 
 namespace webook {
 namespace {
@@ -253,12 +253,12 @@ private:
 
 }  // namespace
 
-InteractiveService::InteractiveService(Connection& conn, IdGenerator& ids, WallClock clock)
-    : m_conn(conn), m_ids(ids), m_clock(std::move(clock)) {}
+InteractiveService::InteractiveService(Connection& conn, IdGenerator& ids, Clock& clock)
+    : m_conn(conn), m_ids(ids), m_clock(clock) {}
 
 Counters InteractiveService::read(std::int64_t article_id) {
     if (article_id <= 0) throw Error(Code::usage, fmt::format("article id must be positive, not {}", article_id));
-    const std::int64_t now = m_clock();
+    const std::int64_t now = m_clock.wall_micros();
     // A transaction even for one counter: through the double-write connection
     // the first side's row lock is then held until the second side ran the
     // same upsert, so the article's first interactives row gets the same id on
@@ -273,7 +273,7 @@ Counters InteractiveService::read(std::int64_t article_id) {
 
 ToggleResult InteractiveService::like(std::int64_t uid, std::int64_t article_id) {
     check_ids(uid, article_id);
-    const std::int64_t now = m_clock();
+    const std::int64_t now = m_clock.wall_micros();
     return in_transaction(m_conn, [&] {
         lock_article(m_conn, article_id, Require::published);
         ToggleResult r;
@@ -286,7 +286,7 @@ ToggleResult InteractiveService::like(std::int64_t uid, std::int64_t article_id)
 
 ToggleResult InteractiveService::unlike(std::int64_t uid, std::int64_t article_id) {
     check_ids(uid, article_id);
-    const std::int64_t now = m_clock();
+    const std::int64_t now = m_clock.wall_micros();
     return in_transaction(m_conn, [&] {
         lock_article(m_conn, article_id, Require::nothing);
         ToggleResult r;
@@ -300,7 +300,7 @@ ToggleResult InteractiveService::unlike(std::int64_t uid, std::int64_t article_i
 ToggleResult InteractiveService::collect(std::int64_t uid, std::int64_t article_id, std::int64_t cid) {
     check_ids(uid, article_id);
     if (cid < 0) throw Error(Code::usage, fmt::format("collection id must not be negative, not {}", cid));
-    const std::int64_t now = m_clock();
+    const std::int64_t now = m_clock.wall_micros();
     return in_transaction(m_conn, [&] {
         lock_article(m_conn, article_id, Require::published);
         ToggleResult r;
@@ -313,7 +313,7 @@ ToggleResult InteractiveService::collect(std::int64_t uid, std::int64_t article_
 
 ToggleResult InteractiveService::uncollect(std::int64_t uid, std::int64_t article_id) {
     check_ids(uid, article_id);
-    const std::int64_t now = m_clock();
+    const std::int64_t now = m_clock.wall_micros();
     return in_transaction(m_conn, [&] {
         lock_article(m_conn, article_id, Require::nothing);
         ToggleResult r;

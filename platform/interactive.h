@@ -45,7 +45,7 @@
 #include <optional>
 #include <string_view>
 
-#include "core/ids.h"
+#include "platform/ids.h"
 
 namespace webook {
 
@@ -78,7 +78,7 @@ struct Interaction {
 class InteractiveService {
 public:
     explicit InteractiveService(Connection& conn, IdGenerator& ids = IdGenerator::global(),
-                                WallClock clock = system_micros);
+                                Clock& clock = Clock::real());
 
     // read_cnt + 1. Returns the counters after it.
     Counters read(std::int64_t article_id);
@@ -96,7 +96,7 @@ public:
 private:
     Connection& m_conn;
     IdGenerator& m_ids;
-    WallClock m_clock;
+    Clock& m_clock;
 };
 
 }  // namespace webook

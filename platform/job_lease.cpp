@@ -1,4 +1,4 @@
-#include "core/job_lease.h"
+#include "platform/job_lease.h"
 
 #include <cstdio>
 
@@ -6,10 +6,10 @@
 
 #include <fmt/format.h>
 
-#include "core/db.h"
-#include "core/dialect.h"
-#include "core/error.h"
-#include "core/log.h"
+#include "core/base/error.h"
+#include "core/base/log.h"
+#include "core/db/db.h"
+#include "core/db/dialect.h"
 
 namespace webook {
 namespace {
@@ -57,8 +57,10 @@ std::int64_t database_now_micros(Connection& conn) {
     return row->at(0).micros();
 }
 
-JobLeases::JobLeases(Connection& conn, LeaseClock clock) : m_conn(conn), m_clock(std::move(clock)) {
-    if (!m_clock) m_clock = [&conn] { return database_now_micros(conn); };
+JobLeases::JobLeases(Connection& conn, Clock* clock) : m_conn(conn), m_clock(clock) {}
+
+std::int64_t JobLeases::now_micros() {
+    return m_clock ? m_clock->wall_micros() : database_now_micros(m_conn);
 }
 
 AcquireResult JobLeases::try_acquire(std::string_view name, std::string_view owner,
@@ -92,7 +94,7 @@ AcquireResult JobLeases::try_acquire(std::string_view name, std::string_view own
         // between our look and our insert, or the holder releases between
         // our failed take and our look.
         for (int round = 0; round < 3; ++round) {
-            const std::int64_t now = m_clock();
+            const std::int64_t now = now_micros();
             const std::int64_t until = now + duration.count();
             {
                 Transaction tx(m_conn);
@@ -133,7 +135,7 @@ AcquireResult JobLeases::try_acquire(std::string_view name, std::string_view own
 }
 
 bool JobLeases::renew(Lease& lease) {
-    const std::int64_t now = m_clock();
+    const std::int64_t now = now_micros();
     const std::int64_t until = now + lease.duration.count();
     const PortableSql sql{[](const Dialect& d) {
                               return fmt::format(
@@ -155,7 +157,7 @@ bool JobLeases::renew(Lease& lease) {
 }
 
 bool JobLeases::release(const Lease& lease, RunCompleted completed) {
-    const std::int64_t now = m_clock();
+    const std::int64_t now = now_micros();
     const bool done = completed == RunCompleted::yes;
     std::vector<Value> params = {micros(now)};
     if (done) params.push_back(micros(now));
@@ -205,7 +207,7 @@ JobState job_state(const Row& row, std::int64_t now) {
 }  // namespace
 
 std::vector<JobState> JobLeases::list() {
-    const std::int64_t now = m_clock();
+    const std::int64_t now = now_micros();
     std::vector<JobState> out;
     const PortableSql sql{[](const Dialect& d) {
                               return fmt::format(
@@ -218,7 +220,7 @@ std::vector<JobState> JobLeases::list() {
 }
 
 std::optional<JobState> JobLeases::get(std::string_view name) {
-    const std::int64_t now = m_clock();
+    const std::int64_t now = now_micros();
     const Value key[] = {Value::text(std::string(name))};
     const PortableSql sql{[](const Dialect& d) {
                               return fmt::format(

@@ -25,8 +25,9 @@
 // same clock, so skew between the hosts' clocks cannot make two of them
 // believe they hold the job. The time read is bound as an explicit value
 // (the statements never call NOW() themselves), so a test can inject a
-// LeaseClock and move time to make a lease expire without waiting. The
-// holder itself renews well before expiry (core/ranking.h renews every third
+// Clock (core/base/clock.h; its wall time) and move time to make a lease
+// expire without waiting. The
+// holder itself renews well before expiry (platform/ranking.h renews every third
 // of the lease duration, measured on its steady clock).
 //
 // Not thread-safe: a JobLeases uses one Connection; one per thread.
@@ -40,12 +41,11 @@
 #include <string_view>
 #include <vector>
 
+#include "core/base/clock.h"
+
 namespace webook {
 
 class Connection;
-
-// Microseconds since 1970-01-01 UTC, as lease times are stored.
-using LeaseClock = std::function<std::int64_t()>;
 
 // The job names webookctl runs under a lease. A job command given any other
 // name fails with Error(Code::usage) listing these.
@@ -89,8 +89,9 @@ enum class RunCompleted { no, yes };
 
 class JobLeases {
 public:
-    // `clock` defaults to the database's clock read through `conn`.
-    explicit JobLeases(Connection& conn, LeaseClock clock = {});
+    // Lease times (microseconds since 1970-01-01 UTC) from `clock`'s wall
+    // time; by default (null) from the database's clock read through `conn`.
+    explicit JobLeases(Connection& conn, Clock* clock = nullptr);
 
     // Takes job `name` for `owner` for `duration` (> 0) when it is free or
     // its lease has passed. Never waits. Throws Error(Code::usage) for an
@@ -117,11 +118,11 @@ public:
     // One job's row; empty when it never ran.
     std::optional<JobState> get(std::string_view name);
 
-    std::int64_t now_micros() { return m_clock(); }
+    std::int64_t now_micros();
 
 private:
     Connection& m_conn;
-    LeaseClock m_clock;
+    Clock* m_clock;  // null: the database's
 };
 
 // Releases a held lease when it goes out of scope without release() --

@@ -1,14 +1,14 @@
-#include "core/ledger.h"
+#include "platform/ledger.h"
 
 #include <algorithm>
 #include <numeric>
 
 #include <fmt/format.h>
 
-#include "core/db.h"
-#include "core/dialect.h"
-#include "core/error.h"
-#include "core/platform_tx.h"
+#include "core/base/error.h"
+#include "core/db/db.h"
+#include "core/db/dialect.h"
+#include "platform/platform_tx.h"
 
 namespace webook {
 namespace {
@@ -55,8 +55,7 @@ void Booking::validate() const {
                                                      biz_id, describe(entries[i].account)));
 }
 
-Ledger::Ledger(Connection& conn, IdGenerator& ids, WallClock clock)
-    : m_conn(conn), m_ids(ids), m_clock(std::move(clock)) {}
+Ledger::Ledger(Connection& conn, IdGenerator& ids, Clock& clock) : m_conn(conn), m_ids(ids), m_clock(clock) {}
 
 std::vector<std::int64_t> Ledger::ensure_accounts(const std::vector<AccountRef>& accounts) {
     std::vector<std::int64_t> ids;
@@ -65,7 +64,7 @@ std::vector<std::int64_t> Ledger::ensure_accounts(const std::vector<AccountRef>&
         auto row = with_retries([&] { return m_conn.query_one(find_account(a), key); });
         if (!row) {
             // Committed on its own: a new account holds no lock anybody waits on.
-            const std::int64_t now = m_clock();
+            const std::int64_t now = m_clock.wall_micros();
             PortableSql insert{
                 [](const Dialect& d) {
                     return d.insert_ignore(k_accounts, {"id", "uid", "type", "balance", "currency", "ctime", "utime"});
@@ -143,7 +142,7 @@ BookingResult Ledger::book(const Booking& booking) {
     std::vector<AccountRef> refs;
     for (const auto& e : booking.entries) refs.push_back(e.account);
     const std::vector<std::int64_t> ids = ensure_accounts(refs);
-    const std::int64_t now = m_clock();
+    const std::int64_t now = m_clock.wall_micros();
     return with_context(fmt::format("booking {} {}", booking.biz, booking.biz_id),
                         [&] { return in_transaction(m_conn, [&] { return book_locked(booking, ids, now); }); });
 }

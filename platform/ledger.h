@@ -34,7 +34,7 @@
 #include <string>
 #include <vector>
 
-#include "core/ids.h"
+#include "platform/ids.h"
 
 namespace webook {
 
@@ -90,7 +90,7 @@ struct LedgerMismatch {
 
 class Ledger {
 public:
-    explicit Ledger(Connection& conn, IdGenerator& ids = IdGenerator::global(), WallClock clock = system_micros);
+    explicit Ledger(Connection& conn, IdGenerator& ids = IdGenerator::global(), Clock& clock = Clock::real());
 
     // Step 0: the ids of `accounts`, in the same order, creating the missing
     // ones (balance 0) with their own autocommitted statements. Call outside
@@ -109,7 +109,7 @@ public:
 private:
     Connection& m_conn;
     IdGenerator& m_ids;
-    WallClock m_clock;
+    Clock& m_clock;
 };
 
 // Every account whose balance differs from the sum of its entries, and

@@ -1,17 +1,18 @@
-#include "core/outbox.h"
+#include "platform/outbox.h"
 
 #include <algorithm>
 #include <utility>
 
 #include <fmt/format.h>
 
-#include "core/db.h"
-#include "core/dialect.h"
-#include "core/error.h"
-#include "core/interrupt.h"
-#include "core/kafka.h"
-#include "core/log.h"
-#include "core/platform_tx.h"
+#include "core/base/error.h"
+#include "core/base/interrupt.h"
+#include "core/base/log.h"
+#include "core/base/retry.h"
+#include "core/db/db.h"
+#include "core/db/dialect.h"
+#include "core/messaging/kafka.h"
+#include "platform/platform_tx.h"
 
 namespace webook {
 namespace {
@@ -96,7 +97,7 @@ void mark_sent(Connection& conn, const std::vector<const OutboxRow*>& rows, std:
 
 // Steps 1-3 of the protocol for one batch.
 void relay_batch(Connection& conn, EventProducer& producer, const std::vector<OutboxRow>& rows,
-                 const RelayOptions& options, const WallClock& clock, RelayReport& report) {
+                 const RelayOptions& options, Clock& clock, RelayReport& report) {
     std::vector<const OutboxRow*> queued;                           // handed to the producer
     std::vector<std::pair<const OutboxRow*, std::string>> refused;  // too large: no retry can help
     std::size_t next = 0;                                           // rows before it were handed over or refused
@@ -105,7 +106,7 @@ void relay_batch(Connection& conn, EventProducer& producer, const std::vector<Ou
         for (const auto& [row, why] : refused) {
             RelayOptions at_once = options;
             at_once.max_attempts = row->attempts + 1;
-            record_failure(conn, *row, why, at_once, clock(), report);
+            record_failure(conn, *row, why, at_once, clock.wall_micros(), report);
         }
     };
     try {
@@ -131,7 +132,7 @@ void relay_batch(Connection& conn, EventProducer& producer, const std::vector<Ou
         report.last_error = e.what();
         // The batch failed: the rows handed over, and those never handed over
         // because send() gave up (a queue full for the delivery timeout).
-        const std::int64_t now = clock();
+        const std::int64_t now = clock.wall_micros();
         for (const OutboxRow* row : queued) record_failure(conn, *row, e.what(), options, now, report);
         for (std::size_t i = next; i < rows.size(); ++i) record_failure(conn, rows[i], e.what(), options, now, report);
         record_refused();
@@ -139,7 +140,7 @@ void relay_batch(Connection& conn, EventProducer& producer, const std::vector<Ou
     }
     record_refused();
     // Acknowledged by the brokers: only now are they sent.
-    mark_sent(conn, queued, clock());
+    mark_sent(conn, queued, clock.wall_micros());
     report.sent += queued.size();
 }
 
@@ -156,9 +157,9 @@ void RelayOptions::validate() const {
 }
 
 std::chrono::milliseconds RelayOptions::delay_after(int attempts) const {
-    auto delay = backoff;
-    for (int i = 1; i < attempts && delay < max_backoff; ++i) delay *= 2;
-    return std::min(delay, max_backoff);
+    // The same schedule as every in-process retry; stored, so without jitter.
+    const RetryPolicy policy{.attempts = max_attempts, .first_delay = backoff, .max_delay = max_backoff};
+    return std::chrono::duration_cast<std::chrono::milliseconds>(policy.delay_before(attempts + 1));
 }
 
 std::int64_t enqueue_outbox(Connection& conn, const OutboxMessage& message, std::int64_t now, IdGenerator& ids) {
@@ -199,8 +200,7 @@ std::vector<OutboxRow> due_outbox_rows(Connection& conn, const std::string& topi
     return rows;
 }
 
-RelayReport relay_outbox(Connection& conn, EventProducer& producer, const RelayOptions& options, WallClock clock,
-                         Clock& sleeper) {
+RelayReport relay_outbox(Connection& conn, EventProducer& producer, const RelayOptions& options, Clock& clock) {
     options.validate();
     const auto* logger = log::get("outbox");
     logger->info("relaying outbox rows of topic {} from {} to {}", producer.topic(), conn.describe(),
@@ -208,10 +208,10 @@ RelayReport relay_outbox(Connection& conn, EventProducer& producer, const RelayO
     RelayReport report;
     for (;;) {
         check_interrupted();
-        std::vector<OutboxRow> rows = due_outbox_rows(conn, producer.topic(), clock(), options.batch_size);
+        std::vector<OutboxRow> rows = due_outbox_rows(conn, producer.topic(), clock.wall_micros(), options.batch_size);
         if (rows.empty()) {
             if (options.until_idle == UntilIdle::yes) break;
-            sleeper.sleep_for(std::chrono::duration_cast<std::chrono::microseconds>(options.idle_wait));
+            clock.sleep_for(std::chrono::duration_cast<std::chrono::microseconds>(options.idle_wait));
             continue;
         }
         ++report.batches;

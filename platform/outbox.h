@@ -30,9 +30,9 @@
 #include <string>
 #include <vector>
 
-#include "core/config.h"
-#include "core/ids.h"
-#include "core/throttle.h"
+#include "core/migration/config.h"
+#include "core/migration/throttle.h"
+#include "platform/ids.h"
 
 namespace webook {
 
@@ -97,6 +97,6 @@ std::vector<OutboxRow> due_outbox_rows(Connection& conn, const std::string& topi
 // Throws Error(Code::interrupted) when signalled (after marking the batch in
 // hand).
 RelayReport relay_outbox(Connection& conn, EventProducer& producer, const RelayOptions& options,
-                         WallClock clock = system_micros, Clock& sleeper = Clock::real());
+                         Clock& clock = Clock::real());
 
 }  // namespace webook

@@ -1,17 +1,18 @@
-#include "core/payment_consumer.h"
+#include "platform/payment_consumer.h"
 
 #include <algorithm>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "core/dialect.h"
-#include "core/error.h"
-#include "core/event.h"
-#include "core/event_sink.h"
-#include "core/interrupt.h"
-#include "core/log.h"
-#include "core/platform_tx.h"
+#include "core/base/error.h"
+#include "core/base/interrupt.h"
+#include "core/base/log.h"
+#include "core/base/retry.h"
+#include "core/db/dialect.h"
+#include "core/migration/event.h"
+#include "core/migration/event_sink.h"
+#include "platform/platform_tx.h"
 
 namespace webook {
 namespace {
@@ -124,7 +125,7 @@ std::string_view settlement_name(Settlement s) {
 }
 
 SettleResult settle_payment(Connection& conn, const PaymentEvent& event, int split_percent, IdGenerator& ids,
-                            WallClock clock) {
+                            Clock& clock) {
     const std::int64_t reward_id = reward_id_of(event.biz_trade_no);
     // Who is credited, read without a lock: the accounts must exist before
     // the transaction (ledger.h, step 0).
@@ -141,7 +142,7 @@ SettleResult settle_payment(Connection& conn, const PaymentEvent& event, int spl
         booking.validate();
         account_ids = ledger.ensure_accounts({booking.entries[0].account, booking.entries[1].account});
     }
-    const std::int64_t now = clock();
+    const std::int64_t now = clock.wall_micros();
     return in_transaction(conn, [&]() -> SettleResult {
         // Step 1 of the lock order: the reward. Two deliveries of one event
         // queue up here.
@@ -228,13 +229,8 @@ void PaymentConsumerOptions::validate() const {
 }
 
 PaymentConsumer::PaymentConsumer(ConnectionFactory database, PaymentConsumerOptions options, EventSink* dead_letter,
-                                 IdGenerator& ids, WallClock clock, Clock& sleeper)
-    : m_factory(std::move(database)),
-      m_options(options),
-      m_dead_letter(dead_letter),
-      m_ids(ids),
-      m_clock(std::move(clock)),
-      m_sleeper(sleeper) {
+                                 IdGenerator& ids, Clock& clock)
+    : m_factory(std::move(database)), m_options(options), m_dead_letter(dead_letter), m_ids(ids), m_clock(clock) {
     m_options.validate();
 }
 
@@ -259,29 +255,30 @@ void PaymentConsumer::dead_letter(const PaymentEventSource::Item& item, const st
 }
 
 SettleResult PaymentConsumer::settle_with_retries(const PaymentEvent& event) {
-    for (int attempt = 1;; ++attempt) {
-        try {
-            return settle_payment(connection(), event, m_options.split_percent, m_ids, m_clock);
-        } catch (const Error& e) {
-            if (!e.is_temporary() || attempt >= m_options.max_attempts)
-                throw e.context(fmt::format("settling {}", event.biz_trade_no));
-            ++m_report.retries;
-            const auto delay = m_options.backoff * (1 << std::min(attempt - 1, 6));
-            log::get("payments")
-                ->warn("settling {}: {} (attempt {} of {}; retrying in {} ms)", event.biz_trade_no, e.what(), attempt,
-                       m_options.max_attempts, delay.count());
-            // A lost connection's transaction may or may not have committed:
-            // replaying it on a fresh connection is harmless either way.
-            if (e.code() == Code::connection) m_conn.reset();
-            m_sleeper.sleep_for(std::chrono::duration_cast<std::chrono::microseconds>(delay));
-        }
+    const RetryPolicy policy{
+        .attempts = m_options.max_attempts, .first_delay = m_options.backoff, .max_delay = m_options.backoff * 64};
+    try {
+        return retry_with_backoff(
+            policy, m_clock,
+            [&](int) { return settle_payment(connection(), event, m_options.split_percent, m_ids, m_clock); },
+            [&](const Error& e, int attempt, std::chrono::microseconds pause) {
+                ++m_report.retries;
+                log::get("payments")
+                    ->warn("settling {}: {} (attempt {} of {}; retrying in {} ms)", event.biz_trade_no, e.what(),
+                           attempt, m_options.max_attempts, pause.count() / 1000);
+                // A lost connection's transaction may or may not have
+                // committed: replaying it on a fresh connection is harmless.
+                if (e.code() == Code::connection) m_conn.reset();
+            });
+    } catch (const Error& e) {
+        throw e.context(fmt::format("settling {}", event.biz_trade_no));
     }
 }
 
 void PaymentConsumer::process(PaymentEventSource& source, const std::vector<PaymentEventSource::Item>& items) {
     ++m_report.batches;
     m_report.events += items.size();
-    const bool preview = m_options.mode == ConsumeMode::preview;
+    const bool preview = m_options.dry_run == DryRun::yes;
     for (const auto& item : items) {
         PaymentEvent event;
         try {
@@ -338,7 +335,7 @@ void PaymentConsumer::show_preview(const std::string& origin, const PaymentEvent
 PaymentConsumerReport PaymentConsumer::run(PaymentEventSource& source) {
     log::get("payments")
         ->info("settling payment events from {} (split {}/{}){}", source.describe(), m_options.split_percent,
-               100 - m_options.split_percent, m_options.mode == ConsumeMode::preview ? " (dry run)" : "");
+               100 - m_options.split_percent, m_options.dry_run == DryRun::yes ? " (dry run)" : "");
     for (;;) {
         check_interrupted();
         auto items = source.poll(m_options.batch_size, m_options.batch_wait);

@@ -18,12 +18,12 @@
 // not matter.
 //
 // Events that cannot be applied go to the dead-letter sink (--dead-letter;
-// core/event_sink.h URL forms) with the reason, and consumption goes on:
+// core/migration/event_sink.h URL forms) with the reason, and consumption goes on:
 // malformed JSON or fields, a biz_trade_no that names no reward, an amount
 // that differs from the reward's, a status contradicting the reward's final
 // state (success for a failed reward, or failed for a paid one).
 //
-// ConsumeMode::preview (--dry-run) reports what each event would do and
+// DryRun::yes (--dry-run) reports what each event would do and
 // writes nothing: no rows, no dead letters, no offsets.
 #pragma once
 
@@ -35,14 +35,14 @@
 #include <string_view>
 #include <vector>
 
-#include "core/config.h"
-#include "core/db.h"
-#include "core/ids.h"
-#include "core/kafka.h"
-#include "core/ledger.h"
-#include "core/outbox.h"
-#include "core/rewards.h"
-#include "core/throttle.h"
+#include "core/db/db.h"
+#include "core/messaging/kafka.h"
+#include "core/migration/config.h"
+#include "core/migration/throttle.h"
+#include "platform/ids.h"
+#include "platform/ledger.h"
+#include "platform/outbox.h"
+#include "platform/rewards.h"
 
 namespace webook {
 
@@ -97,7 +97,7 @@ struct SettleResult {
 // transaction was rolled back or, for a lost connection, replaying is
 // harmless).
 SettleResult settle_payment(Connection& conn, const PaymentEvent& event, int split_percent,
-                            IdGenerator& ids = IdGenerator::global(), WallClock clock = system_micros);
+                            IdGenerator& ids = IdGenerator::global(), Clock& clock = Clock::real());
 
 // What settle_payment would do, from the rows as they are now; writes and
 // locks nothing (for --dry-run). booking.written counts the entries it would
@@ -105,12 +105,7 @@ SettleResult settle_payment(Connection& conn, const PaymentEvent& event, int spl
 SettleResult preview_settlement(Connection& conn, const PaymentEvent& event, int split_percent);
 
 // What the consumer does with each event.
-enum class ConsumeMode {
-    settle,   // apply it, then commit the offsets
-    preview,  // report what settling would do; write nothing, commit no offsets (--dry-run)
-};
-
-// Called for each event in ConsumeMode::preview: where it came from, the
+// Called for each event with DryRun::yes: where it came from, the
 // event when it parsed (null otherwise), and what settling it would do.
 using PreviewFn = std::function<void(const std::string& origin, const PaymentEvent* event, const SettleResult& r)>;
 
@@ -121,7 +116,7 @@ struct PaymentConsumerOptions {
     UntilIdle until_idle = UntilIdle::no;        // default: run until signalled
     int max_attempts = 8;                        // per event, temporary database errors; default: 8
     std::chrono::milliseconds backoff{100};      // first retry delay, doubled each time; default: 100 ms
-    ConsumeMode mode = ConsumeMode::settle;      // default: settle
+    DryRun dry_run = DryRun::no;                 // yes: report what settling would do; write nothing
 
     // Throws Error(Code::usage).
     void validate() const;
@@ -141,15 +136,14 @@ class PaymentConsumer {
 public:
     // `dead_letter` may be null: dead letters are then logged at error level.
     PaymentConsumer(ConnectionFactory database, PaymentConsumerOptions options, EventSink* dead_letter,
-                    IdGenerator& ids = IdGenerator::global(), WallClock clock = system_micros,
-                    Clock& sleeper = Clock::real());
+                    IdGenerator& ids = IdGenerator::global(), Clock& clock = Clock::real());
 
     // Consumes until options.until_idle says so. Throws Error(Code::interrupted)
     // when signalled, after committing the batch in hand; a database error
     // that retries did not cure stops it (nothing of the batch committed).
     PaymentConsumerReport run(PaymentEventSource& source);
 
-    // Receives the previews in ConsumeMode::preview (default: logged).
+    // Receives the previews with DryRun::yes (default: logged).
     void set_preview_printer(PreviewFn fn) { m_preview = std::move(fn); }
 
 private:
@@ -165,8 +159,7 @@ private:
     PaymentConsumerOptions m_options;
     EventSink* m_dead_letter;
     IdGenerator& m_ids;
-    WallClock m_clock;
-    Clock& m_sleeper;
+    Clock& m_clock;  // wall time for the ledger, pauses between retries
     PreviewFn m_preview;
     PaymentConsumerReport m_report;
 };

@@ -5,71 +5,57 @@
 // connections (Code::connection) are not retried here: whether the commit
 // landed is unknown, and the caller decides.
 //
-// Internal to core/; not part of the platform's public headers.
+// Internal to platform/; not part of its public headers.
 #pragma once
 
-#include <algorithm>
 #include <chrono>
-#include <random>
-#include <thread>
 #include <type_traits>
 
-#include "core/db.h"
-#include "core/error.h"
-#include "core/log.h"
+#include "core/base/clock.h"
+#include "core/base/error.h"
+#include "core/base/log.h"
+#include "core/base/retry.h"
+#include "core/db/db.h"
 
 namespace webook::platform_detail {
 
-inline constexpr int k_transaction_attempts = 6;
+// Six attempts, pausing 1-2, 2-4, 4-8, 8-16 and 16-32 ms (jittered so two
+// transactions that deadlocked do not collide again).
+inline constexpr RetryPolicy k_transaction_retries{.attempts = 6,
+                                                   .first_delay = std::chrono::milliseconds(2),
+                                                   .max_delay = std::chrono::milliseconds(64),
+                                                   .jitter = Jitter::equal,
+                                                   .retry_on = RetryOn::temporary_server};
 
-inline bool worth_retrying(const Error& e, int attempt) {
-    if (e.code() != Code::server || !e.is_temporary() || attempt >= k_transaction_attempts) return false;
+inline void log_retry(const Error& e, int attempt, std::chrono::microseconds) {
     log::get("platform")->debug("attempt {} failed, retrying: {}", attempt, e.what());
-    return true;
-}
-
-// A short, jittered pause before attempt `attempt` (2, 3, ...): 2, 4, 8 ms ...
-// up to 64 ms, so two transactions that deadlocked do not collide again.
-inline void back_off(int attempt) {
-    thread_local std::minstd_rand random{std::random_device{}()};
-    const int ceiling_ms = 1 << std::min(attempt, 6);
-    std::this_thread::sleep_for(std::chrono::microseconds(500 + random() % (ceiling_ms * 1000)));
 }
 
 // Runs fn() between BEGIN and COMMIT; rolls back when it throws. Retries the
 // whole transaction on temporary server errors.
 template <typename Fn>
 decltype(auto) in_transaction(Connection& conn, Fn&& fn) {
-    for (int attempt = 1;; ++attempt) {
-        try {
+    return retry_with_backoff(
+        k_transaction_retries, Clock::real(),
+        [&](int) -> decltype(auto) {
             Transaction tx(conn);
             if constexpr (std::is_void_v<decltype(fn())>) {
                 fn();
                 tx.commit();
-                return;
             } else {
                 auto result = fn();
                 tx.commit();
                 return result;
             }
-        } catch (const Error& e) {
-            if (!worth_retrying(e, attempt)) throw;
-        }
-        back_off(attempt + 1);
-    }
+        },
+        log_retry);
 }
 
 // One statement outside a transaction, retried the same way.
 template <typename Fn>
 decltype(auto) with_retries(Fn&& fn) {
-    for (int attempt = 1;; ++attempt) {
-        try {
-            return fn();
-        } catch (const Error& e) {
-            if (!worth_retrying(e, attempt)) throw;
-        }
-        back_off(attempt + 1);
-    }
+    return retry_with_backoff(
+        k_transaction_retries, Clock::real(), [&](int) -> decltype(auto) { return fn(); }, log_retry);
 }
 
 }  // namespace webook::platform_detail

@@ -1,4 +1,4 @@
-#include "core/ranking.h"
+#include "platform/ranking.h"
 
 #include <algorithm>
 #include <chrono>
@@ -7,15 +7,15 @@
 
 #include <fmt/format.h>
 
-#include "core/db.h"
-#include "core/dialect.h"
-#include "core/error.h"
-#include "core/interrupt.h"
-#include "core/keyset.h"
-#include "core/log.h"
-#include "core/prefetch.h"
-#include "core/table_plan.h"
-#include "core/throttle.h"
+#include "core/base/error.h"
+#include "core/base/interrupt.h"
+#include "core/base/log.h"
+#include "core/db/db.h"
+#include "core/db/dialect.h"
+#include "core/migration/keyset.h"
+#include "core/migration/prefetch.h"
+#include "core/migration/table_plan.h"
+#include "core/migration/throttle.h"
 
 namespace webook {
 namespace {
@@ -376,7 +376,7 @@ RankJobResult run_hot_ranking_job(Connection& conn, const RankJobOptions& option
     result.owner = options.owner.empty() ? default_lease_owner() : options.owner;
 
     // 1. Take the job, or learn who has it.
-    JobLeases leases(conn, options.lease_clock);
+    JobLeases leases(conn, options.clock);
     AcquireResult taken = leases.try_acquire(k_rank_hot_job, result.owner, options.lease);
     if (!taken.acquired()) {
         result.holder = taken.holder;

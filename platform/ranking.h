@@ -1,5 +1,5 @@
-// The hot ranking of published articles (SPEC.md "Platform backend":
-// ranking; the notes' 榜单模型).
+// The hot ranking of published articles (README.md "ops rank and ops jobs";
+// the original design notes' 榜单模型).
 //
 //   score = (likes - 1) / (hours_since_publish + 2) ^ gravity
 //
@@ -31,7 +31,7 @@
 // Version = max(current, any stored version) + 1.
 //
 // Running it as a job: run_hot_ranking_job() takes the `rank-hot` lease
-// (core/job_lease.h) so only one host computes when cron fires on many,
+// (platform/job_lease.h) so only one host computes when cron fires on many,
 // renews it between batches (every third of its duration), checks inside
 // the publishing transaction that the lease is still held (a host that
 // stalled past its lease and was taken over cannot overwrite the newer
@@ -47,8 +47,8 @@
 #include <string>
 #include <vector>
 
-#include "core/db.h"
-#include "core/job_lease.h"
+#include "core/db/db.h"
+#include "platform/job_lease.h"
 
 namespace webook {
 
@@ -67,7 +67,7 @@ struct RankOptions {
     std::optional<std::int64_t> now_micros;
     // default: none -- articles and like counts are read in turn on the one
     // connection. With a factory, a second connection streams the next
-    // batch of articles (core/prefetch.h) while the first fetches the like
+    // batch of articles (core/migration/prefetch.h) while the first fetches the like
     // counts of the current one: the two servers' halves of the work overlap.
     ConnectionFactory scan_connection;
 
@@ -152,8 +152,9 @@ struct RankJobOptions {
     RankOptions rank;
     std::string owner;                                           // default: default_lease_owner()
     std::chrono::microseconds lease = std::chrono::seconds(60);  // default: 60s, >= 1s; renewed every third
-    LeaseClock lease_clock;                                      // default: the database's clock
-    Clock* clock = nullptr;                                      // steady time for renewals; default: Clock::real()
+    // Default (null): renewals timed on Clock::real(), lease times from the
+    // database's clock. A test's clock supplies both.
+    Clock* clock = nullptr;
     // Where the ranking is computed from: default: none, the job's own
     // connection. During a migration the job's connection double-writes (the
     // lease and the ranking reach both sides) and this reads the

@@ -1,4 +1,4 @@
-#include "core/reconcile.h"
+#include "platform/reconcile.h"
 
 #include <algorithm>
 #include <limits>
@@ -7,18 +7,18 @@
 
 #include <fmt/format.h>
 
-#include "core/dialect.h"
-#include "core/error.h"
-#include "core/interrupt.h"
-#include "core/kafka.h"
-#include "core/ledger.h"
-#include "core/log.h"
-#include "core/outbox.h"
-#include "core/payment_consumer.h"
-#include "core/platform_tx.h"
-#include "core/prefetch.h"
-#include "core/progress.h"
-#include "core/rewards.h"
+#include "core/base/error.h"
+#include "core/base/interrupt.h"
+#include "core/base/log.h"
+#include "core/base/progress.h"
+#include "core/db/dialect.h"
+#include "core/messaging/kafka.h"
+#include "core/migration/prefetch.h"
+#include "platform/ledger.h"
+#include "platform/outbox.h"
+#include "platform/payment_consumer.h"
+#include "platform/platform_tx.h"
+#include "platform/rewards.h"
 
 namespace webook {
 namespace {
@@ -404,6 +404,8 @@ void ReconcileOptions::validate() const {
     if (batch_size == 0) throw Error(Code::usage, "--batch-size must be positive");
     if (recheck_batch == 0) throw Error(Code::usage, "the re-check batch must be positive");
     validate_topic_name(topic);
+    if (dry_run == DryRun::yes && fix != FixMode::repair)
+        throw Error(Code::usage, "--dry-run previews --fix: pass both (without --fix nothing is written anyway)");
 }
 
 namespace {
@@ -617,7 +619,7 @@ private:
                 return skipped(fmt::format("an event is pending already (outbox row {})", *id));
             const PaymentEvent event{biz_trade_no_for(reward_id), pay->trade_no, outcome, pay->amount};
             const std::int64_t outbox_id = enqueue_outbox(
-                m_conn, {m_options.topic, event.biz_trade_no, event.to_json()}, m_options.clock(), m_ids);
+                m_conn, {m_options.topic, event.biz_trade_no, event.to_json()}, m_options.clock->wall_micros(), m_ids);
             return {Resolution::repaired,
                     fmt::format("re-published the {} event as outbox row {} (topic {}): the relay "
                                 "and the payment consumer settle it",
@@ -628,7 +630,7 @@ private:
     RepairOutcome book(std::int64_t reward_id, const RewardRecord& seen) {
         const Booking booking = reward_booking(reward_id, seen.target_uid, seen.amount, m_options.split_percent);
         booking.validate();
-        Ledger ledger(m_conn, m_ids, m_options.clock);
+        Ledger ledger(m_conn, m_ids, *m_options.clock);
         // Step 0 of the ledger's protocol: the accounts exist before the transaction.
         const std::vector<std::int64_t> account_ids =
             ledger.ensure_accounts({booking.entries[0].account, booking.entries[1].account});
@@ -658,7 +660,7 @@ private:
                 }
             }
             if (rest.entries.empty()) return skipped("booked meanwhile");
-            const BookingResult r = ledger.book_locked(rest, rest_accounts, m_options.clock());
+            const BookingResult r = ledger.book_locked(rest, rest_accounts, m_options.clock->wall_micros());
             std::string what;
             for (const LedgerEntry& e : rest.entries)
                 what += fmt::format("{}{} to {}", what.empty() ? "" : " and ", e.amount,
@@ -731,7 +733,7 @@ private:
         Prefetcher rewards_ahead(rewards_src), payments_ahead(payments_src), entries_ahead(entries_src);
         KeyedRows rewards(rewards_ahead), payments(payments_ahead), entries(entries_ahead);
 
-        const RuleContext context{m_options.clock() - m_options.grace.count(), m_options.split_percent};
+        const RuleContext context{m_options.clock->wall_micros() - m_options.grace.count(), m_options.split_percent};
         RewardRows rows;
         std::uint64_t groups = 0;
         while (true) {
@@ -829,7 +831,7 @@ private:
         });
         m_report.rechecked += n;
 
-        const RuleContext context{m_options.clock() - m_options.grace.count(), m_options.split_percent};
+        const RuleContext context{m_options.clock->wall_micros() - m_options.grace.count(), m_options.split_percent};
         // Repairs on a connection of their own when one is given (the
         // double-write connection during a migration).
         if (m_options.repair_connection && !m_repair) m_repair = m_options.repair_connection();
@@ -839,7 +841,7 @@ private:
             if (c.in_flight) ++m_report.in_flight;
             for (Mismatch& m : c.mismatches) {
                 if (m.fix != Fix::none) {
-                    if (m_options.fix == FixMode::preview) {
+                    if (m_options.fix == FixMode::repair && m_options.dry_run == DryRun::yes) {
                         m.resolution = Resolution::would_repair;
                         m.action = preview_action(m, rows, m_options);
                     } else if (m_options.fix == FixMode::repair) {
@@ -860,7 +862,7 @@ private:
         check_interrupted();
         Connection& conn = *m_work;
         const Dialect& d = conn.dialect();
-        const std::int64_t now = m_options.clock();
+        const std::int64_t now = m_options.clock->wall_micros();
         const std::int64_t cutoff = now - m_options.pending_older_than.count();
         const std::string columns =
             fmt::format("{}, {}, {}, {}, {}, {}, {}", d.quote("id"), d.quote("topic"), d.quote("msg_key"),

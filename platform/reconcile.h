@@ -1,12 +1,12 @@
 // Reconciliation of rewards, payments and the ledger over a time window
-// (SPEC.md "reconciliation"; `webookctl ops reconcile`).
+// (README.md "ops reconcile"; `webookctl ops reconcile`).
 //
 // What is compared. A reward (`rewards`, id = a snowflake made when it was
 // created) has one payment (`payments` with biz "reward", biz_id = the reward
 // id) and, once paid, one booking in the ledger (`account_activities` with
 // biz "reward", biz_id = the reward id): the author's share and the
 // platform's share, which add up to the amount. The window [from, to) is
-// mapped to a range of reward ids through the snowflake layout (core/ids.h:
+// mapped to a range of reward ids through the snowflake layout (platform/ids.h:
 // an id's top bits are the milliseconds it was made at), so all three tables
 // are read by an index range on the same key:
 //   rewards             WHERE id IN range                            ORDER BY id
@@ -62,9 +62,9 @@
 // What --fix does (FixMode::repair), and why it is safe:
 //   * A lost payment event (payment final, reward still init, nothing pending
 //     in the outbox): a PaymentEvent for the payment is enqueued in the outbox
-//     (core/outbox.h), in a transaction that first locks the reward row and
+//     (platform/outbox.h), in a transaction that first locks the reward row and
 //     re-checks all of that. The relay publishes it and the payment consumer
-//     settles it like any other: exactly once (core/ledger.h), so even a
+//     settles it like any other: exactly once (platform/ledger.h), so even a
 //     duplicate of an event that was merely slow changes nothing.
 //   * A missing booking (reward paid, payment successful, the booking absent or
 //     partial, and the entries present match the booking --split makes): the
@@ -75,7 +75,7 @@
 //     there are written, so a concurrent consumer or a second reconcile books
 //     nothing twice -- even where that unique index was lost.
 // Everything else needs a human (whose money is right is a business
-// decision) and is reported as such. FixMode::preview (--dry-run) reports
+// decision) and is reported as such. FixMode::repair with DryRun::yes (--fix --dry-run) reports
 // what --fix would do and writes nothing.
 //
 // Thread safety: reconcile() uses its own connections and threads; call it
@@ -91,8 +91,9 @@
 #include <string_view>
 #include <vector>
 
-#include "core/db.h"
-#include "core/ids.h"
+#include "core/base/switches.h"
+#include "core/db/db.h"
+#include "platform/ids.h"
 
 namespace webook {
 
@@ -230,9 +231,8 @@ RangeQueries range_queries(const Dialect& dialect, const IdRange& range);
 // -- The run -----------------------------------------------------------------
 
 enum class FixMode {
-    report,   // report only (default)
-    repair,   // --fix
-    preview,  // --fix --dry-run: report what --fix would do, write nothing
+    report,  // report only (default)
+    repair,  // --fix (with DryRun::yes: report what it would do, write nothing)
 };
 
 struct ReconcileOptions {
@@ -243,10 +243,11 @@ struct ReconcileOptions {
         std::chrono::minutes(10)};         // outbox rows pending longer are reported; default: 10m
     int split_percent = 90;                // the author's share --fix books; default: 90 (0..100)
     FixMode fix = FixMode::report;         // default: report
+    DryRun dry_run = DryRun::no;           // with FixMode::repair: yes = say what it would do, write nothing
     std::string topic = "payment_events";  // outbox topic of re-published events; default
     std::size_t batch_size = 5000;         // rows per streamed batch; default: 5000
     std::size_t recheck_batch = 500;       // suspicious rewards re-read at once; default: 500
-    WallClock clock = system_micros;       // "now", for grace and the outbox threshold
+    Clock* clock = &Clock::real();         // "now" (wall time), for grace and the outbox threshold
     IdGenerator* ids = nullptr;            // for --fix's rows; default: IdGenerator::global()
     ProgressCounter* progress = nullptr;   // rows read and mismatches, for a progress line
     // Where --fix writes: default: none, the reconciliation's own connection.

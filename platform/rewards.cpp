@@ -1,17 +1,17 @@
-#include "core/rewards.h"
+#include "platform/rewards.h"
 
 #include <charconv>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "core/db.h"
-#include "core/dialect.h"
-#include "core/error.h"
-#include "core/kafka.h"
-#include "core/log.h"
-#include "core/outbox.h"
-#include "core/platform_tx.h"
+#include "core/base/error.h"
+#include "core/base/log.h"
+#include "core/db/db.h"
+#include "core/db/dialect.h"
+#include "core/messaging/kafka.h"
+#include "platform/outbox.h"
+#include "platform/platform_tx.h"
 
 namespace webook {
 namespace {
@@ -149,8 +149,8 @@ void RewardRequest::validate() const {
         throw Error(Code::usage, fmt::format("--amount must be a positive number of cents, not {}", amount));
 }
 
-RewardService::RewardService(Connection& conn, RewardOptions options, IdGenerator& ids, WallClock clock)
-    : m_conn(conn), m_options(std::move(options)), m_ids(ids), m_clock(std::move(clock)) {
+RewardService::RewardService(Connection& conn, RewardOptions options, IdGenerator& ids, Clock& clock)
+    : m_conn(conn), m_options(std::move(options)), m_ids(ids), m_clock(clock) {
     validate_topic_name(m_options.topic);
 }
 
@@ -163,7 +163,7 @@ CreatedReward RewardService::create_reward(const RewardRequest& request) {
     r.trade_no = fmt::format("T{:016x}", static_cast<std::uint64_t>(m_ids.next()));
     r.biz_trade_no = biz_trade_no_for(r.reward_id);
     r.amount = request.amount;
-    const std::int64_t now = m_clock();
+    const std::int64_t now = m_clock.wall_micros();
     auto reward =
         insert_into(k_rewards, {"id", "biz", "biz_id", "uid", "target_uid", "amount", "status", "ctime", "utime"},
                     fmt::format("{} id={}", k_rewards, r.reward_id));
@@ -222,7 +222,7 @@ CallbackResult RewardService::payment_callback(std::string_view trade_no, Paymen
                              d.placeholder(2), d.quote("utime"), d.placeholder(3), d.quote("id"), d.placeholder(4));
                      },
                      fmt::format("{} trade_no={}", k_payments, trade)};
-    const std::int64_t now = m_clock();
+    const std::int64_t now = m_clock.wall_micros();
     CallbackResult result = with_context(fmt::format("payment callback for {}", trade), [&] {
         return in_transaction(m_conn, [&] {
             auto row = m_conn.query_one(lock, std::vector<Value>{Value::text(trade)});

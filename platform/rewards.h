@@ -1,4 +1,4 @@
-// Rewards and their payments (SPEC.md "Platform backend": rewards ->
+// Rewards and their payments (README.md "reward and the payment jobs": rewards ->
 // payments -> ledger; the reward homework "补完打赏流程").
 //
 //   create_reward     one transaction: a reward (status init) and its payment
@@ -17,7 +17,7 @@
 // (relay_outbox), and the payment consumer (payment_consumer.h) marks the
 // reward paid or failed and books the ledger exactly once.
 //
-// Every statement is a PortableSql with client-made ids and times (core/ids.h),
+// Every statement is a PortableSql with client-made ids and times (platform/ids.h),
 // so this works over a plain connection and through the double-write
 // connection. Deadlocks and lock wait timeouts are retried.
 //
@@ -29,7 +29,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/ids.h"
+#include "platform/ids.h"
 
 namespace webook {
 
@@ -107,7 +107,7 @@ struct RewardOptions {
 class RewardService {
 public:
     explicit RewardService(Connection& conn, RewardOptions options = {}, IdGenerator& ids = IdGenerator::global(),
-                           WallClock clock = system_micros);
+                           Clock& clock = Clock::real());
 
     CreatedReward create_reward(const RewardRequest& request);
 
@@ -121,7 +121,7 @@ private:
     Connection& m_conn;
     RewardOptions m_options;
     IdGenerator& m_ids;
-    WallClock m_clock;
+    Clock& m_clock;
 };
 
 }  // namespace webook

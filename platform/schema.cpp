@@ -1,9 +1,9 @@
-#include "core/schema.h"
+#include "platform/schema.h"
 
-#include "core/checkpoint.h"
+#include "core/migration/checkpoint.h"
 
-#include "core/db.h"
-#include "core/error.h"
+#include "core/base/error.h"
+#include "core/db/db.h"
 
 namespace webook {
 namespace {
@@ -190,7 +190,7 @@ std::vector<TableDef> build() {
     add_times(jobs);
     tables.push_back(jobs);
 
-    // The tool's own tables (core/checkpoint.h), so `db init` prepares a
+    // The tool's own tables (core/migration/checkpoint.h), so `db init` prepares a
     // database for a migration too.
     for (const auto& t : control_tables()) tables.push_back(t);
 

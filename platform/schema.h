@@ -5,14 +5,14 @@
 #include <string>
 #include <vector>
 
-#include "core/dialect.h"
+#include "core/db/dialect.h"
 
 namespace webook {
 
 class Connection;
 
 // Platform tables in dependency order, then the tool's control tables
-// (core/checkpoint.h control_tables()).
+// (core/migration/checkpoint.h control_tables()).
 const std::vector<TableDef>& webook_tables();
 const TableDef* find_table_def(std::string_view name);
 

@@ -1,4 +1,4 @@
-#include "core/seed.h"
+#include "platform/seed.h"
 
 #include <algorithm>
 #include <chrono>
@@ -8,12 +8,13 @@
 
 #include <fmt/format.h>
 
-#include "core/db.h"
-#include "core/dialect.h"
-#include "core/error.h"
-#include "core/interrupt.h"
-#include "core/log.h"
-#include "core/schema.h"
+#include "core/base/clock.h"
+#include "core/base/error.h"
+#include "core/base/interrupt.h"
+#include "core/base/log.h"
+#include "core/db/db.h"
+#include "core/db/dialect.h"
+#include "platform/schema.h"
 
 namespace webook {
 namespace {
@@ -133,9 +134,7 @@ SeedResult seed_database(Connection& conn, const SeedOptions& opt) {
 
     std::int64_t base = opt.base_time_micros;
     if (base == 0) {
-        auto now =
-            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-                .count();
+        auto now = system_micros();
         base = now / k_hour * k_hour;
     }
     const std::vector<std::string> tables = {

@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include "core/dialect.h"
-#include "core/error.h"
+#include "core/base/error.h"
+#include "core/db/dialect.h"
 
 namespace webook {
 
@@ -29,13 +29,9 @@ BoundSql checksum_query(const Dialect& d, const SidePlan& side, const KeyBounds&
     }
     BoundSql q;
     q.params = std::move(filter_params);
-    std::string where(filter);
-    std::string range = bounds_condition(d, side, bounds, q.params);
-    if (!where.empty() && !range.empty()) where = "(" + where + ") AND ";
-    where += range;
-    q.sql = fmt::format("SELECT COUNT(*), SUM({}), SUM({}) FROM (SELECT {} AS h FROM {}{}{}) chunk", d.hex32("h", 1),
-                        d.hex32("h", 9), d.row_md5(texts, cols), d.quote(side.table), where.empty() ? "" : " WHERE ",
-                        where);
+    const std::string where = where_clause(d, side, filter, bounds, q.params);
+    q.sql = fmt::format("SELECT COUNT(*), SUM({}), SUM({}) FROM (SELECT {} AS h FROM {}{}) chunk", d.hex32("h", 1),
+                        d.hex32("h", 9), d.row_md5(texts, cols), d.quote(side.table), where);
     return q;
 }
 

@@ -9,9 +9,9 @@
 
 #include <string>
 
-#include "core/db.h"
-#include "core/keyset.h"
-#include "core/table_plan.h"
+#include "core/db/db.h"
+#include "core/migration/keyset.h"
+#include "core/migration/table_plan.h"
 
 namespace webook {
 

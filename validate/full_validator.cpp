@@ -4,12 +4,12 @@
 
 #include <fmt/format.h>
 
-#include "core/dialect.h"
-#include "core/error.h"
-#include "core/event_sink.h"
-#include "core/interrupt.h"
-#include "core/log.h"
-#include "core/prefetch.h"
+#include "core/base/error.h"
+#include "core/base/interrupt.h"
+#include "core/base/log.h"
+#include "core/db/dialect.h"
+#include "core/migration/event_sink.h"
+#include "core/migration/prefetch.h"
 #include "validate/checksum.h"
 #include "validate/validation.h"
 #include "validate/validator_parts.h"

@@ -19,13 +19,13 @@
 
 #include <fmt/format.h>
 
-#include "core/checkpoint.h"
-#include "core/dialect.h"
-#include "core/error.h"
-#include "core/event_sink.h"
-#include "core/interrupt.h"
-#include "core/keyset.h"
-#include "core/log.h"
+#include "core/base/error.h"
+#include "core/base/interrupt.h"
+#include "core/base/log.h"
+#include "core/db/dialect.h"
+#include "core/migration/checkpoint.h"
+#include "core/migration/event_sink.h"
+#include "core/migration/keyset.h"
 #include "validate/validation.h"
 #include "validate/validator_parts.h"
 

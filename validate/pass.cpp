@@ -2,12 +2,12 @@
 
 #include <fmt/format.h>
 
-#include "core/checkpoint.h"
-#include "core/error.h"
-#include "core/event_sink.h"
-#include "core/interrupt.h"
-#include "core/log.h"
-#include "core/progress.h"
+#include "core/base/error.h"
+#include "core/base/interrupt.h"
+#include "core/base/log.h"
+#include "core/base/progress.h"
+#include "core/migration/checkpoint.h"
+#include "core/migration/event_sink.h"
 
 namespace webook {
 namespace {

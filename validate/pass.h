@@ -10,7 +10,7 @@
 // the abandoned pass had already sent name the old base; the fixer repairs
 // them from the current one (fixers/fixer.h), so they do no harm.
 //
-// Each table's pass is recorded in the control table (core/checkpoint.h
+// Each table's pass is recorded in the control table (core/migration/checkpoint.h
 // PassRecord): base, kind, start, end, what it found. The switch gates
 // (migrate/gates.h) decide from those records.
 #pragma once
@@ -21,8 +21,8 @@
 #include <optional>
 #include <vector>
 
-#include "core/migration_mode.h"
-#include "core/throttle.h"
+#include "core/migration/migration_mode.h"
+#include "core/migration/throttle.h"
 #include "validate/validation.h"
 
 namespace webook {
@@ -53,9 +53,12 @@ PassReport run_pass(SideConnections conns, Connection& control, const std::vecto
                     const PassOptions& options, EventSink& sink, CheckpointStore& checkpoints);
 
 // Passes until interrupted (Error(Code::interrupted), between passes or
-// inside one) with Follow::yes, `interval` apart; one pass with Follow::no.
+// inside one) with Follow::yes, `interval` apart (default for callers:
+// k_follow_interval); one pass with Follow::no.
 // `on_pass` renders each pass as it ends (events are flushed by then).
 // Returns the differences of all passes.
+inline constexpr std::chrono::microseconds k_follow_interval = std::chrono::seconds(30);
+
 std::uint64_t run_passes(SideConnections conns, Connection& control, const std::vector<TablePlan>& plans,
                          const PassOptions& options, EventSink& sink, CheckpointStore& checkpoints, Follow follow,
                          std::chrono::microseconds interval, const std::function<void(const PassReport&)>& on_pass,

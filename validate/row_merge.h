@@ -1,18 +1,18 @@
 // The row comparer: one merge pass over two key-ordered row streams.
 //
-// Both sides arrive sorted by key in binary order (see core/keyset.h), so a
+// Both sides arrive sorted by key in binary order (see core/migration/keyset.h), so a
 // single pass finds every difference: a key only in the base is
 // target_missing, a key only in the other side is base_missing (including
 // rows past the base's last key), equal keys with different columns are neq.
-// Rows are compared with same_row() (core/value.h), so engine differences
+// Rows are compared with same_row() (core/db/value.h), so engine differences
 // that are not data differences do not count.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 
-#include "core/event.h"
-#include "core/keyset.h"
+#include "core/migration/event.h"
+#include "core/migration/keyset.h"
 
 namespace webook {
 

@@ -1,4 +1,4 @@
-// Full and incremental validation of migrated tables (SPEC.md "Validation").
+// Full and incremental validation of migrated tables (README.md "validate").
 //
 // Full: one merge pass over base and target in key order (row_merge.h),
 // batches read by keyset pagination on both sides concurrently (each side on
@@ -23,12 +23,12 @@
 #include <string>
 #include <vector>
 
-#include "core/db.h"
-#include "core/event.h"
-#include "core/progress.h"
-#include "core/shard.h"
-#include "core/table_plan.h"
-#include "core/throttle.h"
+#include "core/base/progress.h"
+#include "core/db/db.h"
+#include "core/migration/event.h"
+#include "core/migration/shard.h"
+#include "core/migration/table_plan.h"
+#include "core/migration/throttle.h"
 #include "validate/row_merge.h"
 
 namespace webook {
@@ -70,7 +70,7 @@ struct TableReport {
 
 // Validates every row of one table. Events go to `sink` as they are found.
 // With options.shard, the split is the one kept in `shard_plans` (the control
-// table; see core/shard.h), which is required then.
+// table; see core/migration/shard.h), which is required then.
 TableReport validate_full(SideConnections conns, const TablePlan& plan, const ValidateOptions& options, EventSink& sink,
                           CheckpointStore* shard_plans = nullptr);
 

@@ -2,9 +2,9 @@
 
 #include <fmt/format.h>
 
-#include "core/dialect.h"
-#include "core/error.h"
-#include "core/event_sink.h"
+#include "core/base/error.h"
+#include "core/db/dialect.h"
+#include "core/migration/event_sink.h"
 
 namespace webook {
 

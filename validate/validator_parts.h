@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "core/event.h"
-#include "core/table_plan.h"
+#include "core/migration/event.h"
+#include "core/migration/table_plan.h"
 #include "validate/validation.h"
 
 namespace webook {

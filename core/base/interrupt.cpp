@@ -1,9 +1,9 @@
-#include "core/interrupt.h"
+#include "core/base/interrupt.h"
 
 #include <atomic>
 #include <csignal>
 
-#include "core/error.h"
+#include "core/base/error.h"
 
 namespace webook {
 namespace {

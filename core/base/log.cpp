@@ -1,4 +1,4 @@
-#include "core/log.h"
+#include "core/base/log.h"
 
 #include <atomic>
 #include <map>
@@ -7,8 +7,8 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include "core/error.h"
-#include "core/secrets.h"
+#include "core/base/error.h"
+#include "core/base/secrets.h"
 
 namespace webook::log {
 namespace {

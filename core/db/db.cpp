@@ -1,8 +1,8 @@
-#include "core/db.h"
+#include "core/db/db.h"
 
-#include "core/engines.h"
-#include "core/error.h"
-#include "core/log.h"
+#include "core/base/error.h"
+#include "core/base/log.h"
+#include "core/db/engines.h"
 
 namespace webook {
 

@@ -25,8 +25,8 @@
 #include <string_view>
 #include <vector>
 
-#include "core/dsn.h"
-#include "core/value.h"
+#include "core/db/dsn.h"
+#include "core/db/value.h"
 
 namespace webook {
 

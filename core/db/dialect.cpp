@@ -1,11 +1,12 @@
-#include "core/dialect.h"
+#include "core/db/dialect.h"
 
 #include <algorithm>
 
 #include <fmt/format.h>
 
-#include "core/db.h"
-#include "core/error.h"
+#include "core/base/error.h"
+#include "core/db/db.h"
+#include "core/db/engines.h"
 
 namespace webook {
 namespace {
@@ -52,6 +53,37 @@ void check_identifier(std::string_view identifier) {
 class MysqlDialect final : public Dialect {
 public:
     Engine engine() const override { return Engine::mysql; }
+
+    const SqlLexicon& lexicon() const override { return k_mysql_lexicon; }
+
+    std::optional<std::string> literal(const Value& v) const override {
+        static constexpr char k_hex[] = "0123456789abcdef";
+        switch (v.kind()) {
+        case ValueKind::null: return "NULL";
+        case ValueKind::integer: return std::to_string(v.as_int());
+        case ValueKind::unsigned_integer: return std::to_string(v.as_uint());
+        case ValueKind::boolean: return v.as_bool() ? "1" : "0";
+        case ValueKind::decimal: return v.canonical();  // validated digits, sign and point
+        case ValueKind::text:
+        case ValueKind::bytes: {
+            const std::string_view bytes = v.as_string();
+            const bool text = v.kind() == ValueKind::text;
+            if (bytes.empty()) return text ? "_utf8mb4''" : "X''";
+            std::string out = text ? "_utf8mb4 X'" : "X'";
+            out.reserve(out.size() + bytes.size() * 2 + 1);
+            for (unsigned char b : bytes) {
+                out += k_hex[b >> 4];
+                out += k_hex[b & 15];
+            }
+            out += '\'';
+            return out;
+        }
+        case ValueKind::date:
+        case ValueKind::time:
+        case ValueKind::datetime: return "'" + v.canonical() + "'";
+        default: return std::nullopt;  // real: no exact literal
+        }
+    }
 
     std::string quote(std::string_view identifier) const override {
         check_identifier(identifier);
@@ -258,6 +290,21 @@ class PostgresDialect final : public Dialect {
 public:
     Engine engine() const override { return Engine::postgres; }
 
+    const SqlLexicon& lexicon() const override { return k_postgres_lexicon; }
+
+    std::optional<std::string> literal(const Value& v) const override {
+        const std::optional<std::string> text = postgres_param_text(v);
+        if (!text) return "NULL";
+        std::string out = "E'";
+        out.reserve(text->size() + 3);
+        for (char ch : *text) {
+            if (ch == '\'' || ch == '\\') out += ch;
+            out += ch;
+        }
+        out += '\'';
+        return out;
+    }
+
     std::string quote(std::string_view identifier) const override {
         check_identifier(identifier);
         return fmt::format("\"{}\"", identifier);
@@ -430,14 +477,11 @@ public:
 private:
     // "?" markers in a caller's SQL fragment as $n, continuing from `n`.
     std::string renumber(std::string_view fragment, int& n) const {
-        std::string out;
-        for (char c : fragment) {
-            if (c == '?')
-                out += placeholder(++n);
-            else
-                out += c;
-        }
-        return out;
+        SqlLexicon fragments = k_postgres_lexicon;
+        fragments.markers = MarkerStyle::question;
+        auto out = replace_markers(fragment, fragments, [&](std::size_t) { return placeholder(++n); });
+        if (!out) throw Error(Code::internal, fmt::format("SQL fragment '{}' cannot be renumbered", fragment));
+        return *out;
     }
 
     // Identifiers are validated, so they can sit inside a string literal.
@@ -475,6 +519,11 @@ std::string Dialect::placeholders(int first, int count) const {
         out += placeholder(first + i);
     }
     return out + ")";
+}
+
+std::optional<std::string> Dialect::inline_params(std::string_view sql, std::span<const Value> params) const {
+    return replace_markers(
+        sql, lexicon(), [&](std::size_t i) { return literal(params[i]); }, params.size());
 }
 
 const Dialect& dialect_for(Engine engine) {

@@ -6,13 +6,16 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-#include "core/dsn.h"
-#include "core/value.h"
+#include "core/db/dsn.h"
+#include "core/db/sql_text.h"
+#include "core/db/value.h"
 
 namespace webook {
 
@@ -81,6 +84,21 @@ public:
     virtual std::string placeholder(int n) const = 0;
     // "(p1, p2, ...)" of `count` markers starting at `first`.
     std::string placeholders(int first, int count) const;
+
+    // What this engine's lexer skips (strings, identifiers, comments) and how
+    // it writes markers: for core/db/sql_text.h.
+    virtual const SqlLexicon& lexicon() const = 0;
+    // `v` as a literal meaning what the bound parameter means: MySQL text and
+    // bytes as hex (_utf8mb4 X'..', X'..': nothing to escape), numbers as
+    // digits, date/time kinds as quoted canonical text; PostgreSQL every value
+    // as an untyped E'...' string (what a bound text parameter is, resolved by
+    // context). NULL as NULL. nullopt when there is no exact literal (a MySQL
+    // REAL): bind it instead.
+    virtual std::optional<std::string> literal(const Value& v) const = 0;
+    // `sql` with each marker replaced by the literal of its parameter, so the
+    // statement can run unprepared (streaming); nullopt -- bind instead --
+    // when a value has no literal or the markers do not match `params`.
+    std::optional<std::string> inline_params(std::string_view sql, std::span<const Value> params) const;
 
     // INSERT ... that replaces the row with the same key:
     // ON DUPLICATE KEY UPDATE / ON CONFLICT (key) DO UPDATE. One row of

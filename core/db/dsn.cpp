@@ -1,4 +1,4 @@
-#include "core/dsn.h"
+#include "core/db/dsn.h"
 
 #include <cctype>
 #include <charconv>
@@ -7,9 +7,9 @@
 
 #include <fmt/format.h>
 
-#include "core/error.h"
-#include "core/log.h"
-#include "core/secrets.h"
+#include "core/base/error.h"
+#include "core/base/log.h"
+#include "core/base/secrets.h"
 
 namespace webook {
 namespace {

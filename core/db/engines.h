@@ -3,12 +3,19 @@
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <string>
 
-#include "core/db.h"
+#include "core/db/db.h"
 
 namespace webook {
 
 std::unique_ptr<Connection> connect_mysql(const Dsn& dsn, const ConnectOptions& options);
 std::unique_ptr<Connection> connect_postgres(const Dsn& dsn, const ConnectOptions& options);
+
+// The text form PostgreSQL's input functions accept for `v` (bytes as bytea
+// hex); nullopt for NULL. What the PostgreSQL connection binds, and what its
+// Dialect::literal quotes.
+std::optional<std::string> postgres_param_text(const Value& v);
 
 }  // namespace webook

@@ -44,11 +44,11 @@
 #include <cppconn/statement.h>
 #include <fmt/format.h>
 
-#include "core/dialect.h"
-#include "core/engines.h"
-#include "core/error.h"
-#include "core/log.h"
-#include "core/secrets.h"
+#include "core/base/error.h"
+#include "core/base/log.h"
+#include "core/base/secrets.h"
+#include "core/db/dialect.h"
+#include "core/db/engines.h"
 
 namespace webook {
 namespace {
@@ -438,70 +438,6 @@ struct Session {
 };
 
 // How one result column is read.
-// A parameterised query as plain SQL text, each "?" replaced by the literal
-// of its value, so it can run as a streaming, text-protocol statement: a
-// prepared statement's result is always buffered whole (NOTES-LIBS.md), and
-// its binary protocol makes the connector print every DATETIME with
-// snprintf. Literals: numbers as digits; text as _utf8mb4 X'..' (no escaping
-// to get wrong, and it takes the column's collation in comparisons like a
-// bound string); bytes as X'..'; date/time kinds as quoted canonical text.
-// Returns nullopt -- use a prepared statement -- for a REAL value (no exact
-// literal) or when the markers do not match the parameters. "?" inside
-// quotes, backticks and comments is not a marker.
-std::optional<std::string> inline_params(std::string_view sql, Params params) {
-    static constexpr char k_hex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(sql.size() + params.size() * 24);
-    std::size_t next = 0;
-    for (std::size_t i = 0; i < sql.size(); ++i) {
-        const char c = sql[i];
-        if (c == '\'' || c == '"' || c == '`') {
-            const std::size_t start = i;
-            for (++i; i < sql.size() && sql[i] != c; ++i)
-                if (sql[i] == '\\' && c != '`') ++i;
-            out.append(sql.substr(start, i - start + 1));
-            continue;
-        }
-        if ((c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') || c == '#' ||
-            (c == '/' && i + 1 < sql.size() && sql[i + 1] == '*'))
-            return std::nullopt;  // comments: not worth parsing; the prepared path is right
-        if (c != '?') {
-            out += c;
-            continue;
-        }
-        if (next >= params.size()) return std::nullopt;
-        const Value& v = params[next++];
-        switch (v.kind()) {
-        case ValueKind::null: out += "NULL"; break;
-        case ValueKind::integer: out += std::to_string(v.as_int()); break;
-        case ValueKind::unsigned_integer: out += std::to_string(v.as_uint()); break;
-        case ValueKind::boolean: out += v.as_bool() ? "1" : "0"; break;
-        case ValueKind::decimal: out += v.canonical(); break;  // validated digits, sign and point
-        case ValueKind::text:
-        case ValueKind::bytes: {
-            const std::string_view bytes = v.as_string();
-            if (bytes.empty()) {
-                out += v.kind() == ValueKind::text ? "_utf8mb4''" : "X''";
-                break;
-            }
-            out += v.kind() == ValueKind::text ? "_utf8mb4 X'" : "X'";
-            for (unsigned char b : bytes) {
-                out += k_hex[b >> 4];
-                out += k_hex[b & 15];
-            }
-            out += '\'';
-            break;
-        }
-        case ValueKind::date:
-        case ValueKind::time:
-        case ValueKind::datetime: out += "'" + v.canonical() + "'"; break;
-        default: return std::nullopt;  // real
-        }
-    }
-    if (next != params.size()) return std::nullopt;
-    return out;
-}
-
 enum class Reader {
     int64,         // getInt64
     uint64,        // getUInt64
@@ -837,7 +773,11 @@ public:
         std::string sql(sql_text);
         try {
             std::optional<std::string> inlined;
-            if (!params.empty()) inlined = inline_params(sql, params);
+            // Inlined (Dialect::inline_params), the query runs as a streaming,
+            // text-protocol statement: a prepared statement's result is
+            // always buffered whole (docs/library-notes.md), and its binary
+            // protocol makes the connector print every DATETIME with snprintf.
+            if (!params.empty()) inlined = dialect().inline_params(sql, params);
             if (params.empty() || inlined) {
                 if (inlined) sql = std::move(*inlined);
                 std::unique_ptr<sql::Statement> st(s.conn->createStatement());

@@ -53,11 +53,11 @@
 #include <pqxx/stream_to>
 #include <pqxx/transaction>
 
-#include "core/dialect.h"
-#include "core/engines.h"
-#include "core/error.h"
-#include "core/log.h"
-#include "core/secrets.h"
+#include "core/base/error.h"
+#include "core/base/log.h"
+#include "core/base/secrets.h"
+#include "core/db/dialect.h"
+#include "core/db/engines.h"
 
 namespace webook {
 namespace {
@@ -567,53 +567,14 @@ std::vector<std::optional<std::string>> param_texts(Params params) {
     return out;
 }
 
-// A parameterised query with each $n replaced by its value as an untyped
-// E'...' literal -- what exec_params sends (text of unknown type, resolved by
-// context), so the meaning is the same -- so the query can stream through
-// COPY (SELECT ...) TO STDOUT: several times cheaper per field than FETCHing
-// from a cursor into pqxx results. Returns nullopt (use a cursor) for
-// locking queries (COPY cannot take row locks), for dollar quotes and
-// comments (not worth parsing), and when the markers do not match.
-std::optional<std::string> inline_params(std::string_view sql, const std::vector<std::optional<std::string>>& params) {
+// A parameterised query inlined (Dialect::inline_params: each $n as an
+// untyped E'...' literal -- what exec_params sends, so the meaning is the
+// same) can stream through COPY (SELECT ...) TO STDOUT: several times cheaper
+// per field than FETCHing from a cursor into pqxx results. Not for locking
+// queries: COPY cannot take row locks.
+std::optional<std::string> inline_for_copy(const Dialect& d, std::string_view sql, Params params) {
     if (has_word(sql, "for")) return std::nullopt;  // FOR SHARE / FOR UPDATE (or a word in a string: harmless)
-    std::string out;
-    out.reserve(sql.size() + params.size() * 24);
-    std::vector<bool> used(params.size(), false);
-    for (std::size_t i = 0; i < sql.size(); ++i) {
-        const char c = sql[i];
-        if (c == '\'' || c == '"') {
-            const std::size_t start = i;
-            for (++i; i < sql.size() && sql[i] != c; ++i) {
-            }
-            out.append(sql.substr(start, i - start + 1));
-            continue;
-        }
-        if ((c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') ||
-            (c == '/' && i + 1 < sql.size() && sql[i + 1] == '*'))
-            return std::nullopt;
-        if (c != '$') {
-            out += c;
-            continue;
-        }
-        std::size_t j = i + 1, n = 0;
-        while (j < sql.size() && std::isdigit(static_cast<unsigned char>(sql[j]))) n = n * 10 + (sql[j++] - '0');
-        if (j == i + 1 || n == 0 || n > params.size()) return std::nullopt;  // "$$", "$tag$", or a bad marker
-        const auto& p = params[n - 1];
-        used[n - 1] = true;
-        if (!p) {
-            out += "NULL";
-        } else {
-            out += "E'";
-            for (char ch : *p) {
-                if (ch == '\'' || ch == '\\') out += ch;
-                out += ch;
-            }
-            out += '\'';
-        }
-        i = j - 1;
-    }
-    if (std::find(used.begin(), used.end(), false) != used.end()) return std::nullopt;
-    return out;
+    return d.inline_params(sql, params);
 }
 
 pqxx::result exec_with(pqxx::transaction_base& tx, const std::string& sql,
@@ -992,9 +953,9 @@ std::unique_ptr<RowCursor> PostgresConnection::stream(std::string_view sql, Para
     check_idle("stream");
     if (shape_of(sql) == QueryShape::plain) {
         if (params.empty()) return std::make_unique<CopyCursor>(*this, sql);
-        auto texts = param_texts(params);
-        if (auto inlined = inline_params(sql, texts)) return std::make_unique<CopyCursor>(*this, *inlined);
-        return std::make_unique<ResultCursor>(*this, sql, texts);
+        if (auto inlined = inline_for_copy(dialect(), sql, params))
+            return std::make_unique<CopyCursor>(*this, *inlined);
+        return std::make_unique<ResultCursor>(*this, sql, param_texts(params));
     }
     const auto texts = param_texts(params);
     try {
@@ -1129,6 +1090,10 @@ std::unique_ptr<BulkWriter> PostgresConnection::bulk_insert(std::string_view tab
 }
 
 }  // namespace
+
+std::optional<std::string> postgres_param_text(const Value& v) {
+    return param_text(v);
+}
 
 std::unique_ptr<Connection> connect_postgres(const Dsn& dsn, const ConnectOptions& options) {
     return std::make_unique<PostgresConnection>(dsn, options);

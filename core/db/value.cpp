@@ -1,4 +1,4 @@
-#include "core/value.h"
+#include "core/db/value.h"
 
 #include <charconv>
 #include <cmath>
@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "core/error.h"
+#include "core/base/error.h"
 
 namespace webook {
 namespace {

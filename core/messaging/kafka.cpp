@@ -23,7 +23,7 @@
 // auto-creates topics a consumer subscribes to although we ask it not to;
 // a real broker reports them unknown, and librdkafka then does not even join
 // the group: caught_up() relies on that error instead of an assignment.
-#include "core/kafka.h"
+#include "core/messaging/kafka.h"
 
 #include <librdkafka/rdkafkacpp.h>
 
@@ -38,13 +38,13 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "core/error.h"
-#include "core/log.h"
+#include "core/base/error.h"
+#include "core/base/log.h"
 
 namespace webook {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using Steady = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 const log::Logger& logger() {
@@ -72,8 +72,8 @@ int to_int_ms(milliseconds d) {
     return static_cast<int>(std::clamp<milliseconds::rep>(d.count(), 0, 1'000'000'000));
 }
 
-int remaining_ms(Clock::time_point deadline) {
-    return to_int_ms(std::chrono::ceil<milliseconds>(deadline - Clock::now()));
+int remaining_ms(Steady::time_point deadline) {
+    return to_int_ms(std::chrono::ceil<milliseconds>(deadline - Steady::now()));
 }
 
 // Failures that may go away by themselves: worth retrying the operation.
@@ -326,7 +326,7 @@ void check_brokers(const std::string& brokers, milliseconds timeout) {
     // Short metadata requests in a loop rather than one long one, so "every
     // broker is down" (refused, unresolvable) fails at once instead of
     // after the whole timeout.
-    const auto deadline = Clock::now() + timeout;
+    const auto deadline = Steady::now() + timeout;
     RdKafka::ErrorCode err = RdKafka::ERR__TIMED_OUT;
     while (true) {
         RdKafka::Metadata* raw = nullptr;
@@ -337,7 +337,7 @@ void check_brokers(const std::string& brokers, milliseconds timeout) {
             return;
         }
         handle->poll(0);  // serves the error events
-        if (events.all_brokers_down() || Clock::now() >= deadline) break;
+        if (events.all_brokers_down() || Steady::now() >= deadline) break;
     }
     throw Error(Code::connection,
                 fmt::format("cannot reach Kafka at {}: {}", brokers,
@@ -445,7 +445,7 @@ EventProducer& EventProducer::operator=(EventProducer&&) noexcept = default;
 
 void EventProducer::send(std::string_view key, std::string_view payload) {
     Impl& impl = *m_impl;
-    const auto deadline = Clock::now() + impl.options.delivery_timeout;
+    const auto deadline = Steady::now() + impl.options.delivery_timeout;
     auto* opaque = reinterpret_cast<void*>(static_cast<std::uintptr_t>(impl.window.number));
     while (true) {
         const RdKafka::ErrorCode err = impl.producer->produce(
@@ -459,7 +459,7 @@ void EventProducer::send(std::string_view key, std::string_view payload) {
         }
         if (err == RdKafka::ERR__QUEUE_FULL) {
             // Wait for deliveries to make room, as long as one event may wait.
-            if (Clock::now() >= deadline)
+            if (Steady::now() >= deadline)
                 throw Error(Code::connection,
                             fmt::format("cannot send event to topic {} at {}: {} events waiting "
                                         "for delivery for {} ms; {}",
@@ -692,7 +692,7 @@ std::int64_t consumer_group_lag(const std::string& brokers, const std::string& g
     std::string errstr;
     std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), errstr));
     if (!consumer) throw Error(Code::config, fmt::format("Kafka consumer for {}: {}", brokers, errstr));
-    const auto deadline = Clock::now() + timeout;
+    const auto deadline = Steady::now() + timeout;
     auto fail = [&](std::string_view what, RdKafka::ErrorCode err) {
         consumer->close();
         return Error(Code::connection,
@@ -742,7 +742,7 @@ std::vector<EventConsumer::Message> EventConsumer::poll_batch(std::size_t max_me
     if (impl.closed) throw Error(Code::internal, "EventConsumer::poll_batch() after close()");
     impl.revoked.clear();  // nothing read from them is pending
     std::vector<Message> batch;
-    const auto deadline = Clock::now() + max_wait;
+    const auto deadline = Steady::now() + max_wait;
     while (batch.size() < max_messages) {
         std::unique_ptr<RdKafka::Message> msg(impl.consumer->consume(remaining_ms(deadline)));
         if (!impl.revoked.empty()) {
@@ -796,7 +796,7 @@ std::vector<EventConsumer::Message> EventConsumer::poll_batch(std::size_t max_me
                 logger().warn("group {}, topic {}: {}", impl.group, impl.topic, msg->errstr());
             break;
         }
-        if (impl.caught_up() || Clock::now() >= deadline) break;
+        if (impl.caught_up() || Steady::now() >= deadline) break;
     }
     return batch;
 }

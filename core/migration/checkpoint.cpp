@@ -1,13 +1,13 @@
-#include "core/checkpoint.h"
+#include "core/migration/checkpoint.h"
 
 #include <chrono>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "core/db.h"
-#include "core/dialect.h"
-#include "core/error.h"
+#include "core/base/error.h"
+#include "core/db/db.h"
+#include "core/db/dialect.h"
 
 namespace webook {
 

@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "core/event.h"
-#include "core/value.h"
+#include "core/db/value.h"
+#include "core/migration/event.h"
 
 namespace webook {
 

@@ -1,4 +1,4 @@
-#include "core/config.h"
+#include "core/migration/config.h"
 
 #include <cctype>
 #include <charconv>
@@ -6,9 +6,9 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
-#include "core/dialect.h"
-#include "core/error.h"
-#include "core/log.h"
+#include "core/base/error.h"
+#include "core/base/log.h"
+#include "core/db/dialect.h"
 
 namespace webook {
 namespace {
@@ -212,25 +212,6 @@ OutputFormat parse_output_format(std::string_view name) {
     if (name == "text") return OutputFormat::text;
     if (name == "json") return OutputFormat::json;
     throw Error(Code::usage, fmt::format("unknown output format '{}' (text, json)", name));
-}
-
-std::chrono::milliseconds parse_duration(std::string_view text, std::string_view what) {
-    double number = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number, std::chars_format::fixed);
-    std::string_view unit = text.substr(static_cast<std::size_t>(end - text.data()));
-    bool ok = ec == std::errc() && number >= 0 && (unit.empty() || std::isalpha(static_cast<unsigned char>(unit[0])));
-    double factor = 0;
-    if (unit.empty() || unit == "s")
-        factor = 1000;
-    else if (unit == "ms")
-        factor = 1;
-    else if (unit == "m")
-        factor = 60'000;
-    else if (unit == "h")
-        factor = 3'600'000;
-    if (!ok || factor == 0)
-        throw Error(Code::usage, fmt::format("{} '{}' is not a duration like 500ms, 5s, 2m or 1h", what, text));
-    return std::chrono::milliseconds(static_cast<std::int64_t>(number * factor));
 }
 
 Dsn database_dsn(const DatabaseConfig& db, DsnRole role, std::string_view what) {

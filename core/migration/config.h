@@ -19,7 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "core/dsn.h"
+#include "core/base/switches.h"
+#include "core/db/dsn.h"
 
 namespace webook {
 
@@ -42,10 +43,6 @@ struct TableConfig {
 };
 
 enum class OutputFormat { text, json };
-
-// One name for each switch every command shares (STYLE.md).
-enum class DryRun { no, yes };     // say what would be written; write nothing
-enum class UntilIdle { no, yes };  // stop once caught up instead of waiting for more
 
 struct Config {
     DatabaseConfig source;
@@ -77,10 +74,6 @@ void apply_environment(Config& config, Getenv getenv_fn);
 Config resolve_config(const std::string& path_flag, Getenv getenv_fn);
 
 OutputFormat parse_output_format(std::string_view name);
-
-// "250ms", "5s", "2m", "1h" (a bare number is seconds). Throws
-// Error(Code::usage) naming `what` when malformed or negative.
-std::chrono::milliseconds parse_duration(std::string_view text, std::string_view what);
 
 // Parses the DSN of one side and resolves its password (see dsn.h).
 // Throws Error(Code::config) "no <role> database: set --<role> or [<role>] dsn"

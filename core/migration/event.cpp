@@ -1,11 +1,11 @@
-#include "core/event.h"
+#include "core/migration/event.h"
 
 #include <chrono>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "core/error.h"
+#include "core/base/error.h"
 
 namespace webook {
 namespace {

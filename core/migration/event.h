@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/value.h"
+#include "core/db/value.h"
 
 namespace webook {
 

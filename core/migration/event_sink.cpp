@@ -1,4 +1,4 @@
-#include "core/event_sink.h"
+#include "core/migration/event_sink.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,9 +8,9 @@
 
 #include <fmt/format.h>
 
-#include "core/error.h"
-#include "core/event.h"
-#include "core/kafka.h"
+#include "core/base/error.h"
+#include "core/messaging/kafka.h"
+#include "core/migration/event.h"
 
 namespace webook {
 namespace {

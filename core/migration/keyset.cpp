@@ -1,11 +1,11 @@
-#include "core/keyset.h"
+#include "core/migration/keyset.h"
 
 #include <algorithm>
 
 #include <fmt/format.h>
 
-#include "core/dialect.h"
-#include "core/error.h"
+#include "core/base/error.h"
+#include "core/db/dialect.h"
 
 namespace webook {
 namespace {
@@ -122,16 +122,22 @@ std::string bounds_condition(const Dialect& d, const SidePlan& side, const KeyBo
     return where;
 }
 
+std::string where_clause(const Dialect& d, const SidePlan& side, std::string_view filter, const KeyBounds& bounds,
+                         std::vector<Value>& params) {
+    std::string where(filter);
+    const std::string range = bounds_condition(d, side, bounds, params);
+    if (!where.empty() && !range.empty()) where = "(" + where + ") AND ";
+    where += range;
+    return where.empty() ? "" : " WHERE " + where;
+}
+
 BoundSql keyset_query(const Dialect& d, const SidePlan& side, const KeyBounds& bounds, std::size_t limit,
                       bool keys_only, std::string_view filter, std::vector<Value> filter_params) {
     BoundSql q;
     q.params = std::move(filter_params);
-    std::string where(filter);
-    std::string range = bounds_condition(d, side, bounds, q.params);
-    if (!where.empty() && !range.empty()) where = "(" + where + ") AND ";
-    where += range;
-    q.sql = fmt::format("SELECT {} FROM {}{}{} ORDER BY {}", select_list(d, side, keys_only), d.quote(side.table),
-                        where.empty() ? "" : " WHERE ", where, key_order(d, side));
+    const std::string where = where_clause(d, side, filter, bounds, q.params);
+    q.sql = fmt::format("SELECT {} FROM {}{} ORDER BY {}", select_list(d, side, keys_only), d.quote(side.table), where,
+                        key_order(d, side));
     if (limit > 0) q.sql += fmt::format(" LIMIT {}", limit);
     return q;
 }

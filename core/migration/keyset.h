@@ -16,10 +16,10 @@
 #include <string>
 #include <vector>
 
-#include "core/db.h"
-#include "core/progress.h"
-#include "core/table_plan.h"
-#include "core/throttle.h"
+#include "core/base/progress.h"
+#include "core/db/db.h"
+#include "core/migration/table_plan.h"
+#include "core/migration/throttle.h"
 
 namespace webook {
 
@@ -60,6 +60,12 @@ BoundSql unique_lookup_query(const Dialect& dialect, const SidePlan& side, const
 // A WHERE fragment selecting rows in bounds; appends its parameters.
 std::string bounds_condition(const Dialect& dialect, const SidePlan& side, const KeyBounds& bounds,
                              std::vector<Value>& params);
+// The one way a reader composes a caller's row filter (a shard's range, a
+// --where) with key bounds: " WHERE (<filter>) AND <bounds>", " WHERE
+// <filter>", " WHERE <bounds>" or "" when neither. `params` holds the
+// filter's parameters already; the bounds' are appended.
+std::string where_clause(const Dialect& dialect, const SidePlan& side, std::string_view filter, const KeyBounds& bounds,
+                         std::vector<Value>& params);
 // The ORDER BY list of the key, in binary order.
 std::string key_order(const Dialect& dialect, const SidePlan& side);
 

@@ -1,14 +1,14 @@
-#include "core/migration_mode.h"
+#include "core/migration/migration_mode.h"
 
 #include <optional>
 
 #include <fmt/format.h>
 
-#include "core/checkpoint.h"
-#include "core/db.h"
-#include "core/dialect.h"
-#include "core/error.h"
-#include "core/log.h"
+#include "core/base/error.h"
+#include "core/base/log.h"
+#include "core/db/db.h"
+#include "core/db/dialect.h"
+#include "core/migration/checkpoint.h"
 
 namespace webook {
 namespace {

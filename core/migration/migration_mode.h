@@ -1,4 +1,4 @@
-// The migration mode (SPEC.md "The four migration phases"), as stored in the
+// The migration mode (README.md "The four migration phases"), as stored in the
 // control table row name = 'migration_mode', and the rules of each phase.
 //
 // Reading the mode and holding it (the fence) live in core so that every
@@ -18,8 +18,8 @@
 #include <string>
 #include <string_view>
 
-#include "core/event.h"
-#include "core/value.h"
+#include "core/db/value.h"
+#include "core/migration/event.h"
 
 namespace webook {
 
@@ -37,7 +37,7 @@ Mode parse_mode(std::string_view name);
 // The authoritative side: the source until dst_first.
 BaseSide base_side_of(Mode mode);
 
-// -- What each phase allows (SPEC.md "What each phase allows") ---------------
+// -- What each phase allows (README.md "The four migration phases") ---------------
 // Every command asks these, so no caller can forget a rule.
 
 // Why `migrate copy` may not write the target in `mode` -- the mode, why, and

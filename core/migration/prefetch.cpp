@@ -1,4 +1,4 @@
-#include "core/prefetch.h"
+#include "core/migration/prefetch.h"
 
 namespace webook {
 

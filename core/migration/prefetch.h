@@ -15,7 +15,7 @@
 #include <mutex>
 #include <thread>
 
-#include "core/keyset.h"
+#include "core/migration/keyset.h"
 
 namespace webook {
 

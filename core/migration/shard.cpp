@@ -1,16 +1,16 @@
-#include "core/shard.h"
+#include "core/migration/shard.h"
 
 #include <charconv>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "core/checkpoint.h"
-#include "core/db.h"
-#include "core/dialect.h"
-#include "core/error.h"
-#include "core/keyset.h"
-#include "core/log.h"
+#include "core/base/error.h"
+#include "core/base/log.h"
+#include "core/db/db.h"
+#include "core/db/dialect.h"
+#include "core/migration/checkpoint.h"
+#include "core/migration/keyset.h"
 
 namespace webook {
 namespace {

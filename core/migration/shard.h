@@ -34,7 +34,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/table_plan.h"
+#include "core/migration/table_plan.h"
 
 namespace webook {
 

@@ -1,11 +1,11 @@
-#include "core/table_plan.h"
+#include "core/migration/table_plan.h"
 
 #include <algorithm>
 
 #include <fmt/format.h>
 
-#include "core/dialect.h"
-#include "core/error.h"
+#include "core/base/error.h"
+#include "core/db/dialect.h"
 
 namespace webook {
 namespace {

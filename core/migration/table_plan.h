@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "core/config.h"
-#include "core/db.h"
+#include "core/db/db.h"
+#include "core/migration/config.h"
 
 namespace webook {
 

@@ -1,41 +1,18 @@
-#include "core/throttle.h"
+#include "core/migration/throttle.h"
 
 #include <charconv>
 #include <thread>
 
 #include <fmt/format.h>
 
-#include "core/db.h"
-#include "core/dialect.h"
-#include "core/error.h"
-#include "core/interrupt.h"
-#include "core/keyset.h"
-#include "core/log.h"
+#include "core/base/error.h"
+#include "core/base/interrupt.h"
+#include "core/base/log.h"
+#include "core/db/db.h"
+#include "core/db/dialect.h"
+#include "core/migration/keyset.h"
 
 namespace webook {
-namespace {
-
-class RealClock final : public Clock {
-public:
-    std::chrono::steady_clock::time_point now() override { return std::chrono::steady_clock::now(); }
-    void sleep_for(std::chrono::microseconds d) override {
-        // Short naps so a signal is noticed promptly.
-        const auto end = std::chrono::steady_clock::now() + d;
-        while (!interrupted()) {
-            auto left = end - std::chrono::steady_clock::now();
-            if (left <= std::chrono::steady_clock::duration::zero()) break;
-            std::this_thread::sleep_for(
-                std::min<std::chrono::steady_clock::duration>(left, std::chrono::milliseconds(100)));
-        }
-    }
-};
-
-}  // namespace
-
-Clock& Clock::real() {
-    static RealClock clock;
-    return clock;
-}
 
 std::int64_t ThrottleOptions::max_running() const {
     if (max_load.empty()) return 0;

@@ -14,18 +14,12 @@
 #include <cstdint>
 #include <string>
 
+#include "core/base/clock.h"
+
 namespace webook {
 
 class Connection;
-enum class ScanMode;  // core/keyset.h
-
-class Clock {
-public:
-    virtual ~Clock() = default;
-    virtual std::chrono::steady_clock::time_point now() = 0;
-    virtual void sleep_for(std::chrono::microseconds d) = 0;
-    static Clock& real();
-};
+enum class ScanMode;  // core/migration/keyset.h
 
 struct ThrottleOptions {
     double rows_per_second = 0;  // default: 0 = unlimited

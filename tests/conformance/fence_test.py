@@ -7,7 +7,7 @@ while the real `webookctl migrate mode set` goes src_only -> src_first ->
 dst_first -> dst_only under them, MariaDB source (and control database) and
 PostgreSQL target. After each switch returns, the driver checks that no
 writer applies the old mode ("once `mode set` returns, no writer anywhere
-applies the old mode", SPEC.md), as the C++ test
+applies the old mode", docs/writer-protocol.md), as the C++ test
 DoubleWrite.OnceTheSwitchReturnsNoWriterAppliesTheOldMode does for our own
 double-write connection.
 

@@ -143,7 +143,7 @@ def parse_dsn(url, role):
             "database": u.path.lstrip("/")}
 
 
-# -- Client-made ids (core/ids.h) --------------------------------------------
+# -- Client-made ids (platform/ids.h) --------------------------------------------
 
 class Snowflake:
     """ms since 2020-01-01 UTC << 22 | worker (10 bits) << 12 | sequence (12 bits)."""

@@ -18,9 +18,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/db.h"
-#include "core/dsn.h"
-#include "core/schema.h"
+#include "core/db/db.h"
+#include "core/db/dsn.h"
+#include "platform/schema.h"
 #include "tests/support/child_process.h"
 #include "tests/support/scratch_db.h"
 #include "tests/support/test_env.h"
@@ -398,6 +398,26 @@ TEST(CliFoundation, UnknownFlagIsAUsageError) {
     expect_error(webookctl({"db", "frobnicate"}), 2, {"frobnicate"});
     expect_error(webookctl({"frobnicate"}), 2, {"frobnicate"});
     expect_error(webookctl({"db", "seed", "--users", "many"}), 2, {"many"});
+}
+
+// Every duration flag takes the same text (core/base/duration.h), refuses the
+// same mistakes before anything connects, and shows its library default.
+TEST(CliFoundation, DurationFlagsAllReadTheSameWayAndShowTheirDefault) {
+    const std::string nowhere = "mysql://webook@127.0.0.1:1/webook";
+    expect_error(webookctl({"ops", "rank", "recompute", "--dsn", nowhere, "--lease", "60"}), 2,
+                 {"--lease '60' needs a unit, e.g. 500ms, 30s, 5m, 36h or 7d"});
+    expect_error(webookctl({"ops", "rank", "recompute", "--dsn", nowhere, "--window", "7"}), 2,
+                 {"--window '7' needs a unit"});
+    expect_error(webookctl({"migrate", "mode", "set", "src_first", "--source", nowhere, "--max-age", "1.5s"}), 2,
+                 {"--max-age '1.5s' must be a multiple of 1s"});
+    expect_error(webookctl({"fix", "--from", "-", "--lock-wait", "soon"}), 2, {"--lock-wait 'soon' is not a duration"});
+    const CommandResult help = webookctl({"migrate", "mode", "set", "--help"});
+    EXPECT_EQ(help.exit_code, 0);
+    EXPECT_NE(help.out.find("(default: 30s)"), std::string::npos) << help.out;  // --lock-wait
+    EXPECT_NE(help.out.find("(default: 10m)"), std::string::npos) << help.out;  // --max-age
+    EXPECT_NE(help.out.find("DURATION"), std::string::npos) << help.out;
+    const CommandResult rank = webookctl({"ops", "rank", "recompute", "--help"});
+    EXPECT_NE(rank.out.find("(default: 7d)"), std::string::npos) << rank.out;
 }
 
 TEST(CliFoundation, RefusedConnectionIsAConnectionErrorNamingHostAndPort) {

@@ -17,9 +17,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "core/checkpoint.h"
-#include "core/dialect.h"
-#include "core/error.h"
+#include "core/base/error.h"
+#include "core/db/dialect.h"
+#include "core/migration/checkpoint.h"
 #include "tests/support/child_process.h"
 #include "tests/support/migration_data.h"
 #include "tests/support/test_env.h"

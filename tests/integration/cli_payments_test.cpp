@@ -12,13 +12,13 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "core/db.h"
-#include "core/dialect.h"
-#include "core/kafka.h"
-#include "core/ledger.h"
-#include "core/outbox.h"
-#include "core/rewards.h"
-#include "core/schema.h"
+#include "core/db/db.h"
+#include "core/db/dialect.h"
+#include "core/messaging/kafka.h"
+#include "platform/ledger.h"
+#include "platform/outbox.h"
+#include "platform/rewards.h"
+#include "platform/schema.h"
 #include "tests/support/child_process.h"
 #include "tests/support/cli_run.h"
 #include "tests/support/scratch_db.h"

@@ -15,11 +15,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "core/checkpoint.h"
-#include "core/dialect.h"
-#include "core/migration_mode.h"
-#include "core/schema.h"
+#include "core/db/dialect.h"
+#include "core/migration/checkpoint.h"
+#include "core/migration/migration_mode.h"
 #include "migrate/double_write.h"
+#include "platform/schema.h"
 #include "tests/support/child_process.h"
 #include "tests/support/cli_run.h"
 #include "tests/support/migration_data.h"

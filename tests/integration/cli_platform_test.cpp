@@ -11,10 +11,10 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "core/article.h"
-#include "core/db.h"
-#include "core/schema.h"
+#include "core/db/db.h"
 #include "migrate/mode_control.h"
+#include "platform/article.h"
+#include "platform/schema.h"
 #include "tests/support/child_process.h"
 #include "tests/support/scratch_db.h"
 

@@ -27,9 +27,9 @@
 #include <string>
 #include <vector>
 
-#include "core/db.h"
-#include "core/dialect.h"
-#include "core/value.h"
+#include "core/db/db.h"
+#include "core/db/dialect.h"
+#include "core/db/value.h"
 #include "tests/support/scratch_db.h"
 
 namespace webook {

@@ -10,11 +10,11 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include "core/dialect.h"
-#include "core/error.h"
-#include "core/schema.h"
+#include "core/base/error.h"
+#include "core/db/dialect.h"
 #include "migrate/double_write.h"
 #include "migrate/mode_control.h"
+#include "platform/schema.h"
 #include "tests/support/connection_wrapper.h"
 #include "tests/support/scratch_db.h"
 

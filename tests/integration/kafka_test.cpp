@@ -10,21 +10,21 @@
 #include <utility>
 #include <vector>
 
-#include "core/error.h"
-#include "core/kafka.h"
+#include "core/base/error.h"
+#include "core/messaging/kafka.h"
 #include "tests/support/test_env.h"
 
 namespace webook {
 namespace {
 
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
+using Steady = std::chrono::steady_clock;
 using Message = EventConsumer::Message;
 
 // Nothing listens on port 1.
 const std::string k_unreachable = "127.0.0.1:1";
 
-// Group timings the mock cluster needs to join in seconds (NOTES-LIBS.md).
+// Group timings the mock cluster needs to join in seconds (docs/library-notes.md).
 ConsumerOptions fast_group() {
     ConsumerOptions options;
     options.session_timeout = 3000ms;
@@ -42,8 +42,8 @@ enum class Commit { no, yes };
 // Everything the consumer can read until it is caught up.
 std::vector<Message> consume_until_caught_up(EventConsumer& consumer, Commit commit, std::chrono::seconds limit = 30s) {
     std::vector<Message> all;
-    const auto deadline = Clock::now() + limit;
-    while (Clock::now() < deadline) {
+    const auto deadline = Steady::now() + limit;
+    while (Steady::now() < deadline) {
         std::vector<Message> batch = consumer.poll_batch(100, 500ms);
         if (commit == Commit::yes) consumer.commit(batch);
         all.insert(all.end(), batch.begin(), batch.end());
@@ -173,8 +173,8 @@ TEST(EventConsumer, TwoMembersOfOneGroupShareThePartitions) {
     EventConsumer b = consumer_for(group, topic);
     std::vector<Message> read_a;
     std::vector<Message> read_b;
-    const auto deadline = Clock::now() + 30s;
-    while (Clock::now() < deadline) {
+    const auto deadline = Steady::now() + 30s;
+    while (Steady::now() < deadline) {
         for (auto [consumer, read] : {std::pair{&a, &read_a}, std::pair{&b, &read_b}}) {
             std::vector<Message> batch = consumer->poll_batch(100, 200ms);
             consumer->commit(batch);
@@ -224,8 +224,8 @@ TEST(EventConsumer, RebalancesWhenAMemberJoinsLate) {
             read.insert(read.end(), batch.begin(), batch.end());
         }
     };
-    auto deadline = Clock::now() + 30s;
-    while (Clock::now() < deadline && !(a.caught_up() && b.caught_up() && !b.assigned_partitions().empty()))
+    auto deadline = Steady::now() + 30s;
+    while (Steady::now() < deadline && !(a.caught_up() && b.caught_up() && !b.assigned_partitions().empty()))
         poll_both();
     EXPECT_TRUE(read.empty()) << "committed events delivered again";
     ASSERT_FALSE(b.assigned_partitions().empty());
@@ -233,9 +233,9 @@ TEST(EventConsumer, RebalancesWhenAMemberJoinsLate) {
     EXPECT_EQ(a.assigned_partitions().size() + b.assigned_partitions().size(), 4u);
 
     produce(topic, 40, 40);
-    deadline = Clock::now() + 30s;
+    deadline = Steady::now() + 30s;
     do poll_both();
-    while (Clock::now() < deadline && !(a.caught_up() && b.caught_up() && read.size() >= 40));
+    while (Steady::now() < deadline && !(a.caught_up() && b.caught_up() && read.size() >= 40));
     a.close();
     b.close();
     EXPECT_EQ(read.size(), 40u);
@@ -250,18 +250,18 @@ TEST(EventConsumer, RebalancesWhenAMemberJoinsLate) {
 TEST(EventConsumer, IsCaughtUpAtOnceOnATopicNobodyWroteTo) {
     const std::string topic = testing::unique_name("absent");
     EventConsumer consumer = consumer_for(testing::unique_name("absent"), topic);
-    const auto start = Clock::now();
+    const auto start = Steady::now();
     std::vector<Message> all = consume_until_caught_up(consumer, Commit::yes, 20s);
-    EXPECT_LT(Clock::now() - start, 10s);
+    EXPECT_LT(Steady::now() - start, 10s);
     EXPECT_TRUE(all.empty());
     consumer.close();
 }
 
 TEST(EventConsumer, ReportsUnreachableBrokersAsAConnectionError) {
     EventConsumer consumer(k_unreachable, testing::unique_name("nobody"), "events", fast_group());
-    const auto start = Clock::now();
+    const auto start = Steady::now();
     Error e = error_from([&] {
-        while (Clock::now() - start < 20s) consumer.poll_batch(10, 500ms);
+        while (Steady::now() - start < 20s) consumer.poll_batch(10, 500ms);
     });
     EXPECT_EQ(e.code(), Code::connection) << e.what();
     EXPECT_TRUE(e.is_temporary());
@@ -292,9 +292,9 @@ TEST(EventProducer, FlushReportsEventsNotDeliveredToUnreachableBrokers) {
 TEST(EventProducer, FlushGivesUpOnEventsStillUndeliveredAtItsTimeout) {
     EventProducer producer(k_unreachable, "events");  // default delivery timeout: 30 s
     producer.send("row-1", "a");
-    const auto start = Clock::now();
+    const auto start = Steady::now();
     Error e = error_from([&] { producer.flush(300ms); });
-    EXPECT_LT(Clock::now() - start, 3s);
+    EXPECT_LT(Steady::now() - start, 3s);
     EXPECT_EQ(e.code(), Code::connection);
     EXPECT_NE(std::string(e.what()).find("1 of 1 events not delivered"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("flush timeout of 300 ms"), std::string::npos) << e.what();
@@ -312,9 +312,9 @@ TEST(EventProducer, WaitsForRoomWhenItsQueueIsFull) {
 }
 
 TEST(KafkaCheckBrokers, FailsFastWhenNoBrokerAnswers) {
-    const auto start = Clock::now();
+    const auto start = Steady::now();
     Error e = error_from([&] { check_brokers(k_unreachable, 10s); });
-    EXPECT_LT(Clock::now() - start, 5s) << "waited for the whole timeout";
+    EXPECT_LT(Steady::now() - start, 5s) << "waited for the whole timeout";
     EXPECT_EQ(e.code(), Code::connection);
     EXPECT_NE(std::string(e.what()).find("cannot reach Kafka at 127.0.0.1:1"), std::string::npos) << e.what();
 }

@@ -22,17 +22,17 @@
 
 #include <fmt/format.h>
 
-#include "core/checkpoint.h"
-#include "core/dialect.h"
-#include "core/error.h"
-#include "core/event_sink.h"
-#include "core/schema.h"
-#include "core/seed.h"
-#include "core/shard.h"
+#include "core/base/error.h"
+#include "core/db/dialect.h"
+#include "core/migration/checkpoint.h"
+#include "core/migration/event_sink.h"
+#include "core/migration/shard.h"
 #include "fixers/event_input.h"
 #include "fixers/fixer.h"
 #include "migrate/copy.h"
 #include "migrate/mode_control.h"
+#include "platform/schema.h"
+#include "platform/seed.h"
 #include "tests/support/child_process.h"
 #include "tests/support/connection_wrapper.h"
 #include "tests/support/migration_data.h"
@@ -154,7 +154,7 @@ void expect_consistent(const MigrationDatabases& dbs, const std::string& table, 
 ConsumerSettings fast_group(const std::string& group) {
     ConsumerSettings s;
     s.group = group;
-    s.session_timeout = 3000ms;  // the mock cluster's re-join waits session timeout - 1 s (NOTES-LIBS.md)
+    s.session_timeout = 3000ms;  // the mock cluster's re-join waits session timeout - 1 s (docs/library-notes.md)
     s.heartbeat_interval = 750ms;
     return s;
 }

@@ -18,15 +18,15 @@
 #include <thread>
 #include <vector>
 
-#include "core/db.h"
-#include "core/dialect.h"
-#include "core/error.h"
+#include "core/base/error.h"
+#include "core/db/db.h"
+#include "core/db/dialect.h"
 #include "tests/support/test_env.h"
 
 namespace webook {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using Steady = std::chrono::steady_clock;
 
 // Drops the table when the test ends, whatever happened.
 class ScratchTable {
@@ -312,7 +312,7 @@ TEST(MysqlConnection, RefusesAWrongNumberOfParameters) {
 }
 
 // Parameterised queries stream as text with the values inlined as literals
-// (core/mysql_connection.cpp inline_params): every value must still mean what
+// (core/db/mysql_connection.cpp inline_params): every value must still mean what
 // a bound parameter means -- bytes exactly, text under the column's
 // collation -- and a "?" inside the SQL's own literals is not a marker.
 TEST(MysqlConnection, InlinedParametersMeanWhatBoundOnesMean) {
@@ -376,7 +376,7 @@ TEST(MysqlConnection, StreamsALargeResultBatchByBatch) {
         tx.commit();
     }
 
-    const auto start = Clock::now();
+    const auto start = Steady::now();
     auto cursor = conn->stream("SELECT id, a, b, c, s1, s2, s3, s4 FROM " + t.name() + " ORDER BY id");
     ASSERT_EQ(cursor->column_names().size(), 8u);
     EXPECT_EQ(cursor->column_names()[4], "s1");
@@ -393,7 +393,7 @@ TEST(MysqlConnection, StreamsALargeResultBatchByBatch) {
             if (row[0].as_int() != seen) ordered = false;
         }
     }
-    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    const double seconds = std::chrono::duration<double>(Steady::now() - start).count();
     EXPECT_TRUE(ordered);
     EXPECT_EQ(seen, k_rows);
     EXPECT_EQ(batches, k_rows / 1000);
@@ -454,7 +454,7 @@ TEST(MysqlConnection, BulkInsertsManyRowsInOneTransaction) {
                         Value::decimal(std::to_string(i % 100000) + "." + std::to_string(10 + i % 90)),
                         Value::text("some body text for row " + std::to_string(i))});
 
-    const auto start = Clock::now();
+    const auto start = Steady::now();
     {
         Transaction tx(*conn);
         auto writer = conn->bulk_insert(t.name(), {"id", "name", "at", "amount", "body"});
@@ -462,7 +462,7 @@ TEST(MysqlConnection, BulkInsertsManyRowsInOneTransaction) {
         writer->finish();
         tx.commit();
     }
-    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    const double seconds = std::chrono::duration<double>(Steady::now() - start).count();
     std::printf("[ perf     ] bulk inserted %lld rows x 5 columns in %.3f s: %.0f rows/s\n",
                 static_cast<long long>(k_rows), seconds, static_cast<double>(k_rows) / seconds);
     EXPECT_EQ(count_rows(*conn, t.name()), k_rows);

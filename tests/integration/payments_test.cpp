@@ -20,18 +20,19 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "core/db.h"
-#include "core/dialect.h"
-#include "core/error.h"
-#include "core/event_sink.h"
-#include "core/kafka.h"
-#include "core/ledger.h"
-#include "core/outbox.h"
-#include "core/payment_consumer.h"
-#include "core/rewards.h"
-#include "core/schema.h"
+#include "core/base/error.h"
+#include "core/db/db.h"
+#include "core/db/dialect.h"
+#include "core/messaging/kafka.h"
+#include "core/migration/event_sink.h"
+#include "platform/ledger.h"
+#include "platform/outbox.h"
+#include "platform/payment_consumer.h"
+#include "platform/rewards.h"
+#include "platform/schema.h"
 #include "tests/support/child_process.h"
 #include "tests/support/connection_wrapper.h"
+#include "tests/support/manual_clock.h"
 #include "tests/support/scratch_db.h"
 #include "tests/support/test_env.h"
 
@@ -45,7 +46,7 @@ const char* engine_label(Engine e) {
     return e == Engine::mysql ? "MariaDB" : "PostgreSQL";
 }
 
-// Group timings the mock cluster needs to join in seconds (NOTES-LIBS.md).
+// Group timings the mock cluster needs to join in seconds (docs/library-notes.md).
 ConsumerOptions fast_group() {
     ConsumerOptions o;
     o.session_timeout = 3000ms;
@@ -182,13 +183,12 @@ protected:
     }
 
     PaymentConsumerReport consume(const std::string& topic, const std::string& group, EventSink* dead_letter = nullptr,
-                                  ConsumeMode mode = ConsumeMode::settle,
-                                  std::vector<std::string>* previews = nullptr) {
+                                  DryRun dry_run = DryRun::no, std::vector<std::string>* previews = nullptr) {
         auto source = open_payment_source(kafka_url(topic), group, fast_group());
         PaymentConsumerOptions o;
         o.until_idle = UntilIdle::yes;
         o.batch_wait = 500ms;
-        o.mode = mode;
+        o.dry_run = dry_run;
         PaymentConsumer consumer([this] { return m_db.connect(); }, o, dead_letter);
         consumer.set_preview_printer([previews](const std::string&, const PaymentEvent*, const SettleResult& r) {
             if (previews) previews->push_back(std::string(settlement_name(r.settlement)));
@@ -438,8 +438,8 @@ TEST_P(Payments, RelayKilledAfterSendingButBeforeMarkingOnlyCausesAHarmlessRepla
 
 TEST_P(Payments, FailedDeliveriesBackOffExponentiallyAndEndDead) {
     const std::string topic = testing::unique_name("pay_down");
-    std::int64_t now = system_micros();
-    RewardService rewards(*m_conn, RewardOptions{topic}, IdGenerator::global(), [&] { return now; });
+    testing::ManualClock clock(system_micros());
+    RewardService rewards(*m_conn, RewardOptions{topic}, IdGenerator::global(), clock);
     CreatedReward r = rewards.create_reward({7, 42, "article", 5, 300});
     rewards.payment_callback(r.trade_no, PaymentOutcome::success);
 
@@ -451,7 +451,6 @@ TEST_P(Payments, FailedDeliveriesBackOffExponentiallyAndEndDead) {
     options.max_attempts = 3;
     options.backoff = 1000ms;
     options.flush_timeout = 500ms;
-    auto clock = [&] { return now; };
     auto row = [&] {
         return m_conn->query_one(fmt::format("SELECT {}, {}, {}, {} FROM {}", q("status"), q("attempts"),
                                              q("next_attempt_at"), q("last_error"), q("outbox")));
@@ -465,20 +464,20 @@ TEST_P(Payments, FailedDeliveriesBackOffExponentiallyAndEndDead) {
     ASSERT_TRUE(after1);
     EXPECT_EQ((*after1)[0].as_int(), 0);
     EXPECT_EQ((*after1)[1].as_int(), 1);
-    EXPECT_EQ((*after1)[2].micros(), now + 1'000'000) << "first retry after the backoff";
+    EXPECT_EQ((*after1)[2].micros(), clock.wall_micros() + 1'000'000) << "first retry after the backoff";
     EXPECT_FALSE((*after1)[3].is_null());
 
     EXPECT_EQ(relay_outbox(*m_conn, producer, options, clock).batches, 0u) << "not due before its time";
-    now += 1'000'000;
+    clock.advance(1'000'000us);
     EXPECT_EQ(relay_outbox(*m_conn, producer, options, clock).retried, 1u);
-    EXPECT_EQ((*row())[2].micros(), now + 2'000'000) << "the backoff doubles";
-    now += 2'000'000;
+    EXPECT_EQ((*row())[2].micros(), clock.wall_micros() + 2'000'000) << "the backoff doubles";
+    clock.advance(2'000'000us);
     RelayReport last = relay_outbox(*m_conn, producer, options, clock);
     EXPECT_EQ(last.dead, 1u);
     auto dead = row();
     EXPECT_EQ((*dead)[0].as_int(), static_cast<std::int64_t>(OutboxStatus::dead));
     EXPECT_EQ((*dead)[1].as_int(), 3);
-    now += 3'600'000'000LL;
+    clock.advance(1h);
     EXPECT_EQ(relay_outbox(*m_conn, producer, options, clock).batches, 0u) << "dead rows stay for reconcile";
     EXPECT_EQ(payment_status(r.trade_no), 2) << "the payment itself stays successful";
 }
@@ -562,7 +561,7 @@ TEST_P(Payments, DryRunReportsWhatSettlingWouldDoAndWritesAndCommitsNothing) {
     }
 
     std::vector<std::string> previews;
-    PaymentConsumerReport dry = consume(topic, group, nullptr, ConsumeMode::preview, &previews);
+    PaymentConsumerReport dry = consume(topic, group, nullptr, DryRun::yes, &previews);
     EXPECT_EQ(dry.paid, 1u);
     EXPECT_EQ(dry.dead_letters, 1u);
     std::sort(previews.begin(), previews.end());

@@ -13,10 +13,10 @@
 
 #include <gtest/gtest.h>
 
-#include "core/db.h"
-#include "core/dialect.h"
-#include "core/error.h"
-#include "core/value.h"
+#include "core/base/error.h"
+#include "core/db/db.h"
+#include "core/db/dialect.h"
+#include "core/db/value.h"
 #include "tests/support/test_env.h"
 
 namespace webook {

@@ -1,4 +1,4 @@
-// The platform's operations (core/article.h, core/interactive.h) against the
+// The platform's operations (platform/article.h, platform/interactive.h) against the
 // real servers: on a plain MariaDB and a plain PostgreSQL database, and
 // through the double-write connection (MariaDB source -> PostgreSQL target in
 // src_first), where both sides must end with identical rows.
@@ -16,16 +16,17 @@
 
 #include <fmt/format.h>
 
-#include "core/article.h"
-#include "core/db.h"
-#include "core/dialect.h"
-#include "core/error.h"
-#include "core/ids.h"
-#include "core/interactive.h"
-#include "core/schema.h"
+#include "core/base/error.h"
+#include "core/db/db.h"
+#include "core/db/dialect.h"
 #include "migrate/double_write.h"
 #include "migrate/mode_control.h"
+#include "platform/article.h"
+#include "platform/ids.h"
+#include "platform/interactive.h"
+#include "platform/schema.h"
 #include "tests/support/connection_wrapper.h"
+#include "tests/support/manual_clock.h"
 #include "tests/support/scratch_db.h"
 
 namespace webook {
@@ -156,8 +157,8 @@ INSTANTIATE_TEST_SUITE_P(Engines, PlatformOnEachEngine, ::testing::Values(Engine
                          [](const auto& info) { return std::string(engine_name(info.param)); });
 
 TEST_P(PlatformOnEachEngine, SaveCreatesADraftAndAnEditChangesOnlyWhatItNames) {
-    std::int64_t clock = 1'780'000'000'000'000;
-    ArticleService articles(*m_conn, IdGenerator::global(), [&] { return clock; });
+    testing::ManualClock clock(1'780'000'000'000'000);
+    ArticleService articles(*m_conn, IdGenerator::global(), clock);
     SaveResult created = articles.save(new_draft(7, "标题 with ünïcödé 🚀", "first text"));
     EXPECT_TRUE(created.created);
     EXPECT_GT(created.id, 0);
@@ -167,10 +168,10 @@ TEST_P(PlatformOnEachEngine, SaveCreatesADraftAndAnEditChangesOnlyWhatItNames) {
     EXPECT_EQ(a.title, "标题 with ünïcödé 🚀");
     EXPECT_EQ(a.content, "first text");
     EXPECT_EQ(a.author_id, 7);
-    EXPECT_EQ(a.ctime, clock);  // the client's clock, to the microsecond
-    EXPECT_EQ(a.utime, clock);
+    EXPECT_EQ(a.ctime, clock.wall_micros());  // the client's clock, to the microsecond
+    EXPECT_EQ(a.utime, clock.wall_micros());
 
-    clock += 1'500'123;
+    clock.advance(std::chrono::microseconds(1'500'123));
     Draft edit;
     edit.id = created.id;
     edit.author_id = 7;
@@ -181,8 +182,8 @@ TEST_P(PlatformOnEachEngine, SaveCreatesADraftAndAnEditChangesOnlyWhatItNames) {
     a = articles.get_draft(created.id, 7);
     EXPECT_EQ(a.title, "a new title");
     EXPECT_EQ(a.content, "first text");  // not named, not changed
-    EXPECT_EQ(a.utime, clock);
-    EXPECT_EQ(a.ctime, clock - 1'500'123);
+    EXPECT_EQ(a.utime, clock.wall_micros());
+    EXPECT_EQ(a.ctime, clock.wall_micros() - 1'500'123);
     EXPECT_EQ(count_where(*m_conn, "published_articles"), 0);  // a draft is not for readers
 }
 

@@ -27,16 +27,17 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "core/db.h"
-#include "core/dialect.h"
-#include "core/error.h"
-#include "core/job_lease.h"
-#include "core/ranking.h"
-#include "core/schema.h"
-#include "core/seed.h"
-#include "core/throttle.h"
-#include "core/value.h"
+#include "core/base/error.h"
+#include "core/db/db.h"
+#include "core/db/dialect.h"
+#include "core/db/value.h"
+#include "core/migration/throttle.h"
+#include "platform/job_lease.h"
+#include "platform/ranking.h"
+#include "platform/schema.h"
+#include "platform/seed.h"
 #include "tests/support/child_process.h"
+#include "tests/support/manual_clock.h"
 #include "tests/support/scratch_db.h"
 
 namespace webook {
@@ -333,21 +334,13 @@ TEST(Ranking, ReadersSeeOnlyCompleteRankingsOnPostgres) {
 
 // ---- the lease --------------------------------------------------------------
 
-// A clock the test moves by hand.
-struct ManualTime {
-    std::int64_t now = k_now;
-    LeaseClock clock() {
-        return [this] { return now; };
-    }
-};
-
 void expect_lease_rules(Engine engine) {
     SCOPED_TRACE(engine_label(engine));
     ScratchDatabase db(engine, "rank_lease");
     auto conn = db.connect();
     init_schema(*conn);
-    ManualTime time;
-    JobLeases leases(*conn, time.clock());
+    testing::ManualClock time(k_now);  // moved by hand
+    JobLeases leases(*conn, &time);
     const std::string job(k_rank_hot_job);
 
     // First use creates the row and takes it.
@@ -357,7 +350,7 @@ void expect_lease_rules(Engine engine) {
     EXPECT_EQ(lease_a.until_micros, k_now + 10'000'000);
 
     // While it runs, another host learns who holds it and until when.
-    time.now += 5'000'000;
+    time.advance(std::chrono::microseconds(5'000'000));
     AcquireResult b = leases.try_acquire(job, "host-b", 10s);
     EXPECT_FALSE(b.acquired());
     EXPECT_EQ(b.holder, "host-a");
@@ -367,7 +360,7 @@ void expect_lease_rules(Engine engine) {
     const std::int64_t version_before = lease_a.version;
     ASSERT_TRUE(leases.renew(lease_a));
     EXPECT_EQ(lease_a.version, version_before + 1);
-    EXPECT_EQ(lease_a.until_micros, time.now + 10'000'000);
+    EXPECT_EQ(lease_a.until_micros, time.wall_micros() + 10'000'000);
 
     // Renewing as someone else, or with a stale version, fails and changes nothing.
     Lease impostor = lease_a;
@@ -384,7 +377,7 @@ void expect_lease_rules(Engine engine) {
     EXPECT_EQ(state->until_micros, lease_a.until_micros);
 
     // host-a stops renewing; once the lease passed, host-b takes over.
-    time.now = lease_a.until_micros + 1;
+    time.set_wall(lease_a.until_micros + 1);
     AcquireResult taken = leases.try_acquire(job, "host-b", 10s);
     ASSERT_TRUE(taken.acquired());
     EXPECT_GT(taken.lease->version, lease_a.version);
@@ -405,7 +398,7 @@ void expect_lease_rules(Engine engine) {
     ASSERT_TRUE(leases.release(*taken.lease, RunCompleted::yes));
     state = leases.get(job);
     EXPECT_FALSE(state->owner.has_value());
-    EXPECT_EQ(state->last_run_micros, time.now);
+    EXPECT_EQ(state->last_run_micros, time.wall_micros());
     AcquireResult again = leases.try_acquire(job, "host-c", 10s);
     EXPECT_TRUE(again.acquired());
     EXPECT_EQ(leases.list().size(), 1u);
@@ -471,6 +464,7 @@ public:
         return m_now;
     }
     void sleep_for(std::chrono::microseconds) override {}
+    std::int64_t wall_micros() override { return k_now; }  // our lease times
 
 private:
     std::function<void()> m_take_over;
@@ -486,16 +480,13 @@ void expect_lost_lease_publishes_nothing(Engine engine) {
     for (bool caught_by_renewal : {true, false}) {
         SCOPED_TRACE(caught_by_renewal ? "caught by the renewal" : "caught by the fence");
         auto other = db.connect();
-        ManualTime later;
-        later.now = k_now + 24 * k_hour;  // the usurper's clock: our lease has long passed
-        JobLeases usurper(*other, later.clock());
+        testing::ManualClock later(k_now + 24 * k_hour);  // the usurper's clock: our lease has long passed
+        JobLeases usurper(*other, &later);
         TakeOverClock clock([&] { ASSERT_TRUE(usurper.try_acquire(k_rank_hot_job, "usurper", 60s).acquired()); },
                             caught_by_renewal);
-        ManualTime ours;
         RankJobOptions options;
         options.rank = options_at_now(10, 200);
         options.owner = "slow-host";
-        options.lease_clock = ours.clock();
         options.clock = &clock;
         try {
             run_hot_ranking_job(*conn, options);

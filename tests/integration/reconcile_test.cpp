@@ -18,19 +18,20 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "core/db.h"
-#include "core/dialect.h"
-#include "core/error.h"
-#include "core/ids.h"
-#include "core/ledger.h"
-#include "core/outbox.h"
-#include "core/payment_consumer.h"
-#include "core/reconcile.h"
-#include "core/rewards.h"
-#include "core/schema.h"
+#include "core/base/error.h"
+#include "core/db/db.h"
+#include "core/db/dialect.h"
+#include "platform/ids.h"
+#include "platform/ledger.h"
+#include "platform/outbox.h"
+#include "platform/payment_consumer.h"
+#include "platform/reconcile.h"
+#include "platform/rewards.h"
+#include "platform/schema.h"
 #include "tests/support/child_process.h"
 #include "tests/support/cli_run.h"
 #include "tests/support/connection_wrapper.h"
+#include "tests/support/manual_clock.h"
 #include "tests/support/scratch_db.h"
 #include "tests/support/test_env.h"
 
@@ -72,6 +73,14 @@ struct Findings {
                              m.outbox_id, m.detail, resolution_name(m.resolution), m.action);
         return s;
     }
+};
+
+// The system's time an hour ahead: reconciles as if run an hour later.
+class AnHourAhead final : public Clock {
+public:
+    std::chrono::steady_clock::time_point now() override { return Clock::real().now(); }
+    void sleep_for(std::chrono::microseconds d) override { Clock::real().sleep_for(d); }
+    std::int64_t wall_micros() override { return system_micros() + k_hour; }
 };
 
 class Reconcile : public ::testing::TestWithParam<Engine> {
@@ -149,14 +158,15 @@ protected:
     // past the grace period and every pending outbox row an hour old.
     // Small batches, so the merge crosses batch ends and re-reads in several
     // batches.
-    ReconcileOptions options(FixMode fix = FixMode::report) const {
+    ReconcileOptions options(FixMode fix = FixMode::report, DryRun dry_run = DryRun::no) const {
         ReconcileOptions o;
         const std::int64_t now = system_micros();
         o.from_micros = now - k_hour;
         o.to_micros = now + k_hour;
-        o.clock = [] { return system_micros() + k_hour; };
+        o.clock = &m_an_hour_ahead;
         o.topic = m_topic;
         o.fix = fix;
+        o.dry_run = dry_run;
         o.batch_size = 3;
         o.recheck_batch = 2;
         return o;
@@ -177,6 +187,7 @@ protected:
     std::unique_ptr<Connection> m_conn;
     std::string m_topic;
     RewardService m_rewards;
+    mutable AnHourAhead m_an_hour_ahead;
 };
 
 INSTANTIATE_TEST_SUITE_P(, Reconcile, ::testing::Values(Engine::mysql, Engine::postgres),
@@ -401,7 +412,7 @@ TEST_P(Reconcile, FixRepairsLostEventsAndMissingBookingsAndTheRestStaysForAHuman
     // --dry-run: says what it would do, writes nothing.
     const std::int64_t outbox_before = count("outbox");
     const std::int64_t entries_before = count("account_activities");
-    const Findings preview = run(options(FixMode::preview));
+    const Findings preview = run(options(FixMode::repair, DryRun::yes));
     SCOPED_TRACE(preview.list());
     EXPECT_EQ(preview.report.mismatches, 5u);
     EXPECT_EQ(preview.report.would_repair, 4u);
@@ -473,8 +484,9 @@ TEST_P(Reconcile, TheWindowPicksRewardsByTheTimeInTheirIds) {
     const std::int64_t from = 1'780'000'000'000'000;  // 2026-05-28 20:26:40 UTC
     const std::int64_t to = from + 24 * k_hour;
     auto made_at = [&](std::int64_t micros) {
-        IdGenerator ids(5, [micros] { return micros; });
-        RewardService service(*m_conn, RewardOptions{m_topic}, ids, [micros] { return micros; });
+        testing::ManualClock clock(micros);
+        IdGenerator ids(5, clock);
+        RewardService service(*m_conn, RewardOptions{m_topic}, ids, clock);
         const CreatedReward r = service.create_reward({7, k_author, "article", 1, 500});
         // Broken, so a run that reads it reports it.
         exec(fmt::format("DELETE FROM {} WHERE {} = {}", q("payments"), q("id"), p(1)), {Value::integer(r.payment_id)});

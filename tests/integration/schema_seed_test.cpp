@@ -14,13 +14,13 @@
 #include <thread>
 #include <vector>
 
-#include "core/checkpoint.h"
-#include "core/db.h"
-#include "core/dialect.h"
-#include "core/error.h"
-#include "core/schema.h"
-#include "core/seed.h"
-#include "core/value.h"
+#include "core/base/error.h"
+#include "core/db/db.h"
+#include "core/db/dialect.h"
+#include "core/db/value.h"
+#include "core/migration/checkpoint.h"
+#include "platform/schema.h"
+#include "platform/seed.h"
 #include "tests/support/scratch_db.h"
 
 namespace webook {

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/db.h"
+#include "core/db/db.h"
 
 namespace webook::testing {
 

@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "core/dialect.h"
+#include "core/db/dialect.h"
 
 namespace webook::testing {
 namespace {

@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "core/db.h"
-#include "core/dsn.h"
-#include "core/event.h"
-#include "core/migration_mode.h"
+#include "core/db/db.h"
+#include "core/db/dsn.h"
+#include "core/migration/event.h"
+#include "core/migration/migration_mode.h"
 #include "tests/support/scratch_db.h"
 
 namespace webook::testing {

@@ -6,8 +6,8 @@
 #include <mutex>
 #include <string>
 
-#include "core/dialect.h"
-#include "core/log.h"
+#include "core/base/log.h"
+#include "core/db/dialect.h"
 #include "tests/support/test_env.h"
 
 namespace webook::testing {

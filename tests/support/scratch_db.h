@@ -15,8 +15,8 @@
 #include <string>
 #include <string_view>
 
-#include "core/db.h"
-#include "core/dsn.h"
+#include "core/db/db.h"
+#include "core/db/dsn.h"
 
 namespace webook::testing {
 

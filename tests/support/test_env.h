@@ -7,8 +7,8 @@
 #include <memory>
 #include <string>
 
-#include "core/db.h"
-#include "core/dsn.h"
+#include "core/db/db.h"
+#include "core/db/dsn.h"
 
 namespace webook::testing {
 

@@ -1,4 +1,4 @@
-#include "core/config.h"
+#include "core/migration/config.h"
 
 #include <unistd.h>
 
@@ -11,7 +11,7 @@
 
 #include <gtest/gtest.h>
 
-#include "core/error.h"
+#include "core/base/error.h"
 
 namespace webook {
 namespace {
@@ -447,46 +447,6 @@ TEST(DatabaseDsn, ParsesTheConfiguredDsn) {
     EXPECT_EQ(d.engine, Engine::postgres);
     EXPECT_EQ(d.port, 6543);
     EXPECT_EQ(d.password, "DbDsnPw_301");
-}
-
-TEST(ParseDuration, AcceptsMillisecondsSecondsMinutesAndHours) {
-    EXPECT_EQ(parse_duration("250ms", "--timeout"), milliseconds(250));
-    EXPECT_EQ(parse_duration("5s", "--timeout"), milliseconds(5'000));
-    EXPECT_EQ(parse_duration("2m", "--timeout"), milliseconds(120'000));
-    EXPECT_EQ(parse_duration("1h", "--timeout"), milliseconds(3'600'000));
-    EXPECT_EQ(parse_duration("0s", "--timeout"), milliseconds(0));
-}
-
-TEST(ParseDuration, ABareNumberIsSeconds) {
-    EXPECT_EQ(parse_duration("3", "--timeout"), milliseconds(3'000));
-}
-
-TEST(ParseDuration, AcceptsFractions) {
-    EXPECT_EQ(parse_duration("1.5s", "--timeout"), milliseconds(1'500));
-    EXPECT_EQ(parse_duration("0.5m", "--timeout"), milliseconds(30'000));
-}
-
-TEST(ParseDuration, RejectsMalformedDurationsAsUsageErrorsNamingTheOption) {
-    for (const char* text : {"x", "5y", "", "ms", "-5s", "5 s", "s5", ".", "5ss"}) {
-        SCOPED_TRACE(text);
-        try {
-            parse_duration(text, "--poll-interval");
-            ADD_FAILURE() << "'" << text << "' was accepted";
-        } catch (const Error& e) {
-            EXPECT_EQ(e.code(), Code::usage);
-            EXPECT_TRUE(contains(e.what(), "--poll-interval"));
-        }
-    }
-}
-
-TEST(ParseDuration, RejectsANumberWithTwoDecimalPoints) {
-    // "1.2.3s" is not a duration; it must not be read as 1.2 s.
-    try {
-        const auto d = parse_duration("1.2.3s", "--poll-interval");
-        ADD_FAILURE() << "'1.2.3s' was accepted as " << d.count() << " ms";
-    } catch (const Error& e) {
-        EXPECT_EQ(e.code(), Code::usage);
-    }
 }
 
 TEST(ParseOutputFormat, KnowsTextAndJson) {

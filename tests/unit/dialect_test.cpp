@@ -1,4 +1,4 @@
-#include "core/dialect.h"
+#include "core/db/dialect.h"
 
 #include <string>
 #include <string_view>
@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "core/error.h"
+#include "core/base/error.h"
 
 namespace webook {
 namespace {

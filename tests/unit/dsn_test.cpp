@@ -1,4 +1,4 @@
-#include "core/dsn.h"
+#include "core/db/dsn.h"
 
 #include <unistd.h>
 
@@ -11,8 +11,8 @@
 
 #include <gtest/gtest.h>
 
-#include "core/error.h"
-#include "core/secrets.h"
+#include "core/base/error.h"
+#include "core/base/secrets.h"
 
 namespace webook {
 namespace {

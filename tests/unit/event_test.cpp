@@ -1,4 +1,4 @@
-#include "core/event.h"
+#include "core/migration/event.h"
 
 #include <chrono>
 #include <cstdint>
@@ -11,7 +11,7 @@
 
 #include <gtest/gtest.h>
 
-#include "core/error.h"
+#include "core/base/error.h"
 
 namespace webook {
 namespace {

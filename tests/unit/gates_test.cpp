@@ -1,5 +1,5 @@
 // The switch gates (migrate/gates.h) and the phase rules
-// (core/migration_mode.h), as pure decisions: every precondition of every
+// (core/migration/migration_mode.h), as pure decisions: every precondition of every
 // step, met and unmet.
 #include "migrate/gates.h"
 
@@ -8,8 +8,8 @@
 
 #include <gtest/gtest.h>
 
-#include "core/checkpoint.h"
-#include "core/migration_mode.h"
+#include "core/migration/checkpoint.h"
+#include "core/migration/migration_mode.h"
 
 namespace webook {
 namespace {

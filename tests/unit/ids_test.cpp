@@ -1,4 +1,4 @@
-// The snowflake id generator (core/ids.h), with a clock the test controls.
+// The snowflake id generator (platform/ids.h), with a clock the test controls.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -7,8 +7,9 @@
 #include <thread>
 #include <vector>
 
-#include "core/error.h"
-#include "core/ids.h"
+#include "core/base/error.h"
+#include "platform/ids.h"
+#include "tests/support/manual_clock.h"
 
 namespace webook {
 namespace {
@@ -16,8 +17,8 @@ namespace {
 constexpr std::int64_t k_2026_micros = 1'780'000'000'000'000;
 
 TEST(IdGenerator, PacksMillisecondsWorkerAndSequence) {
-    std::int64_t now = k_2026_micros;
-    IdGenerator ids(5, [&] { return now; });
+    testing::ManualClock clock(k_2026_micros);
+    IdGenerator ids(5, clock);
     const std::int64_t a = ids.next();
     const std::int64_t b = ids.next();
     IdParts pa = IdGenerator::decode(a);
@@ -27,22 +28,22 @@ TEST(IdGenerator, PacksMillisecondsWorkerAndSequence) {
     EXPECT_EQ(IdGenerator::decode(b).sequence, 1);
     EXPECT_GT(a, 0);
 
-    now += 1000;  // the next millisecond starts a new sequence
+    clock.advance(std::chrono::milliseconds(1));  // the next millisecond starts a new sequence
     IdParts pc = IdGenerator::decode(ids.next());
     EXPECT_EQ(pc.millis_since_epoch, pa.millis_since_epoch + 1);
     EXPECT_EQ(pc.sequence, 0);
 }
 
 TEST(IdGenerator, StaysIncreasingWhenTheClockStepsBackOrAMillisecondRunsOut) {
-    std::int64_t now = k_2026_micros;
-    IdGenerator ids(1, [&] { return now; });
+    testing::ManualClock clock(k_2026_micros);
+    IdGenerator ids(1, clock);
     std::int64_t last = ids.next();
     for (int i = 0; i < 10000; ++i) {  // more than 4096 in one millisecond
         const std::int64_t id = ids.next();
         ASSERT_GT(id, last);
         last = id;
     }
-    now -= 5'000'000;  // the clock steps back five seconds
+    clock.set_wall(k_2026_micros - 5'000'000);  // the clock steps back five seconds
     for (int i = 0; i < 100; ++i) {
         const std::int64_t id = ids.next();
         ASSERT_GT(id, last);

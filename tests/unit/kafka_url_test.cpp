@@ -2,8 +2,8 @@
 
 #include <string>
 
-#include "core/error.h"
-#include "core/kafka.h"
+#include "core/base/error.h"
+#include "core/messaging/kafka.h"
 
 namespace webook {
 namespace {

@@ -1,13 +1,13 @@
 // The SQL text of keyset pagination and key lookups, on hand-built plans.
-#include "core/keyset.h"
+#include "core/migration/keyset.h"
 
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
-#include "core/dialect.h"
-#include "core/error.h"
+#include "core/base/error.h"
+#include "core/db/dialect.h"
 
 namespace webook {
 namespace {
@@ -91,6 +91,22 @@ TEST(KeysetSql, TheFirstPageHasNoWhereClause) {
     const BoundSql q = keyset_query(pg(), int_key(), {}, 500);
     EXPECT_EQ(q.sql, "SELECT \"id\", \"v\" FROM \"items\" ORDER BY \"id\" LIMIT 500");
     EXPECT_TRUE(q.params.empty());
+}
+
+// One composition of a caller's filter with key bounds, for every reader
+// (keyset pages, checksum chunks, copy's target clean-up): the filter is
+// parenthesised so its OR cannot escape, and its parameters come first.
+TEST(KeysetSql, AFilterAndKeyBoundsComposeOneWay) {
+    std::vector<Value> params{Value::integer(7)};
+    EXPECT_EQ(where_clause(pg(), int_key(), "\"v\" = $1 OR \"v\" IS NULL", between(ints({1}), ints({9})), params),
+              " WHERE (\"v\" = $1 OR \"v\" IS NULL) AND \"id\" > $2 AND \"id\" <= $3");
+    EXPECT_EQ(shown(params), (std::vector<std::string>{"integer:7", "integer:1", "integer:9"}));
+    std::vector<Value> none;
+    EXPECT_EQ(where_clause(mysql(), int_key(), "", after(ints({4})), none), " WHERE `id` > ?");
+    EXPECT_EQ(where_clause(mysql(), int_key(), "`v` > 0", {}, none), " WHERE `v` > 0");
+    EXPECT_EQ(where_clause(mysql(), int_key(), "", {}, none), "");
+    const BoundSql q = keyset_query(pg(), int_key(), after(ints({3})), 5, false, "\"v\" < $1", {Value::integer(2)});
+    EXPECT_EQ(q.sql, "SELECT \"id\", \"v\" FROM \"items\" WHERE (\"v\" < $1) AND \"id\" > $2 ORDER BY \"id\" LIMIT 5");
 }
 
 TEST(KeysetSql, KeysOnlySelectsJustTheKeyColumns) {

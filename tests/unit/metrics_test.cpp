@@ -1,4 +1,4 @@
-#include "core/metrics.h"
+#include "core/base/metrics.h"
 
 #include <unistd.h>
 
@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include "core/error.h"
+#include "core/base/error.h"
 
 namespace webook {
 namespace {

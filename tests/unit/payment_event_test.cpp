@@ -5,11 +5,11 @@
 
 #include <string>
 
-#include "core/error.h"
-#include "core/ledger.h"
-#include "core/outbox.h"
-#include "core/payment_consumer.h"
-#include "core/rewards.h"
+#include "core/base/error.h"
+#include "platform/ledger.h"
+#include "platform/outbox.h"
+#include "platform/payment_consumer.h"
+#include "platform/rewards.h"
 
 namespace webook {
 namespace {

@@ -59,7 +59,7 @@
 // real versions and times.
 //
 // Invariants, in every reachable state:
-//   1. the authoritative side (SPEC.md's table, written here as the oracle)
+//   1. the authoritative side (README.md's table, written here as the oracle)
 //      holds, for every key, at least the highest acknowledged version;
 //   2. a switch that changes the authoritative side finds the new base
 //      already holding every key's highest acknowledged version (checked on
@@ -84,8 +84,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/checkpoint.h"
-#include "core/migration_mode.h"
+#include "core/migration/checkpoint.h"
+#include "core/migration/migration_mode.h"
 #include "migrate/gates.h"
 #include "migrate/mode_control.h"
 
@@ -127,7 +127,7 @@ struct Bounds {
     unsigned invariants = 0b111;
 };
 
-// -- The oracle: SPEC.md "The four migration phases", written here and not
+// -- The oracle: README.md "The four migration phases", written here and not
 // taken from the code, so that the invariants do not move with it.
 
 BaseSide spec_base(Mode m) {

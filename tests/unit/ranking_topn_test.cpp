@@ -7,7 +7,7 @@
 #include <random>
 #include <vector>
 
-#include "core/ranking.h"
+#include "platform/ranking.h"
 
 namespace webook {
 namespace {

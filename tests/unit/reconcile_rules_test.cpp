@@ -1,13 +1,14 @@
-// The reconciliation rules (core/reconcile.h classify) on hand-made rows of
+// The reconciliation rules (platform/reconcile.h classify) on hand-made rows of
 // one reward, and the window -> reward id range mapping. The same rules
 // against real tables, streamed and repaired: tests/integration/reconcile_test.cpp.
 #include <gtest/gtest.h>
 
 #include <vector>
 
-#include "core/error.h"
-#include "core/ids.h"
-#include "core/reconcile.h"
+#include "core/base/error.h"
+#include "platform/ids.h"
+#include "platform/reconcile.h"
+#include "tests/support/manual_clock.h"
 
 namespace webook {
 namespace {
@@ -213,10 +214,11 @@ TEST(ReconcileRules, OnlyTheFirstEntriesAreKeptButAllAreCountedAndSummed) {
 TEST(ReconcileWindow, MapsTimesToSnowflakeIdRanges) {
     const std::int64_t from = 1'780'000'000'000'000;  // a whole millisecond
     const std::int64_t to = from + 3'600'000'000;
-    IdGenerator at_from(3, [&] { return from; });
-    IdGenerator just_before(3, [&] { return from - 1000; });
-    IdGenerator at_to(0, [&] { return to; });
-    IdGenerator last_inside(1023, [&] { return to - 1; });
+    testing::ManualClock c_from(from), c_before(from - 1000), c_to(to), c_inside(to - 1);
+    IdGenerator at_from(3, c_from);
+    IdGenerator just_before(3, c_before);
+    IdGenerator at_to(0, c_to);
+    IdGenerator last_inside(1023, c_inside);
     const IdRange r = reward_id_range(from, to);
     const std::int64_t first = at_from.next();
     EXPECT_GE(first, r.first);

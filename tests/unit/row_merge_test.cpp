@@ -11,8 +11,8 @@
 
 #include <gtest/gtest.h>
 
-#include "core/error.h"
-#include "core/prefetch.h"
+#include "core/base/error.h"
+#include "core/migration/prefetch.h"
 
 namespace webook {
 namespace {

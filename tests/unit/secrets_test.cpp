@@ -1,4 +1,4 @@
-#include "core/secrets.h"
+#include "core/base/secrets.h"
 
 #include <string>
 #include <thread>

@@ -1,4 +1,4 @@
-#include "core/shard.h"
+#include "core/migration/shard.h"
 
 #include <memory>
 #include <optional>
@@ -7,9 +7,9 @@
 
 #include <gtest/gtest.h>
 
-#include "core/db.h"
-#include "core/dialect.h"
-#include "core/error.h"
+#include "core/base/error.h"
+#include "core/db/db.h"
+#include "core/db/dialect.h"
 
 namespace webook {
 namespace {

@@ -1,4 +1,4 @@
-#include "core/throttle.h"
+#include "core/migration/throttle.h"
 
 #include <chrono>
 #include <deque>
@@ -8,9 +8,10 @@
 
 #include <gtest/gtest.h>
 
-#include "core/db.h"
-#include "core/dialect.h"
-#include "core/error.h"
+#include "core/base/error.h"
+#include "core/db/db.h"
+#include "core/db/dialect.h"
+#include "tests/support/manual_clock.h"
 
 namespace webook {
 namespace {
@@ -18,27 +19,7 @@ namespace {
 using namespace std::chrono_literals;
 using std::chrono::microseconds;
 
-// Time that only moves when someone sleeps or the test advances it.
-class FakeClock final : public Clock {
-public:
-    std::chrono::steady_clock::time_point now() override { return m_now; }
-    void sleep_for(microseconds d) override {
-        m_sleeps.push_back(d);
-        m_now += d;
-    }
-    void advance(microseconds d) { m_now += d; }
-
-    microseconds total_sleep() const {
-        microseconds total{0};
-        for (auto d : m_sleeps) total += d;
-        return total;
-    }
-    const std::vector<microseconds>& sleeps() const { return m_sleeps; }
-
-private:
-    std::chrono::steady_clock::time_point m_now{std::chrono::hours(1000)};
-    std::vector<microseconds> m_sleeps;
-};
+using FakeClock = testing::ManualClock;  // time moves only when someone sleeps or the test advances it
 
 // One-row results, one per query, from a script.
 class ScriptedCursor final : public RowCursor {

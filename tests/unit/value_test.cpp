@@ -1,10 +1,10 @@
-#include "core/value.h"
+#include "core/db/value.h"
 
 #include <gtest/gtest.h>
 
 #include <utility>
 
-#include "core/error.h"
+#include "core/base/error.h"
 
 namespace webook {
 namespace {
