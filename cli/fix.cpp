@@ -5,9 +5,9 @@
 #include "cli/cli.h"
 #include "core/base/error.h"
 #include "core/db/db.h"
+#include "core/messaging/event_input.h"
 #include "core/messaging/kafka.h"
 #include "core/migration/event_sink.h"
-#include "fixers/event_input.h"
 #include "fixers/fixer.h"
 
 namespace webook::cli {
@@ -21,7 +21,7 @@ struct FixArgs {
     bool dry_run = false;
     bool until_idle = false;
     FixOptions options;
-    ConsumerSettings consumer;  // its session_timeout from --session-timeout
+    ConsumerOptions consumer;  // its session_timeout from --session-timeout
 };
 
 int run_fix(Context& ctx, FixArgs& a) {
@@ -29,8 +29,8 @@ int run_fix(Context& ctx, FixArgs& a) {
     options.dry_run = a.dry_run ? DryRun::yes : DryRun::no;
     options.until_idle = a.until_idle ? UntilIdle::yes : UntilIdle::no;
     options.validate();
-    ConsumerSettings consumer = a.consumer;
-    consumer.group = a.group;
+    ConsumerOptions consumer = a.consumer;
+    consumer.client_id = "webookctl-fix";
     consumer.heartbeat_interval = heartbeat_for(consumer.session_timeout);
 
     // Tables: --table / [[tables]] when given; otherwise any table both sides have.
@@ -43,7 +43,7 @@ int run_fix(Context& ctx, FixArgs& a) {
     // Both servers answer before the first event is taken.
     connect(src_dsn);
     connect(dst_dsn);
-    auto input = open_input(a.from, consumer);
+    auto input = open_input(a.from, a.group, consumer);
 
     const Dsn ctl_dsn = control_dsn(ctx, src_dsn);
     Fixer fixer([src_dsn] { return connect(src_dsn); }, [dst_dsn] { return connect(dst_dsn); },

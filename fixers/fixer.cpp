@@ -5,19 +5,18 @@
 #include <set>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "core/base/error.h"
 #include "core/base/interrupt.h"
 #include "core/base/log.h"
 #include "core/base/retry.h"
 #include "core/db/dialect.h"
+#include "core/messaging/event_input.h"
 #include "core/migration/checkpoint.h"
 #include "core/migration/event.h"
 #include "core/migration/event_sink.h"
 #include "core/migration/keyset.h"
 #include "core/migration/migration_mode.h"
-#include "fixers/event_input.h"
 
 namespace webook {
 namespace {
@@ -136,17 +135,7 @@ const TablePlan& Fixer::plan_for(const std::string& table) {
 
 void Fixer::dead_letter(const InputItem& item, const std::string& why) {
     ++m_report.dead_letters;
-    if (m_dead_letter == nullptr) {
-        log::get("fix")->error("dead letter from {}: {}: {}", item.origin, why, item.payload);
-        return;
-    }
-    nlohmann::ordered_json j;
-    j["error"] = why;
-    j["origin"] = item.origin;
-    j["payload"] = item.payload;
-    j["at"] = utc_now_iso();
-    m_dead_letter->write(item.origin, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-    log::get("fix")->warn("dead letter from {}: {}", item.origin, why);
+    write_dead_letter(m_dead_letter, item, why, "fix");
 }
 
 FixReport Fixer::run(EventInput& input) {

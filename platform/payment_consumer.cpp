@@ -3,13 +3,13 @@
 #include <algorithm>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "core/base/error.h"
 #include "core/base/interrupt.h"
 #include "core/base/log.h"
 #include "core/base/retry.h"
 #include "core/db/dialect.h"
+#include "core/messaging/event_input.h"
 #include "core/migration/event.h"
 #include "core/migration/event_sink.h"
 #include "platform/platform_tx.h"
@@ -27,34 +27,6 @@ Value i64(std::int64_t v) {
 Value at(std::int64_t micros) {
     return Value::datetime_micros(micros);
 }
-
-class KafkaPaymentSource final : public PaymentEventSource {
-public:
-    KafkaPaymentSource(KafkaUrl url, const std::string& group, ConsumerOptions options)
-        : m_url(std::move(url)), m_consumer(m_url.brokers, group, m_url.topic, options) {}
-
-    std::vector<Item> poll(std::size_t max, std::chrono::milliseconds max_wait) override {
-        std::vector<Item> items;
-        for (auto& m : m_consumer.poll_batch(max, max_wait))
-            items.push_back(
-                {std::move(m.payload), fmt::format("{}/{}@{}", m.topic, m.partition, m.offset), m.partition, m.offset});
-        return items;
-    }
-
-    bool idle() const override { return m_consumer.caught_up(); }
-
-    void commit(const std::vector<Item>& items) override {
-        std::vector<EventConsumer::Message> done;
-        for (const auto& i : items) done.push_back({m_url.topic, i.partition, i.offset, {}, {}});
-        if (!done.empty()) m_consumer.commit(done);
-    }
-
-    std::string describe() const override { return m_url.str() + " (group " + m_consumer.group_id() + ")"; }
-
-private:
-    KafkaUrl m_url;
-    EventConsumer m_consumer;
-};
 
 struct RewardRow {
     std::int64_t target_uid = 0;
@@ -95,15 +67,12 @@ SettleResult rejected(std::string reason) {
 
 }  // namespace
 
-std::unique_ptr<PaymentEventSource> open_payment_source(std::string_view url, const std::string& group,
-                                                        ConsumerOptions options) {
+std::unique_ptr<EventInput> open_payment_source(std::string_view url, const std::string& group,
+                                                ConsumerOptions options) {
     if (!url.starts_with("kafka://"))
         throw Error(Code::usage, fmt::format("payment events come from kafka://host:port/topic, not '{}'", url));
     if (group.empty()) throw Error(Code::usage, "consuming payment events needs a consumer group (--group NAME)");
-    KafkaUrl parsed = KafkaUrl::parse(url);
-    check_brokers(parsed.brokers);
-    options.validate();
-    return std::make_unique<KafkaPaymentSource>(std::move(parsed), group, options);
+    return open_input(url, group, options);
 }
 
 Booking reward_booking(std::int64_t reward_id, std::int64_t author_uid, std::int64_t amount, int split_percent) {
@@ -239,19 +208,9 @@ Connection& PaymentConsumer::connection() {
     return *m_conn;
 }
 
-void PaymentConsumer::dead_letter(const PaymentEventSource::Item& item, const std::string& why) {
+void PaymentConsumer::dead_letter(const InputItem& item, const std::string& why) {
     ++m_report.dead_letters;
-    if (m_dead_letter == nullptr) {
-        log::get("payments")->error("dead letter from {}: {}: {}", item.origin, why, item.payload);
-        return;
-    }
-    nlohmann::ordered_json j;
-    j["error"] = why;
-    j["origin"] = item.origin;
-    j["payload"] = item.payload;
-    j["at"] = utc_now_iso();
-    m_dead_letter->write(item.origin, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-    log::get("payments")->warn("dead letter from {}: {}", item.origin, why);
+    write_dead_letter(m_dead_letter, item, why, "payments");
 }
 
 SettleResult PaymentConsumer::settle_with_retries(const PaymentEvent& event) {
@@ -275,7 +234,7 @@ SettleResult PaymentConsumer::settle_with_retries(const PaymentEvent& event) {
     }
 }
 
-void PaymentConsumer::process(PaymentEventSource& source, const std::vector<PaymentEventSource::Item>& items) {
+void PaymentConsumer::process(EventInput& source, const std::vector<InputItem>& items) {
     ++m_report.batches;
     m_report.events += items.size();
     const bool preview = m_options.dry_run == DryRun::yes;
@@ -332,7 +291,7 @@ void PaymentConsumer::show_preview(const std::string& origin, const PaymentEvent
                settlement_name(r.settlement), r.reason.empty() ? "" : ": " + r.reason);
 }
 
-PaymentConsumerReport PaymentConsumer::run(PaymentEventSource& source) {
+PaymentConsumerReport PaymentConsumer::run(EventInput& source) {
     log::get("payments")
         ->info("settling payment events from {} (split {}/{}){}", source.describe(), m_options.split_percent,
                100 - m_options.split_percent, m_options.dry_run == DryRun::yes ? " (dry run)" : "");

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "core/db/db.h"
+#include "core/messaging/event_input.h"
 #include "core/messaging/kafka.h"
 #include "core/migration/config.h"
 #include "core/migration/throttle.h"
@@ -48,31 +49,13 @@ namespace webook {
 
 class EventSink;
 
-// Where payment events come from; the shape of fixers/event_input.h.
-class PaymentEventSource {
-public:
-    struct Item {
-        std::string payload;
-        std::string origin;  // "topic/partition@offset", for dead letters and logs
-        std::int32_t partition = -1;
-        std::int64_t offset = -1;
-    };
-    virtual ~PaymentEventSource() = default;
-    // Up to max items, waiting at most max_wait.
-    virtual std::vector<Item> poll(std::size_t max, std::chrono::milliseconds max_wait) = 0;
-    // Nothing more to read for now.
-    virtual bool idle() const = 0;
-    // Marks these items (and all earlier ones) done.
-    virtual void commit(const std::vector<Item>& items) = 0;
-    virtual std::string describe() const = 0;
-};
-
 // kafka://host:port[,host:port]/topic read in consumer group `group`.
 // Throws Error(Code::usage) for another scheme or an empty group,
 // Error(Code::config) for a malformed URL, Error(Code::connection) when no
 // broker answers.
-std::unique_ptr<PaymentEventSource> open_payment_source(std::string_view url, const std::string& group,
-                                                        ConsumerOptions options = {});
+// (open_input, refusing any other scheme: payment events are a topic.)
+std::unique_ptr<EventInput> open_payment_source(std::string_view url, const std::string& group,
+                                                ConsumerOptions options = {});
 
 // The ledger booking of a paid reward.
 Booking reward_booking(std::int64_t reward_id, std::int64_t author_uid, std::int64_t amount, int split_percent);
@@ -141,15 +124,15 @@ public:
     // Consumes until options.until_idle says so. Throws Error(Code::interrupted)
     // when signalled, after committing the batch in hand; a database error
     // that retries did not cure stops it (nothing of the batch committed).
-    PaymentConsumerReport run(PaymentEventSource& source);
+    PaymentConsumerReport run(EventInput& source);
 
     // Receives the previews with DryRun::yes (default: logged).
     void set_preview_printer(PreviewFn fn) { m_preview = std::move(fn); }
 
 private:
-    void process(PaymentEventSource& source, const std::vector<PaymentEventSource::Item>& items);
+    void process(EventInput& source, const std::vector<InputItem>& items);
     SettleResult settle_with_retries(const PaymentEvent& event);
-    void dead_letter(const PaymentEventSource::Item& item, const std::string& why);
+    void dead_letter(const InputItem& item, const std::string& why);
     void count(const SettleResult& r);
     void show_preview(const std::string& origin, const PaymentEvent* event, const SettleResult& r);
     Connection& connection();

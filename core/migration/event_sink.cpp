@@ -7,8 +7,11 @@
 #include <cstring>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "core/base/error.h"
+#include "core/base/log.h"
+#include "core/messaging/event_input.h"
 #include "core/messaging/kafka.h"
 #include "core/migration/event.h"
 
@@ -88,6 +91,20 @@ std::unique_ptr<EventSink> open_sink(std::string_view url) {
     }
     throw Error(Code::usage,
                 fmt::format("unknown sink '{}': use kafka://host:port/topic, file://path.jsonl or -", url));
+}
+
+void write_dead_letter(EventSink* sink, const InputItem& item, std::string_view why, std::string_view component) {
+    if (sink == nullptr) {
+        log::get(component)->error("dead letter from {}: {}: {}", item.origin, why, item.payload);
+        return;
+    }
+    nlohmann::ordered_json j;
+    j["error"] = why;
+    j["origin"] = item.origin;
+    j["payload"] = item.payload;
+    j["at"] = utc_now_iso();
+    sink->write(item.origin, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    log::get(component)->warn("dead letter from {}: {}", item.origin, why);
 }
 
 }  // namespace webook

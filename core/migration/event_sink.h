@@ -20,6 +20,7 @@
 namespace webook {
 
 struct InconsistencyEvent;
+struct InputItem;  // core/messaging/event_input.h
 
 class EventSink {
 public:
@@ -40,5 +41,12 @@ protected:
 // Throws Error(Code::usage) for an unknown scheme, Error(Code::config) for an
 // unwritable file, Error(Code::connection) for unreachable brokers.
 std::unique_ptr<EventSink> open_sink(std::string_view url);
+
+// The one dead-letter writer, for every consumer: an input item that cannot
+// be processed goes to `sink` as {"error", "origin", "payload", "at"} keyed
+// by its origin (a payload that is not UTF-8 is replaced, not dropped), and
+// a warning naming the origin is logged under `component`; without a sink
+// (null) the whole item is logged as an error instead.
+void write_dead_letter(EventSink* sink, const InputItem& item, std::string_view why, std::string_view component);
 
 }  // namespace webook

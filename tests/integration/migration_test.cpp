@@ -24,10 +24,10 @@
 
 #include "core/base/error.h"
 #include "core/db/dialect.h"
+#include "core/messaging/event_input.h"
 #include "core/migration/checkpoint.h"
 #include "core/migration/event_sink.h"
 #include "core/migration/shard.h"
-#include "fixers/event_input.h"
 #include "fixers/fixer.h"
 #include "migrate/copy.h"
 #include "migrate/mode_control.h"
@@ -151,9 +151,8 @@ void expect_consistent(const MigrationDatabases& dbs, const std::string& table, 
     expect_full_validation_finds(dbs, table, {}, dir, BaseSide::src, small_chunks);
 }
 
-ConsumerSettings fast_group(const std::string& group) {
-    ConsumerSettings s;
-    s.group = group;
+ConsumerOptions fast_group() {
+    ConsumerOptions s;
     s.session_timeout = 3000ms;  // the mock cluster's re-join waits session timeout - 1 s (docs/library-notes.md)
     s.heartbeat_interval = 750ms;
     return s;
@@ -170,7 +169,7 @@ FixOptions fix_options() {
 
 // Runs a fixer until it is idle, reading `url` (file:// or kafka://).
 FixReport fix_from(const MigrationDatabases& dbs, const std::string& url, const std::string& group = {}) {
-    auto input = open_input(url, fast_group(group));
+    auto input = open_input(url, group, fast_group());
     Fixer fixer([&] { return dbs.source.connect(); }, [&] { return dbs.target.connect(); },
                 [&] { return dbs.source.connect(); }, {}, fix_options(), nullptr);
     return fixer.run(*input);
@@ -428,7 +427,7 @@ TEST(FixerLocks, EachRetryTakesHalfAsManyKeysAtOnce) {
             if (upserts.size() <= 2) throw Error(Code::server, "lock timeout (injected)", Temporary::yes);
         });
     };
-    auto input = open_input("file://" + events, fast_group(""));
+    auto input = open_input("file://" + events);
     FixOptions options = fix_options();
     options.batch_size = 8;  // one batch, one group
     Fixer fixer([&] { return dbs.source.connect(); }, failing_target, [&] { return dbs.source.connect(); }, {}, options,

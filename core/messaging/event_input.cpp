@@ -1,4 +1,4 @@
-#include "fixers/event_input.h"
+#include "core/messaging/event_input.h"
 
 #include <cerrno>
 #include <cstring>
@@ -86,8 +86,8 @@ private:
 
 class KafkaInput final : public EventInput {
 public:
-    KafkaInput(const KafkaUrl& url, const ConsumerSettings& s)
-        : m_url(url), m_consumer(url.brokers, s.group, url.topic, options(s)) {}
+    KafkaInput(const KafkaUrl& url, const std::string& group, const ConsumerOptions& options)
+        : m_url(url), m_consumer(url.brokers, group, url.topic, options) {}
 
     std::vector<InputItem> poll(std::size_t max, std::chrono::milliseconds max_wait) override {
         std::vector<InputItem> items;
@@ -110,31 +110,24 @@ public:
     std::string describe() const override { return m_url.str() + " (group " + m_consumer.group_id() + ")"; }
 
 private:
-    static ConsumerOptions options(const ConsumerSettings& s) {
-        ConsumerOptions o;
-        o.client_id = "webookctl-fix";
-        o.session_timeout = s.session_timeout;
-        o.heartbeat_interval = s.heartbeat_interval;
-        return o;
-    }
-
     KafkaUrl m_url;
     EventConsumer m_consumer;
 };
 
 }  // namespace
 
-std::unique_ptr<EventInput> open_input(std::string_view url, const ConsumerSettings& settings) {
+std::unique_ptr<EventInput> open_input(std::string_view url, const std::string& group, ConsumerOptions options) {
     if (url.starts_with("file://")) {
         std::string path(url.substr(7));
         if (path.empty()) throw Error(Code::usage, "file:// input without a path");
         return std::make_unique<FileInput>(path);
     }
     if (url.starts_with("kafka://")) {
-        if (settings.group.empty()) throw Error(Code::usage, "--from kafka://... needs --group NAME");
+        if (group.empty()) throw Error(Code::usage, "--from kafka://... needs --group NAME");
         KafkaUrl parsed = KafkaUrl::parse(url);
         check_brokers(parsed.brokers);
-        return std::make_unique<KafkaInput>(parsed, settings);
+        options.validate();
+        return std::make_unique<KafkaInput>(parsed, group, options);
     }
     throw Error(Code::usage,
                 fmt::format("unknown event input '{}': use kafka://host:port/topic or file://path.jsonl", url));

@@ -1,4 +1,5 @@
-// Where a fixer reads inconsistency events from.
+// Where the long-running consumers read their events from: the fixer
+// (inconsistency events) and the payment consumer (payment events).
 //
 //   kafka://host:port[,host:port]/topic  with a consumer group (--group);
 //                                        offsets committed by commit() only
@@ -13,6 +14,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/messaging/kafka.h"
 
 namespace webook {
 
@@ -36,15 +39,11 @@ public:
     virtual std::string describe() const = 0;
 };
 
-struct ConsumerSettings {
-    std::string group;  // required for kafka://
-    std::chrono::milliseconds session_timeout{10000};
-    std::chrono::milliseconds heartbeat_interval{3000};
-};
-
-// Throws Error(Code::usage) for an unknown scheme or a Kafka input without a
-// group, Error(Code::config) for an unreadable file, Error(Code::connection)
-// for unreachable brokers.
-std::unique_ptr<EventInput> open_input(std::string_view url, const ConsumerSettings& settings);
+// `group` and `options` are for kafka:// (the group is required there).
+// Throws Error(Code::usage) for an unknown scheme, a Kafka input without a
+// group or invalid options, Error(Code::config) for an unreadable file or a
+// malformed URL, Error(Code::connection) for unreachable brokers.
+std::unique_ptr<EventInput> open_input(std::string_view url, const std::string& group = {},
+                                       ConsumerOptions options = {});
 
 }  // namespace webook
