@@ -286,7 +286,7 @@ int run_status(Context& ctx, ModeArgs& a) {
         for (const auto& f : forced) j["forced_switches"].push_back(nlohmann::ordered_json::parse(f, nullptr, false));
         j["checkpoints"] = nlohmann::ordered_json::array();
         for (const auto& c : checkpoints) {
-            nlohmann::ordered_json cj{{"table", c.table},    {"kind", c.kind},
+            nlohmann::ordered_json cj{{"table", c.table},    {"kind", checkpoint_kind_name(c.kind)},
                                       {"shard", c.shard},    {"position", c.position ? *c.position : ""},
                                       {"rows", c.rows_done}, {"updated_at", c.updated_at}};
             if (!c.result.empty()) cj["result"] = nlohmann::ordered_json::parse(c.result, nullptr, false);
@@ -306,9 +306,9 @@ int run_status(Context& ctx, ModeArgs& a) {
     }
     for (const auto& f : forced) print_line("forced: " + f);
     for (const auto& c : checkpoints)
-        print_line(fmt::format("{:<22} {:<22} {:<5} position {:<24} rows {:<10} at {}{}", c.table, c.kind, c.shard,
-                               c.position ? *c.position : "-", c.rows_done, c.updated_at,
-                               c.result.empty() ? "" : "  " + c.result));
+        print_line(fmt::format("{:<22} {:<22} {:<5} position {:<24} rows {:<10} at {}{}", c.table,
+                               checkpoint_kind_name(c.kind), c.shard, c.position ? *c.position : "-", c.rows_done,
+                               c.updated_at, c.result.empty() ? "" : "  " + c.result));
     return k_exit_ok;
 }
 

@@ -25,9 +25,6 @@
 namespace webook {
 namespace {
 
-constexpr const char* k_checkpoint_kind = "copy";
-constexpr const char* k_index_kind = "copy-index";
-
 // The phase a copy needs (copy.h): refused past src_only.
 void require_copy_phase(Mode mode, const std::string& table) {
     if (std::string why = copy_refusal(mode); !why.empty())
@@ -187,7 +184,8 @@ public:
     void drop() {
         const Dialect& d = m_target.dialect();
         for (const IndexDefinition& ix : d.secondary_indexes(m_target, m_table)) {
-            m_checkpoints.save({k_index_kind, m_name, index_slot(ix.name), ix.name, 0, ix.definition, {}});
+            m_checkpoints.save(
+                {CheckpointKind::copy_index, m_name, index_slot(ix.name), ix.name, 0, ix.definition, {}});
             m_target.execute(d.drop_index(m_table, ix));
             ++m_dropped;
             log::get("copy")->info("{}: index {} dropped for the load (rebuilt after it)", m_name, ix.name);
@@ -202,7 +200,7 @@ public:
     void rebuild(const std::vector<Connection*>& conns) {
         std::vector<Checkpoint> saved;
         for (auto& c : m_checkpoints.load_all())
-            if (c.kind == k_index_kind && c.table == m_name && c.position) saved.push_back(std::move(c));
+            if (c.kind == CheckpointKind::copy_index && c.table == m_name && c.position) saved.push_back(std::move(c));
         if (saved.empty()) return;
         const Dialect& d = m_target.dialect();
         std::set<std::string> present;
@@ -237,7 +235,7 @@ public:
                                      names, m_name),
                          [&] { std::rethrow_exception(first_error); });
         }
-        for (const auto& c : saved) m_checkpoints.clear(k_index_kind, m_name, c.shard);
+        for (const auto& c : saved) m_checkpoints.clear(CheckpointKind::copy_index, m_name, c.shard);
         std::string names;
         for (const auto& ix : missing) names += (names.empty() ? "" : ", ") + ix.name;
         if (!missing.empty())
@@ -289,7 +287,7 @@ CopyReport copy_table(SideConnections conns, const TablePlan& plan, const CopyOp
     KeyBounds bounds;
     std::int64_t done_before = 0;
     if (options.start == CopyStart::resume) {
-        if (auto cp = checkpoints.load(k_checkpoint_kind, plan.name, shard); cp && cp->position) {
+        if (auto cp = checkpoints.load(CheckpointKind::copy, plan.name, shard); cp && cp->position) {
             bounds.after = decode_key(*cp->position, plan.source.kinds);
             done_before = cp->rows_done;
             report.resumed_after = encode_key(*bounds.after);
@@ -314,7 +312,7 @@ CopyReport copy_table(SideConnections conns, const TablePlan& plan, const CopyOp
             if (r.affected_rows > 0)
                 logger->info("{}: removed {} target rows past the checkpoint", plan.name, r.affected_rows);
         }
-        if (options.start != CopyStart::resume) checkpoints.clear(k_checkpoint_kind, plan.name, shard);
+        if (options.start != CopyStart::resume) checkpoints.clear(CheckpointKind::copy, plan.name, shard);
     }
     if (bounds.after) logger->info("{}: resuming after key {}", plan.name, report.resumed_after);
     DeferredIndexes indexes(target, checkpoints, plan);
@@ -349,8 +347,13 @@ CopyReport copy_table(SideConnections conns, const TablePlan& plan, const CopyOp
             if (!key || prefix == saved) return;
             saved = prefix;
             last_key = key;
-            checkpoints.save(
-                {k_checkpoint_kind, plan.name, shard, last_key, done_before + static_cast<std::int64_t>(done), "", {}});
+            checkpoints.save({CheckpointKind::copy,
+                              plan.name,
+                              shard,
+                              last_key,
+                              done_before + static_cast<std::int64_t>(done),
+                              "",
+                              {}});
             logger->debug("{}: {} rows copied", plan.name, done);
         };
         std::vector<Row> batch;
@@ -392,7 +395,7 @@ CopyReport copy_table(SideConnections conns, const TablePlan& plan, const CopyOp
     report.rows = rows;
     report.rows_total = static_cast<std::uint64_t>(done_before) + rows;
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    checkpoints.save({k_checkpoint_kind,
+    checkpoints.save({CheckpointKind::copy,
                       plan.name,
                       shard,
                       last_key,
@@ -455,7 +458,7 @@ CopyPlanReport plan_copy(SideConnections conns, const TablePlan& plan, const Cop
         break;
     case CopyStart::resume: {
         std::optional<Checkpoint> cp;
-        if (checkpoints) cp = checkpoints->load(k_checkpoint_kind, plan.name, shard);
+        if (checkpoints) cp = checkpoints->load(CheckpointKind::copy, plan.name, shard);
         if (!cp || !cp->position) {
             r.start = "no checkpoint: copy from the start (the target's rows of this range are deleted first)";
         } else {
@@ -477,7 +480,7 @@ CopyPlanReport plan_copy(SideConnections conns, const TablePlan& plan, const Cop
     std::string pending;
     if (checkpoints)
         for (const auto& c : checkpoints->load_all())
-            if (c.kind == k_index_kind && c.table == plan.name && c.position)
+            if (c.kind == CheckpointKind::copy_index && c.table == plan.name && c.position)
                 pending += (pending.empty() ? "" : ", ") + *c.position;
     if (names.empty())
         r.indexes = "no secondary index on the target";

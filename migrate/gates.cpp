@@ -19,8 +19,6 @@
 namespace webook {
 namespace {
 
-constexpr const char* k_forced_kind = "mode-forced";
-
 // "43m", "2h05m", "12s": how long ago, for people.
 std::string span_text(std::int64_t micros) {
     const std::int64_t s = std::max<std::int64_t>(micros / 1'000'000, 0);
@@ -161,7 +159,7 @@ std::vector<std::string> migration_tables(const std::vector<TableConfig>& config
     for (const auto& t : configured)
         if (seen.insert(t.name).second) out.push_back(t.name);
     for (const auto& c : checkpoints)
-        if (c.kind == "copy" && seen.insert(c.table).second) out.push_back(c.table);
+        if (c.kind == CheckpointKind::copy && seen.insert(c.table).second) out.push_back(c.table);
     return out;
 }
 
@@ -210,13 +208,13 @@ GateInput gather_gate_input(Connection& control, const ModeState& from, Mode to,
         t.table = name;
         for (const auto& c : all) {
             if (c.table != name) continue;
-            if (c.kind == "copy")
+            if (c.kind == CheckpointKind::copy)
                 t.copies.push_back(c);
-            else if (c.kind == "copy-index")
+            else if (c.kind == CheckpointKind::copy_index)
                 t.pending_indexes.push_back(c.position.value_or(c.shard));
         }
         for (const auto& p : passes)
-            if (p.table == name && p.kind == "incremental") t.passes.push_back(p);
+            if (p.table == name && p.kind == PassKind::incremental) t.passes.push_back(p);
         for (const auto& [table, ix] : indexes)
             if (table == name) {
                 t.missing_unique = ix.missing_unique;
@@ -250,7 +248,7 @@ void record_forced(Connection& control, const ModeState& before, Mode to, const 
                              {"reason", *req.force_reason},
                              {"unmet", v.unmet}};
     CheckpointStore store(control);
-    store.save({k_forced_kind,
+    store.save({CheckpointKind::mode_forced,
                 fmt::format("{}>{}", mode_name(before.mode), mode_name(to)),
                 std::to_string(before.version + 1),
                 std::to_string(at_us),
@@ -331,7 +329,7 @@ SwitchOutcome switch_mode(Connection& control, Connection* source, Connection* t
 std::vector<std::string> forced_switches(const std::vector<Checkpoint>& checkpoints) {
     std::vector<const Checkpoint*> forced;
     for (const auto& c : checkpoints)
-        if (c.kind == k_forced_kind) forced.push_back(&c);
+        if (c.kind == CheckpointKind::mode_forced) forced.push_back(&c);
     std::sort(forced.begin(), forced.end(),
               [](const Checkpoint* a, const Checkpoint* b) { return a->rows_done < b->rows_done; });
     std::vector<std::string> out;

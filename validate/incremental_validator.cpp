@@ -32,8 +32,6 @@
 namespace webook {
 namespace {
 
-constexpr const char* k_checkpoint_kind = "validate-incremental";
-
 // The side's rows ordered by (update time, key): the index on the update
 // column (which InnoDB extends with the primary key) serves this order.
 SidePlan change_order(const SidePlan& side) {
@@ -136,7 +134,7 @@ TableReport validate_incremental(SideConnections conns, const TablePlan& plan, c
         } catch (const Error&) {
             throw Error(Code::usage, fmt::format("--since '{}' is not a {} value", *options.since, kind_name(kind)));
         }
-    } else if (auto cp = checkpoints.load(k_checkpoint_kind, plan.name, shard); cp && cp->position) {
+    } else if (auto cp = checkpoints.load(CheckpointKind::validate_incremental, plan.name, shard); cp && cp->position) {
         lo = minus_overlap(Value::parse(kind, *cp->position), options.overlap);
     }
     // hi: the base server's clock for timestamps (the platform's writes are
@@ -240,7 +238,7 @@ TableReport validate_incremental(SideConnections conns, const TablePlan& plan, c
     }
     report.watermark = watermark.canonical();
     report.held_back = !found.empty();
-    checkpoints.save({k_checkpoint_kind,
+    checkpoints.save({CheckpointKind::validate_incremental,
                       plan.name,
                       shard,
                       report.watermark,

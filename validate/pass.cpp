@@ -12,8 +12,6 @@
 namespace webook {
 namespace {
 
-constexpr const char* k_incremental_kind = "validate-incremental";
-
 // Every table's incremental watermark as the pass found it, to put back
 // when the pass is abandoned.
 class Watermarks {
@@ -21,7 +19,7 @@ public:
     Watermarks(CheckpointStore& checkpoints, const std::vector<TablePlan>& plans, const std::string& shard)
         : m_checkpoints(checkpoints), m_shard(shard) {
         for (const auto& plan : plans)
-            m_saved.emplace_back(plan.name, checkpoints.load(k_incremental_kind, plan.name, shard));
+            m_saved.emplace_back(plan.name, checkpoints.load(CheckpointKind::validate_incremental, plan.name, shard));
     }
 
     void restore() {
@@ -29,7 +27,7 @@ public:
             if (cp)
                 m_checkpoints.save(*cp);
             else
-                m_checkpoints.clear(k_incremental_kind, table, m_shard);
+                m_checkpoints.clear(CheckpointKind::validate_incremental, table, m_shard);
         }
     }
 
@@ -45,7 +43,7 @@ PassReport run_pass(SideConnections conns, Connection& control, const std::vecto
                     const PassOptions& options, EventSink& sink, CheckpointStore& checkpoints) {
     const auto* logger = log::get("validate");
     const bool incremental = options.validator == Validator::incremental;
-    const std::string kind = incremental ? "incremental" : "full";
+    const PassKind kind = incremental ? PassKind::incremental : PassKind::full;
     checkpoints.ensure_tables();  // the pass records go there too
     for (int attempt = 0;; ++attempt) {
         const ModeState mode = read_mode_state(control);
@@ -79,7 +77,9 @@ PassReport run_pass(SideConnections conns, Connection& control, const std::vecto
             rec.ended_us = control_clock_us(control);
             // What the fixers repaired in the table since the previous pass.
             rec.fixed_total = checkpoints.fixed(plan.name);
-            const auto previous = checkpoints.load(k_pass_kind_prefix + kind, plan.name, rec.shard);
+            const auto previous = checkpoints.load(
+                kind == PassKind::incremental ? CheckpointKind::pass_incremental : CheckpointKind::pass_full, plan.name,
+                rec.shard);
             const auto before = previous ? passes_of({*previous}) : std::vector<PassRecord>{};
             rec.fixed = rec.fixed_total - (before.empty() ? 0 : before[0].fixed_total);
             rec.found = report.tables.back().counts.differences();

@@ -1,11 +1,13 @@
 #include "core/migration/checkpoint.h"
 
 #include <chrono>
+#include <mutex>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "core/base/error.h"
+#include "core/base/log.h"
 #include "core/db/db.h"
 #include "core/db/dialect.h"
 
@@ -58,10 +60,46 @@ void CheckpointStore::ensure_tables() {
     }
 }
 
-std::optional<Checkpoint> CheckpointStore::load(const std::string& kind, const std::string& table,
+namespace {
+
+struct KindName {
+    CheckpointKind kind;
+    std::string_view name;
+};
+constexpr KindName k_kind_names[] = {
+    {CheckpointKind::copy, "copy"},
+    {CheckpointKind::copy_index, "copy-index"},
+    {CheckpointKind::validate_incremental, "validate-incremental"},
+    {CheckpointKind::shard_plan, "shard-plan"},
+    {CheckpointKind::fix, "fix"},
+    {CheckpointKind::mode_forced, "mode-forced"},
+    {CheckpointKind::pass_incremental, "validate-pass-incremental"},
+    {CheckpointKind::pass_full, "validate-pass-full"},
+};
+
+}  // namespace
+
+std::string_view checkpoint_kind_name(CheckpointKind kind) {
+    for (const auto& k : k_kind_names)
+        if (k.kind == kind) return k.name;
+    return "unknown";
+}
+
+std::optional<CheckpointKind> parse_checkpoint_kind(std::string_view name) {
+    for (const auto& k : k_kind_names)
+        if (k.name == name) return k.kind;
+    return std::nullopt;
+}
+
+std::string_view pass_kind_name(PassKind kind) {
+    return kind == PassKind::incremental ? "incremental" : "full";
+}
+
+std::optional<Checkpoint> CheckpointStore::load(CheckpointKind kind, const std::string& table,
                                                 const std::string& shard) {
     const Dialect& d = m_conn.dialect();
-    std::vector<Value> params{Value::text(kind), Value::text(table), Value::text(shard)};
+    std::vector<Value> params{Value::text(std::string(checkpoint_kind_name(kind))), Value::text(table),
+                              Value::text(shard)};
     auto row = with_context("reading checkpoint from " + m_conn.describe(), [&] {
         return m_conn.query_one(
             fmt::format("SELECT position, rows_done, result, utime FROM {} WHERE kind = {} AND "
@@ -86,7 +124,17 @@ std::vector<Checkpoint> CheckpointStore::load_all() {
                         d.quote(k_checkpoint_table)));
     });
     for (auto& r : rows) {
-        Checkpoint c{std::string(r[0].as_string()),
+        const auto kind = parse_checkpoint_kind(r[0].as_string());
+        if (!kind) {
+            static std::once_flag warned;
+            std::call_once(warned, [&] {
+                log::get("checkpoint")
+                    ->warn("{} holds checkpoints of kind '{}', unknown to this version: skipped", k_checkpoint_table,
+                           r[0].as_string());
+            });
+            continue;
+        }
+        Checkpoint c{*kind,
                      std::string(r[1].as_string()),
                      std::string(r[2].as_string()),
                      std::nullopt,
@@ -108,7 +156,7 @@ const std::vector<std::string> k_checkpoint_columns{"kind",      "table_name", "
 std::vector<Value> checkpoint_values(const Checkpoint& c) {
     const auto now =
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch());
-    return {Value::text(c.kind),
+    return {Value::text(std::string(checkpoint_kind_name(c.kind))),
             Value::text(c.table),
             Value::text(c.shard),
             c.position ? Value::text(*c.position) : Value(),
@@ -131,9 +179,10 @@ bool CheckpointStore::save_if_absent(const Checkpoint& c) {
                         [&] { return m_conn.execute(sql, checkpoint_values(c)).affected_rows > 0; });
 }
 
-void CheckpointStore::clear(const std::string& kind, const std::string& table, const std::string& shard) {
+void CheckpointStore::clear(CheckpointKind kind, const std::string& table, const std::string& shard) {
     const Dialect& d = m_conn.dialect();
-    std::vector<Value> params{Value::text(kind), Value::text(table), Value::text(shard)};
+    std::vector<Value> params{Value::text(std::string(checkpoint_kind_name(kind))), Value::text(table),
+                              Value::text(shard)};
     with_context("clearing checkpoint in " + m_conn.describe(), [&] {
         m_conn.execute(fmt::format("DELETE FROM {} WHERE kind = {} AND table_name = {} AND shard = {}",
                                    d.quote(k_checkpoint_table), d.placeholder(1), d.placeholder(2), d.placeholder(3)),
@@ -166,7 +215,7 @@ void save_pass(CheckpointStore& store, const PassRecord& p) {
                              {"ended_us", p.ended_us},
                              {"found", p.found},
                              {"continued", p.continued}};
-    store.save({k_pass_kind_prefix + p.kind,
+    store.save({p.kind == PassKind::incremental ? CheckpointKind::pass_incremental : CheckpointKind::pass_full,
                 p.table,
                 p.shard,
                 std::to_string(p.ended_us),
@@ -177,15 +226,14 @@ void save_pass(CheckpointStore& store, const PassRecord& p) {
 
 std::vector<PassRecord> passes_of(const std::vector<Checkpoint>& all) {
     std::vector<PassRecord> out;
-    const std::string prefix = k_pass_kind_prefix;
     for (const auto& c : all) {
-        if (c.kind.rfind(prefix, 0) != 0) continue;
+        if (c.kind != CheckpointKind::pass_incremental && c.kind != CheckpointKind::pass_full) continue;
         auto j = nlohmann::json::parse(c.result, nullptr, false);
         if (!j.is_object()) continue;
         try {
             PassRecord p;
             p.table = c.table;
-            p.kind = c.kind.substr(prefix.size());
+            p.kind = c.kind == CheckpointKind::pass_incremental ? PassKind::incremental : PassKind::full;
             p.shard = c.shard;
             p.base = j.at("base").get<std::string>() == "dst" ? BaseSide::dst : BaseSide::src;
             p.mode = j.at("mode").get<std::string>();
@@ -208,14 +256,14 @@ void CheckpointStore::add_fixed(const std::string& table, std::int64_t rows) {
     const Dialect& d = m_conn.dialect();
     const std::string sql = d.upsert_add(k_checkpoint_table, k_checkpoint_columns, {"kind", "table_name", "shard"},
                                          {{"rows_done", d.placeholder(8)}}, {"position", "utime"});
-    Checkpoint c{k_fix_kind, table, "all", utc_now_iso(), rows, "", {}};
+    Checkpoint c{CheckpointKind::fix, table, "all", utc_now_iso(), rows, "", {}};
     std::vector<Value> params = checkpoint_values(c);
     params.push_back(Value::integer(rows));
     with_context("counting fixed rows in " + m_conn.describe(), [&] { m_conn.execute(sql, params); });
 }
 
 std::int64_t CheckpointStore::fixed(const std::string& table) {
-    auto c = load(k_fix_kind, table, "all");
+    auto c = load(CheckpointKind::fix, table, "all");
     return c ? c->rows_done : 0;
 }
 

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/db/value.h"
@@ -30,8 +31,23 @@ inline constexpr const char* k_control_table = "webookctl_control";         // m
 inline constexpr const char* k_checkpoint_table = "webookctl_checkpoints";  // copy/validate positions
 const std::vector<TableDef>& control_tables();
 
+// What a checkpoint row is; stored as its name (checkpoint_kind_name).
+enum class CheckpointKind {
+    copy,                  // "copy": the last key copied; result: copy_done_result() when finished
+    copy_index,            // "copy-index": a secondary index deferred until the copy ends (its definition)
+    validate_incremental,  // "validate-incremental": the update-time watermark
+    shard_plan,            // "shard-plan": the kept split of a table for --shard i/n
+    fix,                   // "fix": rows the fixers repaired (CheckpointStore::add_fixed)
+    mode_forced,           // "mode-forced": a switch forced past its gate (who, when, why)
+    pass_incremental,      // "validate-pass-incremental": a PassRecord
+    pass_full,             // "validate-pass-full": a PassRecord
+};
+std::string_view checkpoint_kind_name(CheckpointKind kind);
+// nullopt for a name this version does not know (a newer tool's row).
+std::optional<CheckpointKind> parse_checkpoint_kind(std::string_view name);
+
 struct Checkpoint {
-    std::string kind;  // "copy", "validate-incremental", ...
+    CheckpointKind kind = CheckpointKind::copy;
     std::string table;
     std::string shard = "all";            // "all", or "i/n"
     std::optional<std::string> position;  // encoded key or time; empty = from the start
@@ -46,13 +62,14 @@ public:
 
     // Creates the control tables if missing.
     void ensure_tables();
-    std::optional<Checkpoint> load(const std::string& kind, const std::string& table, const std::string& shard);
+    std::optional<Checkpoint> load(CheckpointKind kind, const std::string& table, const std::string& shard);
+    // Every row whose kind this version knows (others are skipped, logged once).
     std::vector<Checkpoint> load_all();
     void save(const Checkpoint& checkpoint);
     // Saves `checkpoint` unless one with its (kind, table, shard) exists;
     // true when this call saved it.
     bool save_if_absent(const Checkpoint& checkpoint);
-    void clear(const std::string& kind, const std::string& table, const std::string& shard);
+    void clear(CheckpointKind kind, const std::string& table, const std::string& shard);
     // Adds `rows` to the table's count of rows the fixers repaired (kind
     // "fix", shard "all"), atomically, however many fixers add at once.
     void add_fixed(const std::string& table, std::int64_t rows);
@@ -77,9 +94,12 @@ std::int64_t control_clock_us(Connection& control);
 // What a validation pass leaves for the switch gates (migrate/gates.h), per
 // (table, kind, shard), replaced by the next pass: when it ran, with which
 // base and in which mode, and what it found. Times are control_clock_us().
+enum class PassKind { incremental, full };
+std::string_view pass_kind_name(PassKind kind);  // "incremental", "full"
+
 struct PassRecord {
     std::string table;
-    std::string kind;  // "incremental" or "full"
+    PassKind kind = PassKind::incremental;
     std::string shard = "all";
     BaseSide base = BaseSide::src;
     std::string mode;  // the migration mode it ran in (its name)
@@ -91,8 +111,6 @@ struct PassRecord {
     std::int64_t fixed_total = 0;  // the table's repaired-rows count when this pass ended
     bool continued = true;         // incremental: its window continued from the checkpoint (not --since)
 };
-inline constexpr const char* k_pass_kind_prefix = "validate-pass-";
-inline constexpr const char* k_fix_kind = "fix";  // CheckpointStore::add_fixed()
 void save_pass(CheckpointStore& store, const PassRecord& pass);
 // The pass records among `all` (CheckpointStore::load_all()); malformed ones
 // are skipped.

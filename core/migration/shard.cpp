@@ -15,8 +15,6 @@
 namespace webook {
 namespace {
 
-constexpr const char* k_plan_kind = "shard-plan";
-
 bool integer_kind(ValueKind k) {
     return k == ValueKind::integer || k == ValueKind::unsigned_integer;
 }
@@ -79,10 +77,11 @@ std::vector<Row> decode_plan(const std::string& text, const TablePlan& plan, int
     const std::vector<ValueKind> kinds(plan.source.kinds.begin(),
                                        plan.source.kinds.begin() + static_cast<std::ptrdiff_t>(plan.key_size()));
     auto corrupt = [&] {
-        return Error(Code::data,
-                     fmt::format("the {}-way shard plan of {} kept in the control table does not fit its key ({}): "
-                                 "was the key changed? Delete the '{}' checkpoint of the table to plan again",
-                                 count, plan.name, text.substr(0, 80), k_plan_kind));
+        return Error(
+            Code::data,
+            fmt::format("the {}-way shard plan of {} kept in the control table does not fit its key ({}): "
+                        "was the key changed? Delete the '{}' checkpoint of the table to plan again",
+                        count, plan.name, text.substr(0, 80), checkpoint_kind_name(CheckpointKind::shard_plan)));
     };
     nlohmann::json arr;
     try {
@@ -154,7 +153,7 @@ ShardRange shard_range(SideConnections conns, const TablePlan& plan, const Shard
     const std::string slot = fmt::format("of {}", shard.count);
     return with_context(fmt::format("planning the {}-way split of {}", shard.count, plan.name), [&] {
         plans.ensure_tables();
-        auto kept = plans.load(k_plan_kind, plan.name, slot);
+        auto kept = plans.load(CheckpointKind::shard_plan, plan.name, slot);
         if (!kept || !kept->position) {
             std::vector<Row> boundaries = compute_shard_boundaries(conns, plan, shard.count);
             if (boundaries.empty()) {
@@ -164,7 +163,7 @@ ShardRange shard_range(SideConnections conns, const TablePlan& plan, const Shard
             }
             const std::string method =
                 plan.key_size() == 1 && integer_kind(plan.source.kinds[0]) ? "span" : "quantiles";
-            if (plans.save_if_absent({k_plan_kind,
+            if (plans.save_if_absent({CheckpointKind::shard_plan,
                                       plan.name,
                                       slot,
                                       encode_plan(boundaries),
@@ -173,7 +172,7 @@ ShardRange shard_range(SideConnections conns, const TablePlan& plan, const Shard
                                       {}}))
                 log::get("shard")->info("{}: planned a {}-way split ({}), kept in the control table", plan.name,
                                         shard.count, method);
-            kept = plans.load(k_plan_kind, plan.name, slot);  // ours, or the one that won a race
+            kept = plans.load(CheckpointKind::shard_plan, plan.name, slot);  // ours, or the one that won a race
             if (!kept || !kept->position)
                 throw Error(Code::server, "the shard plan just saved is not in the control table");
         }
@@ -186,12 +185,12 @@ std::size_t forget_shard_plans(CheckpointStore& plans, const std::string& table)
     std::vector<Checkpoint> kept;
     for (auto& c : plans.load_all()) {
         if (c.table != table) continue;
-        if (c.kind == "copy" && c.shard != "all" && !copy_finished(c))
+        if (c.kind == CheckpointKind::copy && c.shard != "all" && !copy_finished(c))
             throw Error(Code::usage,
                         fmt::format("shard {} of {} has an unfinished copy: finish it (`migrate copy --resume "
                                     "--shard {}`) or start it over (`--truncate`) before its split is re-planned",
                                     c.shard, table, c.shard));
-        if (c.kind == k_plan_kind) kept.push_back(std::move(c));
+        if (c.kind == CheckpointKind::shard_plan) kept.push_back(std::move(c));
     }
     for (const auto& c : kept) plans.clear(c.kind, c.table, c.shard);
     return kept.size();

@@ -483,7 +483,7 @@ TEST(CliMigration, ShardPlanResetForgetsTheSplitUnlessAShardedCopyIsUnfinished) 
 
     // Shard 2/2 started and interrupted before its first batch committed: a
     // checkpoint without position, and no "done".
-    CheckpointStore(*source).save({"copy", "items", "2/2", std::nullopt, 0, "", {}});
+    CheckpointStore(*source).save({CheckpointKind::copy, "items", "2/2", std::nullopt, 0, "", {}});
     const Args reset{"--output", "json",  "migrate",  "shard-plan",    "reset",
                      "--table",  "items", "--source", dbs.source.url()};
     CommandResult refused = webookctl(reset);

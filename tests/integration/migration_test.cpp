@@ -652,7 +652,7 @@ TEST_P(MigrationPairs, CopyFailingPartWayResumesOnACompositeTextKey) {
         auto writer = failing();
         EXPECT_THROW(copy_table({*source, *writer}, plan, options, checkpoints, failing), Error);
     }
-    auto cp = checkpoints.load("copy", "pairs", "all");
+    auto cp = checkpoints.load(CheckpointKind::copy, "pairs", "all");
     ASSERT_TRUE(cp && cp->position) << "a checkpoint was saved before the failure";
     EXPECT_LT(cp->rows_done, rows);
     EXPECT_LT(row_count(*target, "pairs"), rows);
@@ -699,7 +699,7 @@ TEST_P(MigrationPairs, CopyRebuildsSecondaryIndexesAfterTheLoadEvenAfterAFailure
     auto saved_definitions = [&] {
         std::set<std::string> names;
         for (const auto& c : checkpoints.load_all())
-            if (c.kind == "copy-index" && c.table == "indexed") names.insert(c.position.value_or(""));
+            if (c.kind == CheckpointKind::copy_index && c.table == "indexed") names.insert(c.position.value_or(""));
         return names;
     };
     TablePlan plan = plan_for(*source, *target, "indexed");

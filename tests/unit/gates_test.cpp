@@ -19,7 +19,7 @@ constexpr std::int64_t k_now = 1'000'000 * k_minute;
 
 Checkpoint copy_checkpoint(const std::string& table, const std::string& shard, bool done) {
     Checkpoint c;
-    c.kind = "copy";
+    c.kind = CheckpointKind::copy;
     c.table = table;
     c.shard = shard;
     c.position = "[\"100\"]";
@@ -31,7 +31,7 @@ PassRecord pass(const std::string& table, BaseSide base, std::int64_t started, s
                 std::uint64_t found = 0, const std::string& shard = "all") {
     PassRecord p;
     p.table = table;
-    p.kind = "incremental";
+    p.kind = PassKind::incremental;
     p.shard = shard;
     p.base = base;
     p.started_us = started;
@@ -204,7 +204,7 @@ TEST(Gates, TheMigrationsTablesAreTheConfiguredOnesAndEveryCopiedOne) {
     configured[1].name = "interactives";
     std::vector<Checkpoint> cps{copy_checkpoint("interactives", "all", true), copy_checkpoint("jobs", "1/2", false)};
     Checkpoint other;
-    other.kind = "validate-incremental";
+    other.kind = CheckpointKind::validate_incremental;
     other.table = "users";
     cps.push_back(other);
     EXPECT_EQ(migration_tables(configured, cps), (std::vector<std::string>{"articles", "interactives", "jobs"}));
@@ -228,13 +228,33 @@ TEST(PhaseRules, TheFixerRepairsFromTheCurrentBaseWhateverTheEventSays) {
     }
 }
 
+// The stored names are the control table's format: renaming one would
+// orphan every checkpoint a running migration has.
+TEST(CheckpointKinds, KeepTheirStoredNamesAndUnknownNamesAreNotGuessed) {
+    const std::vector<std::pair<CheckpointKind, std::string>> stored{
+        {CheckpointKind::copy, "copy"},
+        {CheckpointKind::copy_index, "copy-index"},
+        {CheckpointKind::validate_incremental, "validate-incremental"},
+        {CheckpointKind::shard_plan, "shard-plan"},
+        {CheckpointKind::fix, "fix"},
+        {CheckpointKind::mode_forced, "mode-forced"},
+        {CheckpointKind::pass_incremental, "validate-pass-incremental"},
+        {CheckpointKind::pass_full, "validate-pass-full"}};
+    for (const auto& [kind, name] : stored) {
+        EXPECT_EQ(checkpoint_kind_name(kind), name);
+        EXPECT_EQ(parse_checkpoint_kind(name), kind);
+    }
+    EXPECT_EQ(parse_checkpoint_kind("validate-pass-"), std::nullopt);
+    EXPECT_EQ(parse_checkpoint_kind("Copy"), std::nullopt);
+}
+
 TEST(PassRecords, SurviveTheControlTableRoundTrip) {
     PassRecord p = pass("interactives", BaseSide::dst, 5, 9, 2, "2/4");
     p.mode = "dst_first";
     p.mode_version = 3;
     p.continued = false;
     Checkpoint c;
-    c.kind = std::string(k_pass_kind_prefix) + "incremental";
+    c.kind = CheckpointKind::pass_incremental;
     c.table = p.table;
     c.shard = p.shard;
     c.result =
@@ -244,7 +264,7 @@ TEST(PassRecords, SurviveTheControlTableRoundTrip) {
     auto back = passes_of({c, junk});
     ASSERT_EQ(back.size(), 1u);
     EXPECT_EQ(back[0].table, "interactives");
-    EXPECT_EQ(back[0].kind, "incremental");
+    EXPECT_EQ(back[0].kind, PassKind::incremental);
     EXPECT_EQ(back[0].shard, "2/4");
     EXPECT_EQ(back[0].base, BaseSide::dst);
     EXPECT_EQ(back[0].mode_version, 3);

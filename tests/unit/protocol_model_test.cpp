@@ -404,7 +404,7 @@ GateInput gate_input(const State& s, Mode to, const Bounds& bounds) {
     TableEvidence t;
     t.table = k_table;
     Checkpoint copy;
-    copy.kind = "copy";
+    copy.kind = CheckpointKind::copy;
     copy.table = k_table;
     copy.position = "[\"" + std::to_string(keys) + "\"]";
     copy.rows_done = keys;
@@ -413,7 +413,7 @@ GateInput gate_input(const State& s, Mode to, const Bounds& bounds) {
     if (s.record) {
         PassRecord p;
         p.table = k_table;
-        p.kind = "incremental";
+        p.kind = PassKind::incremental;
         p.shard = "all";
         p.base = static_cast<BaseSide>(s.record->base);
         p.mode = mname(s.record->mode);
