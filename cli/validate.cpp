@@ -38,7 +38,7 @@ nlohmann::ordered_json table_json(const TableReport& r) {
     const auto& c = r.counts;
     nlohmann::ordered_json j;
     j["table"] = r.table;
-    j["method"] = r.method;
+    j["method"] = method_name(r.method);
     j["base_rows"] = c.base_rows;
     j["other_rows"] = c.other_rows;
     j["target_missing"] = c.target_missing;
@@ -46,11 +46,11 @@ nlohmann::ordered_json table_json(const TableReport& r) {
     j["base_missing"] = c.base_missing;
     j["seconds"] = r.seconds;
     j["rows_per_second"] = r.seconds > 0 ? static_cast<double>(c.base_rows + c.other_rows) / r.seconds : 0.0;
-    if (r.method == "checksum") {
+    if (r.method == Method::checksum) {
         j["chunks"] = r.chunks;
         j["chunks_differing"] = r.chunks_differing;
     }
-    if (r.method == "incremental") {
+    if (r.method == Method::incremental) {
         j["watermark"] = r.watermark;
         j["held_back"] = r.held_back;
         j["rechecked_away"] = r.rechecked_away;
@@ -65,8 +65,8 @@ std::string table_text(const TableReport& r) {
         "base_missing {:<6} {:.2f}s ({:.0f} rows/s)",
         r.table, c.base_rows, c.other_rows, c.target_missing, c.neq, c.base_missing, r.seconds,
         r.seconds > 0 ? static_cast<double>(c.base_rows + c.other_rows) / r.seconds : 0.0);
-    if (r.method == "checksum") s += fmt::format("  [{} chunks, {} differing]", r.chunks, r.chunks_differing);
-    if (r.method == "incremental")
+    if (r.method == Method::checksum) s += fmt::format("  [{} chunks, {} differing]", r.chunks, r.chunks_differing);
+    if (r.method == Method::incremental)
         s += fmt::format("  [watermark {}{}]", r.watermark, r.held_back ? ", held before a difference" : "");
     return s;
 }

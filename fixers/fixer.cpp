@@ -256,9 +256,8 @@ void Fixer::fix_group(Group& group) {
         if (absent.empty() || m_options.dry_run == DryRun::yes) return;
         // Absent keys were not locked: re-read them; any that appeared on the
         // base meanwhile must be copied after all.
-        const bool base_is_target = base == BaseSide::dst;
-        Connection& base_conn = base_is_target ? target() : source();
-        const SidePlan& side = group.plan->side(base_is_target);
+        Connection& base_conn = base == BaseSide::dst ? target() : source();
+        const SidePlan& side = group.plan->side(base);
         BoundSql q = key_lookup_query(base_conn.dialect(), side, absent);
         keys.clear();
         for (auto& row : base_conn.query(q.sql, q.params)) keys.push_back(key_of(row, group.plan->key_size()));
@@ -277,8 +276,8 @@ BaseSide Fixer::apply_once(Group& group, const std::vector<Row>& keys, std::vect
     const bool base_is_target = base_side_now == BaseSide::dst;
     Connection& base = base_is_target ? target() : source();
     Connection& other = base_is_target ? source() : target();
-    const SidePlan& base_side = plan.side(base_is_target);
-    const SidePlan& other_side = plan.side(!base_is_target);
+    const SidePlan& base_side = plan.side(base_side_now);
+    const SidePlan& other_side = plan.side(other_side_of(base_side_now));
     const std::string_view other_name = base_is_target ? "source" : "target";
 
     using Ms = std::chrono::duration<double, std::milli>;

@@ -15,6 +15,15 @@
 #include "validate/validator_parts.h"
 
 namespace webook {
+
+std::string_view method_name(Method m) {
+    switch (m) {
+    case Method::rows: return "rows";
+    case Method::checksum: return "checksum";
+    case Method::incremental: return "incremental";
+    }
+    return "rows";
+}
 namespace {
 
 using Seconds = std::chrono::duration<double>;
@@ -37,7 +46,7 @@ MergeCounts merge_range(SideConnections conns, const TablePlan& plan, const Vali
 TableReport validate_by_rows(SideConnections conns, const TablePlan& plan, const ValidateOptions& options,
                              const ShardFilter& src_filter, const ShardFilter& dst_filter, EventEmitter& emit) {
     TableReport report;
-    report.method = "rows";
+    report.method = Method::rows;
     report.counts = merge_range(conns, plan, options, {}, src_filter, dst_filter, emit);
     return report;
 }
@@ -47,10 +56,10 @@ TableReport validate_by_rows(SideConnections conns, const TablePlan& plan, const
 TableReport validate_by_checksum(SideConnections conns, const TablePlan& plan, const ValidateOptions& options,
                                  const ShardFilter& src_filter, const ShardFilter& dst_filter, EventEmitter& emit) {
     TableReport report;
-    report.method = "checksum";
+    report.method = Method::checksum;
     const bool base_is_target = options.base == BaseSide::dst;
     Connection& base_conn = base_is_target ? conns.target : conns.source;
-    const SidePlan& base_side = plan.side(base_is_target);
+    const SidePlan& base_side = plan.side(options.base);
     const ShardFilter& base_filter = base_is_target ? dst_filter : src_filter;
     Throttle throttle(options.throttle);
 

@@ -147,7 +147,7 @@ TableReport validate_incremental(SideConnections conns, const TablePlan& plan, c
 
     TableReport report;
     report.table = plan.name;
-    report.method = "incremental";
+    report.method = Method::incremental;
     EventEmitter emit(plan, options.base, "incremental", sink, options.progress);
 
     // Differences found, to re-check (and report) once; a key changed on

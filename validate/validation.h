@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/base/progress.h"
@@ -56,9 +57,13 @@ struct ValidateOptions {
     void validate() const;
 };
 
+// How a table was compared; its name is what the JSON summary shows.
+enum class Method { rows, checksum, incremental };
+std::string_view method_name(Method m);  // "rows", "checksum", "incremental"
+
 struct TableReport {
     std::string table;
-    std::string method;  // "rows", "checksum", "incremental"
+    Method method = Method::rows;
     MergeCounts counts;
     double seconds = 0;
     std::uint64_t chunks = 0;            // checksum chunks compared

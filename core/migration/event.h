@@ -20,6 +20,9 @@ enum class BaseSide { src, dst };
 
 std::string_view event_type_name(EventType type);
 std::string_view base_side_name(BaseSide side);
+constexpr BaseSide other_side_of(BaseSide side) {
+    return side == BaseSide::src ? BaseSide::dst : BaseSide::src;
+}
 
 struct InconsistencyEvent {
     std::string table;

@@ -17,6 +17,7 @@
 
 #include "core/db/db.h"
 #include "core/migration/config.h"
+#include "core/migration/event.h"
 
 namespace webook {
 
@@ -42,7 +43,7 @@ struct TablePlan {
     std::size_t column_count() const { return source.columns.size(); }
 
     // The side the given role reads: base or the other one.
-    const SidePlan& side(bool target_side) const { return target_side ? target : source; }
+    const SidePlan& side(BaseSide s) const { return s == BaseSide::dst ? target : source; }
 };
 
 // What a plan does with the table's ignore_columns: leave them out (the

@@ -124,7 +124,7 @@ void expect_full_validation_finds(const MigrationDatabases& dbs, const std::stri
             Validation v = validate_to_file(dbs, table, dir.file(testing::unique_name(table) + ".jsonl"), s);
             EXPECT_EQ(v.findings, expected);
             EXPECT_EQ(v.events.size(), expected.size()) << "each difference is reported once";
-            EXPECT_EQ(v.report.method, checksum == ChecksumMode::on ? "checksum" : "rows");
+            EXPECT_EQ(v.report.method, checksum == ChecksumMode::on ? Method::checksum : Method::rows);
             std::map<std::string, std::uint64_t> by_type;
             for (const Finding& f : expected) ++by_type[f.type];
             EXPECT_EQ(v.report.counts.target_missing, by_type["target_missing"]);
