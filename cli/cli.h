@@ -119,6 +119,14 @@ void bind_action(CLI::App* cmd, Context& ctx, std::shared_ptr<Args> args, Run ru
 // Adds a usage example to a subcommand's help text.
 void example(CLI::App* cmd, const std::string& text);
 
+// The one way a command renders a time (UTC micros): in JSON ISO 8601
+// ("2026-12-01T23:52:40Z", core/db/value.h format_iso_utc), in text
+// "2026-12-01 23:52:40". The _text forms take a stored datetime's canonical
+// text (the control table's); "" stays "" in text and is null in JSON.
+std::string json_time(std::int64_t micros);
+std::string text_time(std::int64_t micros);
+std::string json_time_text(const std::string& canonical);
+
 // Prints a JSON document (already serialised) or text to stdout.
 void print_line(const std::string& text);
 

@@ -71,4 +71,21 @@ Dsn ops_dsn(const Context& ctx, const std::string& flag) {
     return database_dsn(db, DsnRole::source, "source");
 }
 
+std::string json_time(std::int64_t micros) {
+    return format_iso_utc(micros);
+}
+
+std::string text_time(std::int64_t micros) {
+    return format_datetime(micros);
+}
+
+std::string json_time_text(const std::string& canonical) {
+    if (canonical.empty()) return canonical;
+    try {
+        return format_iso_utc(Value::parse(ValueKind::datetime, canonical).micros());
+    } catch (const Error&) {
+        return canonical;  // not a datetime: shown as stored
+    }
+}
+
 }  // namespace webook::cli

@@ -183,8 +183,9 @@ int run_mode_get(Context& ctx, ModeArgs& a) {
     auto control = open_control(ctx, a.source);
     ModeState s = get_mode(*control);
     if (ctx.json())
-        print_line(
-            nlohmann::ordered_json{{"mode", mode_name(s.mode)}, {"version", s.version}, {"since", s.since}}.dump());
+        print_line(nlohmann::ordered_json{
+            {"mode", mode_name(s.mode)}, {"version", s.version}, {"since", json_time_text(s.since)}}
+                       .dump());
     else
         print_line(std::string(mode_name(s.mode)));
     return k_exit_ok;
@@ -273,7 +274,7 @@ int run_status(Context& ctx, ModeArgs& a) {
         nlohmann::ordered_json j;
         j["mode"] = mode_name(s.mode);
         j["version"] = s.version;
-        j["since"] = s.since;
+        j["since"] = json_time_text(s.since);
         j["second_side_failures"] = failures.count;
         j["steps"] = nlohmann::ordered_json::array();
         for (const auto& [to, v] : steps) {
@@ -288,7 +289,7 @@ int run_status(Context& ctx, ModeArgs& a) {
         for (const auto& c : checkpoints) {
             nlohmann::ordered_json cj{{"table", c.table},    {"kind", checkpoint_kind_name(c.kind)},
                                       {"shard", c.shard},    {"position", c.position ? *c.position : ""},
-                                      {"rows", c.rows_done}, {"updated_at", c.updated_at}};
+                                      {"rows", c.rows_done}, {"updated_at", json_time_text(c.updated_at)}};
             if (!c.result.empty()) cj["result"] = nlohmann::ordered_json::parse(c.result, nullptr, false);
             j["checkpoints"].push_back(cj);
         }

@@ -46,7 +46,7 @@ nlohmann::ordered_json item_json(const RankedArticle& a) {
             {"author_id", a.author_id},
             {"like_cnt", a.like_cnt},
             {"score", a.score},
-            {"published_at", format_datetime(a.ctime_micros)}};
+            {"published_at", json_time(a.ctime_micros)}};
 }
 
 int run_rank_recompute(Context& ctx, RankArgs& a) {
@@ -74,7 +74,7 @@ int run_rank_recompute(Context& ctx, RankArgs& a) {
                                               {"ran", false},
                                               {"owner", r.owner},
                                               {"holder", r.holder},
-                                              {"holder_until", format_datetime(r.holder_until_micros)}}
+                                              {"holder_until", json_time(r.holder_until_micros)}}
                            .dump());
         else
             print_line(fmt::format("{} is held by {} until {}: not computing here", k_rank_hot_job, r.holder,
@@ -90,7 +90,7 @@ int run_rank_recompute(Context& ctx, RankArgs& a) {
                                           {"ranked", c.ranking.items.size()},
                                           {"articles", c.stats.articles},
                                           {"batches", c.stats.batches},
-                                          {"computed_at", format_datetime(c.stats.now_micros)},
+                                          {"computed_at", json_time(c.stats.now_micros)},
                                           {"seconds", c.stats.seconds},
                                           {"lease_renewals", r.renewals}}
                        .dump());
@@ -111,8 +111,8 @@ int run_rank_show(Context& ctx, RankArgs& a) {
         nlohmann::ordered_json j;
         j["ranking"] = k_hot_ranking;
         j["version"] = ranking ? nlohmann::ordered_json(ranking->version) : nlohmann::ordered_json(nullptr);
-        j["computed_at"] = ranking ? nlohmann::ordered_json(format_datetime(ranking->computed_at_micros))
-                                   : nlohmann::ordered_json(nullptr);
+        j["computed_at"] =
+            ranking ? nlohmann::ordered_json(json_time(ranking->computed_at_micros)) : nlohmann::ordered_json(nullptr);
         j["items"] = nlohmann::ordered_json::array();
         if (ranking)
             for (const auto& item : ranking->items) j["items"].push_back(item_json(item));
@@ -179,7 +179,7 @@ std::string_view job_state_name(const JobState& s) {
 
 nlohmann::ordered_json job_json(const JobState& s) {
     auto opt_time = [](const std::optional<std::int64_t>& t) {
-        return t ? nlohmann::ordered_json(format_datetime(*t)) : nlohmann::ordered_json(nullptr);
+        return t ? nlohmann::ordered_json(json_time(*t)) : nlohmann::ordered_json(nullptr);
     };
     return {{"name", s.name},
             {"state", job_state_name(s)},

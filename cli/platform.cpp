@@ -104,14 +104,4 @@ std::unique_ptr<PlatformConnection> open_platform(const Context& ctx, const Plat
     return out;
 }
 
-std::string text_time(std::int64_t micros) {
-    return format_datetime(micros);
-}
-
-std::string json_time(std::int64_t micros) {
-    std::string s = format_datetime(micros);
-    s[10] = 'T';
-    return s + "Z";
-}
-
 }  // namespace webook::cli

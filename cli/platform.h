@@ -58,8 +58,4 @@ std::unique_ptr<OpsDatabase> ops_database(const Context& ctx, const PlatformTarg
 // --dsn, --source, --target of the ops jobs that write.
 void add_ops_options(CLI::App* cmd, PlatformTarget& target);
 
-// "2026-11-22 03:04:05.123456" for text, "2026-11-22T03:04:05.123456Z" for JSON.
-std::string text_time(std::int64_t micros);
-std::string json_time(std::int64_t micros);
-
 }  // namespace webook::cli

@@ -239,14 +239,9 @@ std::string refusal(Mode from, Mode to, const GateVerdict& v) {
 
 void record_forced(Connection& control, const ModeState& before, Mode to, const SwitchRequest& req,
                    const GateVerdict& v, std::int64_t at_us) {
-    nlohmann::ordered_json j{{"from", mode_name(before.mode)},
-                             {"to", mode_name(to)},
-                             {"version", before.version + 1},
-                             {"who", req.who},
-                             {"at", Value::datetime_micros(at_us).canonical()},
-                             {"at_us", at_us},
-                             {"reason", *req.force_reason},
-                             {"unmet", v.unmet}};
+    nlohmann::ordered_json j{
+        {"from", mode_name(before.mode)}, {"to", mode_name(to)}, {"version", before.version + 1}, {"who", req.who},
+        {"at", format_iso_utc(at_us)},    {"at_us", at_us},      {"reason", *req.force_reason},   {"unmet", v.unmet}};
     CheckpointStore store(control);
     store.save({CheckpointKind::mode_forced,
                 fmt::format("{}>{}", mode_name(before.mode), mode_name(to)),

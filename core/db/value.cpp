@@ -607,4 +607,10 @@ std::string format_datetime(std::int64_t micros) {
     return out;
 }
 
+std::string format_iso_utc(std::int64_t micros) {
+    std::string s = format_datetime(micros);
+    if (s.size() > 10 && s[10] == ' ') s[10] = 'T';
+    return s + "Z";
+}
+
 }  // namespace webook

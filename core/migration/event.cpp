@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/base/clock.h"
 #include "core/base/error.h"
 
 namespace webook {
@@ -118,12 +119,7 @@ InconsistencyEvent InconsistencyEvent::parse(std::string_view text) {
 }
 
 std::string utc_now_iso() {
-    auto now =
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count();
-    std::string s = format_datetime(now);
-    s[10] = 'T';
-    return s + "Z";
+    return format_iso_utc(system_micros());
 }
 
 }  // namespace webook

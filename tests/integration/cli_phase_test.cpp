@@ -8,6 +8,7 @@
 #include <chrono>
 #include <csignal>
 #include <functional>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -308,7 +309,11 @@ TEST_P(PhaseSafety, ModeSetPassesOnlyThroughItsGateAndAForcedSwitchIsRecorded) {
     EXPECT_EQ(f["to"], "dst_only");
     EXPECT_EQ(f["reason"], "drill: validated by hand");
     EXPECT_NE(f["who"].get<std::string>().find('@'), std::string::npos);
-    EXPECT_FALSE(f["at"].get<std::string>().empty());
+    // Times in JSON are ISO 8601 UTC, like every other command's.
+    const std::regex iso(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z)");
+    EXPECT_TRUE(std::regex_match(f["at"].get<std::string>(), iso)) << f["at"];
+    EXPECT_TRUE(std::regex_match(j["since"].get<std::string>(), iso)) << j["since"];
+    for (const auto& c : j["checkpoints"]) EXPECT_TRUE(std::regex_match(c["updated_at"].get<std::string>(), iso)) << c;
     EXPECT_EQ(f["unmet"].size(), 2u);
     ASSERT_EQ(j["steps"].size(), 1u);  // dst_only: only back
     EXPECT_EQ(j["steps"][0]["to"], "dst_first");
