@@ -55,12 +55,8 @@ void register_ops_payments(CLI::App* ops, Context& ctx);
 // ops reconcile (cli/ops_reconcile.cpp); called by register_ops().
 void register_ops_reconcile(CLI::App* ops, Context& ctx);
 
-// --dsn of the ops jobs: the webook database they work on.
+// --dsn of the read-only ops commands (rank show, jobs, ledger check).
 void add_ops_dsn_option(CLI::App* cmd, std::string& dsn);
-// That database: --dsn, else the source database from env/config
-// (WEBOOKCTL_SOURCE_DSN, [source] dsn); password resolved. Throws
-// Error(Code::usage) when there is none.
-Dsn ops_dsn(const Context& ctx, const std::string& flag);
 
 // A duration flag bound straight into a std::chrono field of the library's
 // options: parsed with parse_duration (core/base/duration.h: a unit is
@@ -101,8 +97,18 @@ struct SideOptions {
 void add_side_options(CLI::App* cmd, SideOptions& options);
 void add_throttle_options(CLI::App* cmd, ThrottleOptions& throttle, std::string& shard);
 
-// The DSN of one side: the flag, else env/config; password resolved.
-Dsn side_dsn(const Context& ctx, const std::string& flag, bool target);
+// The one DSN resolver. A database is one of the configured sides; a flag
+// given for it (--source, --target, or --dsn: "this one database instead")
+// replaces the configured DSN, else WEBOOKCTL_<SIDE>_DSN, else the config
+// file's [<side>] dsn. Its password is that side's (WEBOOKCTL_<SIDE>_PASSWORD,
+// [<side>] password_file, WEBOOKCTL_PASSWORD; see dsn.h). Throws
+// Error(Code::usage) "no source database: pass --dsn or set
+// WEBOOKCTL_SOURCE_DSN or [source] dsn" naming `flag_name` when there is none.
+enum class Side { source, target };
+Dsn resolve_dsn(const Context& ctx, Side side, const std::string& flag, std::string_view flag_name);
+inline Dsn side_dsn(const Context& ctx, const std::string& flag, bool target) {
+    return target ? resolve_dsn(ctx, Side::target, flag, "--target") : resolve_dsn(ctx, Side::source, flag, "--source");
+}
 // Where the control table lives: [control] dsn, else the source.
 Dsn control_dsn(const Context& ctx, const Dsn& source);
 // The tables named by --table (with their config entries when present), else

@@ -24,12 +24,13 @@ void add_throttle_options(CLI::App* cmd, ThrottleOptions& t, std::string& shard)
     cmd->add_option("--shard", shard, "work on the i-th of n key ranges, e.g. 2/8 (default: the whole table)");
 }
 
-Dsn side_dsn(const Context& ctx, const std::string& flag, bool target) {
+Dsn resolve_dsn(const Context& ctx, Side side, const std::string& flag, std::string_view flag_name) {
+    const bool target = side == Side::target;
     DatabaseConfig db = target ? ctx.config.target : ctx.config.source;
     if (!flag.empty()) db.dsn = flag;
     if (db.dsn.empty())
-        throw Error(Code::usage, fmt::format("no {0} database: pass --{0} or set WEBOOKCTL_{1}_DSN or [{0}] dsn",
-                                             target ? "target" : "source", target ? "TARGET" : "SOURCE"));
+        throw Error(Code::usage, fmt::format("no {0} database: pass {2} or set WEBOOKCTL_{1}_DSN or [{0}] dsn",
+                                             target ? "target" : "source", target ? "TARGET" : "SOURCE", flag_name));
     return database_dsn(db, target ? DsnRole::target : DsnRole::source, target ? "target" : "source");
 }
 
@@ -62,13 +63,6 @@ void add_ops_dsn_option(CLI::App* cmd, std::string& dsn) {
     cmd->add_option("--dsn", dsn,
                     "the webook database, mysql://user@host:port/db or postgres://user@host:port/db "
                     "(default: WEBOOKCTL_SOURCE_DSN or [source] dsn)");
-}
-
-Dsn ops_dsn(const Context& ctx, const std::string& flag) {
-    DatabaseConfig db = ctx.config.source;
-    if (!flag.empty()) db.dsn = flag;
-    if (db.dsn.empty()) throw Error(Code::usage, "no database: pass --dsn or set WEBOOKCTL_SOURCE_DSN or [source] dsn");
-    return database_dsn(db, DsnRole::source, "source");
 }
 
 std::string json_time(std::int64_t micros) {

@@ -26,11 +26,7 @@ void add_target_options(CLI::App* cmd, DbTarget& t) {
 }
 
 std::unique_ptr<Connection> open(const Context& ctx, const DbTarget& t) {
-    const bool target = t.side == "target";
-    DatabaseConfig db = target ? ctx.config.target : ctx.config.source;
-    if (!t.dsn.empty()) db.dsn = t.dsn;
-    if (db.dsn.empty()) throw Error(Code::usage, fmt::format("no database: pass --dsn or configure [{}] dsn", t.side));
-    return connect(database_dsn(db, target ? DsnRole::target : DsnRole::source, t.side));
+    return connect(resolve_dsn(ctx, t.side == "target" ? Side::target : Side::source, t.dsn, "--dsn"));
 }
 
 std::string counts_text(const std::vector<TableCount>& counts) {

@@ -22,7 +22,7 @@ namespace webook::cli {
 namespace {
 
 std::unique_ptr<Connection> open_platform_db(const Context& ctx, const std::string& flag) {
-    return connect(ops_dsn(ctx, flag));
+    return connect(resolve_dsn(ctx, Side::source, flag, "--dsn"));
 }
 
 std::string utc(std::int64_t micros) {

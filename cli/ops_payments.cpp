@@ -240,7 +240,7 @@ std::string_view account_type_name(std::int16_t type) {
 }
 
 int run_ledger_check(Context& ctx, const std::string& dsn) {
-    auto conn = connect(ops_dsn(ctx, dsn));
+    auto conn = connect(resolve_dsn(ctx, Side::source, dsn, "--dsn"));
     auto mismatches = ledger_check(*conn);
     if (ctx.json()) {
         nlohmann::ordered_json out = nlohmann::ordered_json::array();

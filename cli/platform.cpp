@@ -49,7 +49,7 @@ namespace {
 // migration is configured.
 ConnectionFactory plain_or_sides(const Context& ctx, const PlatformTarget& t, std::optional<DoubleWriteSides>& sides) {
     if (!t.dsn.empty()) {
-        const Dsn dsn = database_dsn(DatabaseConfig{t.dsn, {}}, DsnRole::source, "--dsn");
+        const Dsn dsn = resolve_dsn(ctx, Side::source, t.dsn, "--dsn");
         return [dsn] { return connect(dsn); };
     }
     const bool have_source = !t.source.empty() || !ctx.config.source.empty();
@@ -85,7 +85,8 @@ std::unique_ptr<OpsDatabase> ops_database(const Context& ctx, const PlatformTarg
     auto out = std::make_unique<OpsDatabase>();
     // --dsn, or no target anywhere: the one database, as ever.
     if (!t.dsn.empty() || (t.target.empty() && ctx.config.target.empty())) {
-        const Dsn dsn = ops_dsn(ctx, t.dsn.empty() ? t.source : t.dsn);
+        const Dsn dsn = t.dsn.empty() ? resolve_dsn(ctx, Side::source, t.source, "--dsn or --source")
+                                      : resolve_dsn(ctx, Side::source, t.dsn, "--dsn");
         out->write = [dsn] { return connect(dsn); };
         out->read = out->write;
         return out;

@@ -286,6 +286,18 @@ TEST(CliFoundation, ConfigFileProvidesTheDatabaseAndTheOutputFormat) {
     CommandResult from_file = webookctl({"--config", with_file, "db", "counts"}, no_password_env);
     EXPECT_EQ(from_file.exit_code, 0) << describe(from_file);
     expect_no_password(from_file);
+    // --dsn means the same in every command: this database instead of the
+    // configured source, with the source's password.
+    for (const std::vector<std::string>& command : {std::vector<std::string>{"db", "counts"},
+                                                    {"article", "list", "--author", "7"},
+                                                    {"ops", "jobs", "list"},
+                                                    {"ops", "ledger", "check"}}) {
+        std::vector<std::string> args{"--config", with_file};
+        args.insert(args.end(), command.begin(), command.end());
+        args.insert(args.end(), {"--dsn", db.url()});
+        CommandResult r = webookctl(args, no_password_env);
+        EXPECT_EQ(r.exit_code, 0) << command[0] << " " << command[1] << ": " << describe(r);
+    }
     // An unreadable password_file is a configuration error naming the file.
     testing::write_file(
         with_file, "[source]\ndsn = \"" + db.url() + "\"\npassword_file = \"" + dir.file("missing.password") + "\"\n");
