@@ -126,8 +126,8 @@ void bind_action(CLI::App* cmd, Context& ctx, std::shared_ptr<Args> args, Run ru
 void example(CLI::App* cmd, const std::string& text);
 
 // The one way a command renders a time (UTC micros): in JSON ISO 8601
-// ("2026-12-01T23:52:40Z", core/db/value.h format_iso_utc), in text
-// "2026-12-01 23:52:40". The _text forms take a stored datetime's canonical
+// ("2026-12-01T23:52:40.000000Z", core/db/civil_time.h format_iso_utc), in text
+// "2026-12-01 23:52:40.000000". The _text forms take a stored datetime's canonical
 // text (the control table's); "" stays "" in text and is null in JSON.
 std::string json_time(std::int64_t micros);
 std::string text_time(std::int64_t micros);

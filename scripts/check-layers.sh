@@ -27,7 +27,7 @@ for dir in "${!may[@]}"; do
             echo "check-layers: $f includes $inc ($dir may use: ${may[$dir]:-nothing of ours})" >&2
             bad=1
         done < <(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$f")
-    done < <(git ls-files "$dir/*.cpp" "$dir/*.h")
+    done < <(git ls-files --cached --others --exclude-standard "$dir/*.cpp" "$dir/*.h")
 done
 # Every library folder is listed above.
 for f in $(git ls-files '*CMakeLists.txt'); do

@@ -18,23 +18,27 @@
 //   Value::parse.
 // - begin/commit/rollback are SQL statements (START TRANSACTION / COMMIT /
 //   ROLLBACK) under autocommit=1: one round trip each.
-// - Every connector exception is translated in one place (translate_error)
-//   into webook::Error: what failed, on which DSN, the server's message and
-//   errno/SQLSTATE; never the password, never connector class names.
+// - Every connector exception is translated in one place (translate_error,
+//   mysql_errors.cpp) into webook::Error: what failed, on which DSN, the
+//   server's message and errno/SQLSTATE; never the password, never connector
+//   class names.
+// - Values are bound and result columns read in mysql_values.cpp.
+//
+// Size: about 640 lines, over the ~600 the layout aims for, on purpose: the
+// Session, its cursor and its bulk writer share the statement cache and the
+// busy flag, and splitting them would put Session in a header for no reader's
+// gain. Errors and values already live in their own files.
 #include <algorithm>
-#include <charconv>
 #include <cstdint>
-#include <istream>
-#include <limits>
 #include <memory>
-#include <streambuf>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <cppconn/connection.h>
-#include <cppconn/datatype.h>
 #include <cppconn/driver.h>
 #include <cppconn/exception.h>
 #include <cppconn/parameter_metadata.h>
@@ -49,30 +53,22 @@
 #include "core/base/secrets.h"
 #include "core/db/dialect.h"
 #include "core/db/engines.h"
+#include "core/db/mysql_errors.h"
+#include "core/db/mysql_values.h"
 
 namespace webook {
 namespace {
 
-// Server and client error numbers we treat specially (mysqld_error.h,
-// errmsg.h; not included to keep the connector's C headers out).
-constexpr int k_er_dbaccess_denied = 1044;
-constexpr int k_er_access_denied = 1045;
-constexpr int k_er_bad_db = 1049;
-constexpr int k_er_too_many_connections = 1040;
-constexpr int k_er_server_shutdown = 1053;
-constexpr int k_er_lock_wait_timeout = 1205;
-constexpr int k_er_lock_deadlock = 1213;
-constexpr int k_er_no_such_table = 1146;
-constexpr int k_er_connection_killed = 1927;  // MariaDB
-constexpr int k_er_statement_timeout = 1969;  // MariaDB max_statement_time
-constexpr int k_cr_connection_error = 2002;
-constexpr int k_cr_conn_host_error = 2003;
-constexpr int k_cr_unknown_host = 2005;
-constexpr int k_cr_server_gone = 2006;
-constexpr int k_cr_server_lost = 2013;
-constexpr int k_cr_server_lost_extended = 2055;
-// A prepared statement's result columns changed since it was prepared (DDL).
-constexpr int k_cr_new_stmt_metadata = 2057;
+using mysql_detail::Binder;
+using mysql_detail::ColumnReader;
+using mysql_detail::float_value;
+using mysql_detail::k_cr_new_stmt_metadata;
+using mysql_detail::kind_of_column;
+using mysql_detail::Reader;
+using mysql_detail::reader_for;
+using mysql_detail::sql_head;
+using mysql_detail::translate_connect_error;
+using mysql_detail::translate_error;
 
 // A multi-row INSERT flushes at this many rows or bytes, whichever first.
 constexpr std::size_t k_bulk_rows = 1000;
@@ -92,26 +88,6 @@ const log::Logger* logger() {
 // moving from it saves a copy of every text value read.
 std::string take(sql::SQLString&& s) {
     return std::move(*s.operator->());
-}
-
-// The start of a statement for error messages: whitespace collapsed, cut short.
-std::string sql_head(std::string_view sql) {
-    std::string out;
-    bool space = false;
-    for (char c : sql) {
-        if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
-            space = !out.empty();
-            continue;
-        }
-        if (space) out += ' ';
-        space = false;
-        out += c;
-        if (out.size() >= 120) {
-            out += "...";
-            break;
-        }
-    }
-    return out;
 }
 
 // True when the statement is an INSERT or REPLACE (the only ones that set
@@ -145,208 +121,6 @@ bool is_insert(std::string_view sql) {
     };
     return word_is("INSERT") || word_is("REPLACE");
 }
-
-// "Table 'webook.x' doesn't exist" -> "x".
-std::string table_from_message(std::string_view message) {
-    auto open = message.find('\'');
-    auto close = open == std::string_view::npos ? open : message.find('\'', open + 1);
-    if (close == std::string_view::npos) return "?";
-    std::string_view name = message.substr(open + 1, close - open - 1);
-    if (auto dot = name.rfind('.'); dot != std::string_view::npos) name.remove_prefix(dot + 1);
-    return std::string(name);
-}
-
-// The OS errno libmariadb appends to network errors: "... (111)".
-int trailing_errno(std::string_view message) {
-    auto close = message.rfind(')');
-    auto open = message.rfind('(');
-    if (close == std::string_view::npos || open == std::string_view::npos || open > close) return 0;
-    int v = 0;
-    auto [p, ec] = std::from_chars(message.data() + open + 1, message.data() + close, v);
-    return ec == std::errc() && p == message.data() + close ? v : 0;
-}
-
-// The connector's own messages start with its class and method names
-// ("MySQL_Prepared_Statement::setInt64: invalid 'parameterIndex'"): keep
-// only the reason, as ": invalid 'parameterIndex'", or nothing.
-std::string connector_reason(std::string_view message) {
-    auto scope = message.rfind("::");
-    if (scope == std::string_view::npos) return message.empty() ? "" : fmt::format(": {}", message);
-    auto colon = message.find(": ", scope);
-    if (colon == std::string_view::npos) return "";
-    return fmt::format(": {}", message.substr(colon + 2));
-}
-
-// Translates the exception being handled into webook::Error and throws it.
-// `what` names the operation ("query", "bulk insert into `t`"), `sql` the
-// statement, if any.
-[[noreturn]] void translate_error(const std::string& dsn, std::string_view what, std::string_view sql = {}) {
-    try {
-        throw;
-    } catch (const Error&) {
-        throw;
-    } catch (const sql::SQLException& e) {
-        const int code = e.getErrorCode();
-        const std::string message = redact(e.what());
-        const std::string where = sql.empty() ? std::string() : "; statement: " + redact(sql_head(sql));
-        switch (code) {
-        case k_er_no_such_table:
-            throw Error(Code::config,
-                        fmt::format("table '{}' not found in {}{}", table_from_message(message), dsn, where));
-        case k_er_lock_deadlock:
-        case k_er_lock_wait_timeout:
-        case k_er_statement_timeout:
-            throw Error(Code::server,
-                        fmt::format("{} failed on {}: {} (errno {}, SQLSTATE {}){}", what, dsn, message, code,
-                                    e.getSQLState(), where),
-                        Temporary::yes);
-        case k_cr_server_gone:
-        case k_cr_server_lost:
-        case k_cr_server_lost_extended:
-        case k_er_connection_killed:
-        case k_er_server_shutdown:
-            throw Error(
-                Code::connection,
-                fmt::format("{} failed on {}: lost connection: {} (errno {}){}", what, dsn, message, code, where),
-                Temporary::yes);
-        default: break;
-        }
-        if (code == 0) {
-            // Raised by the connector itself (misuse, unsupported call): a bug here.
-            throw Error(Code::internal, fmt::format("{} failed on {}: the MySQL connector refused "
-                                                    "the call{}{}",
-                                                    what, dsn, connector_reason(message), where));
-        }
-        throw Error(Code::server, fmt::format("{} failed on {}: {} (errno {}, SQLSTATE {}){}", what, dsn, message, code,
-                                              e.getSQLState(), where));
-    } catch (const std::bad_alloc&) {
-        throw;
-    } catch (const std::exception& e) {
-        throw Error(Code::internal, fmt::format("{} failed on {}: {}", what, dsn, redact(e.what())));
-    }
-}
-
-// Connection failures: say what went wrong in words, not libmariadb's.
-[[noreturn]] void translate_connect_error(const Dsn& dsn) {
-    const std::string where = fmt::format("cannot connect to {}", dsn.redacted());
-    try {
-        throw;
-    } catch (const sql::SQLException& e) {
-        const int code = e.getErrorCode();
-        const std::string message = redact(e.what());
-        switch (code) {
-        case k_cr_connection_error:
-        case k_cr_conn_host_error: {
-            // libmariadb connects non-blocking and reports EINPROGRESS (115)
-            // when the connection was refused.
-            const int os = trailing_errno(message);
-            if (os == 111 || os == 115) throw Error(Code::connection, where + ": connection refused");
-            if (os == 110) throw Error(Code::connection, where + ": connection timed out", Temporary::yes);
-            if (os == 113) throw Error(Code::connection, where + ": no route to host");
-            throw Error(Code::connection, fmt::format("{}: server unreachable ({})", where, message));
-        }
-        case k_cr_unknown_host: throw Error(Code::connection, fmt::format("{}: unknown host '{}'", where, dsn.host));
-        case k_cr_server_gone:
-        case k_cr_server_lost:
-        case k_cr_server_lost_extended:
-            throw Error(Code::connection,
-                        fmt::format("{}: connection lost during the handshake (timed out or not a "
-                                    "MySQL server?)",
-                                    where),
-                        Temporary::yes);
-        case k_er_access_denied:
-            throw Error(Code::connection, fmt::format("{}: access denied for user '{}' (wrong password or user not "
-                                                      "allowed from this host)",
-                                                      where, dsn.user));
-        case k_er_dbaccess_denied:
-            throw Error(Code::connection,
-                        fmt::format("{}: access denied for user '{}' to database '{}'", where, dsn.user, dsn.database));
-        case k_er_bad_db: throw Error(Code::connection, fmt::format("{}: unknown database '{}'", where, dsn.database));
-        case k_er_too_many_connections: throw Error(Code::connection, where + ": too many connections", Temporary::yes);
-        default: throw Error(Code::connection, fmt::format("{}: {} (errno {})", where, message, code));
-        }
-    } catch (const Error&) {
-        throw;
-    } catch (const std::bad_alloc&) {
-        throw;
-    } catch (const std::exception& e) {
-        throw Error(Code::connection, fmt::format("{}: {}", where, redact(e.what())));
-    }
-}
-
-// An istream over bytes we already hold, for setBlob without a copy.
-class ViewStreamBuf final : public std::streambuf {
-public:
-    explicit ViewStreamBuf(std::string_view bytes) {
-        char* p = const_cast<char*>(bytes.data());  // read-only: only the get area is used
-        setg(p, p, p + bytes.size());
-    }
-};
-
-class ViewStream final : public std::istream {
-public:
-    explicit ViewStream(std::string_view bytes) : std::istream(nullptr), m_buf(bytes) { rdbuf(&m_buf); }
-
-private:
-    ViewStreamBuf m_buf;
-};
-
-// Parameter binding for one execution. The streams for byte values must
-// live until the statement has run.
-class Binder {
-public:
-    // Binds `params` to markers first..first+n-1. Values must outlive execution.
-    void bind(sql::PreparedStatement& ps, Params params, unsigned first = 1) {
-        unsigned index = first;
-        for (const Value& v : params) bind_one(ps, index++, v);
-    }
-
-    // The connector never clears a slot's "unsigned" flag once set, so a
-    // statement that was bound a value above INT64_MAX must not be reused
-    // for signed values.
-    bool used_unsigned_flag() const { return m_unsigned_flag; }
-
-    void clear() {
-        m_streams.clear();
-        m_unsigned_flag = false;
-    }
-
-private:
-    void bind_one(sql::PreparedStatement& ps, unsigned i, const Value& v) {
-        switch (v.kind()) {
-        case ValueKind::null: ps.setNull(i, sql::DataType::SQLNULL); return;
-        case ValueKind::integer: ps.setInt64(i, v.as_int()); return;
-        case ValueKind::unsigned_integer: {
-            const std::uint64_t u = v.as_uint();
-            if (u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-                ps.setInt64(i, static_cast<std::int64_t>(u));
-            } else {
-                ps.setUInt64(i, u);
-                m_unsigned_flag = true;
-            }
-            return;
-        }
-        case ValueKind::boolean: ps.setInt64(i, v.as_bool() ? 1 : 0); return;
-        case ValueKind::real: ps.setDouble(i, v.as_double()); return;
-        case ValueKind::text: ps.setString(i, sql::SQLString(v.as_string().data(), v.as_string().size())); return;
-        case ValueKind::bytes:
-            m_streams.push_back(std::make_unique<ViewStream>(v.as_string()));
-            ps.setBlob(i, m_streams.back().get());
-            return;
-        case ValueKind::decimal:
-        case ValueKind::date:
-        case ValueKind::time:
-        case ValueKind::datetime:
-            // Canonical text is what the server parses: "1.5",
-            // "2024-01-02 03:04:05.000001", "-12:00:00.000000".
-            ps.setString(i, v.canonical());
-            return;
-        }
-    }
-
-    std::vector<std::unique_ptr<ViewStream>> m_streams;
-    bool m_unsigned_flag = false;
-};
 
 // Prepared statements by SQL text, least recently used evicted.
 class StatementCache {
@@ -436,65 +210,6 @@ struct Session {
         }
     }
 };
-
-// How one result column is read.
-enum class Reader {
-    int64,         // getInt64
-    uint64,        // getUInt64
-    real_text,     // DOUBLE in the text protocol: exact decimal text
-    real_binary,   // DOUBLE in the binary protocol: getDouble
-    float_binary,  // FLOAT in the binary protocol: getDouble, shortest float text
-    text,
-    bytes,
-    decimal,
-    parsed,  // date/time kinds: Value::parse of the server's text
-};
-
-struct ColumnReader {
-    Reader reader = Reader::text;
-    ValueKind kind = ValueKind::text;
-};
-
-ColumnReader reader_for(sql::ResultSetMetaData& meta, unsigned column, bool binary_protocol) {
-    const int type = meta.getColumnType(column);
-    switch (type) {
-    case sql::DataType::TINYINT:
-    case sql::DataType::SMALLINT:
-    case sql::DataType::MEDIUMINT:
-    case sql::DataType::INTEGER:
-    case sql::DataType::BIGINT:
-    case sql::DataType::YEAR:
-        if (meta.isSigned(column)) return {Reader::int64, ValueKind::integer};
-        return {Reader::uint64, ValueKind::unsigned_integer};
-    case sql::DataType::BIT:
-        // Both protocols print BIT as its number ("1"), which equals boolean true.
-        return {Reader::uint64, ValueKind::unsigned_integer};
-    case sql::DataType::REAL:  // FLOAT
-        return {binary_protocol ? Reader::float_binary : Reader::real_text, ValueKind::real};
-    case sql::DataType::DOUBLE: return {binary_protocol ? Reader::real_binary : Reader::real_text, ValueKind::real};
-    case sql::DataType::DECIMAL:
-    case sql::DataType::NUMERIC: return {Reader::decimal, ValueKind::decimal};
-    case sql::DataType::TIMESTAMP:  // DATETIME and TIMESTAMP (session time zone is UTC)
-        return {Reader::parsed, ValueKind::datetime};
-    case sql::DataType::DATE: return {Reader::parsed, ValueKind::date};
-    case sql::DataType::TIME: return {Reader::parsed, ValueKind::time};
-    case sql::DataType::BINARY:
-    case sql::DataType::VARBINARY:
-    case sql::DataType::LONGVARBINARY:  // BLOBs: the connector checks charset 63 (binary)
-    case sql::DataType::GEOMETRY: return {Reader::bytes, ValueKind::bytes};
-    default:
-        // CHAR, VARCHAR, TEXT, ENUM, SET, JSON, NULL literals.
-        return {Reader::text, ValueKind::text};
-    }
-}
-
-// "1.1" for FLOAT 1.1 rather than 1.100000023841858, as the text protocol prints it.
-Value float_value(long double v) {
-    char buf[32];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, static_cast<float>(v));
-    if (ec != std::errc()) return Value::real(static_cast<double>(v));
-    return Value::parse(ValueKind::real, std::string_view(buf, static_cast<std::size_t>(end - buf)));
-}
 
 class MysqlCursor final : public RowCursor {
 public:
@@ -708,26 +423,6 @@ private:
     std::size_t m_bytes = 0;
     Binder m_binder;
 };
-
-ValueKind kind_of_column(std::string_view data_type, std::string_view column_type) {
-    auto is = [&](std::initializer_list<std::string_view> names) {
-        return std::find(names.begin(), names.end(), data_type) != names.end();
-    };
-    const bool is_unsigned = column_type.find("unsigned") != std::string_view::npos;
-    if (data_type == "tinyint" && column_type.starts_with("tinyint(1)")) return ValueKind::boolean;
-    if (data_type == "bit") return column_type == "bit(1)" ? ValueKind::boolean : ValueKind::unsigned_integer;
-    if (is({"tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year"}))
-        return is_unsigned ? ValueKind::unsigned_integer : ValueKind::integer;
-    if (is({"decimal", "numeric"})) return ValueKind::decimal;
-    if (is({"float", "double", "real"})) return ValueKind::real;
-    if (is({"datetime", "timestamp"})) return ValueKind::datetime;
-    if (data_type == "date") return ValueKind::date;
-    if (data_type == "time") return ValueKind::time;
-    if (is({"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "geometry", "point", "linestring",
-            "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection"}))
-        return ValueKind::bytes;
-    return ValueKind::text;
-}
 
 class MysqlConnection final : public Connection {
 public:

@@ -21,6 +21,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/db/civil_time.h"
+
 namespace webook {
 
 enum class ValueKind {
@@ -102,13 +104,5 @@ int compare_key(const Row& a, const Row& b);
 // Canonical decimal text: no leading zeros, no trailing fractional zeros, no
 // trailing point, "-0" as "0". Throws Error(Code::data) if not a number.
 std::string normalize_decimal(std::string_view text);
-
-// Formatting helpers shared with the SQL side of checksums.
-std::string format_datetime(std::int64_t micros_since_epoch);
-// The one form of a time in JSON output and events: ISO 8601 UTC,
-// "2026-12-01T23:52:40.123456Z" (the fraction only when there is one).
-std::string format_iso_utc(std::int64_t micros_since_epoch);
-std::string format_date(std::int64_t days_since_epoch);
-std::string format_time(std::int64_t micros);
 
 }  // namespace webook
