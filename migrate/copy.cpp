@@ -183,7 +183,7 @@ public:
     // Saves every secondary index's definition, then drops the index.
     void drop() {
         const Dialect& d = m_target.dialect();
-        for (const IndexDefinition& ix : d.secondary_indexes(m_target, m_table)) {
+        for (const IndexDefinition& ix : secondary_indexes(m_target, m_table)) {
             m_checkpoints.save(
                 {CheckpointKind::copy_index, m_name, index_slot(ix.name), ix.name, 0, ix.definition, {}});
             m_target.execute(d.drop_index(m_table, ix));
@@ -204,7 +204,7 @@ public:
         if (saved.empty()) return;
         const Dialect& d = m_target.dialect();
         std::set<std::string> present;
-        for (const auto& ix : d.secondary_indexes(m_target, m_table)) present.insert(ix.name);
+        for (const auto& ix : secondary_indexes(m_target, m_table)) present.insert(ix.name);
         std::vector<IndexDefinition> missing;
         for (const auto& c : saved)
             if (!present.count(*c.position)) missing.push_back({*c.position, c.result});
@@ -475,8 +475,7 @@ CopyPlanReport plan_copy(SideConnections conns, const TablePlan& plan, const Cop
     }
     r.start += in_shard;
     std::string names;
-    for (const auto& ix : d.secondary_indexes(target, plan.target.table))
-        names += (names.empty() ? "" : ", ") + ix.name;
+    for (const auto& ix : secondary_indexes(target, plan.target.table)) names += (names.empty() ? "" : ", ") + ix.name;
     std::string pending;
     if (checkpoints)
         for (const auto& c : checkpoints->load_all())

@@ -213,18 +213,23 @@ public:
                "AND COLUMN_NAME IS NOT NULL AND SUB_PART IS NULL ORDER BY INDEX_NAME, SEQ_IN_INDEX";
     }
 
-    std::vector<IndexDefinition> secondary_indexes(Connection& conn, std::string_view table) const override {
-        const std::vector<Value> names{Value::text(std::string(table)), Value::text(std::string(table))};
-        auto fks = conn.query_one(
-            "SELECT COUNT(*) FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE "
-            "CONSTRAINT_SCHEMA = DATABASE() "
-            "AND (TABLE_NAME = ? OR REFERENCED_TABLE_NAME = ?)",
-            names);
-        if (fks && (*fks)[0].as_int() > 0) return {};
-        auto create = conn.query_one("SHOW CREATE TABLE " + quote(table));
-        if (!create || create->size() < 2) return {};
+    std::string index_keeping_sql() const override {
+        return "SELECT COUNT(*) FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE "
+               "CONSTRAINT_SCHEMA = DATABASE() "
+               "AND (TABLE_NAME = ? OR REFERENCED_TABLE_NAME = ?)";
+    }
+
+    std::string index_listing_sql(std::string_view table, bool& takes_name) const override {
+        takes_name = false;
+        return "SHOW CREATE TABLE " + quote(table);
+    }
+
+    // The KEY clauses of SHOW CREATE TABLE's text.
+    std::vector<IndexDefinition> parse_index_listing(const std::vector<Row>& rows) const override {
+        if (rows.empty() || rows.front().size() < 2) return {};
+        const std::vector<Row>::const_reference create = rows.front();
         std::vector<IndexDefinition> out;
-        const std::string ddl(create->at(1).as_string());
+        const std::string ddl(create.at(1).as_string());
         std::size_t pos = 0;
         while (pos < ddl.size()) {
             std::size_t end = ddl.find('\n', pos);
@@ -448,18 +453,22 @@ public:
                "ORDER BY ic.relname, k.ord";
     }
 
-    std::vector<IndexDefinition> secondary_indexes(Connection& conn, std::string_view table) const override {
-        const Value name = Value::text(std::string(table));
+    std::string index_keeping_sql() const override { return ""; }  // the listing leaves constraints' indexes out
+
+    std::string index_listing_sql(std::string_view, bool& takes_name) const override {
+        takes_name = true;
+        return "SELECT c.relname, pg_get_indexdef(i.indexrelid) "
+               "FROM pg_catalog.pg_index i "
+               "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
+               "WHERE i.indrelid = to_regclass(quote_ident($1)) AND NOT i.indisprimary "
+               "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k "
+               "                 WHERE k.conindid = i.indexrelid) "
+               "ORDER BY c.relname";
+    }
+
+    std::vector<IndexDefinition> parse_index_listing(const std::vector<Row>& rows) const override {
         std::vector<IndexDefinition> out;
-        for (const Row& r : conn.query("SELECT c.relname, pg_get_indexdef(i.indexrelid) "
-                                       "FROM pg_catalog.pg_index i "
-                                       "JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid "
-                                       "WHERE i.indrelid = to_regclass(quote_ident($1)) AND NOT i.indisprimary "
-                                       "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k "
-                                       "                 WHERE k.conindid = i.indexrelid) "
-                                       "ORDER BY c.relname",
-                                       Params(&name, 1)))
-            out.push_back({std::string(r.at(0).as_string()), std::string(r.at(1).as_string())});
+        for (const Row& r : rows) out.push_back({std::string(r.at(0).as_string()), std::string(r.at(1).as_string())});
         return out;
     }
 
@@ -524,6 +533,18 @@ std::string Dialect::placeholders(int first, int count) const {
 std::optional<std::string> Dialect::inline_params(std::string_view sql, std::span<const Value> params) const {
     return replace_markers(
         sql, lexicon(), [&](std::size_t i) { return literal(params[i]); }, params.size());
+}
+
+std::vector<IndexDefinition> secondary_indexes(Connection& conn, std::string_view table) {
+    const Dialect& d = conn.dialect();
+    const std::vector<Value> names{Value::text(std::string(table)), Value::text(std::string(table))};
+    if (const std::string keeping = d.index_keeping_sql(); !keeping.empty()) {
+        auto kept = conn.query_one(keeping, names);
+        if (kept && (*kept)[0].as_int() > 0) return {};
+    }
+    bool takes_name = false;
+    const std::string listing = d.index_listing_sql(table, takes_name);
+    return d.parse_index_listing(takes_name ? conn.query(listing, Params(names.data(), 1)) : conn.query(listing));
 }
 
 const Dialect& dialect_for(Engine engine) {

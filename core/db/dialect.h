@@ -182,11 +182,14 @@ public:
     // order. Partial and expression indexes are left out.
     virtual std::string unique_indexes_sql() const = 0;
 
-    // Secondary indexes a bulk load may drop and rebuild afterwards: every
-    // index but the primary key, except those a constraint needs (foreign
-    // keys; on MySQL a table with foreign keys in either direction keeps
-    // them all). `definition` is engine text for create_indexes().
-    virtual std::vector<IndexDefinition> secondary_indexes(Connection& conn, std::string_view table) const = 0;
+    // The pure pieces of secondary_indexes() below. A query counting what
+    // makes the table keep every index (MySQL: foreign keys in either
+    // direction; parameters 1 and 2 the table name), "" when there is none;
+    // the statement listing the table's indexes (parameter 1, if any, the
+    // table name); and its rows as definitions.
+    virtual std::string index_keeping_sql() const = 0;
+    virtual std::string index_listing_sql(std::string_view table, bool& takes_name) const = 0;
+    virtual std::vector<IndexDefinition> parse_index_listing(const std::vector<Row>& rows) const = 0;
     virtual std::string drop_index(std::string_view table, const IndexDefinition& index) const = 0;
     // Statements rebuilding `indexes` of `table`; they may run at once on
     // separate connections (one ALTER TABLE on MySQL, one CREATE INDEX each
@@ -194,6 +197,14 @@ public:
     virtual std::vector<std::string> create_indexes(std::string_view table,
                                                     const std::vector<IndexDefinition>& indexes) const = 0;
 };
+
+// Secondary indexes a bulk load may drop and rebuild afterwards: every index
+// but the primary key, except those a constraint needs (foreign keys; on
+// MySQL a table with foreign keys in either direction keeps them all).
+// `definition` is engine text for Dialect::create_indexes(). Reads the
+// catalog through `conn` with its dialect's queries (the Dialect itself
+// runs nothing).
+std::vector<IndexDefinition> secondary_indexes(Connection& conn, std::string_view table);
 
 const Dialect& dialect_for(Engine engine);
 

@@ -690,20 +690,20 @@ TEST(CliMigration, CopyDropsIndexesForTheLoadUnlessToldToKeepThem) {
     testing::create_types_table(*source, "typed");
     testing::create_types_table(*target, "typed");
     testing::insert_types_rows(*source, "typed", 20);
-    const auto before = target->dialect().secondary_indexes(*target, "typed");
+    const auto before = secondary_indexes(*target, "typed");
     ASSERT_FALSE(before.empty());
     const Args copy = Args{"--log-level", "info", "migrate", "copy", "--table", "typed", "--truncate"} + sides(dbs);
 
     CommandResult deferred = webookctl(copy);
     EXPECT_EQ(deferred.exit_code, 0) << show(deferred);
     EXPECT_NE(deferred.err.find("dropped for the load"), std::string::npos) << show(deferred);
-    EXPECT_EQ(target->dialect().secondary_indexes(*target, "typed"), before);
+    EXPECT_EQ(secondary_indexes(*target, "typed"), before);
 
     CommandResult kept_by_flag = webookctl(copy + Args{"--keep-indexes"});
     EXPECT_EQ(kept_by_flag.exit_code, 0) << show(kept_by_flag);
     EXPECT_EQ(kept_by_flag.err.find("dropped for the load"), std::string::npos) << show(kept_by_flag);
 
-    EXPECT_EQ(target->dialect().secondary_indexes(*target, "typed"), before);
+    EXPECT_EQ(secondary_indexes(*target, "typed"), before);
     EXPECT_EQ(row_count(*target, "typed"), 20);
 }
 

@@ -75,7 +75,7 @@ TargetState target_state(MigrationDatabases& dbs) {
     auto control = dbs.source.connect();
     TargetState s;
     s.rows = testing::dump_rows(*target, "typed", "id");
-    for (const auto& ix : target->dialect().secondary_indexes(*target, "typed")) s.indexes.push_back(ix.definition);
+    for (const auto& ix : secondary_indexes(*target, "typed")) s.indexes.push_back(ix.definition);
     auto cp = CheckpointStore(*control).load(CheckpointKind::copy, "typed", "all");
     if (cp) s.checkpoint = cp->position.value_or("") + " " + std::to_string(cp->rows_done) + " " + cp->result;
     return s;

@@ -333,8 +333,7 @@ TEST_P(CopyPairs, CopyRebuildsSecondaryIndexesAfterTheLoadEvenAfterAFailure) {
             source->execute(fmt::format("INSERT INTO indexed VALUES ({}, 'c{}', {}, 'note {}')", i, i, i % 9, i % 4));
         tx.commit();
     }
-    const Dialect& d = target->dialect();
-    const std::vector<IndexDefinition> before = d.secondary_indexes(*target, "indexed");
+    const std::vector<IndexDefinition> before = secondary_indexes(*target, "indexed");
     ASSERT_EQ(before.size(), 2u);
     auto control = dbs.source.connect();
     CheckpointStore checkpoints(*control);
@@ -363,12 +362,12 @@ TEST_P(CopyPairs, CopyRebuildsSecondaryIndexesAfterTheLoadEvenAfterAFailure) {
         EXPECT_THROW(copy_table({*source, *writer}, plan, options, checkpoints, [&] { return watched(true); }), Error);
     }
     EXPECT_EQ(drops.load(), 2);
-    EXPECT_TRUE(d.secondary_indexes(*target, "indexed").empty()) << "still dropped after the failure";
+    EXPECT_TRUE(secondary_indexes(*target, "indexed").empty()) << "still dropped after the failure";
     EXPECT_EQ(saved_definitions(), (std::set<std::string>{"ix_code", "ix_n_note"}));
 
     options.start = CopyStart::resume;
     copy_table({*source, *target}, plan, options, checkpoints, [&] { return dbs.target.connect(); });
-    EXPECT_EQ(d.secondary_indexes(*target, "indexed"), before);
+    EXPECT_EQ(secondary_indexes(*target, "indexed"), before);
     EXPECT_TRUE(saved_definitions().empty());
     expect_consistent(dbs, "indexed", dir, 50);
 
@@ -381,7 +380,7 @@ TEST_P(CopyPairs, CopyRebuildsSecondaryIndexesAfterTheLoadEvenAfterAFailure) {
         copy_table({*source, *writer}, plan, options, checkpoints, [&] { return watched(false); });
     }
     EXPECT_EQ(drops.load(), 0);
-    EXPECT_EQ(d.secondary_indexes(*target, "indexed"), before);
+    EXPECT_EQ(secondary_indexes(*target, "indexed"), before);
 
     // A unique index only the target has, which the source's rows violate.
     target->execute("DELETE FROM indexed");
@@ -393,7 +392,7 @@ TEST_P(CopyPairs, CopyRebuildsSecondaryIndexesAfterTheLoadEvenAfterAFailure) {
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("rebuilding index ix_note of indexed"), std::string::npos) << e.what();
     }
-    EXPECT_EQ(d.secondary_indexes(*target, "indexed"), before) << "the other indexes are rebuilt";
+    EXPECT_EQ(secondary_indexes(*target, "indexed"), before) << "the other indexes are rebuilt";
     EXPECT_EQ(saved_definitions(), (std::set<std::string>{"ix_code", "ix_n_note", "ix_note"}));
     EXPECT_EQ(row_count(*target, "indexed"), 200);
 }

@@ -325,5 +325,33 @@ TEST(Dialect, RowMd5MarksNullsAndPrefixesLengths) {
     EXPECT_TRUE(contains(p, "CASE WHEN \"b\" IS NULL THEN 'N'"));
 }
 
+// The Dialect only parses the catalog's answer (secondary_indexes() runs
+// the queries): MySQL's KEY clauses out of SHOW CREATE TABLE, names with
+// doubled backticks unescaped, the primary key and constraints left out.
+TEST(Dialect, MysqlSecondaryIndexesAreTheKeyClausesOfShowCreateTable) {
+    const std::string ddl =
+        "CREATE TABLE `t` (\n"
+        "  `id` bigint(20) NOT NULL,\n"
+        "  `a``b` varchar(10) DEFAULT NULL,\n"
+        "  `note` text,\n"
+        "  PRIMARY KEY (`id`),\n"
+        "  UNIQUE KEY `ux_ab` (`a``b`),\n"
+        "  KEY `ix_we``ird` (`note`(20)),\n"
+        "  FULLTEXT KEY `ft_note` (`note`),\n"
+        "  CONSTRAINT `fk` FOREIGN KEY (`id`) REFERENCES `u` (`id`)\n"
+        ") ENGINE=InnoDB";
+    const std::vector<Row> rows{Row{Value::text("t"), Value::text(ddl)}};
+    const auto got = mysql().parse_index_listing(rows);
+    ASSERT_EQ(got.size(), 3u);
+    EXPECT_EQ(got[0].name, "ux_ab");
+    EXPECT_EQ(got[0].definition, "UNIQUE KEY `ux_ab` (`a``b`)");
+    EXPECT_EQ(got[1].name, "ix_we`ird");
+    EXPECT_EQ(got[1].definition, "KEY `ix_we``ird` (`note`(20))");
+    EXPECT_EQ(got[2].name, "ft_note");
+    EXPECT_TRUE(mysql().parse_index_listing({}).empty());
+    EXPECT_FALSE(mysql().index_keeping_sql().empty());
+    EXPECT_TRUE(pg().index_keeping_sql().empty());
+}
+
 }  // namespace
 }  // namespace webook
