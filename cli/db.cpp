@@ -42,6 +42,70 @@ nlohmann::json counts_json(const std::vector<TableCount>& counts) {
     return tables;
 }
 
+struct SeedArgs {
+    DbTarget target;
+    SeedOptions options;
+    bool truncate = false;
+    std::string base_time;
+};
+
+int run_init(Context& c, DbTarget& t) {
+    auto conn = open(c, t);
+    InitResult r = init_schema(*conn);
+    // The source holds the migration mode (src_only until switched).
+    if (t.side == "source") ensure_mode_row(*conn);
+    if (c.json()) {
+        print_line(nlohmann::json{{"dsn", conn->describe()}, {"created", r.created}, {"existing", r.existing}}.dump());
+    } else {
+        print_line(fmt::format("{}: {} tables created, {} already existed", conn->describe(), r.created.size(),
+                               r.existing.size()));
+    }
+    return k_exit_ok;
+}
+
+int run_seed(Context& c, SeedArgs& a) {
+    const std::string& base_time = a.base_time;
+    SeedOptions options = a.options;
+    options.truncate = a.truncate ? Truncate::yes : Truncate::no;
+    if (!base_time.empty()) {
+        try {
+            options.base_time_micros = Value::parse(ValueKind::datetime, base_time).micros();
+        } catch (const Error&) {
+            throw Error(Code::usage, fmt::format("--base-time '{}' is not a time like "
+                                                 "'2026-11-01 00:00:00'",
+                                                 base_time));
+        }
+    }
+    options.validate();
+    auto conn = open(c, a.target);
+    SeedResult r = seed_database(*conn, options);
+    std::int64_t total = 0;
+    for (const auto& t : r.inserted) total += t.rows;
+    if (c.json()) {
+        print_line(nlohmann::json{{"dsn", conn->describe()},
+                                  {"inserted", counts_json(r.inserted)},
+                                  {"rows", total},
+                                  {"seconds", r.seconds},
+                                  {"rows_per_second", r.seconds > 0 ? total / r.seconds : 0.0}}
+                       .dump());
+    } else {
+        print_line(fmt::format("seeded {}: {} rows in {:.2f}s ({:.0f} rows/s)", conn->describe(), total, r.seconds,
+                               r.seconds > 0 ? total / r.seconds : 0.0));
+        print_line(counts_text(r.inserted));
+    }
+    return k_exit_ok;
+}
+
+int run_counts(Context& c, DbTarget& t) {
+    auto conn = open(c, t);
+    auto rows = count_rows(*conn);
+    if (c.json())
+        print_line(nlohmann::json{{"dsn", conn->describe()}, {"tables", counts_json(rows)}}.dump());
+    else
+        print_line(conn->describe() + "\n" + counts_text(rows));
+    return k_exit_ok;
+}
+
 }  // namespace
 
 void register_db(CLI::App& app, Context& ctx) {
@@ -52,29 +116,8 @@ void register_db(CLI::App& app, Context& ctx) {
     CLI::App* init = db->add_subcommand("init", "create the webook tables and the control tables (idempotent)");
     add_target_options(init, *init_target);
     example(init, "webookctl db init --dsn postgres://webook@127.0.0.1:15432/webook");
-    init->callback([&ctx, init_target] {
-        ctx.run = [init_target](Context& c) {
-            auto conn = open(c, *init_target);
-            InitResult r = init_schema(*conn);
-            // The source holds the migration mode (src_only until switched).
-            if (init_target->side == "source") ensure_mode_row(*conn);
-            if (c.json()) {
-                print_line(
-                    nlohmann::json{{"dsn", conn->describe()}, {"created", r.created}, {"existing", r.existing}}.dump());
-            } else {
-                print_line(fmt::format("{}: {} tables created, {} already existed", conn->describe(), r.created.size(),
-                                       r.existing.size()));
-            }
-            return k_exit_ok;
-        };
-    });
+    bind_action(init, ctx, init_target, run_init);
 
-    struct SeedArgs {
-        DbTarget target;
-        SeedOptions options;
-        bool truncate = false;
-        std::string base_time;
-    };
     auto seed_args = std::make_shared<SeedArgs>();
     auto& seed_options = seed_args->options;
     CLI::App* seed = db->add_subcommand("seed", "fill the webook tables with deterministic, realistic data");
@@ -93,56 +136,13 @@ void register_db(CLI::App& app, Context& ctx) {
     example(seed,
             "webookctl db seed --dsn mysql://webook@127.0.0.1:13306/webook --articles 100000 "
             "--interactives 1000000");
-    seed->callback([&ctx, seed_args] {
-        ctx.run = [seed_args](Context& c) {
-            const std::string& base_time = seed_args->base_time;
-            SeedOptions options = seed_args->options;
-            options.truncate = seed_args->truncate ? Truncate::yes : Truncate::no;
-            if (!base_time.empty()) {
-                try {
-                    options.base_time_micros = Value::parse(ValueKind::datetime, base_time).micros();
-                } catch (const Error&) {
-                    throw Error(Code::usage, fmt::format("--base-time '{}' is not a time like "
-                                                         "'2026-11-01 00:00:00'",
-                                                         base_time));
-                }
-            }
-            options.validate();
-            auto conn = open(c, seed_args->target);
-            SeedResult r = seed_database(*conn, options);
-            std::int64_t total = 0;
-            for (const auto& t : r.inserted) total += t.rows;
-            if (c.json()) {
-                print_line(nlohmann::json{{"dsn", conn->describe()},
-                                          {"inserted", counts_json(r.inserted)},
-                                          {"rows", total},
-                                          {"seconds", r.seconds},
-                                          {"rows_per_second", r.seconds > 0 ? total / r.seconds : 0.0}}
-                               .dump());
-            } else {
-                print_line(fmt::format("seeded {}: {} rows in {:.2f}s ({:.0f} rows/s)", conn->describe(), total,
-                                       r.seconds, r.seconds > 0 ? total / r.seconds : 0.0));
-                print_line(counts_text(r.inserted));
-            }
-            return k_exit_ok;
-        };
-    });
+    bind_action(seed, ctx, seed_args, run_seed);
 
     auto counts_target = std::make_shared<DbTarget>();
     CLI::App* counts = db->add_subcommand("counts", "print the row count of every webook table");
     add_target_options(counts, *counts_target);
     example(counts, "webookctl db counts --dsn mysql://webook@127.0.0.1:13306/webook --output json");
-    counts->callback([&ctx, counts_target] {
-        ctx.run = [counts_target](Context& c) {
-            auto conn = open(c, *counts_target);
-            auto rows = count_rows(*conn);
-            if (c.json())
-                print_line(nlohmann::json{{"dsn", conn->describe()}, {"tables", counts_json(rows)}}.dump());
-            else
-                print_line(conn->describe() + "\n" + counts_text(rows));
-            return k_exit_ok;
-        };
-    });
+    bind_action(counts, ctx, counts_target, run_counts);
 }
 
 }  // namespace webook::cli

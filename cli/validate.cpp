@@ -93,6 +93,7 @@ void write_metrics(const std::string& path, const std::vector<TableReport>& repo
 }
 
 int run_validate(Context& ctx, ValidateArgs& a) {
+    if (!a.full && !a.incremental) throw Error(Code::usage, "validate: choose --full or --incremental");
     ValidateOptions options = a.options;
     options.checksum = a.checksum ? ChecksumMode::on : ChecksumMode::off;
     if (!a.shard.empty()) options.shard = Shard::parse(a.shard);
@@ -185,10 +186,7 @@ void register_validate(CLI::App& app, Context& ctx) {
         "  webookctl --config migrate.toml validate --incremental --recheck-after 2s "
         "--metrics-file "
         "/var/lib/node_exporter/webookctl.prom");
-    cmd->callback([&ctx, a] {
-        if (!a->full && !a->incremental) throw CLI::ValidationError("validate", "choose --full or --incremental");
-        ctx.run = [a](Context& c) { return run_validate(c, *a); };
-    });
+    bind_action(cmd, ctx, a, run_validate);
 }
 
 }  // namespace webook::cli

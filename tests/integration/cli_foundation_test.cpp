@@ -410,6 +410,7 @@ TEST(CliFoundation, UnknownFlagIsAUsageError) {
     expect_error(webookctl({"db", "frobnicate"}), 2, {"frobnicate"});
     expect_error(webookctl({"frobnicate"}), 2, {"frobnicate"});
     expect_error(webookctl({"db", "seed", "--users", "many"}), 2, {"many"});
+    expect_error(webookctl({"validate", "--table", "t"}), 2, {"choose --full or --incremental"});
 }
 
 // Every duration flag takes the same text (core/base/duration.h), refuses the
