@@ -269,7 +269,7 @@ int run_status(Context& ctx, ModeArgs& a) {
         }
         steps.emplace_back(req.to, switch_mode(*control, source.get(), target.get(), req).verdict);
     }
-    const std::vector<std::string> forced = forced_switches(checkpoints);
+    const std::vector<ForcedSwitch> forced = forced_switches(checkpoints);
     if (ctx.json()) {
         nlohmann::ordered_json j;
         j["mode"] = mode_name(s.mode);
@@ -284,7 +284,14 @@ int run_status(Context& ctx, ModeArgs& a) {
             j["steps"].push_back(sj);
         }
         j["forced_switches"] = nlohmann::ordered_json::array();
-        for (const auto& f : forced) j["forced_switches"].push_back(nlohmann::ordered_json::parse(f, nullptr, false));
+        for (const auto& f : forced)
+            j["forced_switches"].push_back({{"from", mode_name(f.from)},
+                                            {"to", mode_name(f.to)},
+                                            {"version", f.version},
+                                            {"who", f.who},
+                                            {"at", json_time(f.at_us)},
+                                            {"reason", f.reason},
+                                            {"unmet", f.unmet}});
         j["checkpoints"] = nlohmann::ordered_json::array();
         for (const auto& c : checkpoints) {
             nlohmann::ordered_json cj{{"table", c.table},    {"kind", checkpoint_kind_name(c.kind)},
@@ -305,7 +312,10 @@ int run_status(Context& ctx, ModeArgs& a) {
             fmt::format("{} to {}: {}", forward ? "forward" : "back", mode_name(to), v.ready() ? "ready" : "blocked"));
         for (const auto& u : v.unmet) print_line("  " + u);
     }
-    for (const auto& f : forced) print_line("forced: " + f);
+    for (const auto& f : forced)
+        print_line(fmt::format("forced: {} -> {} (version {}) by {} at {} UTC: {}; unmet: {}", mode_name(f.from),
+                               mode_name(f.to), f.version, f.who, text_time(f.at_us), f.reason,
+                               fmt::join(f.unmet, "; ")));
     for (const auto& c : checkpoints)
         print_line(fmt::format("{:<22} {:<22} {:<5} position {:<24} rows {:<10} at {}{}", c.table,
                                checkpoint_kind_name(c.kind), c.shard, c.position ? *c.position : "-", c.rows_done,

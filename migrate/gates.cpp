@@ -239,15 +239,16 @@ std::string refusal(Mode from, Mode to, const GateVerdict& v) {
 
 void record_forced(Connection& control, const ModeState& before, Mode to, const SwitchRequest& req,
                    const GateVerdict& v, std::int64_t at_us) {
+    const ForcedSwitch f{before.mode, to, before.version + 1, req.who, at_us, *req.force_reason, v.unmet};
     nlohmann::ordered_json j{
-        {"from", mode_name(before.mode)}, {"to", mode_name(to)}, {"version", before.version + 1}, {"who", req.who},
-        {"at", format_iso_utc(at_us)},    {"at_us", at_us},      {"reason", *req.force_reason},   {"unmet", v.unmet}};
+        {"from", mode_name(f.from)},     {"to", mode_name(f.to)}, {"version", f.version}, {"who", f.who},
+        {"at", format_iso_utc(f.at_us)}, {"at_us", f.at_us},      {"reason", f.reason},   {"unmet", f.unmet}};
     CheckpointStore store(control);
     store.save({CheckpointKind::mode_forced,
-                fmt::format("{}>{}", mode_name(before.mode), mode_name(to)),
-                std::to_string(before.version + 1),
-                std::to_string(at_us),
-                before.version + 1,
+                fmt::format("{}>{}", mode_name(f.from), mode_name(f.to)),
+                std::to_string(f.version),
+                std::to_string(f.at_us),
+                f.version,
                 j.dump(),
                 {}});
 }
@@ -321,14 +322,32 @@ SwitchOutcome switch_mode(Connection& control, Connection* source, Connection* t
     return out;
 }
 
-std::vector<std::string> forced_switches(const std::vector<Checkpoint>& checkpoints) {
+std::vector<ForcedSwitch> forced_switches(const std::vector<Checkpoint>& checkpoints) {
     std::vector<const Checkpoint*> forced;
     for (const auto& c : checkpoints)
         if (c.kind == CheckpointKind::mode_forced) forced.push_back(&c);
     std::sort(forced.begin(), forced.end(),
               [](const Checkpoint* a, const Checkpoint* b) { return a->rows_done < b->rows_done; });
-    std::vector<std::string> out;
-    for (const Checkpoint* c : forced) out.push_back(c->result);
+    std::vector<ForcedSwitch> out;
+    for (const Checkpoint* c : forced) {
+        const auto j = nlohmann::json::parse(c->result, nullptr, false);
+        if (!j.is_object()) continue;
+        try {
+            ForcedSwitch f;
+            f.from = parse_mode(j.at("from").get<std::string>());
+            f.to = parse_mode(j.at("to").get<std::string>());
+            f.version = j.at("version").get<std::int64_t>();
+            f.who = j.at("who").get<std::string>();
+            f.at_us = j.at("at_us").get<std::int64_t>();
+            f.reason = j.at("reason").get<std::string>();
+            f.unmet = j.at("unmet").get<std::vector<std::string>>();
+            out.push_back(std::move(f));
+        } catch (const nlohmann::json::exception&) {
+            // another version's record: skipped
+        } catch (const Error&) {
+            // an unknown mode name: skipped
+        }
+    }
     return out;
 }
 

@@ -141,8 +141,19 @@ struct SwitchOutcome {
 // otherwise. `source`/`target` (may be null) serve the src_first index check.
 SwitchOutcome switch_mode(Connection& control, Connection* source, Connection* target, const SwitchRequest& request);
 
-// The forced switches recorded so far, oldest first, as their JSON objects'
-// text ({"from","to","version","who","at","reason","unmet":[...]}).
-std::vector<std::string> forced_switches(const std::vector<Checkpoint>& checkpoints);
+// A switch forced past its gate, as switch_mode() records it (a
+// CheckpointKind::mode_forced row, in the switch's own transaction).
+struct ForcedSwitch {
+    Mode from = Mode::src_only;
+    Mode to = Mode::src_only;
+    std::int64_t version = 0;  // the mode version the switch made
+    std::string who;           // "user@host"
+    std::int64_t at_us = 0;    // the control database's clock
+    std::string reason;        // --reason
+    std::vector<std::string> unmet;
+};
+// The forced switches recorded so far, oldest first; a row that does not
+// decode (another version's) is skipped.
+std::vector<ForcedSwitch> forced_switches(const std::vector<Checkpoint>& checkpoints);
 
 }  // namespace webook

@@ -248,6 +248,31 @@ TEST(CheckpointKinds, KeepTheirStoredNamesAndUnknownNamesAreNotGuessed) {
     EXPECT_EQ(parse_checkpoint_kind("Copy"), std::nullopt);
 }
 
+TEST(ForcedSwitches, DecodeOldestFirstAndSkipWhatDoesNotDecode) {
+    auto row = [](std::int64_t version, std::string result) {
+        Checkpoint c;
+        c.kind = CheckpointKind::mode_forced;
+        c.rows_done = version;
+        c.result = std::move(result);
+        return c;
+    };
+    const std::vector<Checkpoint> rows{
+        row(4, R"({"from":"dst_first","to":"dst_only","version":4,"who":"ops@h","at":"x","at_us":9,)"
+               R"("reason":"by hand","unmet":["a","b"]})"),
+        row(2, R"({"from":"src_only","to":"src_first","version":2,"who":"ops@h","at":"x","at_us":5,)"
+               R"("reason":"drill","unmet":[]})"),
+        row(3, "not json"),
+        row(5, R"({"from":"sideways","to":"dst_only","version":5,"who":"","at":"","at_us":1,"reason":"","unmet":[]})")};
+    const auto got = forced_switches(rows);
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].version, 2);
+    EXPECT_EQ(got[0].from, Mode::src_only);
+    EXPECT_EQ(got[0].reason, "drill");
+    EXPECT_EQ(got[1].to, Mode::dst_only);
+    EXPECT_EQ(got[1].at_us, 9);
+    EXPECT_EQ(got[1].unmet, (std::vector<std::string>{"a", "b"}));
+}
+
 TEST(PassRecords, SurviveTheControlTableRoundTrip) {
     PassRecord p = pass("interactives", BaseSide::dst, 5, 9, 2, "2/4");
     p.mode = "dst_first";
