@@ -301,6 +301,19 @@ void EventConsumer::commit(const std::vector<Message>& processed) {
         failed +=
             fmt::format("{}partition {}: {}", failed.empty() ? "" : ", ", tp->partition(), RdKafka::err2str(tp->err()));
     }
+    if (err == RdKafka::ERR_REBALANCE_IN_PROGRESS || err == RdKafka::ERR_ILLEGAL_GENERATION ||
+        err == RdKafka::ERR_UNKNOWN_MEMBER_ID) {
+        // The group is rebalancing (a member joined or left): these partitions
+        // are being handed over and the commit is refused. Like a partition no
+        // longer assigned, its new owner re-reads from the last committed
+        // offset -- at-least-once, which every consumer here tolerates (fixes
+        // and settlements are idempotent) -- so the run goes on.
+        logger().warn(
+            "group {}: offsets of topic {} not committed, the group is rebalancing ({}); "
+            "their new owner will re-read them",
+            impl.group, impl.topic, RdKafka::err2str(err));
+        return;
+    }
     if (err != RdKafka::ERR_NO_ERROR) {
         throw Error(
             Code::connection,
