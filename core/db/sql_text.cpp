@@ -110,8 +110,9 @@ std::optional<std::string> replace_markers(std::string_view sql, const SqlLexico
                 (sql[i + 2] == '!' || (sql[i + 2] == 'M' && i + 3 < n && sql[i + 3] == '!')))
                 return std::nullopt;
             end = end_of_block_comment(sql, i, lexicon.nested_comments);
-        } else if (c == '$' && !after_identifier && lexicon.dollar_quotes && !dollar_tag(sql, i).empty()) {
-            const std::string_view tag = dollar_tag(sql, i);
+        } else if (const std::string_view tag =
+                       c == '$' && !after_identifier && lexicon.dollar_quotes ? dollar_tag(sql, i) : std::string_view();
+                   !tag.empty()) {
             const std::size_t close = sql.find(tag, i + tag.size());
             end = close == std::string_view::npos ? n : close + tag.size();
         } else if (c == '$' && !after_identifier && lexicon.markers == MarkerStyle::dollar &&

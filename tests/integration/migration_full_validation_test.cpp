@@ -45,12 +45,7 @@ namespace webook {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::EnginePair;
-using testing::Finding;
-using testing::Findings;
-using testing::MigrationDatabases;
-using testing::row_count;
-using namespace ::webook::testing;  // the migration steps
+using namespace ::webook::testing;  // the engine pairs, the migration steps
 
 class FullValidationPairs : public ::testing::TestWithParam<EnginePair> {};
 
