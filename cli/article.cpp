@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "cli/platform.h"
+#include "cli/render.h"
 #include "core/base/error.h"
 #include "platform/article.h"
 
@@ -55,18 +56,15 @@ Draft draft_of(const ArticleArgs& a) {
 }
 
 void print_saved(const Context& ctx, const SaveResult& r, std::string_view verb) {
-    if (ctx.json()) {
-        print_line(nlohmann::ordered_json{{"id", r.id},
-                                          {"author_id", r.author_id},
-                                          {"status", status_name(r.status)},
-                                          {"created", r.created},
-                                          {"utime", json_time(r.utime)}}
-                       .dump());
-    } else {
-        std::string detail = r.status == ArticleStatus::published ? "" : std::string(status_name(r.status));
-        if (r.created) detail += detail.empty() ? "new" : ", new";
-        print_line(fmt::format("{} article {}{}", verb, r.id, detail.empty() ? "" : " (" + detail + ")"));
-    }
+    std::string detail = r.status == ArticleStatus::published ? "" : std::string(status_name(r.status));
+    if (r.created) detail += detail.empty() ? "new" : ", new";
+    render(ctx,
+           nlohmann::ordered_json{{"id", r.id},
+                                  {"author_id", r.author_id},
+                                  {"status", status_name(r.status)},
+                                  {"created", r.created},
+                                  {"utime", json_time(r.utime)}},
+           fmt::format("{} article {}{}", verb, r.id, detail.empty() ? "" : " (" + detail + ")"));
 }
 
 int run_save(Context& ctx, const ArticleArgs& a) {
@@ -86,17 +84,14 @@ int run_publish(Context& ctx, const ArticleArgs& a) {
 int run_withdraw(Context& ctx, const ArticleArgs& a) {
     auto db = open_platform(ctx, a.where);
     WithdrawResult r = ArticleService(*db->conn).withdraw(a.id, a.author);
-    if (ctx.json()) {
-        print_line(nlohmann::ordered_json{{"id", r.id},
-                                          {"status", status_name(ArticleStatus::withdrawn)},
-                                          {"published_copy", r.published_copy},
-                                          {"utime", json_time(r.utime)}}
-                       .dump());
-    } else {
-        print_line(fmt::format("withdrew article {}: {}", r.id,
-                               r.published_copy ? "the draft and the readers' copy are private"
-                                                : "the draft is private (it was never published)"));
-    }
+    render(ctx,
+           nlohmann::ordered_json{{"id", r.id},
+                                  {"status", status_name(ArticleStatus::withdrawn)},
+                                  {"published_copy", r.published_copy},
+                                  {"utime", json_time(r.utime)}},
+           fmt::format("withdrew article {}: {}", r.id,
+                       r.published_copy ? "the draft and the readers' copy are private"
+                                        : "the draft is private (it was never published)"));
     return k_exit_ok;
 }
 
@@ -105,47 +100,43 @@ int run_get(Context& ctx, const ArticleArgs& a) {
     ArticleService service(*db->conn);
     const bool draft = a.author != 0;
     Article art = draft ? service.get_draft(a.id, a.author) : service.get_published(a.id);
-    if (ctx.json()) {
-        print_line(nlohmann::ordered_json{{"id", art.id},
-                                          {"copy", draft ? "draft" : "published"},
-                                          {"author_id", art.author_id},
-                                          {"title", art.title},
-                                          {"content", art.content},
-                                          {"status", status_name(art.status)},
-                                          {"ctime", json_time(art.ctime)},
-                                          {"utime", json_time(art.utime)}}
-                       .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-    } else {
-        print_line(fmt::format("article {} by author {} ({}{})\ntitle:   {}\ncreated: {}\nupdated: {}\n\n{}", art.id,
-                               art.author_id, status_name(art.status), draft ? ", draft" : ", readers' copy", art.title,
-                               text_time(art.ctime), text_time(art.utime), art.content));
-    }
+    render(ctx,
+           nlohmann::ordered_json{{"id", art.id},
+                                  {"copy", draft ? "draft" : "published"},
+                                  {"author_id", art.author_id},
+                                  {"title", art.title},
+                                  {"content", art.content},
+                                  {"status", status_name(art.status)},
+                                  {"ctime", json_time(art.ctime)},
+                                  {"utime", json_time(art.utime)}},
+           fmt::format("article {} by author {} ({}{})\ntitle:   {}\ncreated: {}\nupdated: {}\n\n{}", art.id,
+                       art.author_id, status_name(art.status), draft ? ", draft" : ", readers' copy", art.title,
+                       text_time(art.ctime), text_time(art.utime), art.content),
+           InvalidUtf8::replace);
     return k_exit_ok;
 }
 
 int run_list(Context& ctx, const ArticleArgs& a) {
     auto db = open_platform(ctx, a.where);
     ArticlePage page = ArticleService(*db->conn).list(a.author, a.list);
-    if (ctx.json()) {
-        nlohmann::ordered_json items = nlohmann::ordered_json::array();
-        for (const auto& s : page.articles)
-            items.push_back({{"id", s.id},
-                             {"title", s.title},
-                             {"status", status_name(s.status)},
-                             {"ctime", json_time(s.ctime)},
-                             {"utime", json_time(s.utime)}});
-        nlohmann::ordered_json j{{"author_id", a.author}, {"articles", items}};
-        j["next_before"] = page.next_before_id ? nlohmann::ordered_json(*page.next_before_id) : nullptr;
-        print_line(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-        return k_exit_ok;
+    nlohmann::ordered_json items = nlohmann::ordered_json::array();
+    std::vector<std::string> lines;
+    for (const auto& s : page.articles) {
+        items.push_back({{"id", s.id},
+                         {"title", s.title},
+                         {"status", status_name(s.status)},
+                         {"ctime", json_time(s.ctime)},
+                         {"utime", json_time(s.utime)}});
+        lines.push_back(fmt::format("{:<20} {:<12} {}  {}", s.id, status_name(s.status), text_time(s.utime), s.title));
     }
-    if (page.articles.empty()) {
-        print_line(fmt::format("author {} has no articles{}", a.author, a.list.before_id ? " before that id" : ""));
-        return k_exit_ok;
-    }
-    for (const auto& s : page.articles)
-        print_line(fmt::format("{:<20} {:<12} {}  {}", s.id, status_name(s.status), text_time(s.utime), s.title));
-    if (page.next_before_id) print_line(fmt::format("next page: --before {}", *page.next_before_id));
+    nlohmann::ordered_json j{{"author_id", a.author}, {"articles", items}};
+    j["next_before"] = page.next_before_id ? nlohmann::ordered_json(*page.next_before_id) : nullptr;
+    if (page.articles.empty())
+        lines.push_back(
+            fmt::format("author {} has no articles{}", a.author, a.list.before_id ? " before that id" : ""));
+    else if (page.next_before_id)
+        lines.push_back(fmt::format("next page: --before {}", *page.next_before_id));
+    render(ctx, j, lines, InvalidUtf8::replace);
     return k_exit_ok;
 }
 

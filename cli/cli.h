@@ -2,7 +2,7 @@
 //
 // Each cli/<group>.cpp registers its subcommands on the app: it binds options
 // to a struct, and sets Context::run to a function that calls one library
-// function and renders the result. main.cpp parses, resolves the
+// function and renders the result (cli/render.h). main.cpp parses, resolves the
 // configuration (flags > environment > file > defaults), runs, and maps
 // errors to exit codes in one place.
 #pragma once
@@ -124,16 +124,5 @@ void bind_action(CLI::App* cmd, Context& ctx, std::shared_ptr<Args> args, Run ru
 
 // Adds a usage example to a subcommand's help text.
 void example(CLI::App* cmd, const std::string& text);
-
-// The one way a command renders a time (UTC micros): in JSON ISO 8601
-// ("2026-12-01T23:52:40.000000Z", core/db/civil_time.h format_iso_utc), in text
-// "2026-12-01 23:52:40.000000". The _text forms take a stored datetime's canonical
-// text (the control table's); "" stays "" in text and is null in JSON.
-std::string json_time(std::int64_t micros);
-std::string text_time(std::int64_t micros);
-std::string json_time_text(const std::string& canonical);
-
-// Prints a JSON document (already serialised) or text to stdout.
-void print_line(const std::string& text);
 
 }  // namespace webook::cli

@@ -65,21 +65,4 @@ void add_ops_dsn_option(CLI::App* cmd, std::string& dsn) {
                     "(default: WEBOOKCTL_SOURCE_DSN or [source] dsn)");
 }
 
-std::string json_time(std::int64_t micros) {
-    return format_iso_utc(micros);
-}
-
-std::string text_time(std::int64_t micros) {
-    return format_datetime(micros);
-}
-
-std::string json_time_text(const std::string& canonical) {
-    if (canonical.empty()) return canonical;
-    try {
-        return format_iso_utc(Value::parse(ValueKind::datetime, canonical).micros());
-    } catch (const Error&) {
-        return canonical;  // not a datetime: shown as stored
-    }
-}
-
 }  // namespace webook::cli

@@ -1,8 +1,11 @@
 // webookctl db init|seed|counts
+#include <map>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
+#include "cli/render.h"
 #include "core/base/error.h"
 #include "core/db/db.h"
 #include "migrate/mode_control.h"
@@ -36,10 +39,11 @@ std::string counts_text(const std::vector<TableCount>& counts) {
     return out;
 }
 
-nlohmann::json counts_json(const std::vector<TableCount>& counts) {
-    nlohmann::json tables = nlohmann::json::object();
-    for (const auto& c : counts) tables[c.table] = c.rows;
-    return tables;
+// Rows by table, in the order of the table names.
+nlohmann::ordered_json counts_json(const std::vector<TableCount>& counts) {
+    std::map<std::string, std::int64_t> by_name;
+    for (const auto& c : counts) by_name[c.table] = c.rows;
+    return by_name;
 }
 
 struct SeedArgs {
@@ -54,12 +58,10 @@ int run_init(Context& c, DbTarget& t) {
     InitResult r = init_schema(*conn);
     // The source holds the migration mode (src_only until switched).
     if (t.side == "source") ensure_mode_row(*conn);
-    if (c.json()) {
-        print_line(nlohmann::json{{"dsn", conn->describe()}, {"created", r.created}, {"existing", r.existing}}.dump());
-    } else {
-        print_line(fmt::format("{}: {} tables created, {} already existed", conn->describe(), r.created.size(),
-                               r.existing.size()));
-    }
+    // The db commands' JSON keys are in alphabetical order, as they have always been printed.
+    render(c, nlohmann::ordered_json{{"created", r.created}, {"dsn", conn->describe()}, {"existing", r.existing}},
+           fmt::format("{}: {} tables created, {} already existed", conn->describe(), r.created.size(),
+                       r.existing.size()));
     return k_exit_ok;
 }
 
@@ -81,28 +83,24 @@ int run_seed(Context& c, SeedArgs& a) {
     SeedResult r = seed_database(*conn, options);
     std::int64_t total = 0;
     for (const auto& t : r.inserted) total += t.rows;
-    if (c.json()) {
-        print_line(nlohmann::json{{"dsn", conn->describe()},
+    const double rate = rows_per_second(total, r.seconds);
+    render(c,
+           nlohmann::ordered_json{{"dsn", conn->describe()},
                                   {"inserted", counts_json(r.inserted)},
                                   {"rows", total},
-                                  {"seconds", r.seconds},
-                                  {"rows_per_second", r.seconds > 0 ? total / r.seconds : 0.0}}
-                       .dump());
-    } else {
-        print_line(fmt::format("seeded {}: {} rows in {:.2f}s ({:.0f} rows/s)", conn->describe(), total, r.seconds,
-                               r.seconds > 0 ? total / r.seconds : 0.0));
-        print_line(counts_text(r.inserted));
-    }
+                                  {"rows_per_second", rate},
+                                  {"seconds", r.seconds}},
+           std::vector<std::string>{
+               fmt::format("seeded {}: {} rows in {:.2f}s ({:.0f} rows/s)", conn->describe(), total, r.seconds, rate),
+               counts_text(r.inserted)});
     return k_exit_ok;
 }
 
 int run_counts(Context& c, DbTarget& t) {
     auto conn = open(c, t);
     auto rows = count_rows(*conn);
-    if (c.json())
-        print_line(nlohmann::json{{"dsn", conn->describe()}, {"tables", counts_json(rows)}}.dump());
-    else
-        print_line(conn->describe() + "\n" + counts_text(rows));
+    render(c, nlohmann::ordered_json{{"dsn", conn->describe()}, {"tables", counts_json(rows)}},
+           conn->describe() + "\n" + counts_text(rows));
     return k_exit_ok;
 }
 

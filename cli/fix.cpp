@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
+#include "cli/render.h"
 #include "core/base/error.h"
 #include "core/db/db.h"
 #include "core/messaging/event_input.h"
@@ -52,33 +53,25 @@ int run_fix(Context& ctx, FixArgs& a) {
         [&ctx](std::string_view action, const std::string& table, const Row& key, std::string_view side) {
             std::string k;
             for (const auto& v : key) k += (k.empty() ? "" : ",") + v.display();
-            if (ctx.json())
-                print_line(
-                    nlohmann::ordered_json{{"dry_run", action}, {"table", table}, {"key", k}, {"side", side}}.dump());
-            else
-                print_line(fmt::format("would {} {} key ({}) on the {}", action, table, k, side));
+            render(ctx, nlohmann::ordered_json{{"dry_run", action}, {"table", table}, {"key", k}, {"side", side}},
+                   fmt::format("would {} {} key ({}) on the {}", action, table, k, side));
         });
     FixReport r = fixer.run(*input);
     if (dead_letter) dead_letter->flush();
-    if (ctx.json()) {
-        print_line(nlohmann::ordered_json{{"events", r.events},
-                                          {"duplicates", r.duplicates},
-                                          {"upserted", r.upserted},
-                                          {"deleted", r.deleted},
-                                          {"dead_letters", r.dead_letters},
-                                          {"batches", r.batches},
-                                          {"retries", r.retries},
-                                          {"rebased", r.rebased},
-                                          {"dry_run", a.dry_run}}
-                       .dump());
-    } else {
-        print_line(
-            fmt::format("{} events in {} batches: {} rows upserted, {} deleted, {} duplicates, {} "
-                        "dead letters, "
-                        "{} retries, {} keys rebased{}",
-                        r.events, r.batches, r.upserted, r.deleted, r.duplicates, r.dead_letters, r.retries, r.rebased,
-                        a.dry_run ? " (dry run: nothing written)" : ""));
-    }
+    render(ctx,
+           nlohmann::ordered_json{{"events", r.events},
+                                  {"duplicates", r.duplicates},
+                                  {"upserted", r.upserted},
+                                  {"deleted", r.deleted},
+                                  {"dead_letters", r.dead_letters},
+                                  {"batches", r.batches},
+                                  {"retries", r.retries},
+                                  {"rebased", r.rebased},
+                                  {"dry_run", a.dry_run}},
+           fmt::format("{} events in {} batches: {} rows upserted, {} deleted, {} duplicates, {} dead letters, "
+                       "{} retries, {} keys rebased{}",
+                       r.events, r.batches, r.upserted, r.deleted, r.duplicates, r.dead_letters, r.retries, r.rebased,
+                       a.dry_run ? " (dry run: nothing written)" : ""));
     return k_exit_ok;
 }
 
@@ -102,6 +95,9 @@ void register_fix(CLI::App& app, Context& ctx) {
                         "longest wait for a row lock before the fixer backs off and retries, so a user's "
                         "double-write is never held up longer");
     add_duration_option(cmd, "--session-timeout", a->consumer.session_timeout, "Kafka consumer session timeout");
+    add_duration_option(cmd, "--retry-for", a->options.retry_for,
+                        "how long a server may stay away (restart, failover) before the fixer gives up; 0 = no "
+                        "retry beyond the per-batch attempts");
     example(cmd,
             "webookctl fix --from kafka://kafka:9092/webook_inconsistencies --group webook-fixers "
             "--source mysql://webook@db1:3306/webook --target postgres://webook@db2:5432/webook");

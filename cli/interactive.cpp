@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "cli/platform.h"
+#include "cli/render.h"
 #include "core/base/error.h"
 #include "platform/interactive.h"
 
@@ -30,13 +31,9 @@ void put_counters(nlohmann::ordered_json& j, const Counters& c) {
 int run_read(Context& ctx, const InteractiveArgs& a) {
     auto db = open_platform(ctx, a.where);
     Counters c = InteractiveService(*db->conn).read(a.article);
-    if (ctx.json()) {
-        nlohmann::ordered_json j{{"article_id", a.article}};
-        put_counters(j, c);
-        print_line(j.dump());
-    } else {
-        print_line(fmt::format("read article {}: {}", a.article, counters_text(c)));
-    }
+    nlohmann::ordered_json j{{"article_id", a.article}};
+    put_counters(j, c);
+    render(ctx, j, fmt::format("read article {}: {}", a.article, counters_text(c)));
     return k_exit_ok;
 }
 
@@ -70,21 +67,17 @@ int run_toggle(Context& ctx, const InteractiveArgs& a, Toggle t) {
     case Toggle::uncollect: r = service.uncollect(a.uid, a.article); break;
     }
     const ToggleWords w = words(t);
-    if (ctx.json()) {
-        nlohmann::ordered_json j{
-            {"article_id", a.article}, {"uid", a.uid}, {"action", w.action}, {"changed", r.changed}};
-        if (t == Toggle::collect) {
-            j["collection_id"] = a.collection;
-            j["moved"] = r.moved;
-        }
-        put_counters(j, r.counters);
-        print_line(j.dump());
-        return k_exit_ok;
+    nlohmann::ordered_json j{{"article_id", a.article}, {"uid", a.uid}, {"action", w.action}, {"changed", r.changed}};
+    if (t == Toggle::collect) {
+        j["collection_id"] = a.collection;
+        j["moved"] = r.moved;
     }
+    put_counters(j, r.counters);
     std::string what = r.changed ? w.changed : w.unchanged;
     if (r.moved) what = "moved";
     std::string into = t == Toggle::collect ? fmt::format(" into collection {}", a.collection) : "";
-    print_line(fmt::format("user {} {} article {}{} ({})", a.uid, what, a.article, into, counters_text(r.counters)));
+    render(ctx, j,
+           fmt::format("user {} {} article {}{} ({})", a.uid, what, a.article, into, counters_text(r.counters)));
     return k_exit_ok;
 }
 
@@ -93,25 +86,19 @@ int run_get(Context& ctx, const InteractiveArgs& a) {
     std::optional<std::int64_t> uid;
     if (a.uid != 0) uid = a.uid;
     Interaction r = InteractiveService(*db->conn).get(a.article, uid);
-    if (ctx.json()) {
-        nlohmann::ordered_json j{{"article_id", r.article_id}};
-        put_counters(j, r.counters);
-        if (uid) {
-            j["uid"] = *uid;
-            j["liked"] = *r.liked;
-            j["collected"] = *r.collected;
-            j["collection_id"] = r.collection_id ? nlohmann::ordered_json(*r.collection_id) : nullptr;
-        }
-        print_line(j.dump());
-        return k_exit_ok;
-    }
+    nlohmann::ordered_json j{{"article_id", r.article_id}};
+    put_counters(j, r.counters);
     std::string line = fmt::format("article {}: {}", r.article_id, counters_text(r.counters));
     if (uid) {
+        j["uid"] = *uid;
+        j["liked"] = *r.liked;
+        j["collected"] = *r.collected;
+        j["collection_id"] = r.collection_id ? nlohmann::ordered_json(*r.collection_id) : nullptr;
         line += fmt::format("; user {} {}, {}", *uid, *r.liked ? "liked it" : "did not like it",
                             *r.collected ? fmt::format("collected it (collection {})", *r.collection_id)
                                          : std::string("did not collect it"));
     }
-    print_line(line);
+    render(ctx, j, line);
     return k_exit_ok;
 }
 

@@ -15,11 +15,6 @@ void example(CLI::App* cmd, const std::string& text) {
     cmd->footer("Example:\n  " + text);
 }
 
-void print_line(const std::string& text) {
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fputc('\n', stdout);
-}
-
 namespace {
 
 // One line on stderr for the user, always redacted: scripts read the first

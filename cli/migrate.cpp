@@ -8,12 +8,14 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
+#include "cli/render.h"
 #include "core/base/error.h"
 #include "core/base/log.h"
 #include "core/base/progress.h"
 #include "core/db/db.h"
 #include "core/messaging/kafka.h"
 #include "core/migration/checkpoint.h"
+#include "core/migration/checkpoint_records.h"
 #include "core/migration/migration_mode.h"
 #include "migrate/copy.h"
 #include "migrate/double_write.h"
@@ -62,11 +64,9 @@ int run_copy_plan(Context& ctx, const std::vector<TablePlan>& plans, Connection&
         print_line("  " + (r.refusal.empty() ? r.start : "refused: " + r.refusal));
         print_line("  indexes: " + r.indexes);
     }
-    if (ctx.json())
-        print_line(nlohmann::ordered_json{{"dry_run", true}, {"mode", mode_name(mode.mode)}, {"tables", out}}.dump());
-    else
-        print_line(fmt::format("mode {}: {} (dry run: nothing written)", mode_name(mode.mode),
-                               refused ? "the copy would be refused" : "the copy would run"));
+    render(ctx, nlohmann::ordered_json{{"dry_run", true}, {"mode", mode_name(mode.mode)}, {"tables", out}},
+           fmt::format("mode {}: {} (dry run: nothing written)", mode_name(mode.mode),
+                       refused ? "the copy would be refused" : "the copy would run"));
     return refused ? k_exit_usage : k_exit_ok;
 }
 
@@ -78,10 +78,12 @@ int run_copy(Context& ctx, CopyArgs& a) {
     const auto tables = selected_tables(ctx, a.sides.tables);
     Dsn src_dsn = side_dsn(ctx, a.sides.source, false);
     Dsn dst_dsn = side_dsn(ctx, a.sides.target, true);
-    auto source = connect(src_dsn);
-    auto target = connect(dst_dsn);
+    // Sessions that can start over: a server that goes away mid-copy is
+    // waited for (--retry-for); one that is not there now is an error.
+    auto source = connect_resumable(src_dsn);
+    auto target = connect_resumable(dst_dsn);
     const Dsn ctl_dsn = control_dsn(ctx, src_dsn);
-    auto control = connect(ctl_dsn);
+    auto control = connect_resumable(ctl_dsn);
     if (a.keep_indexes) options.indexes = IndexBuild::kept;
     options.mode_fence = [ctl_dsn] { return connect(ctl_dsn); };
 
@@ -102,17 +104,23 @@ int run_copy(Context& ctx, CopyArgs& a) {
                               progress);  // cleared before the result is printed
             r = copy_table({*source, *target}, plan, options, checkpoints, [dst_dsn] { return connect(dst_dsn); });
         }
-        const double rate = r.seconds > 0 ? static_cast<double>(r.rows) / r.seconds : 0.0;
+        const double rate = rows_per_second(r.rows, r.seconds);
         if (ctx.json()) {
             out.push_back({{"table", r.table},
                            {"rows", r.rows},
                            {"rows_total", r.rows_total},
                            {"resumed_after", r.resumed_after},
                            {"seconds", r.seconds},
-                           {"rows_per_second", rate}});
+                           {"rows_per_second", rate},
+                           {"retries", r.retries},
+                           {"longest_outage_seconds", r.longest_outage_seconds}});
         } else {
-            print_line(fmt::format("{:<22} {:>10} rows copied in {:.2f}s ({:.0f} rows/s){}", r.table, r.rows, r.seconds,
-                                   rate, r.resumed_after.empty() ? "" : ", resumed after key " + r.resumed_after));
+            print_line(
+                fmt::format("{:<22} {:>10} rows copied in {:.2f}s ({:.0f} rows/s){}{}", r.table, r.rows, r.seconds,
+                            rate, r.resumed_after.empty() ? "" : ", resumed after key " + r.resumed_after,
+                            r.retries == 0 ? ""
+                                           : fmt::format(" [{} retr{}, longest outage {:.1f}s]", r.retries,
+                                                         r.retries == 1 ? "y" : "ies", r.longest_outage_seconds)));
         }
     }
     if (ctx.json()) print_line(nlohmann::ordered_json{{"copied", out}}.dump());
@@ -170,24 +178,20 @@ int run_shard_plan_reset(Context& ctx, ShardPlanArgs& a) {
     auto control = open_control(ctx, a.source);
     CheckpointStore checkpoints(*control);
     const std::size_t n = forget_shard_plans(checkpoints, a.table);
-    if (ctx.json())
-        print_line(nlohmann::ordered_json{{"table", a.table}, {"forgotten", n}}.dump());
-    else
-        print_line(n == 0 ? fmt::format("{}: no kept split", a.table)
-                          : fmt::format("{}: forgot {} kept split{}; the next --shard run plans afresh", a.table, n,
-                                        n == 1 ? "" : "s"));
+    render(ctx, nlohmann::ordered_json{{"table", a.table}, {"forgotten", n}},
+           n == 0 ? fmt::format("{}: no kept split", a.table)
+                  : fmt::format("{}: forgot {} kept split{}; the next --shard run plans afresh", a.table, n,
+                                n == 1 ? "" : "s"));
     return k_exit_ok;
 }
 
 int run_mode_get(Context& ctx, ModeArgs& a) {
     auto control = open_control(ctx, a.source);
     ModeState s = get_mode(*control);
-    if (ctx.json())
-        print_line(nlohmann::ordered_json{
-            {"mode", mode_name(s.mode)}, {"version", s.version}, {"since", json_time_text(s.since)}}
-                       .dump());
-    else
-        print_line(std::string(mode_name(s.mode)));
+    render(
+        ctx,
+        nlohmann::ordered_json{{"mode", mode_name(s.mode)}, {"version", s.version}, {"since", json_time_text(s.since)}},
+        std::string(mode_name(s.mode)));
     return k_exit_ok;
 }
 
@@ -214,48 +218,114 @@ int run_mode_set(Context& ctx, ModeArgs& a) {
     }
     SwitchOutcome r = switch_mode(*control, source.get(), target.get(), req);
     if (a.dry_run) {
-        if (ctx.json()) {
-            print_line(nlohmann::ordered_json{{"from", mode_name(r.before.mode)},
-                                              {"to", a.mode},
-                                              {"dry_run", true},
-                                              {"gate", verdict_json(r.verdict)}}
-                           .dump());
-        } else if (r.verdict.ready()) {
-            print_line(fmt::format("{} -> {}: ready (dry run: nothing changed)", mode_name(r.before.mode), a.mode));
+        std::vector<std::string> lines;
+        if (r.verdict.ready()) {
+            lines.push_back(
+                fmt::format("{} -> {}: ready (dry run: nothing changed)", mode_name(r.before.mode), a.mode));
         } else {
-            print_line(fmt::format("{} -> {}: refused (dry run: nothing changed):", mode_name(r.before.mode), a.mode));
-            for (const auto& u : r.verdict.unmet) print_line("  " + u);
+            lines.push_back(
+                fmt::format("{} -> {}: refused (dry run: nothing changed):", mode_name(r.before.mode), a.mode));
+            for (const auto& u : r.verdict.unmet) lines.push_back("  " + u);
         }
+        render(ctx,
+               nlohmann::ordered_json{{"from", mode_name(r.before.mode)},
+                                      {"to", a.mode},
+                                      {"dry_run", true},
+                                      {"gate", verdict_json(r.verdict)}},
+               lines);
         return r.verdict.ready() ? k_exit_ok : k_exit_usage;
     }
-    if (ctx.json()) {
-        print_line(nlohmann::ordered_json{{"from", mode_name(r.before.mode)},
-                                          {"to", mode_name(r.after.mode)},
-                                          {"changed", r.changed},
-                                          {"version", r.after.version},
-                                          {"waited_seconds", r.waited_seconds},
-                                          {"forced", r.forced},
-                                          {"gate", verdict_json(r.verdict)}}
-                       .dump());
-    } else if (r.changed) {
-        print_line(fmt::format("{} -> {} (version {}; waited {:.3f}s for writers in flight){}",
-                               mode_name(r.before.mode), mode_name(r.after.mode), r.after.version, r.waited_seconds,
-                               r.forced ? "; forced past its gate, recorded" : ""));
-    } else {
-        print_line(fmt::format("already {}", mode_name(r.after.mode)));
-    }
+    render(ctx,
+           nlohmann::ordered_json{{"from", mode_name(r.before.mode)},
+                                  {"to", mode_name(r.after.mode)},
+                                  {"changed", r.changed},
+                                  {"version", r.after.version},
+                                  {"waited_seconds", r.waited_seconds},
+                                  {"forced", r.forced},
+                                  {"gate", verdict_json(r.verdict)}},
+           r.changed ? fmt::format("{} -> {} (version {}; waited {:.3f}s for writers in flight){}",
+                                   mode_name(r.before.mode), mode_name(r.after.mode), r.after.version, r.waited_seconds,
+                                   r.forced ? "; forced past its gate, recorded" : "")
+                     : fmt::format("already {}", mode_name(r.after.mode)));
     return k_exit_ok;
+}
+
+// What migrate status shows.
+struct Status {
+    ModeState mode;
+    SecondSideFailures failures;
+    std::vector<std::pair<Mode, GateVerdict>> steps;  // the next step each way: ready, or what blocks it
+    std::vector<ForcedSwitch> forced;
+    std::vector<Checkpoint> checkpoints;
+};
+
+bool is_forward(const Status& st, Mode to) {
+    return static_cast<int>(to) > static_cast<int>(st.mode.mode);
+}
+
+nlohmann::ordered_json status_json(const Status& st) {
+    nlohmann::ordered_json j;
+    j["mode"] = mode_name(st.mode.mode);
+    j["version"] = st.mode.version;
+    j["since"] = json_time_text(st.mode.since);
+    j["second_side_failures"] = st.failures.count;
+    j["steps"] = nlohmann::ordered_json::array();
+    for (const auto& [to, v] : st.steps) {
+        nlohmann::ordered_json sj = verdict_json(v);
+        sj["to"] = mode_name(to);
+        sj["direction"] = is_forward(st, to) ? "forward" : "back";
+        j["steps"].push_back(sj);
+    }
+    j["forced_switches"] = nlohmann::ordered_json::array();
+    for (const auto& f : st.forced)
+        j["forced_switches"].push_back({{"from", mode_name(f.from)},
+                                        {"to", mode_name(f.to)},
+                                        {"version", f.version},
+                                        {"who", f.who},
+                                        {"at", json_time(f.at_us)},
+                                        {"reason", f.reason},
+                                        {"unmet", f.unmet}});
+    j["checkpoints"] = nlohmann::ordered_json::array();
+    for (const auto& c : st.checkpoints) {
+        nlohmann::ordered_json cj{{"table", c.table},    {"kind", checkpoint_kind_name(c.kind)},
+                                  {"shard", c.shard},    {"position", c.position ? *c.position : ""},
+                                  {"rows", c.rows_done}, {"updated_at", json_time_text(c.updated_at)}};
+        if (!c.result.empty()) cj["result"] = nlohmann::ordered_json::parse(c.result, nullptr, false);
+        j["checkpoints"].push_back(cj);
+    }
+    return j;
+}
+
+std::vector<std::string> status_text(const Status& st) {
+    const ModeState& s = st.mode;
+    std::vector<std::string> lines;
+    lines.push_back(fmt::format("mode {} since {} (version {})", mode_name(s.mode),
+                                s.since.empty() ? "the start" : s.since, s.version));
+    lines.push_back(fmt::format("second-side write failures: {}", st.failures.count));
+    for (const auto& [to, v] : st.steps) {
+        lines.push_back(fmt::format("{} to {}: {}", is_forward(st, to) ? "forward" : "back", mode_name(to),
+                                    v.ready() ? "ready" : "blocked"));
+        for (const auto& u : v.unmet) lines.push_back("  " + u);
+    }
+    for (const auto& f : st.forced)
+        lines.push_back(fmt::format("forced: {} -> {} (version {}) by {} at {} UTC: {}; unmet: {}", mode_name(f.from),
+                                    mode_name(f.to), f.version, f.who, text_time(f.at_us), f.reason,
+                                    fmt::join(f.unmet, "; ")));
+    for (const auto& c : st.checkpoints)
+        lines.push_back(fmt::format("{:<22} {:<22} {:<5} position {:<24} rows {:<10} at {}{}", c.table,
+                                    checkpoint_kind_name(c.kind), c.shard, c.position ? *c.position : "-", c.rows_done,
+                                    c.updated_at, c.result.empty() ? "" : "  " + c.result));
+    return lines;
 }
 
 int run_status(Context& ctx, ModeArgs& a) {
     auto control = open_control(ctx, a.source);
-    ModeState s = get_mode(*control);
-    const SecondSideFailures failures = read_second_side_failures(*control);
-    auto checkpoints = CheckpointStore(*control).load_all();
-    // The next step each way: ready, or what blocks it.
-    std::vector<std::pair<Mode, GateVerdict>> steps;
+    Status st;
+    st.mode = get_mode(*control);
+    st.failures = read_second_side_failures(*control);
+    st.checkpoints = CheckpointStore(*control).load_all();
     for (int step : {1, -1}) {
-        const int to = static_cast<int>(s.mode) + step;
+        const int to = static_cast<int>(st.mode.mode) + step;
         if (to < 0 || to > static_cast<int>(Mode::dst_only)) continue;
         SwitchRequest req;
         req.to = static_cast<Mode>(to);
@@ -263,63 +333,14 @@ int run_status(Context& ctx, ModeArgs& a) {
         req.max_age = a.max_age;
         req.tables = ctx.config.tables;
         std::unique_ptr<Connection> source, target;
-        if (req.to == Mode::src_first && s.mode == Mode::src_only) {
+        if (req.to == Mode::src_first && st.mode.mode == Mode::src_only) {
             source = connect(side_dsn(ctx, a.source, false));
             target = optional_target(ctx, a.target);
         }
-        steps.emplace_back(req.to, switch_mode(*control, source.get(), target.get(), req).verdict);
+        st.steps.emplace_back(req.to, switch_mode(*control, source.get(), target.get(), req).verdict);
     }
-    const std::vector<ForcedSwitch> forced = forced_switches(checkpoints);
-    if (ctx.json()) {
-        nlohmann::ordered_json j;
-        j["mode"] = mode_name(s.mode);
-        j["version"] = s.version;
-        j["since"] = json_time_text(s.since);
-        j["second_side_failures"] = failures.count;
-        j["steps"] = nlohmann::ordered_json::array();
-        for (const auto& [to, v] : steps) {
-            nlohmann::ordered_json sj = verdict_json(v);
-            sj["to"] = mode_name(to);
-            sj["direction"] = static_cast<int>(to) > static_cast<int>(s.mode) ? "forward" : "back";
-            j["steps"].push_back(sj);
-        }
-        j["forced_switches"] = nlohmann::ordered_json::array();
-        for (const auto& f : forced)
-            j["forced_switches"].push_back({{"from", mode_name(f.from)},
-                                            {"to", mode_name(f.to)},
-                                            {"version", f.version},
-                                            {"who", f.who},
-                                            {"at", json_time(f.at_us)},
-                                            {"reason", f.reason},
-                                            {"unmet", f.unmet}});
-        j["checkpoints"] = nlohmann::ordered_json::array();
-        for (const auto& c : checkpoints) {
-            nlohmann::ordered_json cj{{"table", c.table},    {"kind", checkpoint_kind_name(c.kind)},
-                                      {"shard", c.shard},    {"position", c.position ? *c.position : ""},
-                                      {"rows", c.rows_done}, {"updated_at", json_time_text(c.updated_at)}};
-            if (!c.result.empty()) cj["result"] = nlohmann::ordered_json::parse(c.result, nullptr, false);
-            j["checkpoints"].push_back(cj);
-        }
-        print_line(j.dump());
-        return k_exit_ok;
-    }
-    print_line(fmt::format("mode {} since {} (version {})", mode_name(s.mode), s.since.empty() ? "the start" : s.since,
-                           s.version));
-    print_line(fmt::format("second-side write failures: {}", failures.count));
-    for (const auto& [to, v] : steps) {
-        const bool forward = static_cast<int>(to) > static_cast<int>(s.mode);
-        print_line(
-            fmt::format("{} to {}: {}", forward ? "forward" : "back", mode_name(to), v.ready() ? "ready" : "blocked"));
-        for (const auto& u : v.unmet) print_line("  " + u);
-    }
-    for (const auto& f : forced)
-        print_line(fmt::format("forced: {} -> {} (version {}) by {} at {} UTC: {}; unmet: {}", mode_name(f.from),
-                               mode_name(f.to), f.version, f.who, text_time(f.at_us), f.reason,
-                               fmt::join(f.unmet, "; ")));
-    for (const auto& c : checkpoints)
-        print_line(fmt::format("{:<22} {:<22} {:<5} position {:<24} rows {:<10} at {}{}", c.table,
-                               checkpoint_kind_name(c.kind), c.shard, c.position ? *c.position : "-", c.rows_done,
-                               c.updated_at, c.result.empty() ? "" : "  " + c.result));
+    st.forced = forced_switches(st.checkpoints);
+    render(ctx, status_json(st), status_text(st));
     return k_exit_ok;
 }
 
@@ -337,6 +358,9 @@ void register_migrate(CLI::App& app, Context& ctx) {
     resume->excludes(truncate);
     copy->add_option("--batch-size", a->options.batch_size, "rows per batch and target transaction (default: 20000)");
     copy->add_option("--writers", a->options.writers, "target connections writing batches at once (default: 2)");
+    add_duration_option(copy, "--retry-for", a->options.retry_for,
+                        "how long a server may stay away (restart, failover, lost connection) before the copy gives "
+                        "up; 0 = no retry");
     copy->add_flag("--dry-run", a->dry_run,
                    "print the plan -- tables, key ranges, row counts, what happens to the target and its indexes, "
                    "whether the phase allows it -- and write nothing (exit 2 if it would be refused)");

@@ -13,6 +13,7 @@
 
 #include "cli/cli.h"
 #include "cli/platform.h"
+#include "cli/render.h"
 #include "core/base/error.h"
 #include "core/db/db.h"
 #include "platform/job_lease.h"
@@ -69,67 +70,58 @@ int run_rank_recompute(Context& ctx, RankArgs& a) {
     RankJobResult r = run_hot_ranking_job(*conn, options);
 
     if (!r.ran()) {
-        if (ctx.json())
-            print_line(nlohmann::ordered_json{{"job", k_rank_hot_job},
-                                              {"ran", false},
-                                              {"owner", r.owner},
-                                              {"holder", r.holder},
-                                              {"holder_until", json_time(r.holder_until_micros)}}
-                           .dump());
-        else
-            print_line(fmt::format("{} is held by {} until {}: not computing here", k_rank_hot_job, r.holder,
-                                   utc(r.holder_until_micros)));
+        render(ctx,
+               nlohmann::ordered_json{{"job", k_rank_hot_job},
+                                      {"ran", false},
+                                      {"owner", r.owner},
+                                      {"holder", r.holder},
+                                      {"holder_until", json_time(r.holder_until_micros)}},
+               fmt::format("{} is held by {} until {}: not computing here", k_rank_hot_job, r.holder,
+                           utc(r.holder_until_micros)));
         return k_exit_ok;
     }
     const RecomputeResult& c = *r.computed;
-    if (ctx.json()) {
-        print_line(nlohmann::ordered_json{{"job", k_rank_hot_job},
-                                          {"ran", true},
-                                          {"owner", r.owner},
-                                          {"version", c.ranking.version},
-                                          {"ranked", c.ranking.items.size()},
-                                          {"articles", c.stats.articles},
-                                          {"batches", c.stats.batches},
-                                          {"computed_at", json_time(c.stats.now_micros)},
-                                          {"seconds", c.stats.seconds},
-                                          {"lease_renewals", r.renewals}}
-                       .dump());
-    } else {
-        print_line(
-            fmt::format("hot ranking version {} published: top {} of {} articles published in the last {} "
-                        "(gravity {}), scored in {:.2f}s",
-                        c.ranking.version, c.ranking.items.size(), c.stats.articles,
-                        format_duration(options.rank.window), options.rank.gravity, c.stats.seconds));
-    }
+    render(ctx,
+           nlohmann::ordered_json{{"job", k_rank_hot_job},
+                                  {"ran", true},
+                                  {"owner", r.owner},
+                                  {"version", c.ranking.version},
+                                  {"ranked", c.ranking.items.size()},
+                                  {"articles", c.stats.articles},
+                                  {"batches", c.stats.batches},
+                                  {"computed_at", json_time(c.stats.now_micros)},
+                                  {"seconds", c.stats.seconds},
+                                  {"lease_renewals", r.renewals}},
+           fmt::format("hot ranking version {} published: top {} of {} articles published in the last {} "
+                       "(gravity {}), scored in {:.2f}s",
+                       c.ranking.version, c.ranking.items.size(), c.stats.articles,
+                       format_duration(options.rank.window), options.rank.gravity, c.stats.seconds));
     return k_exit_ok;
 }
 
 int run_rank_show(Context& ctx, RankArgs& a) {
     auto conn = open_platform_db(ctx, a.dsn);
     std::optional<Ranking> ranking = current_hot_ranking(*conn, a.limit);
-    if (ctx.json()) {
-        nlohmann::ordered_json j;
-        j["ranking"] = k_hot_ranking;
-        j["version"] = ranking ? nlohmann::ordered_json(ranking->version) : nlohmann::ordered_json(nullptr);
-        j["computed_at"] =
-            ranking ? nlohmann::ordered_json(json_time(ranking->computed_at_micros)) : nlohmann::ordered_json(nullptr);
-        j["items"] = nlohmann::ordered_json::array();
-        if (ranking)
-            for (const auto& item : ranking->items) j["items"].push_back(item_json(item));
-        print_line(j.dump());
-        return k_exit_ok;
-    }
+    nlohmann::ordered_json j;
+    j["ranking"] = k_hot_ranking;
+    j["version"] = ranking ? nlohmann::ordered_json(ranking->version) : nlohmann::ordered_json(nullptr);
+    j["computed_at"] =
+        ranking ? nlohmann::ordered_json(json_time(ranking->computed_at_micros)) : nlohmann::ordered_json(nullptr);
+    j["items"] = nlohmann::ordered_json::array();
     if (!ranking) {
-        print_line("no hot ranking yet: run 'webookctl ops rank recompute'");
+        render(ctx, j, "no hot ranking yet: run 'webookctl ops rank recompute'");
         return k_exit_ok;
     }
-    print_line(
-        fmt::format("hot ranking version {}, computed at {}", ranking->version, utc(ranking->computed_at_micros)));
-    print_line(fmt::format("{:>5}  {:>20}  {:>10}  {:>14}  {:<26}  {}", "#", "article", "likes", "score",
-                           "published (UTC)", "title"));
-    for (const auto& item : ranking->items)
-        print_line(fmt::format("{:>5}  {:>20}  {:>10}  {:>14.6f}  {:<26}  {}", item.position, item.article_id,
-                               item.like_cnt, item.score, format_datetime(item.ctime_micros), item.title));
+    std::vector<std::string> lines{
+        fmt::format("hot ranking version {}, computed at {}", ranking->version, utc(ranking->computed_at_micros)),
+        fmt::format("{:>5}  {:>20}  {:>10}  {:>14}  {:<26}  {}", "#", "article", "likes", "score", "published (UTC)",
+                    "title")};
+    for (const auto& item : ranking->items) {
+        j["items"].push_back(item_json(item));
+        lines.push_back(fmt::format("{:>5}  {:>20}  {:>10}  {:>14.6f}  {:<26}  {}", item.position, item.article_id,
+                                    item.like_cnt, item.score, format_datetime(item.ctime_micros), item.title));
+    }
+    render(ctx, j, lines);
     return k_exit_ok;
 }
 
@@ -202,14 +194,13 @@ int run_jobs_list(Context& ctx, JobsArgs& a) {
     auto conn = open_platform_db(ctx, a.dsn);
     JobLeases leases(*conn);
     auto jobs = leases.list();
-    if (ctx.json()) {
-        nlohmann::ordered_json out = nlohmann::ordered_json::array();
-        for (const auto& s : jobs) out.push_back(job_json(s));
-        print_line(nlohmann::ordered_json{{"jobs", out}}.dump());
-        return k_exit_ok;
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    std::vector<std::string> lines{k_jobs_header};
+    for (const auto& s : jobs) {
+        out.push_back(job_json(s));
+        lines.push_back(job_line(s));
     }
-    print_line(k_jobs_header);
-    for (const auto& s : jobs) print_line(job_line(s));
+    render(ctx, nlohmann::ordered_json{{"jobs", out}}, lines);
     return k_exit_ok;
 }
 
@@ -218,17 +209,12 @@ int run_jobs_show(Context& ctx, JobsArgs& a) {
     auto conn = open_platform_db(ctx, a.dsn);
     JobLeases leases(*conn);
     auto state = leases.get(a.name);
-    if (ctx.json()) {
-        print_line(state ? job_json(*state).dump()
-                         : nlohmann::ordered_json{{"name", a.name}, {"state", "never run"}}.dump());
-        return k_exit_ok;
-    }
     if (!state) {
-        print_line(fmt::format("{}: never run", a.name));
+        render(ctx, nlohmann::ordered_json{{"name", a.name}, {"state", "never run"}},
+               fmt::format("{}: never run", a.name));
         return k_exit_ok;
     }
-    print_line(k_jobs_header);
-    print_line(job_line(*state));
+    render(ctx, job_json(*state), std::vector<std::string>{k_jobs_header, job_line(*state)});
     return k_exit_ok;
 }
 

@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "cli/platform.h"
+#include "cli/render.h"
 #include "core/base/error.h"
 #include "core/db/db.h"
 #include "core/messaging/kafka.h"
@@ -43,19 +44,19 @@ int run_relay(Context& ctx, RelayArgs& a) {
 
     if (a.dry_run) {
         auto reader = db->read();
-        auto rows = due_outbox_rows(*reader, url.topic, system_micros(), options.batch_size);
-        if (ctx.json()) {
-            nlohmann::ordered_json out = nlohmann::ordered_json::array();
-            for (const auto& r : rows)
-                out.push_back({{"id", r.id}, {"key", r.key}, {"attempts", r.attempts}, {"payload", r.payload}});
-            print_line(nlohmann::ordered_json{{"dry_run", true}, {"topic", url.topic}, {"due", out}}.dump());
-        } else {
-            for (const auto& r : rows)
-                print_line(fmt::format("would publish outbox row {} to {} key {} (attempt {}): {}", r.id, url.topic,
-                                       r.key, r.attempts + 1, r.payload));
-            print_line(fmt::format("{} rows due{} (dry run: nothing published)", rows.size(),
-                                   rows.size() == options.batch_size ? " in the first batch" : ""));
+        const RelayPreview preview = preview_relay(*reader, url.topic, options);
+        nlohmann::ordered_json out = nlohmann::ordered_json::array();
+        std::vector<std::string> lines;
+        for (const auto& r : preview.due) {
+            out.push_back({{"id", r.id}, {"key", r.key}, {"attempts", r.attempts}, {"payload", r.payload}});
+            lines.push_back(fmt::format("would publish outbox row {} to {} key {} (attempt {}): {}", r.id, url.topic,
+                                        r.key, r.attempts + 1, r.payload));
         }
+        lines.push_back(fmt::format("{} rows due{} (dry run: nothing published)", preview.due.size(),
+                                    preview.more ? " in the first batch" : ""));
+        render(ctx,
+               nlohmann::ordered_json{{"dry_run", true}, {"topic", url.topic}, {"due", out}, {"more", preview.more}},
+               lines);
         return k_exit_ok;
     }
 
@@ -66,21 +67,17 @@ int run_relay(Context& ctx, RelayArgs& a) {
     EventProducer producer(url.brokers, url.topic, producer_options);
     auto conn = db->write();
     RelayReport r = relay_outbox(*conn, producer, options);
-    if (ctx.json()) {
-        print_line(nlohmann::ordered_json{{"topic", url.topic},
-                                          {"sent", r.sent},
-                                          {"retried", r.retried},
-                                          {"dead", r.dead},
-                                          {"batches", r.batches},
-                                          {"last_error", r.last_error.empty() ? nlohmann::ordered_json(nullptr)
-                                                                              : nlohmann::ordered_json(r.last_error)}}
-                       .dump());
-    } else {
-        print_line(
-            fmt::format("{} outbox rows published to {} in {} batches; {} failed attempts scheduled for retry, "
-                        "{} rows dead",
-                        r.sent, url.str(), r.batches, r.retried, r.dead));
-    }
+    render(ctx,
+           nlohmann::ordered_json{{"topic", url.topic},
+                                  {"sent", r.sent},
+                                  {"retried", r.retried},
+                                  {"dead", r.dead},
+                                  {"batches", r.batches},
+                                  {"last_error", r.last_error.empty() ? nlohmann::ordered_json(nullptr)
+                                                                      : nlohmann::ordered_json(r.last_error)}},
+           fmt::format("{} outbox rows published to {} in {} batches; {} failed attempts scheduled for retry, "
+                       "{} rows dead",
+                       r.sent, url.str(), r.batches, r.retried, r.dead));
     if (!r.last_error.empty())
         throw Error(Code::connection,
                     fmt::format("{} deliveries failed ({} rows dead): {}", r.retried + r.dead, r.dead, r.last_error));
@@ -126,6 +123,34 @@ struct ConsumeArgs {
     ConsumerOptions consumer;  // its session_timeout from --session-timeout
 };
 
+// What --dry-run shows for one payment event (the event is null when it
+// could not be read).
+nlohmann::ordered_json preview_json(const std::string& origin, const PaymentEvent* e, const SettleResult& r) {
+    nlohmann::ordered_json j{{"dry_run", settlement_name(r.settlement)}, {"origin", origin}};
+    if (e != nullptr) j["biz_trade_no"] = e->biz_trade_no;
+    if (!r.reason.empty()) j["reason"] = r.reason;
+    if (r.settlement == Settlement::paid || r.settlement == Settlement::already_paid) {
+        j["entries_to_write"] = r.booking.written;
+        j["entries_booked"] = r.booking.existing;
+    }
+    return j;
+}
+
+std::string preview_text(const std::string& origin, const PaymentEvent* e, const SettleResult& r) {
+    const std::string what = e != nullptr ? e->biz_trade_no : "an unreadable event";
+    switch (r.settlement) {
+    case Settlement::paid:
+        return fmt::format("would mark {} paid and book {} ledger entries (from {})", what, r.booking.written, origin);
+    case Settlement::already_paid:
+        return fmt::format("{} is already paid: a replay, {} entries to book (from {})", what, r.booking.written,
+                           origin);
+    case Settlement::failed: return fmt::format("would mark {} failed (from {})", what, origin);
+    case Settlement::already_failed: return fmt::format("{} is already failed: a replay (from {})", what, origin);
+    case Settlement::rejected: return fmt::format("would dead-letter {} from {}: {}", what, origin, r.reason);
+    }
+    return {};
+}
+
 int run_consume(Context& ctx, ConsumeArgs& a) {
     PaymentConsumerOptions options = a.options;
     options.until_idle = a.until_idle ? UntilIdle::yes : UntilIdle::no;
@@ -144,56 +169,25 @@ int run_consume(Context& ctx, ConsumeArgs& a) {
     auto source = open_payment_source(a.from, a.group, consumer);
     PaymentConsumer payments(db->write, options, dead_letter.get());
     payments.set_preview_printer([&ctx](const std::string& origin, const PaymentEvent* e, const SettleResult& r) {
-        if (ctx.json()) {
-            nlohmann::ordered_json j{{"dry_run", settlement_name(r.settlement)}, {"origin", origin}};
-            if (e != nullptr) j["biz_trade_no"] = e->biz_trade_no;
-            if (!r.reason.empty()) j["reason"] = r.reason;
-            if (r.settlement == Settlement::paid || r.settlement == Settlement::already_paid) {
-                j["entries_to_write"] = r.booking.written;
-                j["entries_booked"] = r.booking.existing;
-            }
-            print_line(j.dump());
-            return;
-        }
-        const std::string what = e != nullptr ? e->biz_trade_no : "an unreadable event";
-        switch (r.settlement) {
-        case Settlement::paid:
-            print_line(fmt::format("would mark {} paid and book {} ledger entries (from {})", what, r.booking.written,
-                                   origin));
-            break;
-        case Settlement::already_paid:
-            print_line(fmt::format("{} is already paid: a replay, {} entries to book (from {})", what,
-                                   r.booking.written, origin));
-            break;
-        case Settlement::failed: print_line(fmt::format("would mark {} failed (from {})", what, origin)); break;
-        case Settlement::already_failed:
-            print_line(fmt::format("{} is already failed: a replay (from {})", what, origin));
-            break;
-        case Settlement::rejected:
-            print_line(fmt::format("would dead-letter {} from {}: {}", what, origin, r.reason));
-            break;
-        }
+        render(ctx, preview_json(origin, e, r), preview_text(origin, e, r));
     });
     PaymentConsumerReport r = payments.run(*source);
     if (dead_letter) dead_letter->flush();
-    if (ctx.json()) {
-        print_line(nlohmann::ordered_json{{"events", r.events},
-                                          {"paid", r.paid},
-                                          {"failed", r.failed},
-                                          {"replays", r.replays},
-                                          {"dead_letters", r.dead_letters},
-                                          {"batches", r.batches},
-                                          {"retries", r.retries},
-                                          {"split", options.split_percent},
-                                          {"dry_run", a.dry_run}}
-                       .dump());
-    } else {
-        print_line(fmt::format(
-            "{} payment events in {} batches: {} rewards paid and booked ({}/{}), {} failed, {} "
-            "replays, {} dead letters, {} retries{}",
-            r.events, r.batches, r.paid, options.split_percent, 100 - options.split_percent, r.failed, r.replays,
-            r.dead_letters, r.retries, a.dry_run ? " (dry run: nothing written, no offsets committed)" : ""));
-    }
+    render(ctx,
+           nlohmann::ordered_json{{"events", r.events},
+                                  {"paid", r.paid},
+                                  {"failed", r.failed},
+                                  {"replays", r.replays},
+                                  {"dead_letters", r.dead_letters},
+                                  {"batches", r.batches},
+                                  {"retries", r.retries},
+                                  {"split", options.split_percent},
+                                  {"dry_run", a.dry_run}},
+           fmt::format("{} payment events in {} batches: {} rewards paid and booked ({}/{}), {} failed, {} "
+                       "replays, {} dead letters, {} retries{}",
+                       r.events, r.batches, r.paid, options.split_percent, 100 - options.split_percent, r.failed,
+                       r.replays, r.dead_letters, r.retries,
+                       a.dry_run ? " (dry run: nothing written, no offsets committed)" : ""));
     return k_exit_ok;
 }
 
@@ -242,35 +236,29 @@ std::string_view account_type_name(std::int16_t type) {
 int run_ledger_check(Context& ctx, const std::string& dsn) {
     auto conn = connect(resolve_dsn(ctx, Side::source, dsn, "--dsn"));
     auto mismatches = ledger_check(*conn);
-    if (ctx.json()) {
-        nlohmann::ordered_json out = nlohmann::ordered_json::array();
-        for (const auto& m : mismatches) {
-            nlohmann::ordered_json j{{"account_id", m.account_id}, {"uid", m.uid}};
-            if (m.account_missing) {
-                j["account_missing"] = true;
-            } else {
-                j["type"] = account_type_name(m.type);
-                j["balance"] = m.balance;
-            }
-            j["entries_sum"] = m.entries_sum;
-            j["entries"] = m.entries;
-            out.push_back(std::move(j));
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    std::vector<std::string> lines;
+    for (const auto& m : mismatches) {
+        nlohmann::ordered_json j{{"account_id", m.account_id}, {"uid", m.uid}};
+        if (m.account_missing) {
+            j["account_missing"] = true;
+            lines.push_back(fmt::format("account {} does not exist but has {} entries summing to {}", m.account_id,
+                                        m.entries, m.entries_sum));
+        } else {
+            j["type"] = account_type_name(m.type);
+            j["balance"] = m.balance;
+            lines.push_back(fmt::format("account {} ({} {}): balance {} but its {} entries sum to {} (off by {})",
+                                        m.account_id, account_type_name(m.type), m.uid, m.balance, m.entries,
+                                        m.entries_sum, m.balance - m.entries_sum));
         }
-        print_line(nlohmann::ordered_json{{"balanced", mismatches.empty()}, {"mismatches", out}}.dump());
-    } else if (mismatches.empty()) {
-        print_line("ledger balanced: every account's balance equals the sum of its entries");
-    } else {
-        for (const auto& m : mismatches) {
-            if (m.account_missing)
-                print_line(fmt::format("account {} does not exist but has {} entries summing to {}", m.account_id,
-                                       m.entries, m.entries_sum));
-            else
-                print_line(fmt::format("account {} ({} {}): balance {} but its {} entries sum to {} (off by {})",
-                                       m.account_id, account_type_name(m.type), m.uid, m.balance, m.entries,
-                                       m.entries_sum, m.balance - m.entries_sum));
-        }
-        print_line(fmt::format("{} accounts do not add up", mismatches.size()));
+        j["entries_sum"] = m.entries_sum;
+        j["entries"] = m.entries;
+        out.push_back(std::move(j));
     }
+    lines.push_back(mismatches.empty()
+                        ? std::string("ledger balanced: every account's balance equals the sum of its entries")
+                        : fmt::format("{} accounts do not add up", mismatches.size()));
+    render(ctx, nlohmann::ordered_json{{"balanced", mismatches.empty()}, {"mismatches", out}}, lines);
     return mismatches.empty() ? k_exit_ok : k_exit_findings;
 }
 

@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "cli/platform.h"
+#include "cli/render.h"
 #include "core/base/error.h"
 #include "core/base/metrics.h"
 #include "core/base/progress.h"
@@ -66,63 +67,58 @@ nlohmann::ordered_json optional_id(std::int64_t id) {
 }
 
 void print_mismatch(const Context& ctx, const Mismatch& m) {
-    if (ctx.json()) {
-        print_line(nlohmann::ordered_json{
-            {"category", category_name(m.category)},
-            {"reward_id", optional_id(m.reward_id)},
-            {"payment_id", optional_id(m.payment_id)},
-            {"trade_no", m.trade_no.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(m.trade_no)},
-            {"entry_ids", m.entry_ids},
-            {"outbox_id", optional_id(m.outbox_id)},
-            {"detail", m.detail},
-            {"resolution", resolution_name(m.resolution)},
-            {"action",
-             m.action}}.dump());
-        return;
-    }
     std::string ids;
     if (m.reward_id != 0) ids += fmt::format(" reward {}", m.reward_id);
     if (!m.trade_no.empty()) ids += fmt::format(" payment {} ({})", m.payment_id, m.trade_no);
     if (!m.entry_ids.empty()) ids += fmt::format(" entries {}", fmt::join(m.entry_ids, ","));
     if (m.outbox_id != 0) ids += fmt::format(" outbox {}", m.outbox_id);
-    print_line(fmt::format("{}{}: {} -- {}: {}", category_name(m.category), ids, m.detail,
-                           resolution_name(m.resolution), m.action));
+    render(ctx,
+           nlohmann::ordered_json{
+               {"category", category_name(m.category)},
+               {"reward_id", optional_id(m.reward_id)},
+               {"payment_id", optional_id(m.payment_id)},
+               {"trade_no", m.trade_no.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(m.trade_no)},
+               {"entry_ids", m.entry_ids},
+               {"outbox_id", optional_id(m.outbox_id)},
+               {"detail", m.detail},
+               {"resolution", resolution_name(m.resolution)},
+               {"action", m.action}},
+           fmt::format("{}{}: {} -- {}: {}", category_name(m.category), ids, m.detail, resolution_name(m.resolution),
+                       m.action));
 }
 
-void print_summary(const Context& ctx, const ReconcileOptions& o, const ReconcileReport& r) {
-    if (ctx.json()) {
-        nlohmann::ordered_json categories;
-        for (Category c : all_categories()) categories[std::string(category_name(c))] = r.count(c);
-        print_line(
-            nlohmann::ordered_json{{"clean", r.mismatches == 0},
-                                   {"mismatches", r.mismatches},
-                                   {"from", json_time(o.from_micros)},
-                                   {"to", json_time(o.to_micros)},
-                                   {"reward_ids", {{"first", r.reward_ids.first}, {"last", r.reward_ids.end - 1}}},
-                                   {"rewards", r.rewards},
-                                   {"payments", r.payments},
-                                   {"ledger_entries", r.entries},
-                                   {"rechecked", r.rechecked},
-                                   {"in_flight", r.in_flight},
-                                   {"categories", categories},
-                                   {"needs_human", r.needs_human},
-                                   {"repairable", r.repairable},
-                                   {"would_repair", r.would_repair},
-                                   {"repaired", r.repaired},
-                                   {"skipped", r.skipped},
-                                   {"fix", fix_mode_name(o)},
-                                   {"seconds", r.seconds}}
-                .dump());
-        return;
-    }
-    print_line(
+nlohmann::ordered_json summary_json(const ReconcileOptions& o, const ReconcileReport& r) {
+    nlohmann::ordered_json categories;
+    for (Category c : all_categories()) categories[std::string(category_name(c))] = r.count(c);
+    return {{"clean", r.mismatches == 0},
+            {"mismatches", r.mismatches},
+            {"from", json_time(o.from_micros)},
+            {"to", json_time(o.to_micros)},
+            {"reward_ids", {{"first", r.reward_ids.first}, {"last", r.reward_ids.end - 1}}},
+            {"rewards", r.rewards},
+            {"payments", r.payments},
+            {"ledger_entries", r.entries},
+            {"rechecked", r.rechecked},
+            {"in_flight", r.in_flight},
+            {"categories", categories},
+            {"needs_human", r.needs_human},
+            {"repairable", r.repairable},
+            {"would_repair", r.would_repair},
+            {"repaired", r.repaired},
+            {"skipped", r.skipped},
+            {"fix", fix_mode_name(o)},
+            {"seconds", r.seconds}};
+}
+
+std::vector<std::string> summary_text(const ReconcileOptions& o, const ReconcileReport& r) {
+    std::vector<std::string> lines{
         fmt::format("rewards made {} .. {} UTC (ids {} .. {}): {} rewards, {} payments, {} ledger entries "
                     "read in {:.2f}s; {} in flight",
                     text_time(o.from_micros), text_time(o.to_micros), r.reward_ids.first, r.reward_ids.end - 1,
-                    r.rewards, r.payments, r.entries, r.seconds, r.in_flight));
+                    r.rewards, r.payments, r.entries, r.seconds, r.in_flight)};
     if (r.mismatches == 0) {
-        print_line("clean: rewards, payments and ledger agree; no dead or long-pending outbox rows");
-        return;
+        lines.push_back("clean: rewards, payments and ledger agree; no dead or long-pending outbox rows");
+        return lines;
     }
     std::string by;
     for (Category c : all_categories())
@@ -134,7 +130,8 @@ void print_summary(const Context& ctx, const ReconcileOptions& o, const Reconcil
         outcome +=
             fmt::format(", {} repaired (re-published events are settled by the relay and the consumer)", r.repaired);
     if (r.skipped > 0) outcome += fmt::format(", {} skipped (changed meanwhile)", r.skipped);
-    print_line(fmt::format("{} mismatches: {}; {}", r.mismatches, by, outcome));
+    lines.push_back(fmt::format("{} mismatches: {}; {}", r.mismatches, by, outcome));
+    return lines;
 }
 
 void write_metrics(const std::string& path, const ReconcileReport& r) {
@@ -176,8 +173,7 @@ int run_reconcile(Context& ctx, ReconcileArgs& a) {
         ProgressLine line("reconciling rewards, payments, ledger", progress);
         report = reconcile(db->read, options, [&ctx](const Mismatch& m) { print_mismatch(ctx, m); });
     }
-    print_summary(ctx, options, report);
-    std::fflush(stdout);
+    render(ctx, summary_json(options, report), summary_text(options, report));
     if (!a.metrics_file.empty()) write_metrics(a.metrics_file, report);
     return report.mismatches == 0 ? k_exit_ok : k_exit_findings;
 }

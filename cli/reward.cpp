@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "cli/platform.h"
+#include "cli/render.h"
 #include "core/base/error.h"
 #include "platform/rewards.h"
 
@@ -23,18 +24,15 @@ int run_create(Context& ctx, const RewardArgs& a) {
     a.request.validate();  // before connecting: bad input is a usage error
     auto db = open_platform(ctx, a.where);
     CreatedReward r = RewardService(*db->conn, RewardOptions{a.topic}).create_reward(a.request);
-    if (ctx.json()) {
-        print_line(nlohmann::ordered_json{{"reward_id", r.reward_id},
-                                          {"payment_id", r.payment_id},
-                                          {"trade_no", r.trade_no},
-                                          {"biz_trade_no", r.biz_trade_no},
-                                          {"amount", r.amount},
-                                          {"status", reward_status_name(RewardStatus::init)}}
-                       .dump());
-    } else {
-        print_line(fmt::format("reward {} of {} cents created; pay with trade number {} ({})", r.reward_id, r.amount,
-                               r.trade_no, r.biz_trade_no));
-    }
+    render(ctx,
+           nlohmann::ordered_json{{"reward_id", r.reward_id},
+                                  {"payment_id", r.payment_id},
+                                  {"trade_no", r.trade_no},
+                                  {"biz_trade_no", r.biz_trade_no},
+                                  {"amount", r.amount},
+                                  {"status", reward_status_name(RewardStatus::init)}},
+           fmt::format("reward {} of {} cents created; pay with trade number {} ({})", r.reward_id, r.amount,
+                       r.trade_no, r.biz_trade_no));
     return k_exit_ok;
 }
 
@@ -45,21 +43,17 @@ int run_callback(Context& ctx, const RewardArgs& a) {
     std::optional<std::string> txn;
     if (!a.txn_id.empty()) txn = a.txn_id;
     CallbackResult r = RewardService(*db->conn, RewardOptions{a.topic}).payment_callback(a.trade_no, outcome, txn);
-    if (ctx.json()) {
-        print_line(nlohmann::ordered_json{
-            {"trade_no", r.trade_no},
-            {"biz_trade_no", r.biz_trade_no},
-            {"status", payment_status_name(r.status)},
-            {"changed", r.changed},
-            {"outbox_id", r.changed ? nlohmann::ordered_json(r.outbox_id) : nlohmann::ordered_json(nullptr)}}
-                       .dump());
-    } else if (r.changed) {
-        print_line(fmt::format("payment {} ({}) is {}; its event is queued in the outbox (row {})", r.trade_no,
-                               r.biz_trade_no, payment_status_name(r.status), r.outbox_id));
-    } else {
-        print_line(fmt::format("payment {} ({}) was already {}: nothing changed", r.trade_no, r.biz_trade_no,
-                               payment_status_name(r.status)));
-    }
+    render(ctx,
+           nlohmann::ordered_json{
+               {"trade_no", r.trade_no},
+               {"biz_trade_no", r.biz_trade_no},
+               {"status", payment_status_name(r.status)},
+               {"changed", r.changed},
+               {"outbox_id", r.changed ? nlohmann::ordered_json(r.outbox_id) : nlohmann::ordered_json(nullptr)}},
+           r.changed ? fmt::format("payment {} ({}) is {}; its event is queued in the outbox (row {})", r.trade_no,
+                                   r.biz_trade_no, payment_status_name(r.status), r.outbox_id)
+                     : fmt::format("payment {} ({}) was already {}: nothing changed", r.trade_no, r.biz_trade_no,
+                                   payment_status_name(r.status)));
     return k_exit_ok;
 }
 

@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "cli/platform.h"
+#include "cli/render.h"
 #include "core/base/error.h"
 #include "migrate/simulate.h"
 
@@ -21,30 +22,29 @@ int run_simulate(Context& ctx, SimulateArgs& a) {
     DoubleWriteCounters counters;
     ConnectionFactory factory = platform_factory(ctx, a.target, counters);
     SimulateReport r = simulate(factory, options, &counters);
-    if (ctx.json()) {
-        nlohmann::ordered_json j;
-        j["operations"] = r.operations;
-        j["failed"] = r.failed;
-        j["second_side_failures"] = r.second_side_failures;
-        j["seconds"] = r.seconds;
-        j["ops_per_second"] = r.ops_per_second;
-        j["latency_ms"] = {{"mean", r.mean_ms}, {"p50", r.p50_ms}, {"p95", r.p95_ms}, {"p99", r.p99_ms}};
-        nlohmann::ordered_json ops = nlohmann::ordered_json::object();
-        for (const auto& [name, s] : r.by_operation) ops[name] = {{"count", s.count}, {"failed", s.failed}};
-        j["by_operation"] = ops;
-        if (!r.first_failure.empty()) j["first_failure"] = r.first_failure;
-        print_line(j.dump());
-    } else {
-        print_line(
-            fmt::format("{} operations in {:.1f}s ({:.0f} ops/s), {} failed user operations, {} second-side "
-                        "failures",
-                        r.operations, r.seconds, r.ops_per_second, r.failed, r.second_side_failures));
-        print_line(fmt::format("latency ms: mean {:.2f}, p50 {:.2f}, p95 {:.2f}, p99 {:.2f}", r.mean_ms, r.p50_ms,
-                               r.p95_ms, r.p99_ms));
-        for (const auto& [name, s] : r.by_operation)
-            print_line(fmt::format("  {:<10} {:>9} ({} failed)", name, s.count, s.failed));
-        if (!r.first_failure.empty()) print_line("first failure: " + r.first_failure);
+    nlohmann::ordered_json j;
+    j["operations"] = r.operations;
+    j["failed"] = r.failed;
+    j["second_side_failures"] = r.second_side_failures;
+    j["seconds"] = r.seconds;
+    j["ops_per_second"] = r.ops_per_second;
+    j["latency_ms"] = {{"mean", r.mean_ms}, {"p50", r.p50_ms}, {"p95", r.p95_ms}, {"p99", r.p99_ms}};
+    std::vector<std::string> lines{
+        fmt::format("{} operations in {:.1f}s ({:.0f} ops/s), {} failed user operations, {} second-side failures",
+                    r.operations, r.seconds, r.ops_per_second, r.failed, r.second_side_failures),
+        fmt::format("latency ms: mean {:.2f}, p50 {:.2f}, p95 {:.2f}, p99 {:.2f}", r.mean_ms, r.p50_ms, r.p95_ms,
+                    r.p99_ms)};
+    nlohmann::ordered_json ops = nlohmann::ordered_json::object();
+    for (const auto& [name, s] : r.by_operation) {
+        ops[name] = {{"count", s.count}, {"failed", s.failed}};
+        lines.push_back(fmt::format("  {:<10} {:>9} ({} failed)", name, s.count, s.failed));
     }
+    j["by_operation"] = ops;
+    if (!r.first_failure.empty()) {
+        j["first_failure"] = r.first_failure;
+        lines.push_back("first failure: " + r.first_failure);
+    }
+    render(ctx, j, lines);
     return r.failed == 0 ? k_exit_ok : k_exit_findings;
 }
 

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
+#include "cli/render.h"
 #include "core/base/error.h"
 #include "core/base/interrupt.h"
 #include "core/base/log.h"
@@ -29,6 +30,7 @@ struct ValidateArgs {
     std::string metrics_file;
     std::string since;
     bool follow = false;
+    bool resume = false;
     std::chrono::microseconds interval = k_follow_interval;
     std::string shard;
     ValidateOptions options;
@@ -45,7 +47,10 @@ nlohmann::ordered_json table_json(const TableReport& r) {
     j["neq"] = c.neq;
     j["base_missing"] = c.base_missing;
     j["seconds"] = r.seconds;
-    j["rows_per_second"] = r.seconds > 0 ? static_cast<double>(c.base_rows + c.other_rows) / r.seconds : 0.0;
+    j["rows_per_second"] = rows_per_second(c.base_rows + c.other_rows - r.resumed_rows, r.seconds);
+    j["retries"] = r.retries;
+    j["longest_outage_seconds"] = r.longest_outage_seconds;
+    j["resumed_after"] = r.resumed_after.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(r.resumed_after);
     if (r.method == Method::checksum) {
         j["chunks"] = r.chunks;
         j["chunks_differing"] = r.chunks_differing;
@@ -64,10 +69,14 @@ std::string table_text(const TableReport& r) {
         "{:<22} {:>10} base rows {:>10} other rows  target_missing {:<6} neq {:<6} "
         "base_missing {:<6} {:.2f}s ({:.0f} rows/s)",
         r.table, c.base_rows, c.other_rows, c.target_missing, c.neq, c.base_missing, r.seconds,
-        r.seconds > 0 ? static_cast<double>(c.base_rows + c.other_rows) / r.seconds : 0.0);
+        rows_per_second(c.base_rows + c.other_rows - r.resumed_rows, r.seconds));
     if (r.method == Method::checksum) s += fmt::format("  [{} chunks, {} differing]", r.chunks, r.chunks_differing);
     if (r.method == Method::incremental)
         s += fmt::format("  [watermark {}{}]", r.watermark, r.held_back ? ", held before a difference" : "");
+    if (!r.resumed_after.empty()) s += fmt::format("  [resumed after key {}]", r.resumed_after);
+    if (r.retries > 0)
+        s += fmt::format("  [{} retr{}, longest outage {:.1f}s]", r.retries, r.retries == 1 ? "y" : "ies",
+                         r.longest_outage_seconds);
     return s;
 }
 
@@ -87,6 +96,8 @@ void write_metrics(const std::string& path, const std::vector<TableReport>& repo
                     static_cast<double>(n));
         }
         m.gauge("webookctl_validate_duration_seconds", "Duration of the last run", l, r.seconds);
+        m.gauge("webookctl_validate_retries", "Attempts started again in the last run after a server went away", l,
+                static_cast<double>(r.retries));
         m.gauge("webookctl_validate_last_success_timestamp_seconds", "When the last run finished", l, now);
     }
     m.write(path);
@@ -96,6 +107,7 @@ int run_validate(Context& ctx, ValidateArgs& a) {
     if (!a.full && !a.incremental) throw Error(Code::usage, "validate: choose --full or --incremental");
     ValidateOptions options = a.options;
     options.checksum = a.checksum ? ChecksumMode::on : ChecksumMode::off;
+    options.resume = a.resume ? Resume::yes : Resume::no;
     if (!a.shard.empty()) options.shard = Shard::parse(a.shard);
     if (!a.since.empty()) options.since = a.since;
     options.validate();
@@ -105,9 +117,11 @@ int run_validate(Context& ctx, ValidateArgs& a) {
     auto sink = open_sink(a.sink);
     Dsn src_dsn = side_dsn(ctx, a.sides.source, false);
     Dsn dst_dsn = side_dsn(ctx, a.sides.target, true);
-    auto source = connect(src_dsn);
-    auto target = connect(dst_dsn);
-    auto control = connect(control_dsn(ctx, src_dsn));
+    // Sessions that can start over: a server that goes away mid-run is
+    // waited for (--retry-for); one that is not there now is an error.
+    auto source = connect_resumable(src_dsn);
+    auto target = connect_resumable(dst_dsn);
+    auto control = connect_resumable(control_dsn(ctx, src_dsn));
     CheckpointStore checkpoints(*control);
 
     std::vector<TablePlan> plans;
@@ -118,30 +132,30 @@ int run_validate(Context& ctx, ValidateArgs& a) {
     if (!a.base.empty()) pass.base = a.base == "dst" ? BaseSide::dst : BaseSide::src;
     pass.validate = options;
     const std::string kind = a.incremental ? "incremental" : "full";
-    auto render = [&](const PassReport& p) {
-        if (ctx.json()) {
-            nlohmann::ordered_json j;
-            j["validator"] = kind;
-            j["base"] = base_side_name(p.base);
-            j["mode"] = mode_name(p.mode);
-            j["consistent"] = p.differences == 0;
-            j["inconsistencies"] = p.differences;
-            j["sink"] = sink->describe();
-            j["passes_redone"] = p.redone;
-            j["tables"] = nlohmann::ordered_json::array();
-            for (const auto& r : p.tables) j["tables"].push_back(table_json(r));
-            print_line(j.dump());
-        } else {
-            for (const auto& r : p.tables) print_line(table_text(r));
-            print_line(p.differences == 0 ? fmt::format("consistent (base {})", base_side_name(p.base))
-                                          : fmt::format("{} inconsistencies (base {}), events to {}", p.differences,
-                                                        base_side_name(p.base), sink->describe()));
+    // Each pass is shown as it ends (with --follow, many).
+    auto show_pass = [&](const PassReport& p) {
+        nlohmann::ordered_json j;
+        j["validator"] = kind;
+        j["base"] = base_side_name(p.base);
+        j["mode"] = mode_name(p.mode);
+        j["consistent"] = p.differences == 0;
+        j["inconsistencies"] = p.differences;
+        j["sink"] = sink->describe();
+        j["passes_redone"] = p.redone;
+        j["tables"] = nlohmann::ordered_json::array();
+        std::vector<std::string> lines;
+        for (const auto& r : p.tables) {
+            j["tables"].push_back(table_json(r));
+            lines.push_back(table_text(r));
         }
-        std::fflush(stdout);
+        lines.push_back(p.differences == 0 ? fmt::format("consistent (base {})", base_side_name(p.base))
+                                           : fmt::format("{} inconsistencies (base {}), events to {}", p.differences,
+                                                         base_side_name(p.base), sink->describe()));
+        render(ctx, j, lines);
         if (!a.metrics_file.empty()) write_metrics(a.metrics_file, p.tables, kind);
     };
     const std::uint64_t total_differences = run_passes({*source, *target}, *control, plans, pass, *sink, checkpoints,
-                                                       a.follow ? Follow::yes : Follow::no, a.interval, render);
+                                                       a.follow ? Follow::yes : Follow::no, a.interval, show_pass);
     return total_differences == 0 ? k_exit_ok : k_exit_findings;
 }
 
@@ -173,6 +187,12 @@ void register_validate(CLI::App& app, Context& ctx) {
     add_duration_option(cmd, "--recheck-after", a->options.recheck_after,
                         "incremental: re-check differences after this delay before reporting")
         ->needs(inc);
+    cmd->add_flag("--resume", a->resume,
+                  "full: go on from where an interrupted run stopped (its tables' checkpoints), not from the start")
+        ->needs(full);
+    add_duration_option(cmd, "--retry-for", a->options.retry_for,
+                        "how long a server may stay away (restart, failover, lost connection) before the run gives "
+                        "up; 0 = no retry");
     auto* follow = cmd->add_flag("--follow", a->follow, "incremental: keep polling until signalled")->needs(inc);
     add_duration_option(cmd, "--interval", a->interval, "with --follow: time between passes")->needs(follow);
     add_throttle_options(cmd, a->options.throttle, a->shard);

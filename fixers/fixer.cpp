@@ -69,6 +69,7 @@ void FixOptions::validate() const {
     if (batch_size == 0) throw Error(Code::usage, "--batch-size must be positive");
     if (max_attempts < 1) throw Error(Code::usage, "--max-attempts must be at least 1");
     if (lock_wait.count() <= 0) throw Error(Code::usage, "--lock-wait must be positive");
+    if (retry_for.count() < 0) throw Error(Code::usage, "--retry-for must not be negative");
 }
 
 Fixer::Fixer(ConnectionFactory source, ConnectionFactory target, ConnectionFactory control,
@@ -144,13 +145,30 @@ FixReport Fixer::run(EventInput& input) {
     // The configured tables are planned first: a mistake in the config (a
     // column that does not exist) fails the run, not every event after it.
     for (const auto& t : m_tables) plan_for(t.name);
+    RetryBudget outage(m_options.retry_for, m_clock, "fixing");
     while (true) {
         check_interrupted();
         // Caught up after the last batch: no need to wait for more.
         if (m_options.until_idle == UntilIdle::yes && input.idle()) break;
         auto items = input.poll(m_options.batch_size, m_options.batch_wait);
         if (items.empty()) continue;
-        process_batch(input, items);
+        // A batch a server outage ended is done again, whole (its offsets are
+        // not committed; upserts and deletes are idempotent).
+        const FixReport before = m_report;
+        run_resumable(
+            outage,
+            [&] {
+                process_batch(input, items);
+                outage.progressed();
+            },
+            [&] {
+                // The failed attempt's counts go; its retries, and this one, stay.
+                const std::uint64_t retries = m_report.retries + 1;
+                m_report = before;
+                m_report.retries = retries;
+                reset_connections();
+                return true;
+            });
     }
     return m_report;
 }

@@ -29,7 +29,10 @@
 // A crash anywhere loses nothing (offsets are behind the work) and a replay is
 // harmless (upserts and deletes are idempotent). Temporary database errors
 // (lost connection, deadlock, lock timeout) are retried with backoff on fresh
-// connections; each retry of a group takes half as many keys at once.
+// connections; each retry of a group takes half as many keys at once. A server
+// that stays away longer (a restart, a failover) is waited for within
+// FixOptions::retry_for: the batch is done again whole -- harmless, since its
+// offsets are not committed and its repairs are idempotent.
 //
 // The fixer yields to users. A double-writer holds the other side's row locks
 // of its earlier statements while it waits for a base row, and the fixer
@@ -68,6 +71,11 @@ struct FixOptions {
     int max_attempts = 6;                        // per group, for temporary errors; default: 6
     std::chrono::milliseconds backoff{200};      // first retry delay, doubled each time; default: 200 ms
     std::chrono::milliseconds lock_wait{1000};   // longest wait for a row lock; default: 1 s (see below)
+    // How long a server may stay away (--retry-for): a batch that a lost
+    // connection ends after its own attempts is done again, whole, on fresh
+    // connections, for as long as one outage lasts less than this; 0: the
+    // fixer ends with the error. Default: 5 min.
+    std::chrono::microseconds retry_for = std::chrono::minutes(5);
 
     void validate() const;
 };

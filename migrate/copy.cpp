@@ -15,9 +15,11 @@
 #include "core/base/error.h"
 #include "core/base/interrupt.h"
 #include "core/base/log.h"
+#include "core/base/retry.h"
 #include "core/db/db.h"
 #include "core/db/dialect.h"
 #include "core/migration/checkpoint.h"
+#include "core/migration/checkpoint_records.h"
 #include "core/migration/keyset.h"
 #include "core/migration/migration_mode.h"
 #include "core/migration/prefetch.h"
@@ -145,13 +147,6 @@ private:
     std::vector<std::thread> m_threads;
 };
 
-// A checkpoint slot per index name (the shard column is short): FNV-1a.
-std::string index_slot(const std::string& name) {
-    std::uint64_t h = 14695981039346656037ull;
-    for (unsigned char c : name) h = (h ^ c) * 1099511628211ull;
-    return fmt::format("{:016x}", h);
-}
-
 // Runs the statements on up to conns.size() connections at once; the error
 // of each statement, if any, at its position.
 std::vector<std::exception_ptr> run_all(const std::vector<std::string>& statements,
@@ -184,8 +179,7 @@ public:
     void drop() {
         const Dialect& d = m_target.dialect();
         for (const IndexDefinition& ix : secondary_indexes(m_target, m_table)) {
-            m_checkpoints.save(
-                {CheckpointKind::copy_index, m_name, index_slot(ix.name), ix.name, 0, ix.definition, {}});
+            save_record(m_checkpoints, DeferredIndex{m_name, ix.name, ix.definition});
             m_target.execute(d.drop_index(m_table, ix));
             ++m_dropped;
             log::get("copy")->info("{}: index {} dropped for the load (rebuilt after it)", m_name, ix.name);
@@ -198,16 +192,16 @@ public:
     // earlier run left behind -- on up to conns.size() connections at once,
     // then forgets the definitions.
     void rebuild(const std::vector<Connection*>& conns) {
-        std::vector<Checkpoint> saved;
-        for (auto& c : m_checkpoints.load_all())
-            if (c.kind == CheckpointKind::copy_index && c.table == m_name && c.position) saved.push_back(std::move(c));
+        std::vector<DeferredIndex> saved;
+        for (auto& ix : records_of<DeferredIndex>(m_checkpoints.load_all()))
+            if (ix.table == m_name) saved.push_back(std::move(ix));
         if (saved.empty()) return;
         const Dialect& d = m_target.dialect();
         std::set<std::string> present;
         for (const auto& ix : secondary_indexes(m_target, m_table)) present.insert(ix.name);
         std::vector<IndexDefinition> missing;
-        for (const auto& c : saved)
-            if (!present.count(*c.position)) missing.push_back({*c.position, c.result});
+        for (const auto& ix : saved)
+            if (!present.count(ix.name)) missing.push_back({ix.name, ix.definition});
         const auto started = std::chrono::steady_clock::now();
         // One statement may build several indexes (MySQL): when it fails, each
         // index is tried alone, so one bad index does not hold up the others.
@@ -235,7 +229,7 @@ public:
                                      names, m_name),
                          [&] { std::rethrow_exception(first_error); });
         }
-        for (const auto& c : saved) m_checkpoints.clear(CheckpointKind::copy_index, m_name, c.shard);
+        for (const auto& ix : saved) clear_record(m_checkpoints, ix);
         std::string names;
         for (const auto& ix : missing) names += (names.empty() ? "" : ", ") + ix.name;
         if (!missing.empty())
@@ -256,12 +250,15 @@ void CopyOptions::validate() const {
     if (batch_size == 0) throw Error(Code::usage, "--batch-size must be positive");
     if (writers < 1 || writers > 16) throw Error(Code::usage, "--writers must be between 1 and 16");
     throttle.validate();
+    if (retry_for.count() < 0) throw Error(Code::usage, "--retry-for must not be negative");
 }
 
-CopyReport copy_table(SideConnections conns, const TablePlan& plan, const CopyOptions& options,
-                      CheckpointStore& checkpoints, const ConnectionFactory& more_writers) {
-    options.validate();
-    if (!options.mode_fence) throw Error(Code::internal, "a copy needs a connection factory for the mode fence");
+namespace {
+
+// One attempt at copying the table, starting as options.start says; each
+// checkpoint saved is progress for `budget`.
+CopyReport copy_attempt(SideConnections conns, const TablePlan& plan, const CopyOptions& options,
+                        CheckpointStore& checkpoints, const ConnectionFactory& more_writers, RetryBudget& budget) {
     const auto started = std::chrono::steady_clock::now();
     const auto* logger = log::get("copy");
     Connection& target = conns.target;
@@ -287,9 +284,9 @@ CopyReport copy_table(SideConnections conns, const TablePlan& plan, const CopyOp
     KeyBounds bounds;
     std::int64_t done_before = 0;
     if (options.start == CopyStart::resume) {
-        if (auto cp = checkpoints.load(CheckpointKind::copy, plan.name, shard); cp && cp->position) {
-            bounds.after = decode_key(*cp->position, plan.source.kinds);
-            done_before = cp->rows_done;
+        if (auto cp = load_record<CopyProgress>(checkpoints, plan.name, shard); cp && cp->last_key) {
+            bounds.after = decode_key(*cp->last_key, plan.source.kinds);
+            done_before = cp->rows;
             report.resumed_after = encode_key(*bounds.after);
         }
     }
@@ -347,13 +344,9 @@ CopyReport copy_table(SideConnections conns, const TablePlan& plan, const CopyOp
             if (!key || prefix == saved) return;
             saved = prefix;
             last_key = key;
-            checkpoints.save({CheckpointKind::copy,
-                              plan.name,
-                              shard,
-                              last_key,
-                              done_before + static_cast<std::int64_t>(done),
-                              "",
-                              {}});
+            save_record(checkpoints,
+                        CopyProgress{plan.name, shard, last_key, done_before + static_cast<std::int64_t>(done)});
+            budget.progressed();
             logger->debug("{}: {} rows copied", plan.name, done);
         };
         std::vector<Row> batch;
@@ -395,13 +388,41 @@ CopyReport copy_table(SideConnections conns, const TablePlan& plan, const CopyOp
     report.rows = rows;
     report.rows_total = static_cast<std::uint64_t>(done_before) + rows;
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    checkpoints.save({CheckpointKind::copy,
-                      plan.name,
-                      shard,
-                      last_key,
-                      static_cast<std::int64_t>(report.rows_total),
-                      copy_done_result(report.rows_total, report.seconds),
-                      {}});
+    save_record(checkpoints, CopyProgress{plan.name, shard, last_key, static_cast<std::int64_t>(report.rows_total),
+                                          true, report.seconds});
+    return report;
+}
+
+}  // namespace
+
+CopyReport copy_table(SideConnections conns, const TablePlan& plan, const CopyOptions& options,
+                      CheckpointStore& checkpoints, const ConnectionFactory& more_writers) {
+    options.validate();
+    if (!options.mode_fence) throw Error(Code::internal, "a copy needs a connection factory for the mode fence");
+    const auto started = std::chrono::steady_clock::now();
+    RetryBudget budget(options.retry_for, Clock::real(),
+                       fmt::format("copying {} to {}", plan.name, conns.target.describe()));
+    // Where this run began, for its report when it had to go on from a later checkpoint.
+    std::optional<CopyProgress> began;
+    if (options.start == CopyStart::resume)
+        began = load_record<CopyProgress>(checkpoints, plan.name, options.shard.str());
+    CopyOptions attempt = options;
+    CopyReport report = run_resumable(
+        budget, [&] { return copy_attempt(conns, plan, attempt, checkpoints, more_writers, budget); },
+        [&] {
+            // The next attempt goes on from the checkpoint, whatever this one began with.
+            attempt.start = CopyStart::resume;
+            return reset_sessions({&conns.source, &conns.target, &checkpoints.connection()});
+        });
+    if (budget.report().retries > 0) {
+        // Counted from where this run began, not from the last attempt's start.
+        report.rows = report.rows_total - (began ? static_cast<std::uint64_t>(began->rows) : 0);
+        report.resumed_after = began && began->last_key ? *began->last_key : "";
+    }
+    const RetryReport retried = budget.report();
+    report.retries = retried.retries;
+    report.longest_outage_seconds = std::chrono::duration<double>(retried.longest_outage).count();
+    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     return report;
 }
 
@@ -457,17 +478,17 @@ CopyPlanReport plan_copy(SideConnections conns, const TablePlan& plan, const Cop
                       : fmt::format("delete the target's rows of shard {}, then copy them", shard);
         break;
     case CopyStart::resume: {
-        std::optional<Checkpoint> cp;
-        if (checkpoints) cp = checkpoints->load(CheckpointKind::copy, plan.name, shard);
-        if (!cp || !cp->position) {
+        std::optional<CopyProgress> cp;
+        if (checkpoints) cp = load_record<CopyProgress>(*checkpoints, plan.name, shard);
+        if (!cp || !cp->last_key) {
             r.start = "no checkpoint: copy from the start (the target's rows of this range are deleted first)";
         } else {
             KeyBounds bounds;
-            bounds.after = decode_key(*cp->position, plan.source.kinds);
+            bounds.after = decode_key(*cp->last_key, plan.source.kinds);
             std::vector<Value> params;
             const std::string where = target_where(d, plan.target, {}, bounds, params);
             r.start = fmt::format("resume after key {} ({} rows copied before{}); delete the {} target rows past it",
-                                  *cp->position, cp->rows_done, copy_finished(*cp) ? ", the copy had finished" : "",
+                                  *cp->last_key, cp->rows, cp->finished ? ", the copy had finished" : "",
                                   count_rows(target, plan.target.table, where, params));
         }
         break;
@@ -478,9 +499,8 @@ CopyPlanReport plan_copy(SideConnections conns, const TablePlan& plan, const Cop
     for (const auto& ix : secondary_indexes(target, plan.target.table)) names += (names.empty() ? "" : ", ") + ix.name;
     std::string pending;
     if (checkpoints)
-        for (const auto& c : checkpoints->load_all())
-            if (c.kind == CheckpointKind::copy_index && c.table == plan.name && c.position)
-                pending += (pending.empty() ? "" : ", ") + *c.position;
+        for (const auto& ix : records_of<DeferredIndex>(checkpoints->load_all()))
+            if (ix.table == plan.name) pending += (pending.empty() ? "" : ", ") + ix.name;
     if (names.empty())
         r.indexes = "no secondary index on the target";
     else if (options.indexes == IndexBuild::kept || !options.shard.whole())

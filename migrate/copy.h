@@ -71,6 +71,13 @@ struct CopyOptions {
     Shard shard;                                // default: 1/1
     IndexBuild indexes = IndexBuild::deferred;  // default: deferred (a shard copy always keeps them)
     ProgressCounter* progress = nullptr;        // bumped per batch read; default: none
+    // How long one outage of a server may last before the copy gives up
+    // (--retry-for; core/base/retry.h); 0: the first error ends it. After a
+    // temporary error the copy goes on as `--resume` does -- after the last
+    // batch whose commit the checkpoint holds, the target's rows past it
+    // deleted first -- on fresh sessions (connect_resumable; the writers and
+    // fences from their factories).
+    std::chrono::microseconds retry_for = std::chrono::minutes(5);  // default: 5 min
     // Required: opens connections to the control database (where the mode
     // lives) for the mode fence; each writer opens one.
     ConnectionFactory mode_fence;
@@ -84,6 +91,8 @@ struct CopyReport {
     std::uint64_t rows_total = 0;  // including earlier runs resumed from
     std::string resumed_after;     // the checkpoint key resumed from, if any
     double seconds = 0;
+    std::uint64_t retries = 0;          // attempts started again after a server went away
+    double longest_outage_seconds = 0;  // the longest of those outages
 };
 
 // Copies the plan's columns of one table. Throws Error(Code::usage) with

@@ -6,7 +6,6 @@
 #include <set>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "core/base/error.h"
 #include "core/base/log.h"
@@ -58,14 +57,14 @@ std::vector<const T*> whole_table(const std::vector<T>& items, ShardOf shard_of)
 }
 
 void copy_gate(const TableEvidence& t, std::vector<std::string>& unmet) {
-    const auto copies = whole_table(t.copies, [](const Checkpoint& c) { return c.shard; });
+    const auto copies = whole_table(t.copies, [](const CopyProgress& c) { return c.shard; });
     if (copies.empty()) {
         unmet.push_back(t.copies.empty()
                             ? fmt::format("{}: not copied (run 'webookctl migrate copy --table {}')", t.table, t.table)
                             : fmt::format("{}: not every shard of its copy has run", t.table));
     } else {
-        for (const Checkpoint* c : copies)
-            if (!copy_finished(*c))
+        for (const CopyProgress* c : copies)
+            if (!c->finished)
                 unmet.push_back(
                     fmt::format("{}{}: copy unfinished (run 'webookctl migrate copy --table {} --resume{}')", t.table,
                                 c->shard == "all" ? "" : " shard " + c->shard, t.table,
@@ -158,8 +157,8 @@ std::vector<std::string> migration_tables(const std::vector<TableConfig>& config
     std::set<std::string> seen;
     for (const auto& t : configured)
         if (seen.insert(t.name).second) out.push_back(t.name);
-    for (const auto& c : checkpoints)
-        if (c.kind == CheckpointKind::copy && seen.insert(c.table).second) out.push_back(c.table);
+    for (const auto& c : records_of<CopyProgress>(checkpoints))
+        if (seen.insert(c.table).second) out.push_back(c.table);
     return out;
 }
 
@@ -202,17 +201,16 @@ GateInput gather_gate_input(Connection& control, const ModeState& from, Mode to,
     if (failures.count > 0) in.last_failure_us = failures.last_us;
     std::vector<Checkpoint> all;
     if (control.table_exists(k_checkpoint_table)) all = CheckpointStore(control).load_all();
-    const std::vector<PassRecord> passes = passes_of(all);
+    const std::vector<PassRecord> passes = records_of<PassRecord>(all);
+    const std::vector<CopyProgress> copies = records_of<CopyProgress>(all);
+    const std::vector<DeferredIndex> deferred = records_of<DeferredIndex>(all);
     for (const auto& name : tables) {
         TableEvidence t;
         t.table = name;
-        for (const auto& c : all) {
-            if (c.table != name) continue;
-            if (c.kind == CheckpointKind::copy)
-                t.copies.push_back(c);
-            else if (c.kind == CheckpointKind::copy_index)
-                t.pending_indexes.push_back(c.position.value_or(c.shard));
-        }
+        for (const auto& c : copies)
+            if (c.table == name) t.copies.push_back(c);
+        for (const auto& ix : deferred)
+            if (ix.table == name) t.pending_indexes.push_back(ix.name);
         for (const auto& p : passes)
             if (p.table == name && p.kind == PassKind::incremental) t.passes.push_back(p);
         for (const auto& [table, ix] : indexes)
@@ -239,18 +237,8 @@ std::string refusal(Mode from, Mode to, const GateVerdict& v) {
 
 void record_forced(Connection& control, const ModeState& before, Mode to, const SwitchRequest& req,
                    const GateVerdict& v, std::int64_t at_us) {
-    const ForcedSwitch f{before.mode, to, before.version + 1, req.who, at_us, *req.force_reason, v.unmet};
-    nlohmann::ordered_json j{
-        {"from", mode_name(f.from)},     {"to", mode_name(f.to)}, {"version", f.version}, {"who", f.who},
-        {"at", format_iso_utc(f.at_us)}, {"at_us", f.at_us},      {"reason", f.reason},   {"unmet", f.unmet}};
     CheckpointStore store(control);
-    store.save({CheckpointKind::mode_forced,
-                fmt::format("{}>{}", mode_name(f.from), mode_name(f.to)),
-                std::to_string(f.version),
-                std::to_string(f.at_us),
-                f.version,
-                j.dump(),
-                {}});
+    save_record(store, ForcedSwitch{before.mode, to, before.version + 1, req.who, at_us, *req.force_reason, v.unmet});
 }
 
 }  // namespace
@@ -318,35 +306,6 @@ SwitchOutcome switch_mode(Connection& control, Connection* source, Connection* t
         for (const auto& u : out.verdict.unmet) list += (list.empty() ? "" : "; ") + u;
         log::get("mode")->warn("switched {} -> {} past its gate, forced by {} ('{}'): {}", mode_name(r.before.mode),
                                mode_name(r.after.mode), req.who, *req.force_reason, list);
-    }
-    return out;
-}
-
-std::vector<ForcedSwitch> forced_switches(const std::vector<Checkpoint>& checkpoints) {
-    std::vector<const Checkpoint*> forced;
-    for (const auto& c : checkpoints)
-        if (c.kind == CheckpointKind::mode_forced) forced.push_back(&c);
-    std::sort(forced.begin(), forced.end(),
-              [](const Checkpoint* a, const Checkpoint* b) { return a->rows_done < b->rows_done; });
-    std::vector<ForcedSwitch> out;
-    for (const Checkpoint* c : forced) {
-        const auto j = nlohmann::json::parse(c->result, nullptr, false);
-        if (!j.is_object()) continue;
-        try {
-            ForcedSwitch f;
-            f.from = parse_mode(j.at("from").get<std::string>());
-            f.to = parse_mode(j.at("to").get<std::string>());
-            f.version = j.at("version").get<std::int64_t>();
-            f.who = j.at("who").get<std::string>();
-            f.at_us = j.at("at_us").get<std::int64_t>();
-            f.reason = j.at("reason").get<std::string>();
-            f.unmet = j.at("unmet").get<std::vector<std::string>>();
-            out.push_back(std::move(f));
-        } catch (const nlohmann::json::exception&) {
-            // another version's record: skipped
-        } catch (const Error&) {
-            // an unknown mode name: skipped
-        }
     }
     return out;
 }

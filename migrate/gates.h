@@ -48,6 +48,7 @@
 #include <vector>
 
 #include "core/migration/checkpoint.h"
+#include "core/migration/checkpoint_records.h"
 #include "core/migration/config.h"
 #include "core/migration/migration_mode.h"
 #include "migrate/mode_control.h"
@@ -60,7 +61,7 @@ class Connection;
 // table of the migration.
 struct TableEvidence {
     std::string table;
-    std::vector<Checkpoint> copies;            // its "copy" checkpoints (one per shard)
+    std::vector<CopyProgress> copies;          // its copy checkpoints (one per shard)
     std::vector<std::string> pending_indexes;  // deferred indexes not rebuilt yet ("copy-index" rows)
     std::vector<std::string> missing_unique;   // the source's unique indexes the target lacks, "(a, b)"
     std::optional<std::string> unreadable;     // why the index check could not be made, if it could not
@@ -140,20 +141,5 @@ struct SwitchOutcome {
 // precondition -- and changes nothing then; what set_mode() throws
 // otherwise. `source`/`target` (may be null) serve the src_first index check.
 SwitchOutcome switch_mode(Connection& control, Connection* source, Connection* target, const SwitchRequest& request);
-
-// A switch forced past its gate, as switch_mode() records it (a
-// CheckpointKind::mode_forced row, in the switch's own transaction).
-struct ForcedSwitch {
-    Mode from = Mode::src_only;
-    Mode to = Mode::src_only;
-    std::int64_t version = 0;  // the mode version the switch made
-    std::string who;           // "user@host"
-    std::int64_t at_us = 0;    // the control database's clock
-    std::string reason;        // --reason
-    std::vector<std::string> unmet;
-};
-// The forced switches recorded so far, oldest first; a row that does not
-// decode (another version's) is skipped.
-std::vector<ForcedSwitch> forced_switches(const std::vector<Checkpoint>& checkpoints);
 
 }  // namespace webook

@@ -200,6 +200,14 @@ std::vector<OutboxRow> due_outbox_rows(Connection& conn, const std::string& topi
     return rows;
 }
 
+RelayPreview preview_relay(Connection& conn, const std::string& topic, const RelayOptions& options, Clock& clock) {
+    options.validate();
+    RelayPreview p;
+    p.due = due_outbox_rows(conn, topic, clock.wall_micros(), options.batch_size);
+    p.more = p.due.size() == options.batch_size;
+    return p;
+}
+
 RelayReport relay_outbox(Connection& conn, EventProducer& producer, const RelayOptions& options, Clock& clock) {
     options.validate();
     const auto* logger = log::get("outbox");

@@ -91,6 +91,16 @@ struct OutboxRow {
 // Up to `limit` rows of `topic` due at `now`, oldest first.
 std::vector<OutboxRow> due_outbox_rows(Connection& conn, const std::string& topic, std::int64_t now, std::size_t limit);
 
+// What a relay run would publish first (--dry-run): the first batch of rows
+// of `topic` due now, in the order the relay takes them; `more` when the
+// batch is full (more rows may be due after it). Reads only.
+struct RelayPreview {
+    std::vector<OutboxRow> due;
+    bool more = false;
+};
+RelayPreview preview_relay(Connection& conn, const std::string& topic, const RelayOptions& options,
+                           Clock& clock = Clock::real());
+
 // Relays the due rows of producer.topic() until options.until_idle says so.
 // Database errors propagate (rows stay pending: re-sent by the next run);
 // Kafka errors are recorded on the rows as above and the relay goes on.

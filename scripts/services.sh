@@ -35,14 +35,16 @@ kafka_running() { [ -f "$KAFKA_DIR/pid" ] && kill -0 "$(cat "$KAFKA_DIR/pid")" 2
 start_mysql() {
     if mysql_running; then say "MariaDB already running on 127.0.0.1:$MYSQL_PORT"; return; fi
     command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || die "mariadbd not found (run scripts/setup.sh)"
-    mkdir -p "$MY_DIR"
+    # Its own tmpdir: a mariadbd starting with the default one (/tmp) deletes
+    # every #sql* file there -- another server's temporary tables included.
+    mkdir -p "$MY_DIR/tmp"
     if [ ! -d "$MY_DIR/data/mysql" ]; then
         mariadb-install-db --no-defaults --user=root --datadir="$MY_DIR/data" \
             --auth-root-authentication-method=normal --skip-test-db >"$MY_DIR/install.log" 2>&1 \
             || { cat "$MY_DIR/install.log" >&2; die "mariadb-install-db failed"; }
     fi
     /usr/sbin/mariadbd --no-defaults --user=root --datadir="$MY_DIR/data" --socket="$MY_SOCK" \
-        --pid-file="$MY_DIR/mysqld.pid" --port="$MYSQL_PORT" --bind-address=127.0.0.1 \
+        --pid-file="$MY_DIR/mysqld.pid" --port="$MYSQL_PORT" --bind-address=127.0.0.1 --tmpdir="$MY_DIR/tmp" \
         --skip-log-bin --skip-name-resolve --innodb-flush-log-at-trx-commit=0 \
         --innodb-buffer-pool-size=1G --innodb-log-file-size=512M --max-connections=500 \
         --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \

@@ -22,8 +22,10 @@
 #include "core/base/error.h"
 #include "core/base/interrupt.h"
 #include "core/base/log.h"
+#include "core/base/retry.h"
 #include "core/db/dialect.h"
 #include "core/migration/checkpoint.h"
+#include "core/migration/checkpoint_records.h"
 #include "core/migration/event_sink.h"
 #include "core/migration/keyset.h"
 #include "validate/validation.h"
@@ -110,11 +112,9 @@ void compare_keys(SideConnections conns, const TablePlan& plan, BaseSide base, c
         merge_sorted(d, s, plan.key_size(), on_diff);
 }
 
-}  // namespace
-
-TableReport validate_incremental(SideConnections conns, const TablePlan& plan, const ValidateOptions& options,
-                                 EventSink& sink, CheckpointStore& checkpoints) {
-    options.validate();
+// One attempt at the table's window, from the checkpoint to the base's clock.
+TableReport incremental_once(SideConnections conns, const TablePlan& plan, const ValidateOptions& options,
+                             EventSink& sink, CheckpointStore& checkpoints) {
     const auto started = std::chrono::steady_clock::now();
     if (plan.source.update_column.empty())
         throw Error(Code::config, fmt::format("table {} has no update-time column: configure update_column "
@@ -134,8 +134,8 @@ TableReport validate_incremental(SideConnections conns, const TablePlan& plan, c
         } catch (const Error&) {
             throw Error(Code::usage, fmt::format("--since '{}' is not a {} value", *options.since, kind_name(kind)));
         }
-    } else if (auto cp = checkpoints.load(CheckpointKind::validate_incremental, plan.name, shard); cp && cp->position) {
-        lo = minus_overlap(Value::parse(kind, *cp->position), options.overlap);
+    } else if (auto cp = load_record<IncrementalWatermark>(checkpoints, plan.name, shard)) {
+        lo = minus_overlap(Value::parse(kind, cp->watermark), options.overlap);
     }
     // hi: the base server's clock for timestamps (the platform's writes are
     // stamped by the same kind of clock); ours for integer milliseconds.
@@ -238,14 +238,31 @@ TableReport validate_incremental(SideConnections conns, const TablePlan& plan, c
     }
     report.watermark = watermark.canonical();
     report.held_back = !found.empty();
-    checkpoints.save({CheckpointKind::validate_incremental,
-                      plan.name,
-                      shard,
-                      report.watermark,
-                      static_cast<std::int64_t>(report.counts.base_rows),
-                      fmt::format(R"({{"target_missing":{},"neq":{},"base_missing":{}}})", report.counts.target_missing,
-                                  report.counts.neq, report.counts.base_missing),
-                      {}});
+    save_record(checkpoints, IncrementalWatermark{
+                                 plan.name, shard, report.watermark, static_cast<std::int64_t>(report.counts.base_rows),
+                                 report.counts.target_missing, report.counts.neq, report.counts.base_missing});
+    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return report;
+}
+
+}  // namespace
+
+TableReport validate_incremental(SideConnections conns, const TablePlan& plan, const ValidateOptions& options,
+                                 EventSink& sink, CheckpointStore& checkpoints) {
+    options.validate();
+    const auto started = std::chrono::steady_clock::now();
+    // A server that goes away: the window is compared again from its start on
+    // fresh sessions. Its events are sent only once it was compared whole, so
+    // none is sent twice (unless the sink itself failed part-way).
+    RetryBudget budget(options.retry_for, Clock::real(), fmt::format("validating {} incrementally", plan.name));
+    TableReport report = run_resumable(
+        budget, [&] { return incremental_once(conns, plan, options, sink, checkpoints); },
+        [&] {
+            return reset_sessions({&conns.source, &conns.target, &checkpoints.connection()});
+        });
+    const RetryReport retried = budget.report();
+    report.retries = retried.retries;
+    report.longest_outage_seconds = std::chrono::duration<double>(retried.longest_outage).count();
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     return report;
 }

@@ -6,7 +6,9 @@
 #include "core/base/interrupt.h"
 #include "core/base/log.h"
 #include "core/base/progress.h"
+#include "core/base/retry.h"
 #include "core/migration/checkpoint.h"
+#include "core/migration/checkpoint_records.h"
 #include "core/migration/event_sink.h"
 
 namespace webook {
@@ -19,22 +21,22 @@ public:
     Watermarks(CheckpointStore& checkpoints, const std::vector<TablePlan>& plans, const std::string& shard)
         : m_checkpoints(checkpoints), m_shard(shard) {
         for (const auto& plan : plans)
-            m_saved.emplace_back(plan.name, checkpoints.load(CheckpointKind::validate_incremental, plan.name, shard));
+            m_saved.emplace_back(plan.name, load_record<IncrementalWatermark>(checkpoints, plan.name, shard));
     }
 
     void restore() {
         for (const auto& [table, cp] : m_saved) {
             if (cp)
-                m_checkpoints.save(*cp);
+                save_record(m_checkpoints, *cp);
             else
-                m_checkpoints.clear(CheckpointKind::validate_incremental, table, m_shard);
+                m_checkpoints.clear(IncrementalWatermark::k_kind, table, m_shard);
         }
     }
 
 private:
     CheckpointStore& m_checkpoints;
     std::string m_shard;
-    std::vector<std::pair<std::string, std::optional<Checkpoint>>> m_saved;
+    std::vector<std::pair<std::string, std::optional<IncrementalWatermark>>> m_saved;
 };
 
 }  // namespace
@@ -44,15 +46,21 @@ PassReport run_pass(SideConnections conns, Connection& control, const std::vecto
     const auto* logger = log::get("validate");
     const bool incremental = options.validator == Validator::incremental;
     const PassKind kind = incremental ? PassKind::incremental : PassKind::full;
-    checkpoints.ensure_tables();  // the pass records go there too
+    // The control database's own reads and writes between tables ride out an
+    // outage too (it is often the source server).
+    RetryBudget budget(options.validate.retry_for, Clock::real(), "reading the control table");
+    auto on_control = [&](auto&& op) {
+        return run_resumable(budget, op, [&] { return reset_sessions({&control, &checkpoints.connection()}); });
+    };
+    on_control([&] { checkpoints.ensure_tables(); });  // the pass records go there too
     for (int attempt = 0;; ++attempt) {
-        const ModeState mode = read_mode_state(control);
+        const ModeState mode = on_control([&] { return read_mode_state(control); });
         ValidateOptions vo = options.validate;
         vo.base = options.base.value_or(base_side_of(mode.mode));
         if (attempt == 0 && !options.base)
             logger->info("migration mode {}: base is {}", mode_name(mode.mode), base_side_name(vo.base));
         std::optional<Watermarks> watermarks;
-        if (incremental) watermarks.emplace(checkpoints, plans, vo.shard.str());
+        if (incremental) on_control([&] { watermarks.emplace(checkpoints, plans, vo.shard.str()); });
 
         PassReport report;
         report.mode = mode.mode;
@@ -71,17 +79,15 @@ PassReport run_pass(SideConnections conns, Connection& control, const std::vecto
             rec.mode = std::string(mode_name(mode.mode));
             rec.mode_version = mode.version;
             rec.continued = !vo.since.has_value();
-            rec.started_us = control_clock_us(control);
+            rec.started_us = on_control([&] { return control_clock_us(control); });
             report.tables.push_back(incremental ? validate_incremental(conns, plan, vo, sink, checkpoints)
                                                 : validate_full(conns, plan, vo, sink, &checkpoints));
-            rec.ended_us = control_clock_us(control);
+            rec.ended_us = on_control([&] { return control_clock_us(control); });
             // What the fixers repaired in the table since the previous pass.
-            rec.fixed_total = checkpoints.fixed(plan.name);
-            const auto previous = checkpoints.load(
-                kind == PassKind::incremental ? CheckpointKind::pass_incremental : CheckpointKind::pass_full, plan.name,
-                rec.shard);
-            const auto before = previous ? passes_of({*previous}) : std::vector<PassRecord>{};
-            rec.fixed = rec.fixed_total - (before.empty() ? 0 : before[0].fixed_total);
+            rec.fixed_total = on_control([&] { return checkpoints.fixed(plan.name); });
+            const auto before = on_control(
+                [&] { return load_record<PassRecord>(checkpoints, plan.name, rec.shard, pass_checkpoint_kind(kind)); });
+            rec.fixed = rec.fixed_total - (before ? before->fixed_total : 0);
             rec.found = report.tables.back().counts.differences();
             report.differences += rec.found;
             records.push_back(std::move(rec));
@@ -89,9 +95,13 @@ PassReport run_pass(SideConnections conns, Connection& control, const std::vecto
         sink.flush();  // a failed delivery is an error, never silent
 
         // A switch that moved the base while the pass ran: redo it.
-        const ModeState after = read_mode_state(control);
+        const ModeState after = on_control([&] { return read_mode_state(control); });
         if (!options.base && base_side_of(after.mode) != vo.base) {
-            if (watermarks) watermarks->restore();
+            if (watermarks) on_control([&] { watermarks->restore(); });
+            if (!incremental)
+                on_control([&] {
+                    for (const auto& plan : plans) forget_full_progress(checkpoints, plan.name, vo.shard);
+                });
             if (attempt + 1 >= options.max_redos)
                 throw Error(
                     Code::server,
@@ -103,7 +113,13 @@ PassReport run_pass(SideConnections conns, Connection& control, const std::vecto
                 mode_name(mode.mode), mode_name(after.mode), base_side_name(base_side_of(after.mode)));
             continue;
         }
-        for (const auto& rec : records) save_pass(checkpoints, rec);
+        on_control([&] {
+            for (const auto& rec : records) save_record(checkpoints, rec);
+            // The pass is complete: a --resume now starts a new one.
+            if (!incremental)
+                for (const auto& plan : plans) forget_full_progress(checkpoints, plan.name, vo.shard);
+        });
+        report.control_retries = budget.report().retries;
         return report;
     }
 }

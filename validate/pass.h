@@ -42,7 +42,8 @@ struct PassReport {
     BaseSide base = BaseSide::src;
     std::vector<TableReport> tables;
     std::uint64_t differences = 0;
-    int redone = 0;  // passes abandoned because a switch changed the base
+    int redone = 0;                     // passes abandoned because a switch changed the base
+    std::uint64_t control_retries = 0;  // the control database's operations retried (the tables' own: TableReport)
 };
 
 // One pass over `plans` (see the top of this file). `control` holds the mode

@@ -21,6 +21,7 @@ public:
                 m_ended = true;
                 return nullptr;
             }
+            ++m_batches;
             check_interrupted();
         }
         return &m_batch[m_pos];
@@ -40,6 +41,9 @@ public:
     }
 
     std::uint64_t count() const { return m_count; }
+    std::uint64_t batches() const { return m_batches; }
+    // The key of the row last advanced past; null before the first.
+    const Row* last() const { return m_has_last ? &m_last : nullptr; }
 
 private:
     BatchSource& m_source;
@@ -50,6 +54,7 @@ private:
     Row m_last;
     bool m_has_last = false;
     std::uint64_t m_count = 0;
+    std::uint64_t m_batches = 0;
 };
 
 bool same_columns(const Row& a, const Row& b, std::size_t from) {
@@ -76,35 +81,61 @@ int compare_key_prefix(const Row& a, const Row& b, std::size_t key_size) {
     return 0;
 }
 
-MergeCounts merge_sorted(BatchSource& base, BatchSource& other, std::size_t key_size,
-                         const DifferenceFn& on_difference) {
+MergeCounts merge_sorted(BatchSource& base, BatchSource& other, std::size_t key_size, const DifferenceFn& on_difference,
+                         MergeProgress* progress, const MergeProgressFn& on_progress) {
+    // A difference is counted once reported: a report that throws leaves its
+    // key undecided, so a merge that goes on reports it then.
     MergeCounts counts;
     MergeCursor b(base, "base"), o(other, "other side's");
     auto key = [&](const Row& row) { return key_of(row, key_size); };
-    while (true) {
-        const Row* br = b.peek();
-        const Row* orow = o.peek();
-        if (!br && !orow) break;
-        int c = !br ? 1 : (!orow ? -1 : compare_key_prefix(*br, *orow, key_size));
-        if (c < 0) {
-            ++counts.target_missing;
-            on_difference(EventType::target_missing, key(*br));
-            b.advance(key_size);
-        } else if (c > 0) {
-            ++counts.base_missing;
-            on_difference(EventType::base_missing, key(*orow));
-            o.advance(key_size);
-        } else {
-            // Keys compare equal; the key values themselves are compared too
-            // (e.g. 'a' vs 'A' never reach here: binary order keeps them apart).
-            if (!same_columns(*br, *orow, 0)) {
-                ++counts.neq;
-                on_difference(EventType::neq, key(*br));
+    // Keys are decided in increasing order: the later of the two cursors'
+    // last keys is the last one decided.
+    auto snapshot = [&] {
+        if (!progress) return;
+        progress->counts = counts;
+        progress->counts.base_rows = b.count();
+        progress->counts.other_rows = o.count();
+        const Row* lb = b.last();
+        const Row* lo = o.last();
+        const Row* last = !lb ? lo : (!lo ? lb : (compare_key_prefix(*lb, *lo, key_size) >= 0 ? lb : lo));
+        if (last) progress->decided = *last;
+    };
+    std::uint64_t batches_seen = 0;  // progress is reported once per batch read
+    try {
+        while (true) {
+            const Row* br = b.peek();
+            const Row* orow = o.peek();
+            if (!br && !orow) break;
+            int c = !br ? 1 : (!orow ? -1 : compare_key_prefix(*br, *orow, key_size));
+            if (c < 0) {
+                on_difference(EventType::target_missing, key(*br));
+                ++counts.target_missing;
+                b.advance(key_size);
+            } else if (c > 0) {
+                on_difference(EventType::base_missing, key(*orow));
+                ++counts.base_missing;
+                o.advance(key_size);
+            } else {
+                // Keys compare equal; the key values themselves are compared too
+                // (e.g. 'a' vs 'A' never reach here: binary order keeps them apart).
+                if (!same_columns(*br, *orow, 0)) {
+                    on_difference(EventType::neq, key(*br));
+                    ++counts.neq;
+                }
+                b.advance(key_size);
+                o.advance(key_size);
             }
-            b.advance(key_size);
-            o.advance(key_size);
+            if (progress && b.batches() + o.batches() != batches_seen) {
+                batches_seen = b.batches() + o.batches();
+                snapshot();
+                if (on_progress) on_progress(*progress);
+            }
         }
+    } catch (...) {
+        snapshot();
+        throw;
     }
+    snapshot();
     counts.base_rows = b.count();
     counts.other_rows = o.count();
     return counts;

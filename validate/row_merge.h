@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 
 #include "core/migration/event.h"
 #include "core/migration/keyset.h"
@@ -30,10 +31,23 @@ struct MergeCounts {
 // Called once per difference with the row key.
 using DifferenceFn = std::function<void(EventType type, const Row& key)>;
 
+// How far a merge got: every key up to `decided` has been compared and its
+// difference reported; `counts` are those keys'. Kept while the merge runs,
+// so that one a failure ended can go on from there (after `decided`) without
+// reporting a key twice or missing one.
+struct MergeProgress {
+    MergeCounts counts;
+    std::optional<Row> decided;  // none: nothing decided yet
+};
+// Called while a merge runs, once per batch a source delivered, with its
+// progress so far: to checkpoint it, or to note that the work moves.
+using MergeProgressFn = std::function<void(const MergeProgress& progress)>;
+
 // Merges until both sources end. Throws what the sources throw, and
-// Error(Code::data) if a source is not in key order.
-MergeCounts merge_sorted(BatchSource& base, BatchSource& other, std::size_t key_size,
-                         const DifferenceFn& on_difference);
+// Error(Code::data) if a source is not in key order; `progress` (optional) is
+// up to date when it returns or throws.
+MergeCounts merge_sorted(BatchSource& base, BatchSource& other, std::size_t key_size, const DifferenceFn& on_difference,
+                         MergeProgress* progress = nullptr, const MergeProgressFn& on_progress = {});
 
 // Compares two rows by their first `key_size` values (compare_key order).
 int compare_key_prefix(const Row& a, const Row& b, std::size_t key_size);

@@ -38,6 +38,7 @@ class EventSink;
 class CheckpointStore;
 
 enum class ChecksumMode { off, on };
+enum class Resume { no, yes };
 
 struct ValidateOptions {
     BaseSide base = BaseSide::src;              // required: resolved from --base or the migration mode
@@ -46,6 +47,14 @@ struct ValidateOptions {
     std::size_t chunk_rows = 20000;             // rows per checksum chunk; default: 20000
     ThrottleOptions throttle;                   // default: unthrottled
     Shard shard;                                // default: 1/1
+    // How long one outage of a server may last before the run gives up
+    // (--retry-for; core/base/retry.h RetryBudget); 0: the first error ends
+    // it. Retrying needs connections that can start over (connect_resumable).
+    std::chrono::microseconds retry_for = std::chrono::minutes(5);  // default: 5 min
+
+    // Full only: go on from the table's checkpoint (--resume) when it was
+    // made with the same base; otherwise start over.
+    Resume resume = Resume::no;  // default: no
 
     // Incremental only.
     std::optional<std::string> since;            // --since: overrides the checkpoint
@@ -71,13 +80,25 @@ struct TableReport {
     std::uint64_t rechecked_away = 0;    // differences gone on re-check
     std::string watermark;               // incremental: the new watermark
     bool held_back = false;              // incremental: kept before a difference still found
+    std::uint64_t retries = 0;           // attempts started again after a server went away
+    double longest_outage_seconds = 0;   // the longest of those outages
+    std::string resumed_after;           // full --resume: the checkpoint's key it went on after; "" if none
+    std::uint64_t resumed_rows = 0;      // rows (both sides) the counts include from before the resume
 };
 
 // Validates every row of one table. Events go to `sink` as they are found.
-// With options.shard, the split is the one kept in `shard_plans` (the control
-// table; see core/migration/shard.h), which is required then.
+// With `checkpoints` (the control table), its progress is saved every few
+// seconds -- after the sink delivered the events before it -- and finished at
+// its end, for --resume (FullValidationProgress; the caller clears them when
+// the whole pass is done: forget_full_progress); a sharded run
+// (options.shard) needs it for the kept split (core/migration/shard.h). A temporary error on any of
+// the connections is retried within options.retry_for on fresh sessions,
+// going on after the last key compared (see the top of full_validator.cpp).
 TableReport validate_full(SideConnections conns, const TablePlan& plan, const ValidateOptions& options, EventSink& sink,
-                          CheckpointStore* shard_plans = nullptr);
+                          CheckpointStore* checkpoints = nullptr);
+
+// Clears the table's FullValidationProgress: its pass is complete.
+void forget_full_progress(CheckpointStore& checkpoints, const std::string& table, const Shard& shard);
 
 // Validates the rows changed since the table's watermark and advances it
 // (per shard with options.shard, whose split is kept in `checkpoints`).

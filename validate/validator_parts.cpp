@@ -28,6 +28,7 @@ void EventEmitter::operator()(EventType type, const Row& key) {
 void ValidateOptions::validate() const {
     if (batch_size == 0) throw Error(Code::usage, "--batch-size must be positive");
     if (chunk_rows == 0) throw Error(Code::usage, "--chunk-rows must be positive");
+    if (retry_for.count() < 0) throw Error(Code::usage, "--retry-for must not be negative");
     throttle.validate();
 }
 

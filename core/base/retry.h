@@ -15,7 +15,10 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
+#include <optional>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -70,6 +73,68 @@ decltype(auto) retry_with_backoff(const RetryPolicy& policy, Clock& clock, Op&& 
             on_retry(e, attempt, pause);
         }
         clock.sleep_for(pause);
+    }
+}
+
+// Long work that resumes where it stopped -- validate, migrate copy -- rides
+// out a server that goes away: after a temporary error (lost connection,
+// server shutting down or restarting, deadlock, lock wait timeout) it drops
+// its sessions, pauses, and goes on from the last key it finished on fresh
+// connections, for as long as one outage lasts less than the budget
+// (--retry-for). An outage is the failures between two pieces of progress;
+// inside one, failing to connect at all (connection refused, server starting
+// up: Code::connection) continues it, since the server was there before. A
+// permanent error (a rejected statement, bad data, a config mistake) is never
+// retried.
+//
+//   RetryBudget budget(options.retry_for, clock, "validating interactives");
+//   run_resumable(budget, [&] { return merge_from(frontier); },   // calls budget.progressed()
+//                 [&] { return reset_sessions({&source, &target}); });
+struct RetryReport {
+    std::uint64_t retries = 0;                    // attempts started again after a failure
+    std::chrono::microseconds longest_outage{0};  // first failure -> next progress, the longest
+};
+
+class RetryBudget {
+public:
+    // budget 0: no retry (the first error ends the work).
+    RetryBudget(std::chrono::microseconds budget, Clock& clock = Clock::real(), std::string what = {});
+
+    // In the catch of a failed attempt: rethrows `e` when it is not worth
+    // another attempt -- permanent, or this outage has lasted the budget (then
+    // with "gave up after 5m of retries: " before its message); otherwise
+    // logs it (one warning per retry, with the pause) and pauses: the caller
+    // then starts again from its last finished key.
+    void on_failure(const Error& e);
+    // The work moved forward: an outage in progress, if any, is over.
+    void progressed();
+    // Retries so far and the longest outage (one still open counts to now).
+    RetryReport report();
+
+private:
+    std::chrono::microseconds m_budget;
+    Clock& m_clock;
+    std::string m_what;
+    RetryReport m_report;
+    std::optional<std::chrono::steady_clock::time_point> m_outage_start;
+    int m_failures_in_outage = 0;
+};
+
+// Runs attempt() until it returns, and returns what it returned. After an
+// Error, `budget` decides (it rethrows, or pauses), then reset() must drop the
+// sessions the attempt used (Connection::reset_session) so the next attempt
+// opens fresh ones; reset() returning false -- a connection that cannot start
+// over -- rethrows the error. The attempt must leave nothing open that
+// outlives it (cursors), and continue from its own last finished key.
+template <typename Attempt, typename Reset>
+decltype(auto) run_resumable(RetryBudget& budget, Attempt&& attempt, Reset&& reset) {
+    for (;;) {
+        try {
+            return attempt();
+        } catch (const Error& e) {
+            if (!reset()) throw;
+            budget.on_failure(e);
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 #include "core/base/error.h"
 #include "core/base/log.h"
+#include "core/db/dialect.h"
 #include "core/db/engines.h"
 
 namespace webook {
@@ -78,6 +79,62 @@ void Transaction::commit() {
 std::unique_ptr<Connection> connect(const Dsn& dsn, const ConnectOptions& options) {
     if (dsn.engine == Engine::mysql) return connect_mysql(dsn, options);
     return connect_postgres(dsn, options);
+}
+
+namespace {
+
+// connect_resumable(): a pass-through to the current session, which
+// reset_session() drops and the next call replaces.
+class ResumableConnection final : public Connection {
+public:
+    ResumableConnection(const Dsn& dsn, const ConnectOptions& options)
+        : m_dsn(dsn), m_options(options), m_session(connect(dsn, options)), m_describe(m_session->describe()) {}
+
+    const Dialect& dialect() const override { return dialect_for(m_dsn.engine); }
+    const std::string& describe() const override { return m_describe; }
+    ExecResult execute(std::string_view sql, Params params) override { return session().execute(sql, params); }
+    std::unique_ptr<RowCursor> stream(std::string_view sql, Params params) override {
+        return session().stream(sql, params);
+    }
+    ExecResult execute(const PortableSql& sql, Params params) override { return session().execute(sql, params); }
+    std::unique_ptr<RowCursor> stream(const PortableSql& sql, Params params) override {
+        return session().stream(sql, params);
+    }
+    void begin() override { session().begin(); }
+    void commit() override { session().commit(); }
+    void rollback() override { session().rollback(); }
+    std::vector<ColumnInfo> columns(std::string_view table) override { return session().columns(table); }
+    std::unique_ptr<BulkWriter> bulk_insert(std::string_view table, const std::vector<std::string>& columns) override {
+        return session().bulk_insert(table, columns);
+    }
+    bool reset_session() override {
+        m_session.reset();
+        return true;
+    }
+
+private:
+    Connection& session() {
+        if (!m_session) m_session = connect(m_dsn, m_options);
+        return *m_session;
+    }
+
+    Dsn m_dsn;
+    ConnectOptions m_options;
+    std::unique_ptr<Connection> m_session;
+    std::string m_describe;
+};
+
+}  // namespace
+
+std::unique_ptr<Connection> connect_resumable(const Dsn& dsn, const ConnectOptions& options) {
+    return std::make_unique<ResumableConnection>(dsn, options);
+}
+
+bool reset_sessions(std::initializer_list<Connection*> connections) {
+    bool all = true;
+    for (Connection* c : connections)
+        if (c && !c->reset_session()) all = false;
+    return all;
 }
 
 }  // namespace webook

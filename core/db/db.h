@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <span>
@@ -122,6 +123,14 @@ public:
     // Starts a bulk load into `table` (columns in this order).
     virtual std::unique_ptr<BulkWriter> bulk_insert(std::string_view table,
                                                     const std::vector<std::string>& columns) = 0;
+
+    // Drops the session after a failure, so that the next call opens a new
+    // one: for long work that goes on from its last finished key on fresh
+    // connections (core/base/retry.h run_resumable). Every cursor and writer
+    // of the old session must be gone by then; an open transaction is lost.
+    // Returns false when this connection cannot start over -- the engines'
+    // own sessions; connect_resumable()'s can.
+    virtual bool reset_session() { return false; }
 };
 
 // Rolls back unless commit() was called. Not copyable or movable.
@@ -153,5 +162,14 @@ using ConnectionFactory = std::function<std::unique_ptr<Connection>()>;
 // UTC, utf8mb4 / UTF8, and MySQL's strict mode, so that values read on both
 // engines compare as the same data.
 std::unique_ptr<Connection> connect(const Dsn& dsn, const ConnectOptions& options = {});
+
+// The same, as a connection that can start over: its first session opens now
+// (throwing what connect() throws: a server that is not there at the start
+// is an error, not an outage), and after each reset_session() the next call
+// opens a new one with the same DSN and options.
+std::unique_ptr<Connection> connect_resumable(const Dsn& dsn, const ConnectOptions& options = {});
+
+// reset_session() on each (null entries skipped); false when one cannot.
+bool reset_sessions(std::initializer_list<Connection*> connections);
 
 }  // namespace webook

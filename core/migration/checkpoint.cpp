@@ -75,6 +75,7 @@ constexpr KindName k_kind_names[] = {
     {CheckpointKind::mode_forced, "mode-forced"},
     {CheckpointKind::pass_incremental, "validate-pass-incremental"},
     {CheckpointKind::pass_full, "validate-pass-full"},
+    {CheckpointKind::validate_full, "validate-full"},
 };
 
 }  // namespace
@@ -193,63 +194,6 @@ void CheckpointStore::clear(CheckpointKind kind, const std::string& table, const
 std::int64_t control_clock_us(Connection& control) {
     auto row = control.query_one(fmt::format("SELECT {}", control.dialect().now()));
     return row ? (*row)[0].micros() : 0;
-}
-
-bool copy_finished(const Checkpoint& copy) {
-    if (copy.result.empty()) return false;
-    auto j = nlohmann::json::parse(copy.result, nullptr, false);
-    return j.is_object() && j.value("state", "") == "done";
-}
-
-std::string copy_done_result(std::uint64_t rows, double seconds) {
-    return fmt::format(R"({{"state":"done","rows":{},"seconds":{:.3f}}})", rows, seconds);
-}
-
-void save_pass(CheckpointStore& store, const PassRecord& p) {
-    nlohmann::ordered_json j{{"base", base_side_name(p.base)},
-                             {"mode", p.mode},
-                             {"fixed", p.fixed},
-                             {"fixed_total", p.fixed_total},
-                             {"mode_version", p.mode_version},
-                             {"started_us", p.started_us},
-                             {"ended_us", p.ended_us},
-                             {"found", p.found},
-                             {"continued", p.continued}};
-    store.save({p.kind == PassKind::incremental ? CheckpointKind::pass_incremental : CheckpointKind::pass_full,
-                p.table,
-                p.shard,
-                std::to_string(p.ended_us),
-                static_cast<std::int64_t>(p.found),
-                j.dump(),
-                {}});
-}
-
-std::vector<PassRecord> passes_of(const std::vector<Checkpoint>& all) {
-    std::vector<PassRecord> out;
-    for (const auto& c : all) {
-        if (c.kind != CheckpointKind::pass_incremental && c.kind != CheckpointKind::pass_full) continue;
-        auto j = nlohmann::json::parse(c.result, nullptr, false);
-        if (!j.is_object()) continue;
-        try {
-            PassRecord p;
-            p.table = c.table;
-            p.kind = c.kind == CheckpointKind::pass_incremental ? PassKind::incremental : PassKind::full;
-            p.shard = c.shard;
-            p.base = j.at("base").get<std::string>() == "dst" ? BaseSide::dst : BaseSide::src;
-            p.mode = j.at("mode").get<std::string>();
-            p.mode_version = j.at("mode_version").get<std::int64_t>();
-            p.started_us = j.at("started_us").get<std::int64_t>();
-            p.ended_us = j.at("ended_us").get<std::int64_t>();
-            p.found = j.at("found").get<std::uint64_t>();
-            p.continued = j.at("continued").get<bool>();
-            p.fixed = j.value("fixed", std::int64_t{0});
-            p.fixed_total = j.value("fixed_total", std::int64_t{0});
-            out.push_back(std::move(p));
-        } catch (const nlohmann::json::exception&) {
-            // Written by another version of the tool: not evidence.
-        }
-    }
-    return out;
 }
 
 void CheckpointStore::add_fixed(const std::string& table, std::int64_t rows) {

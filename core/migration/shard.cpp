@@ -3,13 +3,13 @@
 #include <charconv>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "core/base/error.h"
 #include "core/base/log.h"
 #include "core/db/db.h"
 #include "core/db/dialect.h"
 #include "core/migration/checkpoint.h"
+#include "core/migration/checkpoint_records.h"
 #include "core/migration/keyset.h"
 
 namespace webook {
@@ -67,38 +67,31 @@ std::vector<Row> quantile_boundaries(Connection& source, const SidePlan& side, i
     return out;
 }
 
-std::string encode_plan(const std::vector<Row>& boundaries) {
-    nlohmann::json arr = nlohmann::json::array();
-    for (const Row& b : boundaries) arr.push_back(nlohmann::json::parse(encode_key(b)));
-    return arr.dump();
+// The error for a kept plan that does not fit the table (any more).
+Error corrupt_plan(const TablePlan& plan, int count, const std::string& text) {
+    return Error(Code::data,
+                 fmt::format("the {}-way shard plan of {} kept in the control table does not fit its key ({}): "
+                             "was the key changed? Delete the '{}' checkpoint of the table to plan again",
+                             count, plan.name, text.substr(0, 80), checkpoint_kind_name(CheckpointKind::shard_plan)));
 }
 
-std::vector<Row> decode_plan(const std::string& text, const TablePlan& plan, int count) {
+// The kept plan's boundaries as keys of the table, ascending.
+std::vector<Row> plan_boundaries(const ShardPlanRecord& kept, const TablePlan& plan, int count) {
     const std::vector<ValueKind> kinds(plan.source.kinds.begin(),
                                        plan.source.kinds.begin() + static_cast<std::ptrdiff_t>(plan.key_size()));
-    auto corrupt = [&] {
-        return Error(
-            Code::data,
-            fmt::format("the {}-way shard plan of {} kept in the control table does not fit its key ({}): "
-                        "was the key changed? Delete the '{}' checkpoint of the table to plan again",
-                        count, plan.name, text.substr(0, 80), checkpoint_kind_name(CheckpointKind::shard_plan)));
-    };
-    nlohmann::json arr;
-    try {
-        arr = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::exception&) {
-        throw corrupt();
-    }
-    if (!arr.is_array() || arr.size() >= static_cast<std::size_t>(count)) throw corrupt();
+    std::string text;
+    for (const auto& b : kept.boundaries) text += (text.empty() ? "" : ",") + b;
+    if (kept.boundaries.size() >= static_cast<std::size_t>(count)) throw corrupt_plan(plan, count, text);
     std::vector<Row> out;
-    for (const auto& b : arr) {
+    for (const auto& b : kept.boundaries) {
         Row key;
         try {
-            key = decode_key(b.dump(), kinds);
+            key = decode_key(b, kinds);
         } catch (const Error&) {
-            throw corrupt();
+            throw corrupt_plan(plan, count, text);
         }
-        if (key.size() != kinds.size() || (!out.empty() && compare_key(out.back(), key) >= 0)) throw corrupt();
+        if (key.size() != kinds.size() || (!out.empty() && compare_key(out.back(), key) >= 0))
+            throw corrupt_plan(plan, count, text);
         out.push_back(std::move(key));
     }
     return out;
@@ -150,11 +143,20 @@ ShardRange shard_of(const std::vector<Row>& boundaries, const Shard& shard) {
 
 ShardRange shard_range(SideConnections conns, const TablePlan& plan, const Shard& shard, CheckpointStore& plans) {
     if (shard.whole()) return {};
-    const std::string slot = fmt::format("of {}", shard.count);
+    const std::string slot = shard_plan_slot(shard.count);
+    // The kept plan; a row that is there but does not decode is an error, not
+    // a reason to plan again (the hosts of a sharded run must agree).
+    auto load_kept = [&]() -> std::optional<ShardPlanRecord> {
+        auto row = plans.load(CheckpointKind::shard_plan, plan.name, slot);
+        if (!row) return std::nullopt;
+        auto kept = from_checkpoint<ShardPlanRecord>(*row);
+        if (!kept) throw corrupt_plan(plan, shard.count, row->position.value_or(""));
+        return kept;
+    };
     return with_context(fmt::format("planning the {}-way split of {}", shard.count, plan.name), [&] {
         plans.ensure_tables();
-        auto kept = plans.load(CheckpointKind::shard_plan, plan.name, slot);
-        if (!kept || !kept->position) {
+        auto kept = load_kept();
+        if (!kept) {
             std::vector<Row> boundaries = compute_shard_boundaries(conns, plan, shard.count);
             if (boundaries.empty()) {
                 log::get("shard")->info("{}: empty, so shard 1/{} takes it whole (no plan kept)", plan.name,
@@ -163,37 +165,35 @@ ShardRange shard_range(SideConnections conns, const TablePlan& plan, const Shard
             }
             const std::string method =
                 plan.key_size() == 1 && integer_kind(plan.source.kinds[0]) ? "span" : "quantiles";
-            if (plans.save_if_absent({CheckpointKind::shard_plan,
-                                      plan.name,
-                                      slot,
-                                      encode_plan(boundaries),
-                                      0,
-                                      fmt::format(R"({{"method":"{}","shards":{}}})", method, shard.count),
-                                      {}}))
+            ShardPlanRecord record{plan.name, shard.count, {}, method};
+            for (const Row& b : boundaries) record.boundaries.push_back(encode_key(b));
+            if (save_record_if_absent(plans, record))
                 log::get("shard")->info("{}: planned a {}-way split ({}), kept in the control table", plan.name,
                                         shard.count, method);
-            kept = plans.load(CheckpointKind::shard_plan, plan.name, slot);  // ours, or the one that won a race
-            if (!kept || !kept->position)
-                throw Error(Code::server, "the shard plan just saved is not in the control table");
+            kept = load_kept();  // ours, or the one that won a race
+            if (!kept) throw Error(Code::server, "the shard plan just saved is not in the control table");
         }
-        return shard_of(decode_plan(*kept->position, plan, shard.count), shard);
+        return shard_of(plan_boundaries(*kept, plan, shard.count), shard);
     });
 }
 
 std::size_t forget_shard_plans(CheckpointStore& plans, const std::string& table) {
     plans.ensure_tables();
-    std::vector<Checkpoint> kept;
-    for (auto& c : plans.load_all()) {
-        if (c.table != table) continue;
-        if (c.kind == CheckpointKind::copy && c.shard != "all" && !copy_finished(c))
+    const std::vector<Checkpoint> all = plans.load_all();
+    for (const auto& c : records_of<CopyProgress>(all))
+        if (c.table == table && c.shard != "all" && !c.finished)
             throw Error(Code::usage,
                         fmt::format("shard {} of {} has an unfinished copy: finish it (`migrate copy --resume "
                                     "--shard {}`) or start it over (`--truncate`) before its split is re-planned",
                                     c.shard, table, c.shard));
-        if (c.kind == CheckpointKind::shard_plan) kept.push_back(std::move(c));
-    }
-    for (const auto& c : kept) plans.clear(c.kind, c.table, c.shard);
-    return kept.size();
+    // Every plan row of the table, decodable or not: forgetting is the way out of a bad one.
+    std::size_t forgotten = 0;
+    for (const auto& c : all)
+        if (c.table == table && c.kind == CheckpointKind::shard_plan) {
+            plans.clear(c.kind, c.table, c.shard);
+            ++forgotten;
+        }
+    return forgotten;
 }
 
 std::string shard_condition(const Dialect& d, const SidePlan& side, const ShardRange& range,

@@ -20,6 +20,7 @@
 #include "core/base/error.h"
 #include "core/db/dialect.h"
 #include "core/migration/checkpoint.h"
+#include "core/migration/checkpoint_records.h"
 #include "tests/support/child_process.h"
 #include "tests/support/migration_data.h"
 #include "tests/support/test_env.h"
@@ -483,7 +484,8 @@ TEST(CliMigration, ShardPlanResetForgetsTheSplitUnlessAShardedCopyIsUnfinished) 
 
     // Shard 2/2 started and interrupted before its first batch committed: a
     // checkpoint without position, and no "done".
-    CheckpointStore(*source).save({CheckpointKind::copy, "items", "2/2", std::nullopt, 0, "", {}});
+    CheckpointStore store(*source);
+    save_record(store, CopyProgress{"items", "2/2", std::nullopt, 0, false, 0});
     const Args reset{"--output", "json",  "migrate",  "shard-plan",    "reset",
                      "--table",  "items", "--source", dbs.source.url()};
     CommandResult refused = webookctl(reset);

@@ -26,6 +26,7 @@
 #include "core/db/dialect.h"
 #include "core/messaging/event_input.h"
 #include "core/migration/checkpoint.h"
+#include "core/migration/checkpoint_records.h"
 #include "core/migration/event_sink.h"
 #include "core/migration/shard.h"
 #include "fixers/fixer.h"
@@ -258,7 +259,7 @@ TEST_P(IncrementalPairs, APassDuringWhichTheBaseSwitchedIsRedoneWithTheNewBase) 
     const auto found = testing::read_events(events);
     ASSERT_FALSE(found.empty());
     EXPECT_EQ(found.back().base, BaseSide::dst);
-    const auto passes = passes_of(checkpoints.load_all());
+    const auto passes = records_of<PassRecord>(checkpoints.load_all());
     ASSERT_EQ(passes.size(), 1u);
     EXPECT_EQ(passes[0].base, BaseSide::dst);
     EXPECT_EQ(passes[0].mode, "dst_first");

@@ -264,6 +264,30 @@ TEST_P(Payments, PaidRewardIsBookedNinetyTenOnceAndAFailedOneNotAtAll) {
 
 // -- Bad input -----------------------------------------------------------------
 
+TEST_P(Payments, RelayPreviewListsTheFirstBatchDueAndPublishesAndMarksNothing) {
+    const std::string topic = testing::unique_name("pay_preview");
+    RewardService rewards(*m_conn, RewardOptions{topic});
+    for (std::int64_t biz_id : {2001, 2002, 2003}) {
+        CreatedReward r = rewards.create_reward({9, 42, "article", biz_id, 100});
+        ASSERT_TRUE(rewards.payment_callback(r.trade_no, PaymentOutcome::success).changed);
+    }
+    RelayOptions two;
+    two.batch_size = 2;
+    testing::ManualClock later(system_micros() + 1'000'000);
+    RelayPreview first = preview_relay(*m_conn, topic, two, later);
+    ASSERT_EQ(first.due.size(), 2u);
+    EXPECT_TRUE(first.more) << "a full batch says more may be due";
+    EXPECT_LT(first.due[0].id, first.due[1].id) << "in the relay's order";
+    RelayPreview all = preview_relay(*m_conn, topic, RelayOptions{}, later);
+    EXPECT_EQ(all.due.size(), 3u);
+    EXPECT_FALSE(all.more);
+    EXPECT_EQ(outbox_rows(OutboxStatus::pending), 3) << "a preview marks nothing";
+    testing::ManualClock earlier(0);
+    EXPECT_TRUE(preview_relay(*m_conn, topic, RelayOptions{}, earlier).due.empty())
+        << "nothing is due before it was written";
+    EXPECT_EQ(relay(*m_conn, topic).sent, 3u) << "a preview published nothing: the relay sends every row";
+}
+
 TEST_P(Payments, BadInputIsRefusedAndNothingIsWrittenTwice) {
     const std::string topic = testing::unique_name("pay_bad");
     RewardService rewards(*m_conn, RewardOptions{topic});

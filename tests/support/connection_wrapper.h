@@ -44,6 +44,7 @@ public:
         if (m_hook) m_hook("BULK INSERT " + std::string(table));
         return m_inner->bulk_insert(table, columns);
     }
+    bool reset_session() override { return m_inner->reset_session(); }
 
 private:
     std::unique_ptr<Connection> m_inner;

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "core/migration/checkpoint.h"
+#include "core/migration/checkpoint_records.h"
 #include "core/migration/migration_mode.h"
 
 namespace webook {
@@ -17,13 +18,13 @@ namespace {
 constexpr std::int64_t k_minute = 60'000'000;
 constexpr std::int64_t k_now = 1'000'000 * k_minute;
 
-Checkpoint copy_checkpoint(const std::string& table, const std::string& shard, bool done) {
-    Checkpoint c;
-    c.kind = CheckpointKind::copy;
+CopyProgress copy_checkpoint(const std::string& table, const std::string& shard, bool done) {
+    CopyProgress c;
     c.table = table;
     c.shard = shard;
-    c.position = "[\"100\"]";
-    if (done) c.result = copy_done_result(100, 1.0);
+    c.last_key = "[\"100\"]";
+    c.rows = 100;
+    c.finished = done;
     return c;
 }
 
@@ -202,7 +203,8 @@ TEST(Gates, TheMigrationsTablesAreTheConfiguredOnesAndEveryCopiedOne) {
     std::vector<TableConfig> configured(2);
     configured[0].name = "articles";
     configured[1].name = "interactives";
-    std::vector<Checkpoint> cps{copy_checkpoint("interactives", "all", true), copy_checkpoint("jobs", "1/2", false)};
+    std::vector<Checkpoint> cps{to_checkpoint(copy_checkpoint("interactives", "all", true)),
+                                to_checkpoint(copy_checkpoint("jobs", "1/2", false))};
     Checkpoint other;
     other.kind = CheckpointKind::validate_incremental;
     other.table = "users";
@@ -239,7 +241,8 @@ TEST(CheckpointKinds, KeepTheirStoredNamesAndUnknownNamesAreNotGuessed) {
         {CheckpointKind::fix, "fix"},
         {CheckpointKind::mode_forced, "mode-forced"},
         {CheckpointKind::pass_incremental, "validate-pass-incremental"},
-        {CheckpointKind::pass_full, "validate-pass-full"}};
+        {CheckpointKind::pass_full, "validate-pass-full"},
+        {CheckpointKind::validate_full, "validate-full"}};
     for (const auto& [kind, name] : stored) {
         EXPECT_EQ(checkpoint_kind_name(kind), name);
         EXPECT_EQ(parse_checkpoint_kind(name), kind);
@@ -286,7 +289,7 @@ TEST(PassRecords, SurviveTheControlTableRoundTrip) {
         R"({"base":"dst","mode":"dst_first","mode_version":3,"started_us":5,"ended_us":9,"found":2,"continued":false})";
     Checkpoint junk = c;
     junk.result = "not json";
-    auto back = passes_of({c, junk});
+    auto back = records_of<PassRecord>({c, junk});
     ASSERT_EQ(back.size(), 1u);
     EXPECT_EQ(back[0].table, "interactives");
     EXPECT_EQ(back[0].kind, PassKind::incremental);

@@ -38,7 +38,7 @@
 //     back; transition_allowed() refuses what is not one step), atomically
 //     when no writer holds the fence, when the gate is ready on the evidence
 //     gather_gate_input() would read: the finished copy checkpoint
-//     (copy_done_result()), the last PassRecord, the last counted failure and
+//     (CopyProgress::finished), the last PassRecord, the last counted failure and
 //     the clock;
 //   * `copies` operator copies (`migrate copy --truncate`: every source row
 //     over the target), atomic under the fence with no row lock held, when
@@ -85,6 +85,7 @@
 #include <vector>
 
 #include "core/migration/checkpoint.h"
+#include "core/migration/checkpoint_records.h"
 #include "core/migration/migration_mode.h"
 #include "migrate/gates.h"
 #include "migrate/mode_control.h"
@@ -403,12 +404,11 @@ GateInput gate_input(const State& s, Mode to, const Bounds& bounds) {
     if (s.last_failure) in.last_failure_us = s.last_failure * k_tick_us;
     TableEvidence t;
     t.table = k_table;
-    Checkpoint copy;
-    copy.kind = CheckpointKind::copy;
+    CopyProgress copy;
     copy.table = k_table;
-    copy.position = "[\"" + std::to_string(keys) + "\"]";
-    copy.rows_done = keys;
-    copy.result = copy_done_result(static_cast<std::uint64_t>(keys), 1.0);
+    copy.last_key = "[\"" + std::to_string(keys) + "\"]";
+    copy.rows = keys;
+    copy.finished = true;
     t.copies.push_back(copy);
     if (s.record) {
         PassRecord p;

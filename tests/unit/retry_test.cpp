@@ -131,5 +131,112 @@ TEST(RetryPolicy, EqualJitterStaysBetweenHalfAndAllOfTheDelay) {
     EXPECT_TRUE(varied);
 }
 
+// ---- RetryBudget: long work that resumes where it stopped
+
+Error refused() {
+    return Error(Code::connection, "connection refused");
+}
+
+TEST(RetryBudget, PausesAfterATemporaryErrorAndCountsTheRetry) {
+    ManualClock clock;
+    RetryBudget budget(5min, clock);
+    budget.on_failure(lost_connection());
+    budget.on_failure(lost_connection());
+    EXPECT_EQ(budget.report().retries, 2u);
+    ASSERT_EQ(clock.sleeps().size(), 2u);
+    EXPECT_EQ(clock.sleeps()[0], 250ms);
+    EXPECT_EQ(clock.sleeps()[1], 500ms);
+}
+
+TEST(RetryBudget, NeverRetriesAPermanentError) {
+    ManualClock clock;
+    RetryBudget budget(5min, clock);
+    EXPECT_THROW(budget.on_failure(Error(Code::server, "syntax error")), Error);
+    EXPECT_THROW(budget.on_failure(Error(Code::data, "bad value")), Error);
+    EXPECT_THROW(budget.on_failure(refused()), Error) << "a server not there at all is no outage";
+    EXPECT_TRUE(clock.sleeps().empty());
+    EXPECT_EQ(budget.report().retries, 0u);
+}
+
+TEST(RetryBudget, InsideAnOutageAFailureToConnectContinuesIt) {
+    ManualClock clock;
+    RetryBudget budget(5min, clock);
+    budget.on_failure(lost_connection());
+    budget.on_failure(refused());  // the server is restarting
+    budget.on_failure(Error(Code::connection, "the database system is starting up"));
+    EXPECT_EQ(budget.report().retries, 3u);
+    budget.progressed();
+    EXPECT_THROW(budget.on_failure(refused()), Error) << "the outage ended with the progress";
+}
+
+TEST(RetryBudget, GivesUpWhenOneOutageOutlastsTheBudgetAndSaysSo) {
+    ManualClock clock;
+    RetryBudget budget(3s, clock, "validating t");
+    try {
+        for (int i = 0; i < 100; ++i) budget.on_failure(lost_connection());
+        FAIL() << "never gave up";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Code::connection);
+        EXPECT_NE(std::string(e.what()).find("gave up after 3.0s of retries (--retry-for 3s)"), std::string::npos)
+            << e.what();
+    }
+    EXPECT_LE(clock.total_sleep(), 3s) << "never sleeps past the budget";
+    EXPECT_EQ(budget.report().longest_outage, 3s);
+}
+
+TEST(RetryBudget, EachOutageGetsTheWholeBudgetAndTheLongestIsReported) {
+    ManualClock clock;
+    RetryBudget budget(2s, clock);
+    for (int outage = 0; outage < 3; ++outage) {
+        budget.on_failure(lost_connection());  // 250 ms
+        budget.on_failure(lost_connection());  // 500 ms
+        budget.on_failure(lost_connection());  // 1 s
+        budget.progressed();
+    }
+    EXPECT_EQ(budget.report().retries, 9u);
+    EXPECT_EQ(budget.report().longest_outage, 1750ms);
+}
+
+TEST(RetryBudget, AZeroBudgetRetriesNothing) {
+    ManualClock clock;
+    RetryBudget budget(0s, clock);
+    EXPECT_THROW(budget.on_failure(lost_connection()), Error);
+}
+
+TEST(RunResumable, GoesOnAfterEachFailureOnFreshSessionsUntilItSucceeds) {
+    ManualClock clock;
+    RetryBudget budget(1min, clock);
+    int attempts = 0, resets = 0;
+    const int result = run_resumable(
+        budget,
+        [&] {
+            if (++attempts < 3) throw lost_connection();
+            return 42;
+        },
+        [&] {
+            ++resets;
+            return true;
+        });
+    EXPECT_EQ(result, 42);
+    EXPECT_EQ(attempts, 3);
+    EXPECT_EQ(resets, 2);
+}
+
+TEST(RunResumable, AConnectionThatCannotStartOverEndsItWithTheError) {
+    ManualClock clock;
+    RetryBudget budget(1min, clock);
+    int attempts = 0;
+    EXPECT_THROW(run_resumable(
+                     budget,
+                     [&] {
+                         ++attempts;
+                         throw lost_connection();
+                     },
+                     [] { return false; }),
+                 Error);
+    EXPECT_EQ(attempts, 1);
+    EXPECT_TRUE(clock.sleeps().empty());
+}
+
 }  // namespace
 }  // namespace webook

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -310,6 +311,91 @@ TEST(RowMerge, ABaseFailingPartWayPropagatesItsError) {
     int seen = 0;
     EXPECT_THROW(merge_sorted(base, other, 1, [&](EventType, const Row&) { ++seen; }), Error);
     EXPECT_EQ(seen, 0);
+}
+
+// Rows of `rs` whose key is past `after` (all when none): what a merge that
+// goes on after a failure reads.
+std::vector<Row> past(const std::vector<Row>& rs, const std::optional<Row>& after) {
+    std::vector<Row> out;
+    for (const auto& r : rs)
+        if (!after || compare_key_prefix(r, *after, 1) > 0) out.push_back(r);
+    return out;
+}
+
+TEST(RowMerge, AMergeAFailureEndedGoesOnFromItsProgressWithoutRepeatingOrMissingAKey) {
+    // base 1..12 without 4 and 9; other 1..13 without 7, with 2 and 11 different.
+    std::vector<Row> base_rows, other_rows;
+    for (std::int64_t id = 1; id <= 12; ++id)
+        if (id != 4 && id != 9) base_rows.push_back(row(id, "x"));
+    for (std::int64_t id = 1; id <= 13; ++id)
+        if (id != 7) other_rows.push_back(row(id, id == 2 || id == 11 ? "y" : "x"));
+    const MergeResult whole = merge({base_rows}, {other_rows});
+
+    // The other side fails after its first 5 rows: a lost connection.
+    for (std::size_t cut : {1u, 3u, 5u, 8u}) {
+        std::vector<Row> first(other_rows.begin(), other_rows.begin() + static_cast<std::ptrdiff_t>(cut));
+        VectorSource b({base_rows});
+        FailingSource o({first});
+        std::vector<Difference> seen;
+        MergeProgress progress;
+        EXPECT_THROW(merge_sorted(
+                         b, o, 1,
+                         [&](EventType t, const Row& k) {
+                             seen.push_back({t, k});
+                         },
+                         &progress),
+                     Error);
+        // Every decided key's difference was reported, none past it.
+        for (const auto& d : seen) EXPECT_LE(compare_key_prefix(d.key, *progress.decided, 1), 0);
+        const MergeResult rest = merge({past(base_rows, progress.decided)}, {past(other_rows, progress.decided)});
+        for (const auto& d : rest.differences) seen.push_back(d);
+        MergeCounts total = progress.counts;
+        total += rest.counts;
+        EXPECT_EQ(total.base_rows, whole.counts.base_rows) << "cut " << cut;
+        EXPECT_EQ(total.other_rows, whole.counts.other_rows) << "cut " << cut;
+        EXPECT_EQ(total.target_missing, whole.counts.target_missing) << "cut " << cut;
+        EXPECT_EQ(total.neq, whole.counts.neq) << "cut " << cut;
+        EXPECT_EQ(total.base_missing, whole.counts.base_missing) << "cut " << cut;
+        ASSERT_EQ(seen.size(), whole.differences.size()) << "cut " << cut;
+        for (std::size_t i = 0; i < seen.size(); ++i) {
+            EXPECT_EQ(seen[i].type, whole.differences[i].type);
+            EXPECT_EQ(shown(seen[i].key), shown(whole.differences[i].key));
+        }
+    }
+}
+
+TEST(RowMerge, AReportThatFailsLeavesItsKeyUndecidedAndUncounted) {
+    VectorSource b({{row(1, "x"), row(2, "x"), row(3, "x")}});
+    VectorSource o({{row(1, "x"), row(3, "x")}});
+    MergeProgress progress;
+    EXPECT_THROW(
+        merge_sorted(
+            b, o, 1, [&](EventType, const Row&) { throw Error(Code::connection, "sink down", Temporary::yes); },
+            &progress),
+        Error);
+    ASSERT_TRUE(progress.decided);
+    EXPECT_EQ(progress.decided->at(0).as_int(), 1);
+    EXPECT_EQ(progress.counts.target_missing, 0u) << "key 2's report failed: it is reported again on resume";
+    EXPECT_EQ(progress.counts.base_rows, 1u);
+}
+
+TEST(RowMerge, ProgressIsReportedWhileItRunsAndIsExactAtTheEnd) {
+    Batches batches(10);  // of 1000 rows
+    for (std::int64_t id = 1; id <= 10000; ++id)
+        batches[static_cast<std::size_t>((id - 1) / 1000)].push_back(row(id, "x"));
+    VectorSource b(batches), o(batches);
+    MergeProgress progress;
+    int calls = 0;
+    merge_sorted(
+        b, o, 1, [](EventType, const Row&) {}, &progress,
+        [&](const MergeProgress& p) {
+            ++calls;
+            EXPECT_EQ(p.counts.base_rows, p.counts.other_rows);
+            EXPECT_EQ(static_cast<std::uint64_t>(p.decided->at(0).as_int()), p.counts.base_rows);
+        });
+    EXPECT_GE(calls, 10) << "once per batch";
+    EXPECT_EQ(progress.counts.base_rows, 10000u);
+    EXPECT_EQ(progress.decided->at(0).as_int(), 10000);
 }
 
 TEST(RowMerge, CountsAddUp) {
