@@ -113,9 +113,18 @@ private:
             }
             try {
                 Transaction tx(conn);
-                auto writer = conn.bulk_insert(m_side.table, m_side.columns);
-                for (const Row& r : job.rows) writer->write(r);
-                writer->finish();
+                try {
+                    auto writer = conn.bulk_insert(m_side.table, m_side.columns);
+                    for (const Row& r : job.rows) writer->write(r);
+                    writer->finish();
+                } catch (const Error& e) {
+                    // Which rows: a value the server refuses (too large, out
+                    // of range) is found by its key.
+                    const std::size_t key_size = m_side.key.size();
+                    throw e.context(fmt::format("writing the {} rows with keys {} .. {}", job.rows.size(),
+                                                encode_key(key_of(job.rows.front(), key_size)),
+                                                encode_key(key_of(job.rows.back(), key_size))));
+                }
                 if (!fence_conn) fence_conn = m_mode_fence();
                 ModeFence fence(*fence_conn, IfNoMigration::src_only);
                 require_copy_phase(fence.mode(), m_name);

@@ -35,6 +35,7 @@
 #include "platform/seed.h"
 #include "tests/support/child_process.h"
 #include "tests/support/connection_wrapper.h"
+#include "tests/support/fault_proxy.h"
 #include "tests/support/migration_data.h"
 #include "tests/support/migration_steps.h"
 #include "tests/support/test_env.h"
@@ -258,8 +259,41 @@ void with_retries(const std::function<void()>& statement) {
 // target row ever goes back to a value older than its last double-write;
 // after they stop, every target row equals its source row without any
 // further fixing: the fixer never wrote stale base data over a newer write.
-TEST_P(FixerPairs, FixerNeverOverwritesNewerDoubleWritesWithStaleData) {
-    MigrationDatabases dbs(GetParam(), "race");
+enum class Cuts { no, yes };
+
+// Connections to `dsn` through a proxy that resets every connection to the
+// server before every `every`-th statement sent on any of them.
+class CuttingConnections {
+public:
+    CuttingConnections(Dsn dsn, int every) : m_proxy(dsn.host, dsn.port), m_dsn(std::move(dsn)), m_every(every) {
+        m_dsn.host = "127.0.0.1";
+        m_dsn.port = m_proxy.port();
+    }
+    std::unique_ptr<Connection> open(testing::ConnectionWrapper::Hook also = {}) {
+        return std::make_unique<testing::ConnectionWrapper>(connect(m_dsn), [this, also](std::string_view sql) {
+            if (++m_statements % m_every == 0) {
+                m_proxy.cut_all();
+                ++m_cuts;
+            }
+            if (also) also(sql);
+        });
+    }
+    int cuts() const { return m_cuts; }
+
+private:
+    testing::FaultProxy m_proxy;
+    Dsn m_dsn;
+    int m_every;
+    std::atomic<int> m_statements{0};
+    std::atomic<int> m_cuts{0};
+};
+
+// Writers double-write the same rows the fixer repairs, round after round of
+// events for every key, until they stop; with Cuts::yes every connection of
+// the fixer is reset every few statements. The writers check after each of
+// their writes that the target never goes back to an older value.
+void race_fixer_against_writers(const testing::EnginePair& pair, Cuts cuts) {
+    MigrationDatabases dbs(pair, cuts == Cuts::yes ? "racecut" : "race");
     auto source = dbs.source.connect();
     auto target = dbs.target.connect();
     for (Connection* c : {source.get(), target.get()})
@@ -350,8 +384,19 @@ TEST_P(FixerPairs, FixerNeverOverwritesNewerDoubleWritesWithStaleData) {
             if (sql.starts_with("INSERT")) std::this_thread::sleep_for(3ms);
         });
     };
-    Fixer fixer([&] { return dbs.source.connect(); }, slow_target, [&] { return dbs.source.connect(); }, {}, options,
-                nullptr);
+    // With cuts: the fixer's sessions reset every few statements, every one of them.
+    CuttingConnections src_cut(dbs.source.dsn(), 7), dst_cut(dbs.target.dsn(), 11), ctl_cut(dbs.source.dsn(), 5);
+    if (cuts == Cuts::yes) options.max_attempts = 50;
+    Fixer fixer(cuts == Cuts::no ? ConnectionFactory([&] { return dbs.source.connect(); })
+                                 : ConnectionFactory([&] { return src_cut.open(); }),
+                cuts == Cuts::no ? ConnectionFactory(slow_target) : ConnectionFactory([&] {
+                    return dst_cut.open([](std::string_view sql) {
+                        if (sql.starts_with("INSERT")) std::this_thread::sleep_for(3ms);
+                    });
+                }),
+                cuts == Cuts::no ? ConnectionFactory([&] { return dbs.source.connect(); })
+                                 : ConnectionFactory([&] { return ctl_cut.open(); }),
+                {}, options, nullptr);
     std::thread stopper([&] {
         for (auto& t : writers) t.join();
         writers_done = true;
@@ -373,6 +418,18 @@ TEST_P(FixerPairs, FixerNeverOverwritesNewerDoubleWritesWithStaleData) {
     for (int i = 0; i < k_ids; ++i) EXPECT_EQ(src_rows[i][1].as_int(), k_iterations * 1000 + i + 1);
     EXPECT_EQ(testing::dump_rows(*target, "counters", "id"), testing::dump_rows(*source, "counters", "id"))
         << "after " << input.rounds() << " fix rounds";
+    if (cuts == Cuts::yes) {
+        EXPECT_GE(src_cut.cuts() + dst_cut.cuts() + ctl_cut.cuts(), 10);
+        EXPECT_GE(report.retries, 10u) << "the cuts were ridden out";
+    }
+}
+
+TEST_P(FixerPairs, FixerNeverOverwritesNewerDoubleWritesWithStaleData) {
+    race_fixer_against_writers(GetParam(), Cuts::no);
+}
+
+TEST_P(FixerPairs, ConnectionsCutInTheMiddleOfFixerBatchesLoseNoRepairAndOverwriteNothing) {
+    race_fixer_against_writers(GetParam(), Cuts::yes);
 }
 
 }  // namespace
