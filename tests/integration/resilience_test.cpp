@@ -7,7 +7,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,6 +19,8 @@
 
 #include "core/base/error.h"
 #include "core/db/db.h"
+#include "core/db/dialect.h"
+#include "core/messaging/kafka.h"
 #include "core/migration/checkpoint.h"
 #include "core/migration/checkpoint_records.h"
 #include "core/migration/event_sink.h"
@@ -275,6 +279,122 @@ TEST(ServerRestarts, TheSourceRestartedInTheMiddleOfACopyLeavesTheTargetIdentica
     const CommandResult v = webookctl({"--output", "json", "validate", "--full", "--table", "typed", "--source",
                                        mysql.url(), "--target", target.url()});
     EXPECT_EQ(v.exit_code, 0) << describe(v);
+}
+
+// -- The fixer SIGKILLed again and again under live writers ---------------------
+
+// Runs `statement` until it succeeds, retrying deadlocks and lock timeouts as
+// the platform's writers would.
+void with_retries(const std::function<void()>& statement) {
+    for (int attempt = 1;; ++attempt) {
+        try {
+            statement();
+            return;
+        } catch (const Error& e) {
+            if (!e.is_temporary() || attempt >= 50) throw;
+            std::this_thread::sleep_for(5ms);
+        }
+    }
+}
+
+TEST(FixerKills, AFixerKilledFiveTimesUnderEightWritersLosesNoRepairOverwritesNothingAndConverges) {
+    MigrationDatabases dbs(engine_pairs()[2], "fixkills");  // MySQL -> PostgreSQL
+    auto source = dbs.source.connect();
+    auto target = dbs.target.connect();
+    for (Connection* c : {source.get(), target.get()})
+        c->execute("CREATE TABLE counters (id bigint NOT NULL PRIMARY KEY, v bigint NOT NULL, w varchar(40) NOT NULL)");
+    constexpr int k_ids = 80, k_writers = 8, k_iterations = 40;
+    for (int id = 1; id <= k_ids; ++id) {
+        source->execute(fmt::format("INSERT INTO counters VALUES ({}, 0, 'initial')", id));
+        if (id <= 60) target->execute(fmt::format("INSERT INTO counters VALUES ({}, -1, 'stale')", id));
+    }
+    const std::string topic = unique_name("fixkills");
+    const std::string group = unique_name("fixkillers");
+
+    // Events for every key, again and again, as incremental validation sends them.
+    std::atomic<bool> stop_events{false};
+    std::thread events([&] {
+        EventProducer producer(kafka_bootstrap(), topic);
+        while (!stop_events) {
+            for (int id = 1; id <= k_ids; ++id)
+                producer.send(std::to_string(id),
+                              fmt::format(R"({{"table":"counters","key":{{"id":{}}},"type":"neq","base":"src"}})", id));
+            producer.flush();
+            std::this_thread::sleep_for(300ms);
+        }
+    });
+    // Writers double-write (source, then target) the keys being repaired; each
+    // checks that the target never goes back behind its own last write.
+    std::mutex stale_mutex;
+    std::vector<std::string> stale;
+    std::vector<std::exception_ptr> failures(k_writers);
+    std::vector<std::thread> writers;
+    for (int w = 0; w < k_writers; ++w) {
+        writers.emplace_back([&, w] {
+            try {
+                auto src = dbs.source.connect();
+                auto dst = dbs.target.connect();
+                const std::string src_sql = src->dialect().upsert("counters", {"id", "v", "w"}, {"id"});
+                const std::string dst_sql = dst->dialect().upsert("counters", {"id", "v", "w"}, {"id"});
+                const std::string read_sql =
+                    fmt::format("SELECT v FROM counters WHERE id = {}", dst->dialect().placeholder(1));
+                for (int i = 1; i <= k_iterations; ++i) {
+                    for (int id = w + 1; id <= k_ids; id += k_writers) {
+                        if (i > 1) {
+                            auto now = dst->query_one(read_sql, std::vector<Value>{Value::integer(id)});
+                            const std::int64_t mine = (i - 1) * 1000 + id;
+                            if (!now || (*now)[0].as_int() < mine) {
+                                std::lock_guard lock(stale_mutex);
+                                stale.push_back(fmt::format("id {}: target has {} after the double-write of {}", id,
+                                                            now ? (*now)[0].display() : "no row", mine));
+                            }
+                        }
+                        std::vector<Value> row{Value::integer(id), Value::integer(i * 1000 + id),
+                                               Value::text(fmt::format("writer {} iteration {}", w, i))};
+                        with_retries([&] { src->execute(src_sql, row); });
+                        with_retries([&] { dst->execute(dst_sql, row); });
+                    }
+                    std::this_thread::sleep_for(100ms);
+                }
+            } catch (...) {
+                failures[static_cast<std::size_t>(w)] = std::current_exception();
+            }
+        });
+    }
+    const std::vector<std::string> fix{WEBOOKCTL_BINARY,
+                                       "fix",
+                                       "--from",
+                                       "kafka://" + kafka_bootstrap() + "/" + topic,
+                                       "--group",
+                                       group,
+                                       "--table",
+                                       "counters",
+                                       "--batch-size",
+                                       "20",
+                                       "--session-timeout",
+                                       "3s",
+                                       "--source",
+                                       dbs.source.url(),
+                                       "--target",
+                                       dbs.target.url()};
+    for (int kill = 0; kill < 5; ++kill) {
+        ChildProcess fixer(fix);
+        std::this_thread::sleep_for(1500ms);
+        ASSERT_TRUE(fixer.running()) << "the fixer ended by itself: " << fixer.err();
+        fixer.kill_hard();
+    }
+    for (auto& t : writers) t.join();
+    stop_events = true;
+    events.join();
+    for (auto& f : failures)
+        if (f) std::rethrow_exception(f);
+    // The last fixer catches up with every event the killed ones left.
+    std::vector<std::string> last = fix;
+    last.push_back("--until-idle");
+    const CommandResult rest = run_command(last, 2min);
+    ASSERT_EQ(rest.exit_code, 0) << describe(rest);
+    EXPECT_EQ(stale, std::vector<std::string>{});
+    EXPECT_EQ(dump_rows(*target, "counters", "id"), dump_rows(*source, "counters", "id"));
 }
 
 // -- Resume after a kill -----------------------------------------------------
