@@ -2,8 +2,11 @@
 //
 // Checkpoint protocol: the watermark `hi` is read from the base server's
 // clock before scanning; rows with update time in (lo - overlap, hi] are
-// compared; events are flushed; only then is the new watermark saved. A run
-// killed before the save is simply repeated.
+// compared, both sides in step in (update time, key) order; events are
+// flushed; only then is the new watermark saved. While the scans run, every
+// few seconds the watermark moves to just before both scans' positions (held
+// before any difference found and not yet reported): a run killed part-way
+// is repeated from there, not from the window's start.
 //
 // The watermark never moves past a difference that is still there: when a
 // pass reports differences, the new watermark is just before the oldest
@@ -155,8 +158,18 @@ TableReport incremental_once(SideConnections conns, const TablePlan& plan, const
     // Each key with the update time that brought it into the window.
     std::map<Row, Value, decltype([](const Row& a, const Row& b) { return compare_key(a, b) < 0; })> checked;
     std::vector<std::pair<EventType, Row>> found;
-    auto scan_side = [&](Connection& conn, const SidePlan& side) {
-        SidePlan order = change_order(side);
+    // One side's changes in (lo, hi], in (update time, key) order.
+    struct ChangeScan {
+        Connection& conn;
+        std::unique_ptr<SidePlan> order;  // the reader's, kept where it is
+        std::unique_ptr<KeysetReader> reader;
+        Throttle throttle;
+        std::optional<Value> at;  // the update time of the last row read
+        bool ended = false;
+        std::uint64_t rows = 0;
+    };
+    auto open_scan = [&](Connection& conn, const SidePlan& side) {
+        auto order = std::make_unique<SidePlan>(change_order(side));
         const Dialect& d = conn.dialect();
         std::vector<Value> params;
         std::string filter;
@@ -169,29 +182,67 @@ TableReport incremental_once(SideConnections conns, const TablePlan& plan, const
         filter += fmt::format("{} <= {}", col, d.placeholder(static_cast<int>(params.size())));
         if (std::string in_shard = shard_condition(d, side, range, params); !in_shard.empty())
             filter += " AND " + in_shard;
-        KeysetReader reader(conn, order, {}, options.batch_size, filter, params);
-        Throttle throttle(options.throttle);
+        auto reader = std::make_unique<KeysetReader>(conn, *order, KeyBounds{}, options.batch_size, filter, params);
+        return ChangeScan{conn, std::move(order), std::move(reader), Throttle(options.throttle), std::nullopt};
+    };
+    // Reads one batch of `scan` and compares its keys on both sides.
+    auto step = [&](ChangeScan& scan) {
         std::vector<Row> batch;
-        std::uint64_t rows = 0;
-        while (true) {
-            throttle.before_batch(conn);
-            if (!reader.next(batch)) break;
-            check_interrupted();
-            rows += batch.size();
-            if (options.progress) options.progress->rows += batch.size();
-            std::vector<Row> keys;
-            for (const Row& r : batch) {
-                Row key(r.begin() + 1, r.end());
-                if (checked.emplace(key, r[0]).second) keys.push_back(std::move(key));
-            }
-            compare_keys(conns, plan, options.base, keys, [&](EventType t, const Row& k) { found.emplace_back(t, k); });
-            throttle.after_rows(batch.size());
+        scan.throttle.before_batch(scan.conn);
+        if (!scan.reader->next(batch)) {
+            scan.ended = true;
+            return;
         }
-        return rows;
+        check_interrupted();
+        scan.rows += batch.size();
+        scan.at = batch.back()[0];
+        if (options.progress) options.progress->rows += batch.size();
+        std::vector<Row> keys;
+        for (const Row& r : batch) {
+            Row key(r.begin() + 1, r.end());
+            if (checked.emplace(key, r[0]).second) keys.push_back(std::move(key));
+        }
+        compare_keys(conns, plan, options.base, keys, [&](EventType t, const Row& k) { found.emplace_back(t, k); });
+        scan.throttle.after_rows(batch.size());
+    };
+    // Every change before both scans' positions has been compared; the
+    // watermark may move there -- but never past a difference found and not
+    // yet reported (they are reported at the end, after the re-check).
+    auto watermark_now = [&](const ChangeScan& a, const ChangeScan& b) -> std::optional<Value> {
+        Value w = hi;
+        for (const ChangeScan* scan : {&a, &b})
+            if (!scan->ended) {
+                if (!scan->at) return std::nullopt;  // nothing of that side compared yet
+                const Value before = just_before(*scan->at);
+                if (compare_key(before, w) < 0) w = before;
+            }
+        for (const auto& [t, k] : found) {
+            auto at = checked.find(k);
+            if (at != checked.end() && compare_key(at->second, w) <= 0) w = just_before(at->second);
+        }
+        return w;
     };
     with_context(fmt::format("validating {} incrementally", plan.name), [&] {
-        std::uint64_t src_rows = scan_side(conns.source, plan.source);
-        std::uint64_t dst_rows = scan_side(conns.target, plan.target);
+        // Both sides in step, the one behind first, so that the watermark can
+        // move as batches complete: a run killed part-way goes on near where
+        // it stopped (every few seconds the watermark is saved).
+        ChangeScan src = open_scan(conns.source, plan.source);
+        ChangeScan dst = open_scan(conns.target, plan.target);
+        auto last_saved = std::chrono::steady_clock::now();
+        std::optional<Value> saved;
+        while (!src.ended || !dst.ended) {
+            const bool src_behind =
+                dst.ended || (!src.ended && (!src.at || (dst.at && compare_key(*src.at, *dst.at) <= 0)));
+            step(src_behind ? src : dst);
+            if (std::chrono::steady_clock::now() - last_saved < std::chrono::seconds(5)) continue;
+            last_saved = std::chrono::steady_clock::now();
+            const std::optional<Value> w = watermark_now(src, dst);
+            if (!w || (lo && compare_key(*w, *lo) <= 0) || (saved && compare_key(*w, *saved) <= 0)) continue;
+            save_record(checkpoints, IncrementalWatermark{plan.name, shard, w->canonical(), 0, 0, 0, 0});
+            saved = w;
+        }
+        const std::uint64_t src_rows = src.rows;
+        const std::uint64_t dst_rows = dst.rows;
         report.counts.base_rows = base_is_target ? dst_rows : src_rows;
         report.counts.other_rows = base_is_target ? src_rows : dst_rows;
 

@@ -141,6 +141,59 @@ TEST_P(ResilientValidation, APlainConnectionCannotStartOverSoTheCutEndsTheRunWit
     }
 }
 
+TEST_P(ResilientValidation, IncrementalValidationMovesItsWatermarkAsBatchesCompleteSoAKilledRunGoesOnFromThere) {
+    MigrationDatabases dbs(GetParam(), "incwm");
+    ScratchDir dir("incwm");
+    auto source = dbs.source.connect();
+    auto target = dbs.target.connect();
+    constexpr std::int64_t k_base = 1'780'000'000'000'000;  // 2026-05-28
+    constexpr int k_rows = 300;
+    for (Connection* c : {source.get(), target.get()}) {
+        c->execute(
+            fmt::format("CREATE TABLE changes (id bigint NOT NULL PRIMARY KEY, v bigint NOT NULL, utime {})",
+                        c->dialect().engine() == Engine::mysql ? "datetime(6) NOT NULL" : "timestamp(6) NOT NULL"));
+        Transaction tx(*c);
+        const std::string insert = fmt::format("INSERT INTO changes VALUES ({}, {}, {})", c->dialect().placeholder(1),
+                                               c->dialect().placeholder(2), c->dialect().placeholder(3));
+        for (int id = 1; id <= k_rows; ++id)
+            c->execute(insert, std::vector<Value>{Value::integer(id), Value::integer(id),
+                                                  Value::datetime_micros(k_base + id * 1'000'000LL)});
+        tx.commit();
+    }
+    auto control = dbs.source.connect();
+    CheckpointStore checkpoints(*control);
+    checkpoints.ensure_tables();
+    const TablePlan plan = plan_for(*source, *target, "changes");
+    ValidateOptions options;
+    options.batch_size = 10;
+    options.retry_for = 0s;
+    options.overlap = 0s;
+    {
+        // Slow (40 rows/s a side), ended by a permanent error after 6.5 s: past the first save.
+        const auto started = std::chrono::steady_clock::now();
+        ConnectionWrapper failing(dbs.target.connect(), [&](auto) {
+            if (std::chrono::steady_clock::now() - started > 6500ms)
+                throw Error(Code::server, "injected: the target refuses");
+        });
+        ValidateOptions slow = options;
+        slow.throttle.rows_per_second = 40;
+        auto sink = open_sink("file://" + dir.file("first.jsonl"));
+        EXPECT_THROW(validate_incremental({*source, failing}, plan, slow, *sink, checkpoints), Error);
+    }
+    const auto kept = load_record<IncrementalWatermark>(checkpoints, "changes", "all");
+    ASSERT_TRUE(kept) << "the watermark moved while the batches completed";
+    const Value watermark = Value::parse(ValueKind::datetime, kept->watermark);
+    EXPECT_GT(watermark.micros(), k_base + 20 * 1'000'000LL);
+    EXPECT_LT(watermark.micros(), k_base + k_rows * 1'000'000LL);
+
+    // The next run goes on from there: the rows before it are not read again.
+    auto sink = open_sink("file://" + dir.file("second.jsonl"));
+    const TableReport rest = validate_incremental({*source, *target}, plan, options, *sink, checkpoints);
+    EXPECT_EQ(rest.counts.differences(), 0u);
+    EXPECT_LT(rest.counts.base_rows, static_cast<std::uint64_t>(k_rows - 20));
+    EXPECT_EQ(rest.counts.base_rows, static_cast<std::uint64_t>(k_rows - (watermark.micros() - k_base) / 1'000'000LL));
+}
+
 // -- Real servers restarted in the middle of `webookctl validate` -------------
 
 // webookctl validate --full (throttled so that it runs a few seconds) of
