@@ -48,7 +48,7 @@ start_mysql() {
         --skip-log-bin --skip-name-resolve --innodb-flush-log-at-trx-commit=0 \
         --innodb-buffer-pool-size=1G --innodb-log-file-size=512M --max-connections=500 \
         --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
-        --local-infile=1 --log-error="$MY_DIR/error.log" >/dev/null 2>&1 &
+        --local-infile=1 --max-allowed-packet=64M --log-error="$MY_DIR/error.log" >/dev/null 2>&1 &
     for _ in $(seq 1 100); do mysql_running && break; sleep 0.2; done
     mysql_running || { tail -n 20 "$MY_DIR/error.log" >&2; die "MariaDB did not start on port $MYSQL_PORT"; }
     mariadb --no-defaults --socket="$MY_SOCK" -uroot <<SQL
