@@ -11,7 +11,7 @@
 #   operations.
 #
 # usage: examples/migration-drill.sh [mysql-pg|mysql-mysql] [--outage]
-#   --outage   stops the target server for several seconds during src_first:
+#   --outage   stops the target server for 10 seconds during src_first:
 #              user operations must still succeed, and once it is back,
 #              incremental validation and fixing converge to 0.
 # Each switch goes through its gate (`migrate mode set --dry-run` until ready),
@@ -142,10 +142,10 @@ expect_refused "a copy in src_first" migrate copy $TABLES --truncate
 sleep "$PHASE_SECONDS"
 
 if [ "$OUTAGE" = "--outage" ]; then
-    step "outage: the target server stops for several seconds during src_first"
+    step "outage: the target server stops for 10 s during src_first"
     if [ "$PAIR" = mysql-pg ]; then
         runuser -u postgres -- "$(ls -d /usr/lib/postgresql/*/bin | tail -n1)/pg_ctl" -D "$WEBOOK_PG_SOCKET_DIR/data" -m fast -w stop >/dev/null
-        sleep 5
+        sleep 10
         "$ROOT/scripts/services.sh" start >/dev/null 2>&1
     else
         fail "--outage is supported for mysql-pg (the target must be a different server than the control database)"
