@@ -91,7 +91,9 @@ std::int64_t reward_id_of(std::string_view biz_trade_no) {
     if (biz_trade_no.starts_with(k_biz_trade_prefix)) {
         std::string_view digits = biz_trade_no.substr(k_biz_trade_prefix.size());
         auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
-        if (ec == std::errc() && end == digits.data() + digits.size() && !digits.empty() && digits[0] != '-' && id > 0)
+        // Only the form biz_trade_no_for() writes: no sign, no leading zero.
+        if (ec == std::errc() && end == digits.data() + digits.size() && !digits.empty() && digits[0] != '-' &&
+            digits[0] != '0' && id > 0)
             return id;
     }
     throw Error(Code::data, fmt::format("biz_trade_no '{}' is not reward-<id>", biz_trade_no.substr(0, 80)));

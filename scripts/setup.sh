@@ -10,6 +10,7 @@ PACKAGES=(
     libcli11-dev libspdlog-dev libfmt-dev libgtest-dev
     nlohmann-json3-dev libtomlplusplus-dev
     python3 python3-pymysql python3-psycopg2 clang-format
+    clang libclang-rt-14-dev
 )
 
 missing=()

@@ -83,16 +83,19 @@ std::optional<std::string> replace_markers(std::string_view sql, const SqlLexico
         return true;
     };
     const std::size_t n = sql.size();
+    // A "$n" marker is a token of its own, like PostgreSQL's lexer reads it:
+    // its digits end no identifier ("$1E'...'" is a marker and an E string).
+    std::size_t marker_end = 0;
+    auto ends_identifier = [&](std::size_t at) { return at > 0 && at != marker_end && identifier_char(sql[at - 1]); };
     std::size_t i = 0;
     while (i < n) {
         const char c = sql[i];
         const char next = i + 1 < n ? sql[i + 1] : '\0';
-        const bool after_identifier = i > 0 && identifier_char(sql[i - 1]);
+        const bool after_identifier = ends_identifier(i);
         std::size_t end = i + 1;  // what to copy unchanged, [i, end)
         if (c == '\'') {
             // PostgreSQL's E'...' takes backslash escapes; its standard strings do not.
-            const bool e_string =
-                i > 0 && (sql[i - 1] == 'E' || sql[i - 1] == 'e') && !(i > 1 && identifier_char(sql[i - 2]));
+            const bool e_string = i > 0 && (sql[i - 1] == 'E' || sql[i - 1] == 'e') && !ends_identifier(i - 1);
             end = end_of_quoted(sql, i, '\'', lexicon.backslash_escapes || e_string);
         } else if (c == '"') {
             end = end_of_quoted(sql, i, '"', lexicon.double_quoted_strings && lexicon.backslash_escapes);
@@ -122,7 +125,7 @@ std::optional<std::string> replace_markers(std::string_view sql, const SqlLexico
                 number = number * 10 + static_cast<std::size_t>(sql[j++] - '0');
             if (number == 0 || (j < n && std::isdigit(static_cast<unsigned char>(sql[j])))) return std::nullopt;
             if (!marker(number - 1)) return std::nullopt;
-            i = j;
+            i = marker_end = j;
             continue;
         } else if (c == '?' && lexicon.markers == MarkerStyle::question) {
             if (!marker(ordinal++)) return std::nullopt;

@@ -31,12 +31,13 @@ struct Scanner {
         ++i;
         return true;
     }
-    // Reads exactly `n` digits (n > 0) or, with n == 0, one or more digits.
+    // Reads exactly `n` digits (n > 0) or, with n == 0, one or more digits;
+    // false for a number past int64.
     bool digits(std::int64_t& out, std::size_t n = 0) {
         std::size_t start = i;
         out = 0;
         while (!done() && s[i] >= '0' && s[i] <= '9' && (n == 0 || i - start < n)) {
-            out = out * 10 + (s[i] - '0');
+            if (__builtin_mul_overflow(out, 10, &out) || __builtin_add_overflow(out, s[i] - '0', &out)) return false;
             ++i;
         }
         return i > start && (n == 0 || i - start == n);
@@ -56,23 +57,37 @@ struct Scanner {
     }
 };
 
+// The last year with days that int64 microseconds since 1970 reach (they end
+// on 294247-01-10); later years are refused before any arithmetic.
+constexpr std::int64_t k_max_year = 294'247;
+
+// days * k_micros_per_day + clock - offset; false when int64 cannot hold it.
+bool instant_micros(std::int64_t days, std::int64_t clock, std::int64_t offset, std::int64_t& micros) {
+    return !__builtin_mul_overflow(days, k_micros_per_day, &micros) &&
+           !__builtin_add_overflow(micros, clock, &micros) && !__builtin_sub_overflow(micros, offset, &micros);
+}
+
 // "YYYY-MM-DD" into days; sets zero for MySQL's 0000-00-00.
 bool scan_date(Scanner& sc, std::int64_t& days, bool& zero) {
     std::int64_t y = 0, m = 0, d = 0;
     if (!sc.digits(y) || !sc.eat('-') || !sc.digits(m, 2) || !sc.eat('-') || !sc.digits(d, 2)) return false;
     zero = (y == 0 && m == 0 && d == 0);
     if (zero) return true;
-    if (m < 1 || m > 12 || d < 1 || d > 31) return false;
+    if (m < 1 || m > 12 || d < 1 || d > 31 || y > k_max_year) return false;
     days = days_from_civil(y, static_cast<unsigned>(m), static_cast<unsigned>(d));
     return true;
 }
 
-// "HH:MM:SS[.f]" into micros; hours may exceed 24 (MySQL TIME).
+// "HH:MM:SS[.f]" into micros; hours may exceed 24 (MySQL TIME), up to what
+// int64 microseconds hold.
 bool scan_clock(Scanner& sc, std::int64_t& micros) {
     std::int64_t h = 0, mi = 0, se = 0;
     if (!sc.digits(h) || !sc.eat(':') || !sc.digits(mi, 2) || !sc.eat(':') || !sc.digits(se, 2)) return false;
-    micros = ((h * 60 + mi) * 60 + se) * k_micros_per_second + sc.fraction();
-    return true;
+    const std::int64_t fraction = sc.fraction();
+    std::int64_t seconds = 0;
+    return !__builtin_mul_overflow(h, 3600, &seconds) && !__builtin_add_overflow(seconds, mi * 60 + se, &seconds) &&
+           !__builtin_mul_overflow(seconds, k_micros_per_second, &micros) &&
+           !__builtin_add_overflow(micros, fraction, &micros);
 }
 
 // Optional zone suffix "+hh", "+hh:mm", "-hhmm", "Z": offset in micros.
@@ -320,7 +335,9 @@ Value Value::parse(ValueKind kind, std::string_view text) {
         Scanner sc{text};
         std::int64_t days = 0;
         bool zero = false;
-        if (!scan_date(sc, days, zero) || !sc.done()) bad_text(kind, text);
+        std::int64_t micros = 0;
+        if (!scan_date(sc, days, zero) || !sc.done() || (!zero && !instant_micros(days, 0, 0, micros)))
+            bad_text(kind, text);
         return date_days(zero ? k_zero_date : days);
     }
     case ValueKind::time: {
@@ -343,7 +360,9 @@ Value Value::parse(ValueKind kind, std::string_view text) {
         }
         if (!scan_zone(sc, offset) || !sc.done()) bad_text(kind, text);
         if (zero) return datetime_micros(clock == 0 ? k_zero_date : k_zero_date + clock);
-        return datetime_micros(days * k_micros_per_day + clock - offset);
+        std::int64_t micros = 0;
+        if (!instant_micros(days, clock, offset, micros)) bad_text(kind, text);
+        return datetime_micros(micros);
     }
     }
     bad_text(kind, text);

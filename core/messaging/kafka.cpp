@@ -56,13 +56,14 @@ bool valid_host(std::string_view host, bool bracketed) {
     return true;
 }
 
-// A URL as shown in errors: anything before an '@' masked.
+// A URL as shown in errors: what stands between the scheme and the first '@'
+// after it masked.
 std::string mask(std::string_view text) {
     std::string out(text);
     auto scheme = out.find("://");
-    auto at = out.find('@');
-    if (scheme != std::string::npos && at != std::string::npos && at > scheme)
-        out.replace(scheme + 3, at - scheme - 3, "***");
+    if (scheme == std::string::npos) return out;
+    auto at = out.find('@', scheme + 3);
+    if (at != std::string::npos) out.replace(scheme + 3, at - scheme - 3, "***");
     return out;
 }
 

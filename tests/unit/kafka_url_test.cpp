@@ -94,6 +94,15 @@ TEST(KafkaUrl, RefusesCredentialsWithoutPrintingThem) {
     EXPECT_EQ(message.find("s3cret"), std::string::npos) << message;
 }
 
+// Found by fuzz/kafka_url_fuzz: the mask looked for the first '@' of the whole
+// text, so one before the scheme left the credentials after it unmasked.
+TEST(KafkaUrl, AnAtBeforeTheSchemeDoesNotUnmaskTheCredentials) {
+    for (const char* url : {"x@kafka://user:s3cret@h:1/t", "u@v://user:s3cret@h:1/t"}) {
+        const std::string message = parse_error(url);
+        EXPECT_EQ(message.find("s3cret"), std::string::npos) << message;
+    }
+}
+
 TEST(KafkaUrl, ErrorsShowTheExpectedForm) {
     EXPECT_NE(parse_error("kafka://h:1").find("expected kafka://host:port[,host:port...]/topic"), std::string::npos);
 }

@@ -61,6 +61,17 @@ TEST(BizTradeNo, NamesTheRewardAndNothingElse) {
         EXPECT_EQ(code_of([&] { reward_id_of(bad); }), Code::data) << bad;
 }
 
+// Found by fuzz/payment_event_fuzz: "reward-07" was read as reward 7, so one
+// reward had many trade numbers -- and an event keyed by another one lands in
+// another partition, out of order with the reward's other events.
+TEST(BizTradeNo, RefusesLeadingZerosSoEachRewardHasOneTradeNumber) {
+    for (const char* bad : {"reward-07", "reward-00", "reward-0776627963145224191"})
+        EXPECT_EQ(code_of([&] { reward_id_of(bad); }), Code::data) << bad;
+    EXPECT_EQ(code_of([] { PaymentEvent::parse(R"({"biz_trade_no":"reward-07","status":"success","amount":1})"); }),
+              Code::data);
+    EXPECT_EQ(reward_id_of("reward-70"), 70);
+}
+
 TEST(RewardBooking, GivesTheAuthorTheFlooredShareAndThePlatformTheRest) {
     Booking b = reward_booking(5, 42, 1001, 90);
     EXPECT_EQ(b.biz, "reward");

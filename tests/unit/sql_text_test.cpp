@@ -109,6 +109,25 @@ TEST(SqlText, UnterminatedQuotesAndCommentsAreCopied) {
     EXPECT_EQ(mark("SELECT $$ $1", k_postgres_lexicon), "SELECT $$ $1");
 }
 
+// Found by fuzz/sql_text_fuzz: the scanner took a marker's last digit for the
+// end of an identifier, so after "$1" an E'...' string read as a standard one
+// and a $$ opened no dollar quote -- not as PostgreSQL reads them -- and once
+// inlined (a literal ends with a quote) the rest of the statement read
+// differently, depending on what the literal held.
+TEST(SqlText, AMarkerIsATokenOfItsOwnAsInPostgres) {
+    EXPECT_EQ(mark(R"(SELECT $1E'a\' $2')", k_postgres_lexicon), R"(SELECT <0>E'a\' $2')");
+    EXPECT_EQ(mark("SELECT $1$$ $2 $$", k_postgres_lexicon), "SELECT <0>$$ $2 $$");
+    EXPECT_EQ(mark("SELECT $1$2", k_postgres_lexicon), "SELECT <0><1>");
+    // A $ inside an identifier still makes no marker, and what follows it is read as before.
+    EXPECT_EQ(mark(R"(SELECT x$1E'a\' $1')", k_postgres_lexicon), R"(SELECT x$1E'a\' <0>')");
+
+    const std::vector<Value> breaking{Value::text("\\'?$1")};
+    const auto inlined = dialect_for(Engine::postgres).inline_params(R"(SELECT $1E'a\' $1')", breaking);
+    ASSERT_TRUE(inlined.has_value());
+    EXPECT_EQ(*inlined, R"(SELECT E'\\''?$1'E'a\' $1')");
+    EXPECT_EQ(mark(*inlined, k_postgres_lexicon), *inlined);  // no marker in what was inlined
+}
+
 TEST(SqlText, PostgresMarkersAsQuestionMarksForPortableFragments) {
     SqlLexicon fragments = k_postgres_lexicon;
     fragments.markers = MarkerStyle::question;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <limits>
 #include <utility>
 
 #include "core/base/error.h"
@@ -100,6 +102,31 @@ TEST(Value, TimesAndDatesFormatWithFixedWidthsAtTheEdges) {
     EXPECT_EQ(Value::parse(ValueKind::datetime, "0999-06-07 08:09:10.000123").canonical(),
               "0999-06-07 08:09:10.000123");
     EXPECT_EQ(format_datetime(-1), "1969-12-31 23:59:59.999999");
+}
+
+// Found by fuzz/time_value_fuzz and fuzz/pg_copy_text_fuzz: the digits of a
+// year or an hour count were multiplied past int64 (undefined behaviour, a
+// wrapped value in practice). Times int64 microseconds cannot hold are data
+// errors; the last ones they hold still read.
+TEST(Value, TimesPastWhatMicrosecondsHoldAreRefusedNotWrapped) {
+    for (const char* bad :
+         {"99999999999999999999-01-01", "294247-01-11", "294248-01-01", "9223372036854775807-01-01"}) {
+        EXPECT_THROW(Value::parse(ValueKind::date, bad), Error) << bad;
+        EXPECT_THROW(Value::parse(ValueKind::datetime, bad), Error) << bad;
+    }
+    for (const char* bad :
+         {"11111111115111111115:05:00", "2562047788:00:54.775808", "2562047789:00:00", "-99999999999999999999:00:00"})
+        EXPECT_THROW(Value::parse(ValueKind::time, bad), Error) << bad;
+    EXPECT_THROW(Value::parse(ValueKind::datetime, "294247-01-10 04:00:54.775808"), Error);
+    EXPECT_THROW(Value::parse(ValueKind::datetime, "294247-01-10 04:00:54.775807-01"),
+                 Error);  // the zone pushes it over
+    EXPECT_THROW(Value::parse(ValueKind::datetime, "2024-01-01 99999999999999999999:00:00"), Error);
+
+    constexpr std::int64_t k_last = std::numeric_limits<std::int64_t>::max();
+    EXPECT_EQ(Value::parse(ValueKind::date, "294247-01-10").canonical(), "294247-01-10");
+    EXPECT_EQ(Value::parse(ValueKind::datetime, "294247-01-10 04:00:54.775807").micros(), k_last);
+    EXPECT_EQ(Value::parse(ValueKind::time, "2562047788:00:54.775807").micros(), k_last);
+    EXPECT_EQ(Value::parse(ValueKind::time, "-2562047788:00:54.775807").canonical(), "-2562047788:00:54.775807");
 }
 
 TEST(Value, ByteaHexAndRawBlobAreTheSameBytes) {
