@@ -239,20 +239,6 @@ private:
     bool m_idle = false;
 };
 
-// Runs `statement` until it succeeds, retrying deadlocks and lock timeouts
-// as the platform's writers would.
-void with_retries(const std::function<void()>& statement) {
-    for (int attempt = 1;; ++attempt) {
-        try {
-            statement();
-            return;
-        } catch (const Error& e) {
-            if (!e.is_temporary() || attempt >= 20) throw;
-            std::this_thread::sleep_for(5ms);
-        }
-    }
-}
-
 // Writers double-write the same ids the fixer repairs: the base (source)
 // first, then the target, each in its own autocommit statement; most ids are
 // updated, a few are inserted and deleted in turn. While they run, no

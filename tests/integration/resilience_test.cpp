@@ -336,20 +336,6 @@ TEST(ServerRestarts, TheSourceRestartedInTheMiddleOfACopyLeavesTheTargetIdentica
 
 // -- The fixer SIGKILLed again and again under live writers ---------------------
 
-// Runs `statement` until it succeeds, retrying deadlocks and lock timeouts as
-// the platform's writers would.
-void with_retries(const std::function<void()>& statement) {
-    for (int attempt = 1;; ++attempt) {
-        try {
-            statement();
-            return;
-        } catch (const Error& e) {
-            if (!e.is_temporary() || attempt >= 50) throw;
-            std::this_thread::sleep_for(5ms);
-        }
-    }
-}
-
 TEST(FixerKills, AFixerKilledFiveTimesUnderEightWritersLosesNoRepairOverwritesNothingAndConverges) {
     MigrationDatabases dbs(engine_pairs()[2], "fixkills");  // MySQL -> PostgreSQL
     auto source = dbs.source.connect();

@@ -1,12 +1,15 @@
 #include "tests/support/migration_steps.h"
 
+#include <chrono>
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "core/base/clock.h"
+#include "core/base/error.h"
 #include "core/db/dialect.h"
 #include "core/messaging/event_input.h"
 #include "core/migration/checkpoint.h"
@@ -164,6 +167,18 @@ void insert_text_keyed_rows(Connection& conn, const std::string& table, int firs
             params);
     }
     tx.commit();
+}
+
+void with_retries(const std::function<void()>& statement) {
+    for (int attempt = 1;; ++attempt) {
+        try {
+            statement();
+            return;
+        } catch (const Error& e) {
+            if (!e.is_temporary() || attempt >= 50) throw;
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+    }
 }
 
 }  // namespace webook::testing

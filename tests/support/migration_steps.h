@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,11 @@ std::string kafka_url(const std::string& topic);
 std::string write_events(const std::string& path, const std::string& table, const std::vector<int>& ids,
                          const std::string& type);
 Value now_value();
+
+// Runs `statement` until it succeeds, retrying temporary errors (deadlocks,
+// lock timeouts) as the platform's writers would: the test writers that race
+// the fixer. Gives up after 50 attempts.
+void with_retries(const std::function<void()>& statement);
 
 // A table keyed by (k VARCHAR, n BIGINT) in the server's default collation,
 // with keys that differ only by case: `rows` rows, n = first .. first+rows-1;
