@@ -10,6 +10,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -17,7 +18,9 @@
 
 #include "core/base/duration.h"
 #include "core/base/error.h"
+#include "core/db/dsn.h"
 #include "core/migration/config.h"
+#include "core/migration/migration_mode.h"
 #include "core/migration/throttle.h"
 
 namespace webook::cli {
@@ -111,6 +114,14 @@ inline Dsn side_dsn(const Context& ctx, const std::string& flag, bool target) {
 }
 // Where the control table lives: [control] dsn, else the source.
 Dsn control_dsn(const Context& ctx, const Dsn& source);
+// Whether the mode row moves to the target from dst_first on: unless a
+// separate [control] dsn holds it (core/migration/migration_mode.h).
+bool control_moves(const Context& ctx);
+// The target DSN if one is given (--target flag, env or config), else nullopt.
+std::optional<Dsn> optional_target_dsn(const Context& ctx, const std::string& flag);
+// The fence's factories: the control database, and the target's control
+// table when the row moves there (and `target` is known).
+ControlFactories control_factories(const Context& ctx, const Dsn& source, const std::optional<Dsn>& target);
 // The tables named by --table (with their config entries when present), else
 // every configured table. Throws Error(Code::usage) when there are none.
 std::vector<TableConfig> selected_tables(const Context& ctx, const std::vector<std::string>& names);

@@ -39,6 +39,22 @@ Dsn control_dsn(const Context& ctx, const Dsn& source) {
     return database_dsn(ctx.config.control, DsnRole::source, "control");
 }
 
+bool control_moves(const Context& ctx) {
+    return ctx.config.control.empty();
+}
+
+std::optional<Dsn> optional_target_dsn(const Context& ctx, const std::string& flag) {
+    if (flag.empty() && ctx.config.target.empty()) return std::nullopt;
+    return side_dsn(ctx, flag, true);
+}
+
+ControlFactories control_factories(const Context& ctx, const Dsn& source, const std::optional<Dsn>& target) {
+    ControlFactories f;
+    f.control = [control = control_dsn(ctx, source)] { return connect(control); };
+    if (target && control_moves(ctx)) f.target = [t = *target] { return connect(t); };
+    return f;
+}
+
 std::vector<TableConfig> selected_tables(const Context& ctx, const std::vector<std::string>& names) {
     if (names.empty()) {
         if (ctx.config.tables.empty())

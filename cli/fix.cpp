@@ -46,9 +46,8 @@ int run_fix(Context& ctx, FixArgs& a) {
     connect(dst_dsn);
     auto input = open_input(a.from, a.group, consumer);
 
-    const Dsn ctl_dsn = control_dsn(ctx, src_dsn);
     Fixer fixer([src_dsn] { return connect(src_dsn); }, [dst_dsn] { return connect(dst_dsn); },
-                [ctl_dsn] { return connect(ctl_dsn); }, tables, options, dead_letter.get());
+                control_factories(ctx, src_dsn, dst_dsn), tables, options, dead_letter.get());
     fixer.set_dry_run_printer(
         [&ctx](std::string_view action, const std::string& table, const Row& key, std::string_view side) {
             std::string k;

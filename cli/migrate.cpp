@@ -40,7 +40,8 @@ int run_copy_plan(Context& ctx, const std::vector<TablePlan>& plans, Connection&
                   Connection& control, const CopyOptions& options) {
     std::optional<CheckpointStore> store;
     if (control.table_exists(k_checkpoint_table)) store.emplace(control);
-    const ModeState mode = read_mode_state(control);
+    ControlRows rows = options.mode_fence.open();
+    const ModeState mode = read_mode_state(rows);
     bool refused = false;
     nlohmann::ordered_json out = nlohmann::json::array();
     for (const auto& plan : plans) {
@@ -85,7 +86,7 @@ int run_copy(Context& ctx, CopyArgs& a) {
     const Dsn ctl_dsn = control_dsn(ctx, src_dsn);
     auto control = connect_resumable(ctl_dsn);
     if (a.keep_indexes) options.indexes = IndexBuild::kept;
-    options.mode_fence = [ctl_dsn] { return connect(ctl_dsn); };
+    options.mode_fence = control_factories(ctx, src_dsn, dst_dsn);
 
     // Plan every table first: a bad name fails before anything is written.
     std::vector<TablePlan> plans;
@@ -165,8 +166,10 @@ nlohmann::ordered_json verdict_json(const GateVerdict& v) {
     return {{"ready", v.ready()}, {"unmet", v.unmet}};
 }
 
-std::unique_ptr<Connection> open_control(const Context& ctx, const std::string& source_flag) {
-    return connect(control_dsn(ctx, side_dsn(ctx, source_flag, false)));
+// The control database, and the target's control table when the mode row
+// may be there (a target given and no [control] dsn).
+ControlRows open_control(const Context& ctx, const std::string& source_flag, const std::string& target_flag = "") {
+    return control_factories(ctx, side_dsn(ctx, source_flag, false), optional_target_dsn(ctx, target_flag)).open();
 }
 
 struct ShardPlanArgs {
@@ -175,8 +178,8 @@ struct ShardPlanArgs {
 };
 
 int run_shard_plan_reset(Context& ctx, ShardPlanArgs& a) {
-    auto control = open_control(ctx, a.source);
-    CheckpointStore checkpoints(*control);
+    ControlRows control = open_control(ctx, a.source);
+    CheckpointStore checkpoints(control.records());
     const std::size_t n = forget_shard_plans(checkpoints, a.table);
     render(ctx, nlohmann::ordered_json{{"table", a.table}, {"forgotten", n}},
            n == 0 ? fmt::format("{}: no kept split", a.table)
@@ -186,12 +189,15 @@ int run_shard_plan_reset(Context& ctx, ShardPlanArgs& a) {
 }
 
 int run_mode_get(Context& ctx, ModeArgs& a) {
-    auto control = open_control(ctx, a.source);
-    ModeState s = get_mode(*control);
-    render(
-        ctx,
-        nlohmann::ordered_json{{"mode", mode_name(s.mode)}, {"version", s.version}, {"since", json_time_text(s.since)}},
-        std::string(mode_name(s.mode)));
+    ControlRows control = open_control(ctx, a.source, a.target);
+    ModeState s = get_mode(control);
+    render(ctx,
+           nlohmann::ordered_json{{"mode", mode_name(s.mode)},
+                                  {"version", s.version},
+                                  {"since", json_time_text(s.since)},
+                                  {"mode_row", place_name(s.place)},
+                                  {"confirmed", s.confirmed}},
+           std::string(mode_name(s.mode)));
     return k_exit_ok;
 }
 
@@ -210,13 +216,22 @@ int run_mode_set(Context& ctx, ModeArgs& a) {
         req.fixer_topic = url.topic;
         req.fixer_group = a.fixers_group;
     }
-    auto control = open_control(ctx, a.source);
+    ControlRows control = open_control(ctx, a.source, a.target);
+    if (req.dry_run == DryRun::no && control_moves(ctx) && home_place_of(req.to) == ControlPlace::target &&
+        !optional_target_dsn(ctx, a.target)) {
+        std::string why;  // an illegal step says so first
+        if (!transition_allowed(read_mode_state(control).mode, req.to, &why)) throw Error(Code::usage, why);
+        throw Error(Code::usage, fmt::format("the switch to {} keeps the mode row in the target's control table, so "
+                                             "that from then on no user write needs the source: give --target (or "
+                                             "[target] dsn); a separate [control] dsn keeps the row in one place",
+                                             a.mode));
+    }
     std::unique_ptr<Connection> source, target;
     if (req.to == Mode::src_first) {  // its gate checks the target's unique indexes
         source = connect(side_dsn(ctx, a.source, false));
         target = optional_target(ctx, a.target);
     }
-    SwitchOutcome r = switch_mode(*control, source.get(), target.get(), req);
+    SwitchOutcome r = switch_mode(control, source.get(), target.get(), req);
     if (a.dry_run) {
         std::vector<std::string> lines;
         if (r.verdict.ready()) {
@@ -242,11 +257,16 @@ int run_mode_set(Context& ctx, ModeArgs& a) {
                                   {"version", r.after.version},
                                   {"waited_seconds", r.waited_seconds},
                                   {"forced", r.forced},
+                                  {"mode_row", place_name(r.after.place)},
+                                  {"moved", r.moved},
+                                  {"confirmed", r.after.confirmed},
                                   {"gate", verdict_json(r.verdict)}},
-           r.changed ? fmt::format("{} -> {} (version {}; waited {:.3f}s for writers in flight){}",
-                                   mode_name(r.before.mode), mode_name(r.after.mode), r.after.version, r.waited_seconds,
-                                   r.forced ? "; forced past its gate, recorded" : "")
-                     : fmt::format("already {}", mode_name(r.after.mode)));
+           (r.changed ? fmt::format("{} -> {} (version {}; waited {:.3f}s for writers in flight){}",
+                                    mode_name(r.before.mode), mode_name(r.after.mode), r.after.version,
+                                    r.waited_seconds, r.forced ? "; forced past its gate, recorded" : "")
+                      : fmt::format("already {}", mode_name(r.after.mode))) +
+               (r.moved ? fmt::format("; the mode row moved to the {}", place_name(r.after.place)) : "") +
+               (r.after.confirmed ? "" : "; not yet confirmed there: run this again"));
     return k_exit_ok;
 }
 
@@ -268,6 +288,8 @@ nlohmann::ordered_json status_json(const Status& st) {
     j["mode"] = mode_name(st.mode.mode);
     j["version"] = st.mode.version;
     j["since"] = json_time_text(st.mode.since);
+    j["mode_row"] = place_name(st.mode.place);
+    j["confirmed"] = st.mode.confirmed;
     j["second_side_failures"] = st.failures.count;
     j["steps"] = nlohmann::ordered_json::array();
     for (const auto& [to, v] : st.steps) {
@@ -299,8 +321,9 @@ nlohmann::ordered_json status_json(const Status& st) {
 std::vector<std::string> status_text(const Status& st) {
     const ModeState& s = st.mode;
     std::vector<std::string> lines;
-    lines.push_back(fmt::format("mode {} since {} (version {})", mode_name(s.mode),
-                                s.since.empty() ? "the start" : s.since, s.version));
+    lines.push_back(fmt::format("mode {} since {} (version {}; its row in the {}'s control table{})", mode_name(s.mode),
+                                s.since.empty() ? "the start" : s.since, s.version, place_name(s.place),
+                                s.confirmed ? "" : ", not yet confirmed: run 'migrate mode set' again"));
     lines.push_back(fmt::format("second-side write failures: {}", st.failures.count));
     for (const auto& [to, v] : st.steps) {
         lines.push_back(fmt::format("{} to {}: {}", is_forward(st, to) ? "forward" : "back", mode_name(to),
@@ -319,11 +342,11 @@ std::vector<std::string> status_text(const Status& st) {
 }
 
 int run_status(Context& ctx, ModeArgs& a) {
-    auto control = open_control(ctx, a.source);
+    ControlRows control = open_control(ctx, a.source, a.target);
     Status st;
-    st.mode = get_mode(*control);
-    st.failures = read_second_side_failures(*control);
-    st.checkpoints = CheckpointStore(*control).load_all();
+    st.mode = get_mode(control);
+    st.failures = read_second_side_failures(control.at(st.mode.place));
+    st.checkpoints = CheckpointStore(control.records()).load_all();
     for (int step : {1, -1}) {
         const int to = static_cast<int>(st.mode.mode) + step;
         if (to < 0 || to > static_cast<int>(Mode::dst_only)) continue;
@@ -337,7 +360,7 @@ int run_status(Context& ctx, ModeArgs& a) {
             source = connect(side_dsn(ctx, a.source, false));
             target = optional_target(ctx, a.target);
         }
-        st.steps.emplace_back(req.to, switch_mode(*control, source.get(), target.get(), req).verdict);
+        st.steps.emplace_back(req.to, switch_mode(control, source.get(), target.get(), req).verdict);
     }
     st.forced = forced_switches(st.checkpoints);
     render(ctx, status_json(st), status_text(st));
@@ -380,6 +403,7 @@ void register_migrate(CLI::App& app, Context& ctx) {
     mode->require_subcommand(1);
     CLI::App* get = mode->add_subcommand("get", "print the current mode");
     get->add_option("--source", m->source, "source DSN; the control table lives there unless [control] dsn is set");
+    get->add_option("--target", m->target, "target DSN: the mode row moves there from dst_first on");
     example(get, "webookctl migrate mode get --source mysql://webook@db1:3306/webook");
     bind_action(get, ctx, m, run_mode_get);
     CLI::App* set = mode->add_subcommand("set",
@@ -387,7 +411,9 @@ void register_migrate(CLI::App& app, Context& ctx) {
                                          "once no writer applies the old mode");
     set->add_option("MODE", m->mode, "src_only|src_first|dst_first|dst_only")->required();
     set->add_option("--source", m->source, "source DSN; the control table lives there unless [control] dsn is set");
-    set->add_option("--target", m->target, "target DSN (the src_first gate checks its unique indexes)");
+    set->add_option("--target", m->target,
+                    "target DSN: the mode row moves there from dst_first on; the src_first gate checks its unique "
+                    "indexes");
     add_duration_option(set, "--lock-wait", m->lock_wait, "how long to wait for writers in flight");
     add_duration_option(set, "--max-age", m->max_age, "the newest clean incremental pass a gate accepts");
     set->add_flag("--dry-run", m->dry_run, "print the gate's verdict; change nothing (exit 0 ready, 2 refused)");
@@ -427,7 +453,9 @@ void register_migrate(CLI::App& app, Context& ctx) {
                                                "mode, what blocks the next step each way, checkpoints, forced "
                                                "switches, second-side failures");
     status->add_option("--source", m->source, "source DSN; the control table lives there unless [control] dsn is set");
-    status->add_option("--target", m->target, "target DSN (the src_first gate checks its unique indexes)");
+    status->add_option("--target", m->target,
+                       "target DSN: the mode row moves there from dst_first on; the src_first gate checks its unique "
+                       "indexes");
     add_duration_option(status, "--max-age", m->max_age, "the newest clean incremental pass a gate accepts");
     example(status, "webookctl migrate status --output json");
     bind_action(status, ctx, m, run_status);

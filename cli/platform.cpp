@@ -63,13 +63,14 @@ ConnectionFactory plain_or_sides(const Context& ctx, const PlatformTarget& t, st
     // A migration is configured: the mode in the control table decides which
     // side reads and which sides write.
     const Dsn target = side_dsn(ctx, t.target, true);
-    const Dsn control = control_dsn(ctx, source);
+    const ControlFactories control = control_factories(ctx, source, target);
     sides.emplace();
     sides->source = [source] { return connect(source); };
     sides->source_engine = source.engine;
     sides->target = [target] { return connect(target); };
     sides->target_engine = target.engine;
-    sides->control = [control] { return connect(control); };
+    sides->control = control.control;
+    sides->control_target = control.target;
     return {};
 }
 

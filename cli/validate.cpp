@@ -122,6 +122,10 @@ int run_validate(Context& ctx, ValidateArgs& a) {
     auto source = connect_resumable(src_dsn);
     auto target = connect_resumable(dst_dsn);
     auto control = connect_resumable(control_dsn(ctx, src_dsn));
+    // The target's control table, where the mode row moves from dst_first on.
+    std::unique_ptr<Connection> target_control;
+    if (control_moves(ctx)) target_control = connect_resumable(dst_dsn);
+    ControlRows control_rows = ControlRows::borrowed(*control, target_control.get());
     CheckpointStore checkpoints(*control);
 
     std::vector<TablePlan> plans;
@@ -154,8 +158,9 @@ int run_validate(Context& ctx, ValidateArgs& a) {
         render(ctx, j, lines);
         if (!a.metrics_file.empty()) write_metrics(a.metrics_file, p.tables, kind);
     };
-    const std::uint64_t total_differences = run_passes({*source, *target}, *control, plans, pass, *sink, checkpoints,
-                                                       a.follow ? Follow::yes : Follow::no, a.interval, show_pass);
+    const std::uint64_t total_differences =
+        run_passes({*source, *target}, control_rows, plans, pass, *sink, checkpoints,
+                   a.follow ? Follow::yes : Follow::no, a.interval, show_pass);
     return total_differences == 0 ? k_exit_ok : k_exit_findings;
 }
 

@@ -72,17 +72,17 @@ void FixOptions::validate() const {
     if (retry_for.count() < 0) throw Error(Code::usage, "--retry-for must not be negative");
 }
 
-Fixer::Fixer(ConnectionFactory source, ConnectionFactory target, ConnectionFactory control,
+Fixer::Fixer(ConnectionFactory source, ConnectionFactory target, ControlFactories control,
              std::vector<TableConfig> tables, FixOptions options, EventSink* dead_letter, Clock& clock)
     : m_source_factory(std::move(source)),
       m_target_factory(std::move(target)),
-      m_control_factory(std::move(control)),
+      m_control_factories(std::move(control)),
       m_tables(std::move(tables)),
       m_options(options),
       m_dead_letter(dead_letter),
       m_clock(clock) {
     m_options.validate();
-    if (!m_control_factory) throw Error(Code::internal, "a fixer needs the control database for the mode");
+    if (!m_control_factories.control) throw Error(Code::internal, "a fixer needs the control database for the mode");
 }
 
 Fixer::~Fixer() = default;
@@ -104,10 +104,15 @@ Connection& Fixer::target() {
     return *m_target;
 }
 
-// The mode fence's connection; waits for the fence at most lock_wait, like
-// the data sessions, so a switch waiting for writers is not held up.
-Connection& Fixer::control() {
-    if (!m_control) m_control = open(m_control_factory);
+// The mode fence's sessions; wait for the fence at most lock_wait, like the
+// data sessions, so a switch waiting for writers is not held up.
+ControlRows& Fixer::control() {
+    if (!m_control) {
+        ConnectionFactory control = [this] { return open(m_control_factories.control); };
+        ConnectionFactory target;
+        if (m_control_factories.target) target = [this] { return open(m_control_factories.target); };
+        m_control.emplace(ControlRows(std::move(control), std::move(target)));
+    }
     return *m_control;
 }
 
@@ -363,8 +368,8 @@ BaseSide Fixer::apply_once(Group& group, const std::vector<Row>& keys, std::vect
     // What was repaired, for `migrate status` and the validation records.
     if (in_migration) {
         try {
-            CheckpointStore(control()).add_fixed(
-                plan.name, static_cast<std::int64_t>(m_report.upserted + m_report.deleted - written_before));
+            CheckpointStore(control().records())
+                .add_fixed(plan.name, static_cast<std::int64_t>(m_report.upserted + m_report.deleted - written_before));
         } catch (const Error& e) {
             log::get("fix")->warn("{}: could not count the fixed rows in the control table: {}", plan.name, e.what());
         }

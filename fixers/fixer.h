@@ -49,12 +49,14 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/db/db.h"
 #include "core/migration/config.h"
 #include "core/migration/event.h"
+#include "core/migration/migration_mode.h"
 #include "core/migration/table_plan.h"
 #include "core/migration/throttle.h"
 
@@ -97,12 +99,12 @@ using DryRunFn =
 
 class Fixer {
 public:
-    // `control` opens connections to the control database (where the mode
-    // lives; required). `tables`: the tables events may name (empty: any
-    // table both sides have).
+    // `control` opens connections to the control database (required) and,
+    // when the mode row may move there, the target's (migration_mode.h).
+    // `tables`: the tables events may name (empty: any table both sides have).
     // `dead_letter` may be null: dead letters are then logged at error level.
-    Fixer(ConnectionFactory source, ConnectionFactory target, ConnectionFactory control,
-          std::vector<TableConfig> tables, FixOptions options, EventSink* dead_letter, Clock& clock = Clock::real());
+    Fixer(ConnectionFactory source, ConnectionFactory target, ControlFactories control, std::vector<TableConfig> tables,
+          FixOptions options, EventSink* dead_letter, Clock& clock = Clock::real());
     ~Fixer();
 
     void set_dry_run_printer(DryRunFn fn) { m_dry_run_fn = std::move(fn); }
@@ -122,11 +124,13 @@ private:
     std::unique_ptr<Connection> open(const ConnectionFactory& factory);
     Connection& source();
     Connection& target();
-    Connection& control();
+    ControlRows& control();
     void reset_connections();
 
-    ConnectionFactory m_source_factory, m_target_factory, m_control_factory;
-    std::unique_ptr<Connection> m_source, m_target, m_control;
+    ConnectionFactory m_source_factory, m_target_factory;
+    ControlFactories m_control_factories;
+    std::unique_ptr<Connection> m_source, m_target;
+    std::optional<ControlRows> m_control;
     std::vector<TableConfig> m_tables;
     FixOptions m_options;
     EventSink* m_dead_letter;

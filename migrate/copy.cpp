@@ -46,7 +46,7 @@ std::string target_where(const Dialect& d, const SidePlan& side, const ShardFilt
 class ParallelWriter {
 public:
     ParallelWriter(std::vector<Connection*> conns, const SidePlan& side, const std::string& name,
-                   const ConnectionFactory& mode_fence)
+                   const ControlFactories& mode_fence)
         : m_side(side), m_name(name), m_mode_fence(mode_fence) {
         for (Connection* c : conns) m_threads.emplace_back([this, c] { work(*c); });
     }
@@ -100,7 +100,7 @@ private:
     }
 
     void work(Connection& conn) {
-        std::unique_ptr<Connection> fence_conn;  // this writer's, for the mode fence
+        std::optional<ControlRows> fence_rows;  // this writer's, for the mode fence
         while (true) {
             Job job;
             {
@@ -125,8 +125,8 @@ private:
                                                 encode_key(key_of(job.rows.front(), key_size)),
                                                 encode_key(key_of(job.rows.back(), key_size))));
                 }
-                if (!fence_conn) fence_conn = m_mode_fence();
-                ModeFence fence(*fence_conn, IfNoMigration::src_only);
+                if (!fence_rows) fence_rows.emplace(m_mode_fence.open());
+                ModeFence fence(*fence_rows, IfNoMigration::src_only);
                 require_copy_phase(fence.mode(), m_name);
                 tx.commit();
                 fence.release();
@@ -144,7 +144,7 @@ private:
 
     const SidePlan& m_side;
     const std::string& m_name;
-    const ConnectionFactory& m_mode_fence;
+    const ControlFactories& m_mode_fence;
     std::mutex m_mutex;
     std::condition_variable m_changed;
     std::deque<Job> m_queue;
@@ -285,8 +285,8 @@ CopyReport copy_attempt(SideConnections conns, const TablePlan& plan, const Copy
 
     // The target is prepared under the fence: nothing is emptied or dropped
     // unless the phase allows the copy.
-    std::unique_ptr<Connection> fence_conn = options.mode_fence();
-    std::optional<ModeFence> fence(std::in_place, *fence_conn, IfNoMigration::src_only);
+    ControlRows fence_rows = options.mode_fence.open();
+    std::optional<ModeFence> fence(std::in_place, fence_rows, IfNoMigration::src_only);
     require_copy_phase(fence->mode(), plan.name);
 
     // Where to start, and what to clear on the target first.
@@ -386,7 +386,7 @@ CopyReport copy_attempt(SideConnections conns, const TablePlan& plan, const Copy
         save_progress();
         writers.stop();
         check_interrupted();
-        fence.emplace(*fence_conn, IfNoMigration::src_only);
+        fence.emplace(fence_rows, IfNoMigration::src_only);
         require_copy_phase(fence->mode(), plan.name);
         fence.reset();
         indexes.rebuild(writer_conns);
@@ -407,7 +407,8 @@ CopyReport copy_attempt(SideConnections conns, const TablePlan& plan, const Copy
 CopyReport copy_table(SideConnections conns, const TablePlan& plan, const CopyOptions& options,
                       CheckpointStore& checkpoints, const ConnectionFactory& more_writers) {
     options.validate();
-    if (!options.mode_fence) throw Error(Code::internal, "a copy needs a connection factory for the mode fence");
+    if (!options.mode_fence.control)
+        throw Error(Code::internal, "a copy needs a connection factory for the mode fence");
     const auto started = std::chrono::steady_clock::now();
     RetryBudget budget(options.retry_for, Clock::real(),
                        fmt::format("copying {} to {}", plan.name, conns.target.describe()));

@@ -78,9 +78,10 @@ struct CopyOptions {
     // deleted first -- on fresh sessions (connect_resumable; the writers and
     // fences from their factories).
     std::chrono::microseconds retry_for = std::chrono::minutes(5);  // default: 5 min
-    // Required: opens connections to the control database (where the mode
-    // lives) for the mode fence; each writer opens one.
-    ConnectionFactory mode_fence;
+    // Required: opens sessions to the control database (and the target's
+    // control table, where the mode row moves from dst_first on) for the
+    // mode fence; each writer opens its own.
+    ControlFactories mode_fence;
 
     void validate() const;
 };

@@ -76,7 +76,7 @@ public:
     DoubleWriteConnection(DoubleWriteSides sides, DoubleWriteCounters& counters)
         : m_source(std::move(sides.source), "source"),
           m_target(std::move(sides.target), "target"),
-          m_control(std::move(sides.control), "control database"),
+          m_control(ControlFactories{std::move(sides.control), std::move(sides.control_target)}.open()),
           m_counters(counters),
           m_dialect(&dialect_for(sides.source_engine)),
           m_same_engine(sides.source_engine == sides.target_engine),
@@ -104,7 +104,7 @@ public:
     ExecResult execute(const PortableSql& sql, Params params) override {
         ++m_counters.writes;
         if (m_fence) return write_in_transaction(sql, params);
-        auto fence = std::make_unique<ModeFence>(m_control.get());
+        auto fence = std::make_unique<ModeFence>(m_control);
         if (double_writes(fence->mode())) {
             // A statement on its own is a transaction of one on both sides: the
             // first side's row locks are held until the second side has applied
@@ -136,7 +136,7 @@ public:
     }
 
     std::unique_ptr<RowCursor> stream(const PortableSql& sql, Params params) override {
-        const Mode mode = m_fence ? m_mode : get_mode(m_control.get()).mode;
+        const Mode mode = m_fence ? m_mode : get_mode(m_control).mode;
         Side& first = first_side(mode);
         try {
             return first.get().stream(sql, params);
@@ -148,7 +148,7 @@ public:
 
     void begin() override {
         if (m_fence) throw Error(Code::internal, "begin() inside a double-write transaction");
-        start_transaction(std::make_unique<ModeFence>(m_control.get()));
+        start_transaction(std::make_unique<ModeFence>(m_control));
     }
 
     // begin() with the fence already held.
@@ -209,7 +209,7 @@ public:
     }
 
     std::vector<ColumnInfo> columns(std::string_view table) override {
-        const Mode mode = m_fence ? m_mode : get_mode(m_control.get()).mode;
+        const Mode mode = m_fence ? m_mode : get_mode(m_control).mode;
         return first_side(mode).get().columns(table);
     }
 
@@ -279,28 +279,32 @@ private:
         try {
             if (m_fence) m_fence->release();
         } catch (const Error& e) {
-            m_control.after_failure(e);
+            m_control.failed(m_fence->place(), e);
         }
         m_fence.reset();
         flush_failure_count();
     }
 
-    // Second-side failures are counted in the control table before the fence
-    // is released, so a switch waiting for this writer sees them when it
-    // checks its gate ("a clean pass since the last failure"); counted later
-    // (when the control database failed) if that fails.
+    // Second-side failures are counted in the control table that holds the
+    // mode, before the fence is released, so a switch waiting for this writer
+    // sees them when it checks its gate ("a clean pass since the last
+    // failure"); counted later (with the next fence, or where the last one
+    // was) if that fails.
     void flush_failure_count() {
         if (m_unrecorded_failures == 0) return;
+        const bool fenced = m_fence && m_fence->held();
+        const ControlPlace place = fenced ? m_fence->place() : m_control.last_home();
         try {
-            record_second_side_failures(m_control.get(), m_unrecorded_failures);
+            record_second_side_failures(fenced ? m_fence->session() : m_control.at(place), m_unrecorded_failures);
             m_unrecorded_failures = 0;
         } catch (const Error& e) {
-            m_control.after_failure(e);
+            if (!fenced) m_control.failed(place, e);  // the fence's session goes when it is released
             log::get("double-write")->debug("could not record second-side failures: {}", e.what());
         }
     }
 
-    Side m_source, m_target, m_control;
+    Side m_source, m_target;
+    ControlRows m_control;
     DoubleWriteCounters& m_counters;
     const Dialect* m_dialect;  // the source's, for plain SQL when both engines match
     bool m_same_engine;
@@ -323,8 +327,8 @@ ConnectionFactory authoritative_side(DoubleWriteSides sides) {
     if (!sides.source || !sides.target || !sides.control)
         throw Error(Code::internal, "the authoritative side needs source, target and control factories");
     return [sides = std::move(sides)] {
-        auto control = sides.control();
-        return base_side_of(get_mode(*control).mode) == BaseSide::dst ? sides.target() : sides.source();
+        ControlRows control = sides.control_factories().open();
+        return base_side_of(get_mode(control).mode) == BaseSide::dst ? sides.target() : sides.source();
     };
 }
 

@@ -45,7 +45,12 @@ struct DoubleWriteSides {
     Engine source_engine = Engine::mysql;
     ConnectionFactory target;  // required
     Engine target_engine = Engine::mysql;
-    ConnectionFactory control;  // required: the database holding the mode (usually the source)
+    ConnectionFactory control;  // required: the control database (the source's, unless [control] dsn)
+    // The target's control table, where the mode row moves from dst_first on
+    // (migration_mode.h): a session of its own on the target. Empty with a
+    // separate [control] dsn: the row then never moves.
+    ConnectionFactory control_target;
+    ControlFactories control_factories() const { return {control, control_target}; }
 };
 
 // Nothing is opened until first use, so a double-write connection can be
@@ -59,7 +64,8 @@ std::unique_ptr<Connection> make_double_write(DoubleWriteSides sides, DoubleWrit
 // same side, but only through portable SQL.
 ConnectionFactory authoritative_side(DoubleWriteSides sides);
 
-// Adds n to the control table's second-side failure count.
+// Adds n to the control table's second-side failure count (on the session
+// holding the fence: where the mode's row is).
 void record_second_side_failures(Connection& control, std::uint64_t n);
 std::uint64_t second_side_failures(Connection& control);
 // The count and when the last one was counted (the control database's clock,

@@ -188,7 +188,8 @@ IndexEvidence unique_index_evidence(Connection* source, Connection* target, cons
     return e;
 }
 
-GateInput gather_gate_input(Connection& control, const ModeState& from, Mode to, const std::vector<std::string>& tables,
+GateInput gather_gate_input(Connection& records, Connection& home, const ModeState& from, Mode to,
+                            const std::vector<std::string>& tables,
                             const std::vector<std::pair<std::string, IndexEvidence>>& indexes,
                             std::chrono::seconds max_age) {
     GateInput in;
@@ -196,11 +197,11 @@ GateInput gather_gate_input(Connection& control, const ModeState& from, Mode to,
     in.from_version = from.version;
     in.to = to;
     in.max_age = max_age;
-    in.now_us = control_clock_us(control);
-    const SecondSideFailures failures = read_second_side_failures(control);
+    in.now_us = control_clock_us(home);  // the passes' clock too (validate/pass.cpp)
+    const SecondSideFailures failures = read_second_side_failures(home);
     if (failures.count > 0) in.last_failure_us = failures.last_us;
     std::vector<Checkpoint> all;
-    if (control.table_exists(k_checkpoint_table)) all = CheckpointStore(control).load_all();
+    if (records.table_exists(k_checkpoint_table)) all = CheckpointStore(records).load_all();
     const std::vector<PassRecord> passes = records_of<PassRecord>(all);
     const std::vector<CopyProgress> copies = records_of<CopyProgress>(all);
     const std::vector<DeferredIndex> deferred = records_of<DeferredIndex>(all);
@@ -243,19 +244,21 @@ void record_forced(Connection& control, const ModeState& before, Mode to, const 
 
 }  // namespace
 
-SwitchOutcome switch_mode(Connection& control, Connection* source, Connection* target, const SwitchRequest& req) {
+SwitchOutcome switch_mode(ControlRows& control, Connection* source, Connection* target, const SwitchRequest& req) {
     if (req.force_reason && req.force_reason->find_first_not_of(" \t") == std::string::npos)
         throw Error(Code::usage, "--force needs a --reason saying why (it is recorded)");
-    const bool has_control = control.table_exists(k_control_table);
-    if (!has_control && req.to != Mode::src_only) throw_no_mode(control);
     SwitchOutcome out;
-    out.before = read_mode_state(control);
+    const std::optional<ModeState> found = find_mode(control);
+    if (!found && req.to != Mode::src_only && !control.records().table_exists(k_control_table))
+        throw_no_mode(control.records());
+    out.before = found.value_or(ModeState{});
     std::string why;
     if (!transition_allowed(out.before.mode, req.to, &why)) throw Error(Code::usage, why);
 
     // The slow part of the evidence first, while writers go on.
+    Connection& records = control.records();
     std::vector<Checkpoint> all;
-    if (control.table_exists(k_checkpoint_table)) all = CheckpointStore(control).load_all();
+    if (records.table_exists(k_checkpoint_table)) all = CheckpointStore(records).load_all();
     const std::vector<std::string> tables = migration_tables(req.tables, all);
     std::vector<std::pair<std::string, IndexEvidence>> indexes;
     if (out.before.mode == Mode::src_only && req.to == Mode::src_first) {
@@ -271,8 +274,8 @@ SwitchOutcome switch_mode(Connection& control, Connection* source, Connection* t
     std::optional<std::int64_t> lag;
     if (!req.fixer_group.empty() && !(out.before.mode == Mode::src_only && req.to == Mode::src_first))
         lag = consumer_group_lag(req.fixer_brokers, req.fixer_group, req.fixer_topic);
-    auto evidence = [&](Connection& c, const ModeState& from, Mode to) {
-        GateInput in = gather_gate_input(c, from, to, tables, indexes, req.max_age);
+    auto evidence = [&](Connection& home, const ModeState& from, Mode to) {
+        GateInput in = gather_gate_input(control.records(), home, from, to, tables, indexes, req.max_age);
         in.fixer_lag = lag;
         in.fixer_group = req.fixer_group;
         return in;
@@ -280,26 +283,31 @@ SwitchOutcome switch_mode(Connection& control, Connection* source, Connection* t
 
     if (req.dry_run == DryRun::yes) {
         out.after = out.before;
-        out.verdict = check_gate(evidence(control, out.before, req.to));
+        out.verdict = check_gate(evidence(control.at(control.last_home()), out.before, req.to));
         return out;
     }
-    SetModeResult r = set_mode(control, req.to, req.lock_wait, [&](Connection& c, const ModeState& before, Mode to) {
-        if (before.version != out.before.version)
-            throw Error(Code::server,
-                        fmt::format("the mode changed ({} -> {}) while this switch was being "
-                                    "prepared; run it again",
-                                    mode_name(out.before.mode), mode_name(before.mode)),
-                        Temporary::yes);
-        GateInput in = evidence(c, before, to);
-        out.verdict = check_gate(in);
-        if (out.verdict.ready()) return;
-        if (!req.force_reason) throw Error(Code::usage, refusal(before.mode, to, out.verdict));
-        out.forced = true;
-        record_forced(c, before, to, req, out.verdict, in.now_us);
-    });
+    SetModeResult r = set_mode(
+        control, req.to, req.lock_wait, [&](ControlRows& rows, Connection& home, const ModeState& before, Mode to) {
+            if (before.version != out.before.version)
+                throw Error(Code::server,
+                            fmt::format("the mode changed ({} -> {}) while this switch was being "
+                                        "prepared; run it again",
+                                        mode_name(out.before.mode), mode_name(before.mode)),
+                            Temporary::yes);
+            GateInput in = evidence(home, before, to);
+            out.verdict = check_gate(in);
+            if (out.verdict.ready()) return;
+            if (!req.force_reason) throw Error(Code::usage, refusal(before.mode, to, out.verdict));
+            out.forced = true;
+            // In the switch's transaction while the row is in the source; on its
+            // own, just before the switch, once it is in the target.
+            record_forced(rows.records(), before, to, req, out.verdict, in.now_us);
+        });
     out.before = r.before;
     out.after = r.after;
     out.changed = r.changed;
+    out.moved = r.moved;
+    out.confirmed = r.confirmed;
     out.waited_seconds = r.waited_seconds;
     if (out.forced) {
         std::string list;
@@ -308,6 +316,11 @@ SwitchOutcome switch_mode(Connection& control, Connection* source, Connection* t
                                mode_name(r.after.mode), req.who, *req.force_reason, list);
     }
     return out;
+}
+
+SwitchOutcome switch_mode(Connection& control, Connection* source, Connection* target, const SwitchRequest& req) {
+    ControlRows rows = ControlRows::borrowed(control);
+    return switch_mode(rows, source, target, req);
 }
 
 }  // namespace webook

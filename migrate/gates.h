@@ -109,7 +109,10 @@ IndexEvidence unique_index_evidence(Connection* source, Connection* target, cons
 // Everything check_gate() needs, read from the control database (and
 // `indexes`, gathered beforehand: introspection is too slow to run while
 // writers wait).
-GateInput gather_gate_input(Connection& control, const ModeState& from, Mode to, const std::vector<std::string>& tables,
+// `records` is the control database (checkpoints, pass records); `home` the
+// session holding the mode row (second-side failures, the clock).
+GateInput gather_gate_input(Connection& records, Connection& home, const ModeState& from, Mode to,
+                            const std::vector<std::string>& tables,
                             const std::vector<std::pair<std::string, IndexEvidence>>& indexes,
                             std::chrono::seconds max_age);
 
@@ -130,7 +133,9 @@ struct SwitchOutcome {
     ModeState before;
     ModeState after;  // == before in a dry run, or when already there
     bool changed = false;
-    bool forced = false;  // switched although the gate was not met
+    bool moved = false;     // the mode row moved to the other database (SetModeResult)
+    bool confirmed = true;  // false: moved, not yet confirmed there (run it again)
+    bool forced = false;    // switched although the gate was not met
     double waited_seconds = 0;
     GateVerdict verdict;  // the gate as checked (under the switch's lock, unless a dry run)
 };
@@ -140,6 +145,8 @@ struct SwitchOutcome {
 // for an unmet gate without force_reason -- one line, every unmet
 // precondition -- and changes nothing then; what set_mode() throws
 // otherwise. `source`/`target` (may be null) serve the src_first index check.
+SwitchOutcome switch_mode(ControlRows& control, Connection* source, Connection* target, const SwitchRequest& request);
+// The same with a row that does not move, in `control`.
 SwitchOutcome switch_mode(Connection& control, Connection* source, Connection* target, const SwitchRequest& request);
 
 }  // namespace webook

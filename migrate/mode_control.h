@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/migration/migration_mode.h"
 
@@ -37,23 +38,45 @@ struct SetModeResult {
     ModeState before;
     ModeState after;
     bool changed = false;       // false when already in that mode
+    bool moved = false;         // the row moved to the other database's control table
+    bool confirmed = true;      // false: moved, but the new home could not be confirmed (run it again)
     double waited_seconds = 0;  // time spent waiting for writers in flight
 };
 
 // Called by set_mode() once it holds the mode row exclusively -- no writer
-// in flight, none can start -- and before it changes anything, on the
-// switch's own transaction (what it writes there commits with the switch).
+// in flight, none can start -- and before it changes anything. `home` is the
+// session holding the row (the switch's own transaction: what it writes
+// there commits with the switch); `control.records()` is the control
+// database (the same session while the row is in the source).
 // It may throw to refuse the switch; nothing is changed then.
-using UnderSwitchLock = std::function<void(Connection& control, const ModeState& before, Mode to)>;
+using UnderSwitchLock = std::function<void(ControlRows& control, Connection& home, const ModeState& before, Mode to)>;
+
+// The row writes of a switch from `before` (held at before.place) to `to`,
+// in the order they commit: one in place, or -- when the mode's home moves
+// (ControlRows::movable(), home_place_of(to) elsewhere) -- `pending:<to>` in
+// the new place, `moved:<new place>` over the old home (the moment the
+// switch happens), `<to>` in the new place. Each at version before.version
+// + 1. Pure: set_mode() runs them, the fence model checks them.
+struct RowWrite {
+    ControlPlace place;
+    ModeRow row;
+};
+std::vector<RowWrite> switch_writes(const ModeState& before, Mode to, bool movable);
 
 // Switches the mode, fenced; creates the mode row (src_only) first if the
 // control table holds none. Throws Error(Code::config) when the control
 // table does not exist and `to` is not src_only (nothing is written),
 // Error(Code::usage) for an illegal step,
 // Error(Code::server, temporary) when writers did not finish within
-// `lock_wait`, and whatever `check` throws. `check` is not called when the
-// mode is already `to`. This is the bare switch: operators' switches go
-// through switch_mode() (gates.h), which checks the step's gate here.
+// `lock_wait` or the new home cannot be written (nothing changed either way),
+// and whatever `check` throws. `check` is not called when the mode is
+// already `to`. Run again when the mode is already `to`, it finishes a move
+// whose confirmation failed (and moves a row an older version left behind).
+// This is the bare switch: operators' switches go through switch_mode()
+// (gates.h), which checks the step's gate here.
+SetModeResult set_mode(ControlRows& control, Mode to, std::chrono::milliseconds lock_wait = std::chrono::seconds(30),
+                       const UnderSwitchLock& check = {});
+// The same with a row that does not move, in `control`.
 SetModeResult set_mode(Connection& control, Mode to, std::chrono::milliseconds lock_wait = std::chrono::seconds(30),
                        const UnderSwitchLock& check = {});
 

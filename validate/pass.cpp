@@ -41,7 +41,7 @@ private:
 
 }  // namespace
 
-PassReport run_pass(SideConnections conns, Connection& control, const std::vector<TablePlan>& plans,
+PassReport run_pass(SideConnections conns, ControlRows& control, const std::vector<TablePlan>& plans,
                     const PassOptions& options, EventSink& sink, CheckpointStore& checkpoints) {
     const auto* logger = log::get("validate");
     const bool incremental = options.validator == Validator::incremental;
@@ -50,7 +50,8 @@ PassReport run_pass(SideConnections conns, Connection& control, const std::vecto
     // outage too (it is often the source server).
     RetryBudget budget(options.validate.retry_for, Clock::real(), "reading the control table");
     auto on_control = [&](auto&& op) {
-        return run_resumable(budget, op, [&] { return reset_sessions({&control, &checkpoints.connection()}); });
+        return run_resumable(budget, op,
+                             [&] { return control.reset_sessions() && reset_sessions({&checkpoints.connection()}); });
     };
     on_control([&] { checkpoints.ensure_tables(); });  // the pass records go there too
     for (int attempt = 0;; ++attempt) {
@@ -79,10 +80,10 @@ PassReport run_pass(SideConnections conns, Connection& control, const std::vecto
             rec.mode = std::string(mode_name(mode.mode));
             rec.mode_version = mode.version;
             rec.continued = !vo.since.has_value();
-            rec.started_us = on_control([&] { return control_clock_us(control); });
+            rec.started_us = on_control([&] { return mode_clock_us(control); });
             report.tables.push_back(incremental ? validate_incremental(conns, plan, vo, sink, checkpoints)
                                                 : validate_full(conns, plan, vo, sink, &checkpoints));
-            rec.ended_us = on_control([&] { return control_clock_us(control); });
+            rec.ended_us = on_control([&] { return mode_clock_us(control); });
             // What the fixers repaired in the table since the previous pass.
             rec.fixed_total = on_control([&] { return checkpoints.fixed(plan.name); });
             const auto before = on_control(
@@ -124,7 +125,7 @@ PassReport run_pass(SideConnections conns, Connection& control, const std::vecto
     }
 }
 
-std::uint64_t run_passes(SideConnections conns, Connection& control, const std::vector<TablePlan>& plans,
+std::uint64_t run_passes(SideConnections conns, ControlRows& control, const std::vector<TablePlan>& plans,
                          const PassOptions& options, EventSink& sink, CheckpointStore& checkpoints, Follow follow,
                          std::chrono::microseconds interval, const std::function<void(const PassReport&)>& on_pass,
                          Clock& clock) {

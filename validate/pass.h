@@ -47,10 +47,11 @@ struct PassReport {
 };
 
 // One pass over `plans` (see the top of this file). `control` holds the mode
-// and the checkpoints (`checkpoints` must be over it). Throws like
+// (its home's clock times the pass, as it times the second-side failures)
+// and the checkpoints (`checkpoints` must be over control.records()). Throws like
 // validate_full()/validate_incremental(), and Error(Code::server, temporary)
 // when the base changed under options.max_redos passes in a row.
-PassReport run_pass(SideConnections conns, Connection& control, const std::vector<TablePlan>& plans,
+PassReport run_pass(SideConnections conns, ControlRows& control, const std::vector<TablePlan>& plans,
                     const PassOptions& options, EventSink& sink, CheckpointStore& checkpoints);
 
 // Passes until interrupted (Error(Code::interrupted), between passes or
@@ -60,7 +61,7 @@ PassReport run_pass(SideConnections conns, Connection& control, const std::vecto
 // Returns the differences of all passes.
 inline constexpr std::chrono::microseconds k_follow_interval = std::chrono::seconds(30);
 
-std::uint64_t run_passes(SideConnections conns, Connection& control, const std::vector<TablePlan>& plans,
+std::uint64_t run_passes(SideConnections conns, ControlRows& control, const std::vector<TablePlan>& plans,
                          const PassOptions& options, EventSink& sink, CheckpointStore& checkpoints, Follow follow,
                          std::chrono::microseconds interval, const std::function<void(const PassReport&)>& on_pass,
                          Clock& clock = Clock::real());

@@ -4,12 +4,17 @@
 Writers in other processes (tests/conformance/writer.py: Python with Debian's
 python3-pymysql and python3-psycopg2, not linked to our code) double-write
 while the real `webookctl migrate mode set` goes src_only -> src_first ->
-dst_first -> dst_only under them, MariaDB source (and control database) and
-PostgreSQL target. After each switch returns, the driver checks that no
-writer applies the old mode ("once `mode set` returns, no writer anywhere
-applies the old mode", docs/writer-protocol.md), as the C++ test
+dst_first -> dst_only under them, MariaDB source and PostgreSQL target.
+`mode set` gets --target, so the mode row moves with the authoritative side:
+it is in the source's control table in src_only/src_first and in the
+target's from dst_first on. After each switch returns, the driver checks
+that no writer applies the old mode ("once `mode set` returns, no writer
+anywhere applies the old mode", docs/writer-protocol.md), as the C++ test
 DoubleWrite.OnceTheSwitchReturnsNoWriterAppliesTheOldMode does for our own
-double-write connection.
+double-write connection. The writers reach the source (data and control
+sessions) through build/tests/webook-fault-proxy, which the driver uses to
+take the source away; webookctl and the driver's own reads use the source
+directly.
 
 Every row's body names the mode its writer applied ("<mode>:<worker>.<thread>:<n>").
 Checks, per switch from OLD to NEW (snapshots are taken the moment `mode set`
@@ -23,14 +28,36 @@ returns, reading the source, then the target):
             first: a sampler reading the source, then the target, every few
             ms, never sees a row on the source only other than src_only rows
             and counted second-side failures of src_first.
-  * dst_first -> dst_only: the source's set of ids never grows again.
+            The mode row moved: the target's control row holds dst_first and
+            the source's moved:target, at the same version; the source's
+            second-side failure count never changes again.
+  * in dst_first, the fence no longer reads the source's row: while the
+            driver holds the source's mode row FOR UPDATE (0.5 s), every
+            writer thread fences and commits transactions.
+  * in dst_first, a source outage (~3 s: every connection through the proxy
+            cut, new ones refused): no user write fails. A writer process
+            started during it (it cannot reach the source's control table,
+            and falls back to the target's row) writes during it. Its
+            second-side failures -- the non-poisoned dst_first transactions
+            that the writers' logs say missed the source -- are at least one,
+            all fenced during the outage (give or take a second, and the
+            second side's rest after it), and a dst_first row missing on the
+            source is one of them; after it, the source takes second-side
+            writes again.
+  * dst_first -> dst_only: the source's set of ids never grows again. The
+            target's control row holds dst_only (the source's still
+            moved:target, at dst_first's version). Then the source is cut
+            and refused until the end: writers go on writing in dst_only.
 And at the end: every row sits on the sides its mode writes (src_only: source
-only; src_first/dst_first: both, with the same body; dst_only: target only);
-no user write failed; writers ran in every mode; the second-side failures
-the writers made on purpose (rows tagged ":x", which a CHECK constraint on
-the second side rejects) were each counted in the control row, with the
-exact UPDATE of the protocol, so `migrate status` reports them; the rest of
-such a transaction (its ":y" row) skipped the second side.
+only; src_first/dst_first: both, with the same body, but for the outage's
+counted failures above; dst_only: target only); no user write or read
+failed; writers ran in every mode; the second-side failures were each
+counted with the exact UPDATE of the protocol, where the mode row was (the
+switch to dst_first carries the source's count over to the target's control
+table), so `migrate status` reports them and the mode row in the target: the
+ones made on purpose (rows tagged ":x", which a CHECK constraint on the
+second side rejects) one each, plus the outage's; the rest of such a
+transaction (its ":y" row) skipped the second side.
 
 A missing server, environment variable, binary or Python module is a
 failure, never a skip. Exit 0 when conformant, 1 on a violation, 2 when the
@@ -40,11 +67,17 @@ Environment (`source .run/services.env`, see scripts/services.sh):
   WEBOOK_MYSQL_DSN, WEBOOK_PG_DSN   servers; throwaway databases are made there
   WEBOOKCTL_SOURCE_PASSWORD, WEBOOKCTL_TARGET_PASSWORD, WEBOOKCTL_PASSWORD
   WEBOOKCTL                         the binary (default: build/cli/webookctl)
+  WEBOOK_FAULT_PROXY                the proxy (default:
+                                    build/tests/webook-fault-proxy)
   WEBOOK_CONFORMANCE_WRITER         another writer to test (default: writer.py
                                     next to this file; *.py runs with this
                                     interpreter). It takes writer.py's flags,
-                                    prints "ready", runs until its stdin
-                                    closes, then prints writer.py's JSON line.
+                                    prints "ready" (also when it cannot reach
+                                    the source), runs until its stdin closes,
+                                    then prints writer.py's JSON line; its
+                                    --log lines have writer.py's "worker",
+                                    "ids", "mode", "fenced", "released" and
+                                    "second_ok".
   WEBOOK_CONFORMANCE_PROCESSES (2), WEBOOK_CONFORMANCE_THREADS (4),
   WEBOOK_CONFORMANCE_SECONDS_PER_MODE (1.0), WEBOOK_CONFORMANCE_KEEP=1 keeps
   the databases and the writers' logs.
@@ -80,6 +113,7 @@ if _err is not None:
 import datetime  # noqa: E402
 import json  # noqa: E402
 import shutil  # noqa: E402
+import signal  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
@@ -94,6 +128,9 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 MODES = ("src_only", "src_first", "dst_first", "dst_only")
 CONTROL = "webookctl_control"
 MIN_TRANSACTIONS_PER_MODE = 5
+HOLD_SECONDS = 0.5  # the driver holds the source's mode row in dst_first
+OUTAGE_SECONDS = 3.0  # the source outage in dst_first
+RETRY_AFTER = 1.0  # a second side's rest after a lost connection (docs/writer-protocol.md section 5)
 
 
 class CannotRun(Exception):
@@ -222,9 +259,11 @@ class Databases:
 
 
 class Webookctl:
-    def __init__(self, binary, source_url):
+    def __init__(self, binary, source_url, target_url):
         self.binary = binary
         self.source_url = source_url
+        self.target_url = target_url
+        self.sides = ["--source", source_url, "--target", target_url]
         help_text = self.run(["migrate", "mode", "set", "--help"], check=True, json_output=False).stdout
         # `mode set` past src_only may be gated; the test forces its way.
         self.force = ["--force", "--reason", "writer conformance test"] if "--force" in help_text else []
@@ -237,7 +276,7 @@ class Webookctl:
         return r
 
     def mode_set(self, mode):
-        args = ["migrate", "mode", "set", mode, "--source", self.source_url, "--lock-wait", "30s"]
+        args = ["migrate", "mode", "set", mode] + self.sides + ["--lock-wait", "30s"]
         if mode != "src_only":
             args += self.force
         r = self.run(args)
@@ -245,6 +284,56 @@ class Webookctl:
         lines = [ln for ln in r.stdout.splitlines() if ln.strip().startswith("{")]
         result = json.loads(lines[-1]) if lines else {}
         return t_returned, result
+
+
+class FaultProxy:
+    """build/tests/webook-fault-proxy in front of a server: SIGUSR1 cuts every
+    connection, SIGUSR2 toggles refusing new ones, SIGTERM stops it."""
+
+    def __init__(self, binary, host, port, workdir):
+        port_file = os.path.join(workdir, "proxy.port")
+        self.err_path = os.path.join(workdir, "proxy.stderr")
+        with open(self.err_path, "w") as err:
+            self.proc = subprocess.Popen([binary, host, str(port), port_file], stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=err)
+        self.refusing = False
+        deadline = time.time() + 10
+        while not os.path.exists(port_file):
+            if self.proc.poll() is not None or time.time() > deadline:
+                with open(self.err_path) as f:
+                    raise CannotRun(f"{binary} did not start listening (exit {self.proc.poll()}): {f.read().strip()}")
+            time.sleep(0.02)
+        with open(port_file) as f:
+            self.port = int(f.read().strip())
+
+    def _signal(self, sig):
+        if self.proc.poll() is not None:
+            raise CannotRun(f"the fault proxy exited {self.proc.returncode}")
+        self.proc.send_signal(sig)
+        time.sleep(0.05)  # it looks at its signals every 20 ms
+
+    def take_away(self):
+        """Cuts every connection and refuses new ones; cuts again whatever
+        connected between the two."""
+        self._signal(signal.SIGUSR1)
+        if not self.refusing:
+            self._signal(signal.SIGUSR2)
+            self.refusing = True
+        self._signal(signal.SIGUSR1)
+
+    def give_back(self):
+        if self.refusing:
+            self._signal(signal.SIGUSR2)
+            self.refusing = False
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
 
 
 class WriterProcess:
@@ -340,6 +429,26 @@ def poisoned(body):
     return body.endswith(":x") or body.endswith(":y")
 
 
+def control_rows(conn):
+    return {n: (v, int(ver), ut) for n, v, ver, ut in query(conn, f"SELECT name, value, version, utime FROM {CONTROL}")}
+
+
+def hold_source_mode_row(dbs, seconds):
+    """Holds the source's mode row FOR UPDATE for `seconds`: a fence that
+    reads it waits. Returns when the hold began and ended."""
+    c = dbs.source()
+    try:
+        query(c, "START TRANSACTION")
+        query(c, f"SELECT value FROM {CONTROL} WHERE name = 'migration_mode' FOR UPDATE")
+        t0 = time.time()
+        time.sleep(seconds)
+        t1 = time.time()
+        query(c, "COMMIT")
+    finally:
+        c.close()
+    return t0, t1
+
+
 def main():
     my_dsn = parse_url(env("WEBOOK_MYSQL_DSN"))
     pg_dsn = parse_url(env("WEBOOK_PG_DSN"))
@@ -350,6 +459,9 @@ def main():
     binary = os.environ.get("WEBOOKCTL") or os.path.join(ROOT, "build", "cli", "webookctl")
     if not os.access(binary, os.X_OK):
         raise CannotRun(f"no webookctl binary at {binary} (build it, or set WEBOOKCTL)")
+    proxy_binary = os.environ.get("WEBOOK_FAULT_PROXY") or os.path.join(ROOT, "build", "tests", "webook-fault-proxy")
+    if not os.access(proxy_binary, os.X_OK):
+        raise CannotRun(f"no fault proxy at {proxy_binary} (build it, or set WEBOOK_FAULT_PROXY)")
     writer = os.environ.get("WEBOOK_CONFORMANCE_WRITER") or os.path.join(HERE, "writer.py")
     writer_cmd = [sys.executable, writer] if writer.endswith(".py") else [writer]
     if not os.path.exists(writer):
@@ -363,36 +475,47 @@ def main():
     workdir = tempfile.mkdtemp(prefix="writer-fence-")
     writers = []
     sampler = None
+    proxy = None
     violations = []
     try:
         dbs.create()
         source_url = url_for(my_dsn, dbs.name)
         target_url = url_for(pg_dsn, dbs.name)
-        ctl = Webookctl(binary, source_url)
-        say(f"databases {dbs.name} (MariaDB source + control, PostgreSQL target); webookctl {binary}; "
-            f"writer {' '.join(writer_cmd)}; {processes}x{threads} writers; "
-            f"{'--force --reason on gated steps' if ctl.force else 'mode set has no --force (no gates yet)'}")
+        ctl = Webookctl(binary, source_url, target_url)
+        proxy = FaultProxy(proxy_binary, my_dsn["host"], my_dsn["port"], workdir)
+        writer_source_url = url_for(dict(my_dsn, host="127.0.0.1", port=proxy.port), dbs.name)
+        say(f"databases {dbs.name} (MariaDB source, PostgreSQL target; the mode row moves from the source's "
+            f"control table to the target's); webookctl {binary}; writer {' '.join(writer_cmd)}; "
+            f"{processes}x{threads} writers, their source through {os.path.basename(proxy_binary)} on port "
+            f"{proxy.port}; {'--force --reason on gated steps' if ctl.force else 'mode set has no --force (no gates yet)'}")
 
         # The control table and its rows: what `mode set src_only` makes.
         _, r = ctl.mode_set("src_only")
         src = dbs.source()
-        rows = {n: (v, ver, ut) for n, v, ver, ut in query(src, f"SELECT name, value, version, utime FROM {CONTROL}")}
+        rows = control_rows(src)
         if rows.get("migration_mode", (None,))[0] != "src_only" or "second_side_failures" not in rows:
             raise CannotRun(f"`mode set src_only` did not create the control rows: {rows}")
-        failures_before = int(rows["second_side_failures"][1])
+        failures_before = rows["second_side_failures"][1]
 
         poison_every = 25
+
+        def start_writer(worker_id):
+            w = WriterProcess(writer_cmd, worker_id,
+                              ["--source", writer_source_url, "--target", target_url, "--threads", str(threads),
+                               "--hold-ms", "20:40", "--poison-every", str(poison_every)],
+                              os.path.join(workdir, f"writer{worker_id}.jsonl"),
+                              os.path.join(workdir, f"writer{worker_id}.stderr"))
+            writers.append(w)
+            return w
+
         for w in range(processes):
-            writers.append(WriterProcess(writer_cmd, w + 1,
-                                         ["--source", source_url, "--target", target_url, "--threads", str(threads),
-                                          "--hold-ms", "20:40", "--poison-every", str(poison_every)],
-                                         os.path.join(workdir, f"writer{w + 1}.jsonl"),
-                                         os.path.join(workdir, f"writer{w + 1}.stderr")))
+            start_writer(w + 1)
         for w in writers:
             w.wait_ready(60)
 
         snap_src, snap_dst = dbs.source(), dbs.target()
         snapshots = {}
+        events = {}  # what the driver did, when
         time.sleep(per_mode)
         for old, new in zip(MODES, MODES[1:]):
             t_call = time.time()
@@ -406,10 +529,52 @@ def main():
             say(f"{old} -> {new}: returned after {t_returned - t_call:.3f}s "
                 f"(waited {result.get('waited_seconds', 0):.3f}s for writers in flight); snapshot "
                 f"{1000 * (t_snap - t_returned):.1f} ms later: source {len(s)} rows, target {len(d)} rows")
+            if new in ("dst_first", "dst_only"):
+                # The mode row is in the target's control table now.
+                at_src, at_dst = control_rows(snap_src), control_rows(snap_dst)
+                src_row = at_src.get("migration_mode", (None, None))
+                dst_row = at_dst.get("migration_mode", (None, None))
+                if new == "dst_first":
+                    events["moved_version"] = src_row[1]
+                    events["source_failures_at_move"] = at_src.get("second_side_failures", (None, None))[1]
+                if dst_row[0] != new:
+                    violations.append(f"after `mode set {new}` the target's mode row holds {dst_row[0]!r} "
+                                      f"(version {dst_row[1]}), not {new!r}")
+                if src_row[0] != "moved:target" or src_row[1] != events["moved_version"] or \
+                        (new == "dst_first" and dst_row[1] != src_row[1]):
+                    violations.append(f"after `mode set {new}` the source's mode row holds {src_row[0]!r} at version "
+                                      f"{src_row[1]} (the target's: {dst_row[0]!r} at {dst_row[1]}); expected "
+                                      f"'moved:target' at the version of the move ({events['moved_version']})")
             if new == "dst_first":
                 sampler = Sampler(dbs)
                 sampler.start()
-            time.sleep(per_mode)
+                # Writers found the home in the target: their fences must not
+                # read the source's row any more.
+                time.sleep(0.3)
+                events["hold"] = hold_source_mode_row(dbs, HOLD_SECONDS)
+                # The source goes away for a while; a writer process starts meanwhile.
+                t_cut = time.time()
+                proxy.take_away()
+                late = start_writer(processes + 1)
+                try:
+                    late.wait_ready(OUTAGE_SECONDS)
+                except CannotRun as e:  # a writer must start without the source from dst_first on
+                    violations.append(f"while the source was away in dst_first, {e}")
+                time.sleep(max(0.0, t_cut + OUTAGE_SECONDS - time.time()))
+                t_back = time.time()  # before the signal: the proxy accepts again a little later
+                proxy.give_back()
+                events["outage"] = (t_cut, t_back)
+                events["late"] = late.worker_id
+                say(f"dst_first: held the source's mode row for {HOLD_SECONDS}s; the source was away for the "
+                    f"writers for {events['outage'][1] - t_cut:.2f}s; writer {late.worker_id} started meanwhile")
+                time.sleep(max(per_mode, 2 * RETRY_AFTER + 0.5))  # the source takes second-side writes again
+            elif new == "dst_only":
+                # The source is not needed any more: gone for good.
+                events["gone"] = time.time()
+                proxy.take_away()
+                time.sleep(per_mode)
+            else:
+                time.sleep(per_mode)
 
         summaries = []
         for w in writers:
@@ -426,10 +591,13 @@ def main():
 
         S, D = notes(snap_src), notes(snap_dst)
         tx_log = {}
+        entries = []
         for w in writers:
             with open(w.log_path) as f:
                 for line in f:
                     e = json.loads(line)
+                    e["process"] = w.worker_id
+                    entries.append(e)
                     for i in e["ids"]:
                         tx_log[i] = e
 
@@ -438,15 +606,17 @@ def main():
             body = S.get(i) or D.get(i)
             if not e:
                 return f"row {i} ({body})"
-            return (f"row {i} ({body}; writer {e['worker']} fenced at {e['fenced']:.3f}, released "
-                    f"{e['released']:.3f})")
+            return (f"row {i} ({body}; writer {e['worker']} fenced at {e['fenced']:.3f}"
+                    f"{' in the ' + e['place'] if e.get('place') else ''}, released {e['released']:.3f})")
 
-        # -- User writes, and writers in every mode --------------------------
+        # -- User writes and reads, and writers in every mode ----------------
         total = {m: sum(s["transactions"][m] for s in summaries) for m in MODES}
         failed = sum(s["failed"] for s in summaries)
-        if failed:
+        failed_reads = sum(s.get("failed_reads", 0) for s in summaries)
+        reads = sum(s.get("reads", 0) for s in summaries)
+        if failed or failed_reads:
             errors = [e for s in summaries for e in s["errors"]]
-            violations.append(f"{failed} user writes failed: {errors[:5]}")
+            violations.append(f"{failed} user writes and {failed_reads} user reads failed: {errors[:5]}")
         for m in MODES:
             if total[m] < MIN_TRANSACTIONS_PER_MODE:
                 violations.append(f"writers committed only {total[m]} transactions in {m}: "
@@ -456,12 +626,12 @@ def main():
         for new, snap in snapshots.items():
             old = snap["old"]
             for side, now_rows, then_rows in (("source", S, snap["S"]), ("target", D, snap["D"])):
-                late = sorted(i for i, b in now_rows.items() if tag_mode(b) == old and i not in then_rows)
-                for i in late[:10]:
+                late_rows = sorted(i for i, b in now_rows.items() if tag_mode(b) == old and i not in then_rows)
+                for i in late_rows[:10]:
                     violations.append(f"after `mode set {new}` returned at {snap['t']:.3f}, {describe(i)} "
                                       f"reached the {side}: a writer applied {old}")
-                if len(late) > 10:
-                    violations.append(f"... and {len(late) - 10} more {old} rows on the {side}")
+                if len(late_rows) > 10:
+                    violations.append(f"... and {len(late_rows) - 10} more {old} rows on the {side}")
 
         # -- src_only -> src_first: the source-only set never gains members ---
         def counted_failure(i, body, mode):
@@ -490,11 +660,49 @@ def main():
                               f"dst_first` returned at {t2:.3f}: a writer wrote the source first (src_first)")
         say(f"sampler: {sampler.samples if sampler else 0} source-then-target reads after the dst_first switch")
 
+        # -- dst_first: the fence does not read the source's row --------------
+        h0, h1 = events["hold"]
+        thread_names = sorted({e["worker"] for e in entries if e["mode"] == "dst_first" and e["fenced"] < h0})
+        for name in thread_names:
+            n = sum(1 for e in entries if e["worker"] == name and h0 < e["fenced"] and e["released"] < h1)
+            if n == 0:
+                violations.append(f"writer thread {name} fenced no transaction from {h0:.3f} to {h1:.3f}, while "
+                                  "the driver held the source's mode row FOR UPDATE in dst_first: its fence still "
+                                  "reads the source's row (it should find the home where the last fence did)")
+        if not thread_names:
+            violations.append("no writer thread wrote in dst_first before the driver held the source's mode row")
+
+        # -- dst_first: the source outage ------------------------------------
+        t_cut, t_back = events["outage"]
+        lo, hi = t_cut - 1.0, t_back + 2 * RETRY_AFTER
+        late_in_outage = [e for e in entries if e["process"] == events["late"] and t_cut < e["fenced"] < t_back]
+        if not late_in_outage:
+            violations.append(f"writer {events['late']}, started while the source was away ({t_cut:.3f} to "
+                              f"{t_back:.3f}), committed nothing meanwhile: with the mode row in the target, it "
+                              "should write without the source")
+        outage_tx = [e for e in entries if e["mode"] == "dst_first" and e["second_ok"] is False and len(e["ids"]) == 1]
+        outage_ids = {i for e in outage_tx for i in e["ids"]}
+        for e in outage_tx:
+            if not lo <= e["fenced"] <= hi:
+                violations.append(f"{describe(e['ids'][0])}: its second side (the source) failed at "
+                                  f"{e['fenced']:.3f}, but the source was away only from {t_cut:.3f} to "
+                                  f"{t_back:.3f}")
+        if not outage_tx:
+            violations.append(f"no dst_first write missed the source while it was away ({t_cut:.3f} to "
+                              f"{t_back:.3f}): the writers' source sessions did not go through the proxy")
+        after = [e for e in entries if e["mode"] == "dst_first" and e["fenced"] > hi and e["second_ok"]]
+        if not after:
+            violations.append(f"no dst_first write reached the source after it was back at {t_back:.3f}")
+
         # -- dst_first -> dst_only: the source never grows again --------------
         snap = snapshots["dst_only"]
         for i in sorted(S.keys() - snap["S"].keys())[:10]:
             violations.append(f"{describe(i)} reached the source after `mode set dst_only` returned at "
                               f"{snap['t']:.3f}: a writer still wrote the source (dst_first)")
+        without_source = sum(1 for e in entries if e["mode"] == "dst_only" and e["fenced"] > events["gone"] + 0.2)
+        if without_source < MIN_TRANSACTIONS_PER_MODE:
+            violations.append(f"writers committed only {without_source} transactions in dst_only after the source "
+                              f"went away at {events['gone']:.3f}: dst_only needs no source")
 
         # -- Every row on the sides of its mode --------------------------------
         misplaced = []
@@ -509,7 +717,8 @@ def main():
             elif m == "src_first":
                 ok = (on_s and not on_d) if poisoned(body) else (on_s and on_d)
             elif m == "dst_first":
-                ok = (on_d and not on_s) if poisoned(body) else (on_s and on_d)
+                # A write that missed the source while it was away: a counted failure.
+                ok = (on_d and not on_s) if poisoned(body) else (on_d and (on_s or i in outage_ids))
             else:
                 ok = False
             if ok and on_s and on_d and S[i] != D[i]:
@@ -518,42 +727,57 @@ def main():
                 misplaced.append(f"{describe(i)}: on the source {on_s}, on the target {on_d}")
         violations.extend(misplaced[:10])
 
-        # -- Second-side failures: counted in the control row ----------------
-        expected = sum(1 for i, b in S.items() if tag_mode(b) == "src_first" and b.endswith(":x")) + \
+        # -- Second-side failures: counted where the mode row is --------------
+        on_purpose = sum(1 for i, b in S.items() if tag_mode(b) == "src_first" and b.endswith(":x")) + \
             sum(1 for i, b in D.items() if tag_mode(b) == "dst_first" and b.endswith(":x"))
+        outage = len(outage_tx)
         made = sum(s["second_side_failures"] for s in summaries)
         recorded = sum(s["recorded_failures"] for s in summaries)
-        (count, utime), = query(src, f"SELECT version, utime FROM {CONTROL} WHERE name = 'second_side_failures'")
-        counted = int(count) - failures_before
-        status = json.loads([ln for ln in ctl.run(["migrate", "status", "--source", source_url]).stdout.splitlines()
+        dst = dbs.target()
+        at_dst = control_rows(dst)
+        dst.close()
+        at_src = control_rows(src)
+        count, utime = at_dst["second_side_failures"][1:] if "second_side_failures" in at_dst else (-1, None)
+        counted = count - failures_before
+        status = json.loads([ln for ln in ctl.run(["migrate", "status"] + ctl.sides).stdout.splitlines()
                              if ln.startswith("{")][-1])
-        if expected == 0:
-            violations.append("no second-side failure happened: the failure path was not exercised")
-        if made != expected:
-            violations.append(f"the writers met {made} second-side failures, {expected} expected (one per ':x' "
-                              "row of a double-write mode)")
+        if on_purpose == 0:
+            violations.append("no second-side failure happened on purpose: the failure path was not exercised")
+        if made != on_purpose + outage:
+            violations.append(f"the writers met {made} second-side failures, {on_purpose + outage} expected: one "
+                              f"per ':x' row of a double-write mode ({on_purpose}) and one per write that missed "
+                              f"the source while it was away ({outage})")
         if recorded != made or counted != made:
-            violations.append(f"{made} second-side failures, {recorded} recorded by the writers, the control "
-                              f"row counts {counted}")
-        if int(status.get("second_side_failures", -1)) != int(count):
+            violations.append(f"{made} second-side failures, {recorded} recorded by the writers, the target's "
+                              f"control row counts {counted}")
+        src_failures = at_src.get("second_side_failures", (None, None))[1]
+        if src_failures != events["source_failures_at_move"]:
+            violations.append(f"the source's second-side failure count went from "
+                              f"{events['source_failures_at_move']} at the move to {src_failures}: a writer counted "
+                              "there after the mode row had moved to the target")
+        if int(status.get("second_side_failures", -1)) != count or status.get("mode_row") != "target":
             violations.append(f"`migrate status` reports {status.get('second_side_failures')} second-side "
-                              f"failures, the control row holds {count}")
+                              f"failures and the mode row in the {status.get('mode_row')}; the target's control "
+                              f"row holds {count}")
         t1 = datetime.datetime.fromtimestamp(snapshots["src_first"]["t"], datetime.timezone.utc).replace(tzinfo=None)
-        if expected and not (utime >= t1 - datetime.timedelta(seconds=1)):
+        if on_purpose and not (utime and utime >= t1 - datetime.timedelta(seconds=1)):
             violations.append(f"the control row's utime {utime} was not moved by the failures (after {t1} UTC)")
 
-        mode_now = json.loads(ctl.run(["migrate", "mode", "get", "--source", source_url]).stdout.strip())
+        mode_now = json.loads(ctl.run(["migrate", "mode", "get"] + ctl.sides).stdout.strip())
         if mode_now.get("mode") != "dst_only":
             violations.append(f"the mode is {mode_now}, not dst_only")
 
         say("transactions per mode: " + ", ".join(f"{m} {total[m]}" for m in MODES) +
-            f"; rows: source {len(S)}, target {len(D)}; second-side failures {made} (control row +{counted}, "
-            f"status {status.get('second_side_failures')})")
+            f" ({without_source} in dst_only without the source); reads {reads}; rows: source {len(S)}, "
+            f"target {len(D)}; second-side failures {made} ({on_purpose} on purpose, {outage} while the source "
+            f"was away; target's control row +{counted}, status {status.get('second_side_failures')})")
     finally:
         for w in writers:
             w.kill()
         if sampler:
             sampler.stop_event.set()
+        if proxy:
+            proxy.stop()
         if keep:
             say(f"kept databases {dbs.name} and the writers' logs in {workdir}")
         else:

@@ -8,16 +8,38 @@ these while `webookctl migrate mode set` switches the mode under them.
 
 Each thread loops over write transactions until stdin reaches end of file:
 
-    fence   BEGIN on the control connection; SELECT the mode row FOR SHARE
+    fence   find the mode row's home and hold it: BEGIN on the control
+            session of the place the last fence found it (the source at
+            first); SELECT the mode row FOR SHARE; a bare mode is the home;
+            `moved:<place>` (COMMIT, follow it, remembering its version) and
+            `pending:<mode>` (applied only when a `moved:` row of the same
+            version sent us there, else COMMIT and look in the other place)
+            hop, at most 6 times; a source that cannot be reached (lost
+            connection, cannot connect) is skipped once for the target's
+            row, which is applied only if it is a bare mode
     sides   first/second side per mode (src_only: source; src_first: source
             then target; dst_first: target then source; dst_only: target)
     write   BEGIN both sides; each statement on the first side, then the
             second; hold the transaction 20-40 ms (switches then happen while
             writers are in flight); COMMIT the first side, then the second
-    count   second-side failures of the transaction, inside the fence:
+    count   second-side failures of the transaction, on the session holding
+            the fence (the target's control table from dst_first on):
             UPDATE webookctl_control SET version = version + n, utime = now
-            WHERE name = 'second_side_failures'
+            WHERE name = 'second_side_failures' (no row: INSERT it, again)
     release COMMIT the control transaction
+    read    the transaction's last row, by id, from the first side of the
+            mode read without a lock (the same hops, no FOR SHARE, no fence)
+
+Each thread has four sessions: source and target for the data, and one
+control session per place the mode row can be in -- the source's control
+table (or --control's) and the target's (opened on first use). Without
+--control the mode row moves with the authoritative side: the source's
+webookctl_control in src_only/src_first, the target's from dst_first on
+(core/migration/migration_mode.h). With --control it stays there. A control
+session that lost its connection is dropped and reopened on next use. From
+dst_first on, a write touches the source only as its second side, so a
+writer that cannot reach the source (also one that starts meanwhile) still
+writes.
 
 Rows go to notes(id BIGINT PRIMARY KEY, body VARCHAR(64) NOT NULL) on both
 sides, with client-made snowflake ids. The body says the mode the writer
@@ -35,15 +57,19 @@ usage: writer.py --source URL --target URL [--control URL] --worker-id N
 URLs are mysql://user@host:port/db or postgres://user@host:port/db; the
 password comes from WEBOOKCTL_SOURCE_PASSWORD (source and control) or
 WEBOOKCTL_TARGET_PASSWORD (target), else WEBOOKCTL_PASSWORD, as for
-webookctl. Prints "ready" once every thread has its connections, then, after
-stdin closes and the transactions in flight finished, one JSON line:
+webookctl. Prints "ready" once every thread has tried its connections (one
+it cannot open is retried on use), then, after stdin closes and the
+transactions in flight finished, one JSON line:
 {"worker": N, "transactions": {mode: n}, "failed": n, "errors": [...],
- "second_side_failures": n, "recorded_failures": n}.
---log FILE gets one JSON line per transaction (ids, mode, times), for
-diagnosing a violation.
+ "second_side_failures": n, "recorded_failures": n, "reads": n,
+ "failed_reads": n}.
+--log FILE gets one JSON line per transaction (ids, mode, the place of the
+row it fenced on, times, whether the second side took it), for diagnosing a
+violation.
 """
 
 import argparse
+import datetime
 import json
 import os
 import random
@@ -62,6 +88,9 @@ CONTROL_TABLE = "webookctl_control"
 MODE_ROW = "migration_mode"
 FAILURES_ROW = "second_side_failures"
 MODES = ("src_only", "src_first", "dst_first", "dst_only")
+PLACES = ("source", "target")
+PENDING, MOVED = "pending:", "moved:"
+MAX_HOPS = 6  # a move is two hops; more means switches keep moving the row
 RETRY_AFTER = 1.0  # seconds a second side rests after a lost connection
 
 
@@ -70,11 +99,15 @@ RETRY_AFTER = 1.0  # seconds a second side rests after a lost connection
 class MySQL:
     name = "mysql"
     begin = "START TRANSACTION"
-    # The fence: a shared lock on the mode row, held until COMMIT.
-    fence = f"SELECT value, version, utime FROM `{CONTROL_TABLE}` WHERE name = %s LOCK IN SHARE MODE"
+    # The mode row; with the lock it is the fence, held until COMMIT.
+    read_mode = f"SELECT value, version, utime FROM `{CONTROL_TABLE}` WHERE name = %s"
+    fence = read_mode + " LOCK IN SHARE MODE"
     count_failures = (f"UPDATE `{CONTROL_TABLE}` SET version = version + %s, utime = UTC_TIMESTAMP(6) "
                       "WHERE name = %s")
+    add_failures_row = (f"INSERT IGNORE INTO `{CONTROL_TABLE}` (name, value, version, utime) "
+                        "VALUES (%s, 'count', 0, %s)")
     insert_note = "INSERT INTO `notes` (`id`, `body`) VALUES (%s, %s)"
+    select_note = "SELECT `body` FROM `notes` WHERE `id` = %s"
 
     @staticmethod
     def connect(dsn):
@@ -96,14 +129,22 @@ class MySQL:
             return bool(e.args) and e.args[0] in (2006, 2013, 2055, 1927, 1053)
         return isinstance(e, (OSError, EOFError))
 
+    @staticmethod
+    def missing_table(e):
+        return isinstance(e, pymysql.err.MySQLError) and bool(e.args) and e.args[0] == 1146  # ER_NO_SUCH_TABLE
+
 
 class Postgres:
     name = "postgres"
     begin = "BEGIN"
-    fence = f'SELECT value, version, utime FROM "{CONTROL_TABLE}" WHERE name = %s FOR SHARE'
+    read_mode = f'SELECT value, version, utime FROM "{CONTROL_TABLE}" WHERE name = %s'
+    fence = read_mode + " FOR SHARE"
     count_failures = (f'UPDATE "{CONTROL_TABLE}" SET version = version + %s, '
                       "utime = (clock_timestamp() AT TIME ZONE 'UTC') WHERE name = %s")
+    add_failures_row = (f'INSERT INTO "{CONTROL_TABLE}" (name, value, version, utime) '
+                        "VALUES (%s, 'count', 0, %s) ON CONFLICT DO NOTHING")
     insert_note = 'INSERT INTO "notes" ("id", "body") VALUES (%s, %s)'
+    select_note = 'SELECT "body" FROM "notes" WHERE "id" = %s'
 
     @staticmethod
     def connect(dsn):
@@ -126,6 +167,10 @@ class Postgres:
             return isinstance(e, (psycopg2.OperationalError, psycopg2.InterfaceError))
         return code.startswith("08") or code in ("57P01", "57P02", "57P03")
 
+    @staticmethod
+    def missing_table(e):
+        return isinstance(e, psycopg2.Error) and getattr(e, "pgcode", None) == "42P01"  # undefined_table
+
 
 def parse_dsn(url, role):
     u = urllib.parse.urlsplit(url)
@@ -141,6 +186,10 @@ def parse_dsn(url, role):
     return {"engine": engine, "host": u.hostname or "127.0.0.1", "port": u.port or (3306 if engine is MySQL else 5432),
             "user": urllib.parse.unquote(u.username or ""), "password": password or "",
             "database": u.path.lstrip("/")}
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
 # -- Client-made ids (platform/ids.h) --------------------------------------------
@@ -171,10 +220,10 @@ class Snowflake:
             return (ms << 22) | (self.worker_id << 12) | self.seq
 
 
-# -- One side -------------------------------------------------------------------
+# -- One session -----------------------------------------------------------------
 
 class SideUnreachable(Exception):
-    pass
+    """Connecting failed, or a second side is resting after a lost connection."""
 
 
 class Side:
@@ -193,15 +242,25 @@ class Side:
                 raise SideUnreachable(f"the {self.name} is unreachable (retrying shortly)")
             try:
                 self.conn = self.engine.connect(self.dsn)
-            except Exception:
+            except Exception as e:
                 self.quiet_until = time.monotonic() + RETRY_AFTER
-                raise
+                raise SideUnreachable(f"cannot connect to the {self.name}: {str(e).strip()}") from e
         return self.conn
 
     def run(self, sql, params=None, second=False):
         with self.get(second).cursor() as cur:
             cur.execute(sql, params)
             return cur.fetchone() if cur.description else None
+
+    def execute(self, sql, params=None):
+        """Runs a statement; returns the number of rows it matched."""
+        with self.get().cursor() as cur:
+            cur.execute(sql, params)
+            return cur.rowcount
+
+    def unreachable(self, e):
+        """e says this session cannot be used: it could not connect, or it lost its connection."""
+        return isinstance(e, SideUnreachable) or self.engine.lost_connection(e)
 
     def after_failure(self, e):
         if self.conn is not None and self.engine.lost_connection(e):
@@ -221,6 +280,143 @@ class Side:
             self.after_failure(e)
 
 
+# -- The mode row, wherever it is -------------------------------------------------
+
+class ControlError(Exception):
+    """The control rows say no mode (missing, unknown, or disagreeing)."""
+
+
+def parse_mode_row(value, version):
+    """('mode', M, v), ('pending', M, v) or ('moved', place, v)."""
+    if value in MODES:
+        return "mode", value, version
+    if value.startswith(PENDING) and value[len(PENDING):] in MODES:
+        return "pending", value[len(PENDING):], version
+    if value.startswith(MOVED) and value[len(MOVED):] in PLACES:
+        return "moved", value[len(MOVED):], version
+    raise ControlError(f"the migration mode row holds {value!r}, which this writer does not know "
+                       "(a mode, 'pending:<mode>' or 'moved:source|target')")
+
+
+def other(place):
+    return "target" if place == "source" else "source"
+
+
+class ControlRows:
+    """One thread's control sessions: the source's control table (or
+    --control's, where the row never moves) and the target's, opened on first
+    use. Each is separate from the thread's data sessions: the fence is held on
+    it until both sides have committed (core/migration/migration_mode.cpp,
+    find_home and next_home_step, do the same)."""
+
+    def __init__(self, args):
+        if args.control:
+            self.sessions = {"source": Side(parse_dsn(args.control, "source"), "control database")}
+        else:
+            self.sessions = {"source": Side(parse_dsn(args.source, "source"), "source's control table"),
+                             "target": Side(parse_dsn(args.target, "target"), "target's control table")}
+        self.movable = "target" in self.sessions
+        self.cached_place = "source"  # where the last fence or read found the home
+
+    def at(self, place):
+        if place not in self.sessions:
+            raise ControlError("the migration mode row moved to the target's control table, but this writer "
+                               "reads it in a separate control database (--control)")
+        return self.sessions[place]
+
+    @staticmethod
+    def read_row(side, lock):
+        """The mode row at `side` (parsed), or None when the table or the row is
+        missing. With `lock`: read FOR SHARE in a transaction begun here and
+        left open when a row was found."""
+        eng = side.engine
+        try:
+            if lock:
+                side.run(eng.begin)
+            row = side.run(eng.fence if lock else eng.read_mode, (MODE_ROW,))
+            if row is None and lock:
+                side.run("COMMIT")
+        except Exception as e:
+            side.after_failure(e)
+            if lock:
+                side.rollback_quietly()
+            if not isinstance(e, SideUnreachable) and eng.missing_table(e):
+                return None
+            raise
+        if row is None:
+            return None
+        try:
+            return parse_mode_row(row[0], int(row[1]))
+        except ControlError:
+            if lock:
+                side.rollback_quietly()
+            raise
+
+    @staticmethod
+    def let_go(side, lock):
+        """Ends the transaction holding a row that is not the home."""
+        if not lock:
+            return
+        try:
+            side.run("COMMIT")
+        except Exception as e:
+            side.after_failure(e)
+            raise
+
+    def find_home(self, lock):
+        """(mode, session) of the home row; with `lock`, the row is held FOR
+        SHARE in the session's open transaction (the fence). Raises when no
+        mode can be applied: the user's write (or read) fails."""
+        place = self.cached_place
+        pointer = None  # the version of the `moved:` row that sent us here
+        fell_back = False  # here because the source could not be reached
+        source_error = None
+        for _ in range(MAX_HOPS):
+            side = self.at(place)
+            try:
+                row = self.read_row(side, lock)
+            except Exception as e:
+                if not side.unreachable(e):
+                    raise
+                # The target's row may be the home; only it can say so.
+                if place == "source" and self.movable and pointer is None and not fell_back:
+                    source_error, fell_back, place = e, True, "target"
+                    continue
+                raise source_error or e
+            if row is None:
+                if place == "source":
+                    raise ControlError(f"no migration mode in the {side.name}: the control table "
+                                       f"{CONTROL_TABLE} or its '{MODE_ROW}' row is missing")
+                if pointer is not None:
+                    raise ControlError(f"the source's mode row says it moved to the target at version {pointer}, "
+                                       "but the target has no mode row")
+                if fell_back:
+                    raise source_error
+                place = "source"  # the row never moved there
+                continue
+            kind, what, version = row
+            if pointer is not None and version < pointer:
+                self.let_go(side, lock)
+                raise ControlError(f"the mode row in the {place} (version {version}) is older than the row that "
+                                   f"points to it (version {pointer})")
+            if kind == "mode" or (kind == "pending" and pointer == version):
+                # A bare mode is always the home (it is written only after the
+                # pointer to it); a pending one only with the pointer in hand.
+                self.cached_place = place
+                return what, side
+            self.let_go(side, lock)
+            if fell_back:  # only the source can say where the home is
+                raise source_error
+            if kind == "pending":  # the switch writing it has not happened (yet)
+                place, pointer = other(place), None
+            else:
+                if what == place:
+                    raise ControlError(f"the mode row in the {place} says it moved to the {place}")
+                place, pointer = what, version
+        raise ControlError(f"the migration mode row moved more than {MAX_HOPS} times while being read "
+                           "(switches in progress)")
+
+
 # -- The writer ----------------------------------------------------------------
 
 class UserWriteFailed(Exception):
@@ -235,18 +431,26 @@ class Writer:
         self.log = log
         self.source = Side(parse_dsn(args.source, "source"), "source")
         self.target = Side(parse_dsn(args.target, "target"), "target")
-        self.control = Side(parse_dsn(args.control or args.source, "source"), "control database")
+        self.control = ControlRows(args)
         self.transactions = {m: 0 for m in MODES}
         self.failed = 0
         self.errors = []
         self.second_side_failures = 0
         self.recorded_failures = 0
         self.unrecorded = 0
+        self.reads = 0
+        self.failed_reads = 0
         self.n = 0
 
     def connect_all(self):
-        for side in (self.control, self.source, self.target):
-            side.get()
+        # The target's control session opens on first use. A session that
+        # cannot be opened now is retried when used: from dst_first on, a
+        # writer must start (and write) while the source is down.
+        for side in (self.control.at("source"), self.source, self.target):
+            try:
+                side.get()
+            except Exception as e:
+                print(f"writer {self.name}: {e} (retried on use)", file=sys.stderr)
 
     def sides(self, mode):
         if mode == "src_only":
@@ -272,20 +476,15 @@ class Writer:
     def transaction(self):
         self.n += 1
         poisoned = self.args.poison_every > 0 and self.n % self.args.poison_every == 0
-        # 1. The fence: BEGIN on the control session, the mode row FOR SHARE
-        # (docs/writer-protocol.md section 3; the steps are numbered as there).
+        # 1. The fence: the mode row's home FOR SHARE, in a transaction on
+        # that place's control session (docs/writer-protocol.md section 3;
+        # the steps are numbered as there).
         try:
-            self.control.run(self.control.engine.begin)
-            row = self.control.run(self.control.engine.fence, (MODE_ROW,))
+            mode, fence = self.control.find_home(lock=True)
         except Exception as e:
-            self.control.after_failure(e)
-            self.control.rollback_quietly()
-            raise UserWriteFailed(f"cannot take the mode fence: {e}")
+            raise UserWriteFailed(f"cannot take the mode fence: {str(e).strip()}")
+        place = self.control.cached_place
         t_fenced = time.time()
-        if row is None or row[0] not in MODES:
-            self.control.rollback_quietly()
-            raise UserWriteFailed(f"no valid migration mode in the control table: {row!r}")
-        mode = row[0]
         first, second = self.sides(mode)  # 2.
         tx = {"second_ok": second is not None}
         rows = []
@@ -340,49 +539,82 @@ class Writer:
                 second.rollback_quietly()
             raise
         finally:
-            # 6. Count second-side failures inside the fence, so a switch
-            # waiting for this writer sees them when it checks its gate.
-            self.flush_failures()
+            # 6. Count second-side failures inside the fence, on its session
+            # (where the mode row is), so a switch waiting for this writer
+            # sees them when it checks its gate.
+            self.flush_failures(fence)
             # 7. Release the fence (also when the write failed).
             try:
-                self.control.run("COMMIT")
+                if fence.conn is None:
+                    raise SideUnreachable(f"the {fence.name} lost its connection")
+                fence.run("COMMIT")
             except Exception as e:
-                self.control.after_failure(e)
+                fence.after_failure(e)
+                print(f"writer {self.name}: releasing the mode fence failed, it may not have covered the end "
+                      f"of this transaction: {e}", file=sys.stderr)
             t_released = time.time()
         self.transactions[mode] += 1
         if self.log:
-            self.log.write(json.dumps({"worker": self.name, "ids": rows, "mode": mode,
+            self.log.write(json.dumps({"worker": self.name, "ids": rows, "mode": mode, "place": place,
                                        "fenced": t_fenced, "first_commit": t_first, "released": t_released,
                                        "second_ok": tx["second_ok"] if second else None}) + "\n")
+        return rows[-1]
 
-    def flush_failures(self):
+    def flush_failures(self, fence):
         if self.unrecorded == 0:
             return
+        eng = fence.engine
         try:
-            self.control.run(self.control.engine.count_failures, (self.unrecorded, FAILURES_ROW))
+            if fence.conn is None:  # lost with the fence: counted with the next one, never outside a fence
+                raise SideUnreachable(f"the {fence.name} lost its connection")
+            if fence.execute(eng.count_failures, (self.unrecorded, FAILURES_ROW)) == 0:
+                # A control table from before the row existed.
+                fence.execute(eng.add_failures_row, (FAILURES_ROW, utc_now()))
+                if fence.execute(eng.count_failures, (self.unrecorded, FAILURES_ROW)) == 0:
+                    raise ControlError(f"no '{FAILURES_ROW}' row in the {fence.name} after adding it")
             self.recorded_failures += self.unrecorded
             self.unrecorded = 0
         except Exception as e:  # kept, and added to the next transaction's count
-            self.control.after_failure(e)
+            fence.after_failure(e)
             print(f"writer {self.name}: could not record second-side failures: {e}", file=sys.stderr)
+
+    def read(self, note_id):
+        """A user read outside a transaction: the mode read without a lock
+        (following the row where it moved), then the first side only."""
+        side = None
+        try:
+            mode, _ = self.control.find_home(lock=False)
+            side = self.sides(mode)[0]
+            side.run(side.engine.select_note, (note_id,))
+            self.reads += 1
+        except Exception as e:
+            if side is not None:
+                side.after_failure(e)
+            self.failed_reads += 1
+            if len(self.errors) < 10:
+                self.errors.append(f"read: {str(e).strip()}")
+            print(f"writer {self.name}: user read failed: {e}", file=sys.stderr)
 
     def loop(self, stop):
         while not stop.is_set():
             try:
-                self.transaction()
+                last = self.transaction()
             except UserWriteFailed as e:
                 self.failed += 1
                 if len(self.errors) < 10:
                     self.errors.append(str(e))
                 print(f"writer {self.name}: user write failed: {e}", file=sys.stderr)
                 time.sleep(0.05)
+                continue
+            self.read(last)
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--source", required=True)
     p.add_argument("--target", required=True)
-    p.add_argument("--control", help="where webookctl_control lives (default: the source)")
+    p.add_argument("--control", help="a separate control database, where the mode row stays (default: the row is "
+                                     "in the source's control table, and in the target's from dst_first on)")
     p.add_argument("--worker-id", type=int, required=True, help="snowflake worker id, distinct per process")
     p.add_argument("--threads", type=int, default=4)
     p.add_argument("--hold-ms", default="20:40", help="how long each transaction is held, min:max ms")
@@ -411,7 +643,8 @@ def main():
     summary = {"worker": args.worker_id, "transactions": {m: sum(w.transactions[m] for w in writers) for m in MODES},
                "failed": sum(w.failed for w in writers), "errors": [e for w in writers for e in w.errors][:10],
                "second_side_failures": sum(w.second_side_failures for w in writers),
-               "recorded_failures": sum(w.recorded_failures for w in writers)}
+               "recorded_failures": sum(w.recorded_failures for w in writers),
+               "reads": sum(w.reads for w in writers), "failed_reads": sum(w.failed_reads for w in writers)}
     print(json.dumps(summary), flush=True)
 
 

@@ -242,7 +242,12 @@ TEST_P(PhaseSafety, ModeSetPassesOnlyThroughItsGateAndAForcedSwitchIsRecorded) {
     const std::string config = dir.file("migration.toml");
     testing::write_file(config, "[[tables]]\nname = \"typed\"\n\n[[tables]]\nname = \"coded\"\n");
     const Args set = Args{"--config", config, "migrate", "mode", "set"};
-    auto mode_now = [&] { return get_mode(*dbs.source.connect()); };
+    auto mode_now = [&] {  // where the CLI keeps it: moved to the target from dst_first on
+        auto source = dbs.source.connect();
+        auto target = dbs.target.connect();
+        ControlRows rows = ControlRows::borrowed(*source, target.get());
+        return get_mode(rows);
+    };
 
     CommandResult refused = testing::webookctl(set + Args{"src_first"} + sides(dbs));
     testing::expect_one_error(refused, 2, "not switching from src_only to src_first: 2 preconditions unmet");
@@ -284,6 +289,7 @@ TEST_P(PhaseSafety, ModeSetPassesOnlyThroughItsGateAndAForcedSwitchIsRecorded) {
     CommandResult to_dst_first = testing::webookctl(set + Args{"dst_first"} + sides(dbs));
     ASSERT_EQ(to_dst_first.exit_code, 0) << testing::describe(to_dst_first);
     EXPECT_EQ(mode_now().mode, Mode::dst_first);
+    EXPECT_EQ(mode_now().place, ControlPlace::target);  // the row followed the authoritative side
 
     // The passes had the source as base: -> dst_only needs one with the target.
     CommandResult unforced = testing::webookctl(set + Args{"dst_only"} + sides(dbs));

@@ -58,8 +58,14 @@ protected:
 
     std::unique_ptr<Connection> double_write(ConnectionFactory target = {}) {
         if (!target) target = [this] { return m_dst.connect(); };
-        return make_double_write({[this] { return m_src.connect(); }, Engine::mysql, std::move(target),
-                                  Engine::postgres, [this] { return m_src.connect(); }},
+        // The control row stays in the source (as with a separate [control]
+        // dsn): these tests switch it there; mode_row_move_test.cpp moves it.
+        return make_double_write({[this] { return m_src.connect(); },
+                                  Engine::mysql,
+                                  std::move(target),
+                                  Engine::postgres,
+                                  [this] { return m_src.connect(); },
+                                  {}},
                                  m_counters);
     }
 
@@ -169,13 +175,17 @@ TEST_F(DoubleWrite, ASecondSideThatComesBackIsWrittenAgainUnderSteadyTraffic) {
 // benchmark's whole latency tail).
 TEST_F(DoubleWrite, AReadAsksTheModeWithOneQueryAndNoIntrospection) {
     std::vector<std::string> control_statements;
-    auto conn = make_double_write(
-        {[this] { return m_src.connect(); }, Engine::mysql, [this] { return m_dst.connect(); }, Engine::postgres,
-         [&] {
-             return std::make_unique<testing::ConnectionWrapper>(
-                 m_src.connect(), [&](std::string_view sql) { control_statements.emplace_back(sql); });
-         }},
-        m_counters);
+    auto conn = make_double_write({[this] { return m_src.connect(); },
+                                   Engine::mysql,
+                                   [this] { return m_dst.connect(); },
+                                   Engine::postgres,
+                                   [&] {
+                                       return std::make_unique<testing::ConnectionWrapper>(
+                                           m_src.connect(),
+                                           [&](std::string_view sql) { control_statements.emplace_back(sql); });
+                                   },
+                                   {}},
+                                  m_counters);
     for (int i = 0; i < 3; ++i) conn->query(count_notes());
     ASSERT_EQ(control_statements.size(), 3u);
     for (const auto& sql : control_statements) {

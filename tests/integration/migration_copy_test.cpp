@@ -179,7 +179,7 @@ TEST_P(CopyPairs, ShardedCopiesOfATextKeyedTableAddUpToTheWholeTable) {
         auto s = dbs.source.connect();
         auto t = dbs.target.connect();
         CopyOptions options;
-        options.mode_fence = [&] { return dbs.source.connect(); };
+        options.mode_fence = {[&] { return dbs.source.connect(); }, {}};
         options.batch_size = 17;
         options.shard = Shard::parse(fmt::format("{}/3", i));
         copied += copy_table({*s, *t}, plan_for(*s, *t, "pairs"), options, checkpoints, [&] {
@@ -276,7 +276,7 @@ TEST_P(CopyPairs, CopyFailingPartWayResumesOnACompositeTextKey) {
     checkpoints.ensure_tables();
     TablePlan plan = plan_for(*source, *target, "pairs");
     CopyOptions options;
-    options.mode_fence = [&] { return dbs.source.connect(); };
+    options.mode_fence = {[&] { return dbs.source.connect(); }, {}};
     options.batch_size = 7;
     options.writers = 3;
     std::atomic<int> batches{0};
@@ -341,7 +341,7 @@ TEST_P(CopyPairs, CopyRebuildsSecondaryIndexesAfterTheLoadEvenAfterAFailure) {
     };
     TablePlan plan = plan_for(*source, *target, "indexed");
     CopyOptions options;
-    options.mode_fence = [&] { return dbs.source.connect(); };
+    options.mode_fence = {[&] { return dbs.source.connect(); }, {}};
     options.batch_size = 10;
     std::atomic<int> batches{0};
     std::atomic<int> drops{0};

@@ -138,8 +138,8 @@ TEST(FixerLocks, EachRetryTakesHalfAsManyKeysAtOnce) {
     auto input = open_input("file://" + events);
     FixOptions options = fix_options();
     options.batch_size = 8;  // one batch, one group
-    Fixer fixer([&] { return dbs.source.connect(); }, failing_target, [&] { return dbs.source.connect(); }, {}, options,
-                nullptr);
+    Fixer fixer([&] { return dbs.source.connect(); }, failing_target, {[&] { return dbs.source.connect(); }, {}}, {},
+                options, nullptr);
     const FixReport r = fixer.run(*input);
     EXPECT_EQ(r.retries, 2u);
     EXPECT_EQ(r.upserted, 8u);
@@ -380,8 +380,9 @@ void race_fixer_against_writers(const testing::EnginePair& pair, Cuts cuts) {
                         if (sql.starts_with("INSERT")) std::this_thread::sleep_for(3ms);
                     });
                 }),
-                cuts == Cuts::no ? ConnectionFactory([&] { return dbs.source.connect(); })
-                                 : ConnectionFactory([&] { return ctl_cut.open(); }),
+                {cuts == Cuts::no ? ConnectionFactory([&] { return dbs.source.connect(); })
+                                  : ConnectionFactory([&] { return ctl_cut.open(); }),
+                 {}},
                 {}, options, nullptr);
     std::thread stopper([&] {
         for (auto& t : writers) t.join();

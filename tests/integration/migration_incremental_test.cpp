@@ -245,7 +245,8 @@ TEST_P(IncrementalPairs, APassDuringWhichTheBaseSwitchedIsRedoneWithTheNewBase) 
     auto sink = open_sink("file://" + events);
     PassOptions options;
     options.validator = Validator::incremental;
-    PassReport report = run_pass({*source, target}, *control, plans, options, *sink, checkpoints);
+    ControlRows rows = ControlRows::borrowed(*control);
+    PassReport report = run_pass({*source, target}, rows, plans, options, *sink, checkpoints);
     EXPECT_TRUE(switched);
     EXPECT_EQ(report.redone, 1);
     EXPECT_EQ(report.base, BaseSide::dst);

@@ -35,7 +35,7 @@ CopyReport copy(const MigrationDatabases& dbs, const std::string& table, std::si
     checkpoints.ensure_tables();
     TablePlan plan = plan_for(*source, *target, table);
     CopyOptions options;
-    options.mode_fence = [&] { return dbs.source.connect(); };
+    options.mode_fence = {[&] { return dbs.source.connect(); }, {}};
     options.batch_size = batch_size;
     options.start = start;
     return copy_table({*source, *target}, plan, options, checkpoints, [&] { return dbs.target.connect(); });
@@ -126,7 +126,8 @@ FixOptions fix_options() {
 FixReport fix_from(const MigrationDatabases& dbs, const std::string& url, const std::string& group) {
     auto input = open_input(url, group, fast_group());
     Fixer fixer([&] { return dbs.source.connect(); }, [&] { return dbs.target.connect(); },
-                [&] { return dbs.source.connect(); }, {}, fix_options(), nullptr);
+                {[&] { return dbs.source.connect(); }, [&] { return dbs.target.connect(); }}, {}, fix_options(),
+                nullptr);
     return fixer.run(*input);
 }
 
