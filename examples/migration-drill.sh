@@ -11,8 +11,10 @@
 #   operations.
 #
 # usage: examples/migration-drill.sh [mysql-pg|mysql-mysql] [--outage]
-#   --outage   stops the target server for 10 seconds during src_first:
-#              user operations must still succeed, and once it is back,
+#   --outage   stops the target server for 10 seconds during src_first,
+#              and the source server for 10 seconds during dst_first (the
+#              mode row is in the target's control table by then): user
+#              operations must still succeed, and once the server is back,
 #              incremental validation and fixing converge to 0.
 # Each switch goes through its gate (`migrate mode set --dry-run` until ready),
 # and each phase tries one command it forbids, which must be refused.
@@ -161,6 +163,15 @@ switch_to dst_first
 expect_refused "dst_only without a clean pass with the target as base" migrate mode set dst_only
 expect_refused "a copy in dst_first" migrate copy $TABLES --resume
 sleep "$PHASE_SECONDS"
+
+if [ "$OUTAGE" = "--outage" ]; then
+    step "outage: the source server stops for 10 s during dst_first (writers fence on the target's row)"
+    "$W" --output json migrate mode get | grep -q '"mode_row":"target"' || fail "the mode row is not in the target"
+    mariadb-admin --no-defaults --socket="$WEBOOK_MYSQL_SOCKET" -uroot shutdown
+    sleep 10
+    "$ROOT/scripts/services.sh" start >/dev/null 2>&1
+    sleep 2
+fi
 
 step "mode dst_only through its gate"
 switch_to dst_only
