@@ -1,8 +1,8 @@
 // The double-write connection: the platform's writes, in the current mode.
 //
-// A Connection over a source and a target (and the control database that
-// holds the mode). Per operation or transaction it takes the mode fence
-// (mode_control.h) and then:
+// A Connection over a source and a target (and the control tables that hold
+// the mode: the source's, and the target's from dst_first on). Per operation
+// or transaction it takes the mode fence (migration_mode.h) and then:
 //   src_only   reads and writes the source
 //   src_first  reads the source; writes the source, then the target
 //   dst_first  reads the target; writes the target, then the source

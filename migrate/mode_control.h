@@ -13,6 +13,11 @@
 // lock: it waits until every writer in flight has finished, and writers that
 // start meanwhile queue behind it and then read the new mode. So once
 // set_mode() returns, no writer anywhere applies the old mode.
+//
+// The row moves with the authoritative side (migration_mode.h): a step that
+// changes it writes the new home `pending:`, then the old home's pointer
+// (the switch), then the confirmation -- switch_writes() below; a pending
+// home left by a failed confirmation is confirmed before any further step.
 #pragma once
 
 #include <chrono>
