@@ -277,6 +277,10 @@ struct Status {
     std::vector<std::pair<Mode, GateVerdict>> steps;  // the next step each way: ready, or what blocks it
     std::vector<ForcedSwitch> forced;
     std::vector<Checkpoint> checkpoints;
+    // Why the checkpoints and gates could not be read: the control database
+    // (the source, by default) is unreachable -- retired in dst_only, say --
+    // while the mode row is in the target. Empty when they were.
+    std::string records_unavailable;
 };
 
 bool is_forward(const Status& st, Mode to) {
@@ -307,6 +311,7 @@ nlohmann::ordered_json status_json(const Status& st) {
                                         {"at", json_time(f.at_us)},
                                         {"reason", f.reason},
                                         {"unmet", f.unmet}});
+    if (!st.records_unavailable.empty()) j["records_unavailable"] = st.records_unavailable;
     j["checkpoints"] = nlohmann::ordered_json::array();
     for (const auto& c : st.checkpoints) {
         nlohmann::ordered_json cj{{"table", c.table},    {"kind", checkpoint_kind_name(c.kind)},
@@ -325,6 +330,9 @@ std::vector<std::string> status_text(const Status& st) {
                                 s.since.empty() ? "the start" : s.since, s.version, place_name(s.place),
                                 s.confirmed ? "" : ", not yet confirmed: run 'migrate mode set' again"));
     lines.push_back(fmt::format("second-side write failures: {}", st.failures.count));
+    if (!st.records_unavailable.empty())
+        lines.push_back("checkpoints and gates: unavailable, the control database does not answer (" +
+                        st.records_unavailable + ")");
     for (const auto& [to, v] : st.steps) {
         lines.push_back(fmt::format("{} to {}: {}", is_forward(st, to) ? "forward" : "back", mode_name(to),
                                     v.ready() ? "ready" : "blocked"));
@@ -346,8 +354,14 @@ int run_status(Context& ctx, ModeArgs& a) {
     Status st;
     st.mode = get_mode(control);
     st.failures = read_second_side_failures(control.at(st.mode.place));
-    st.checkpoints = CheckpointStore(control.records()).load_all();
+    try {
+        st.checkpoints = CheckpointStore(control.records()).load_all();
+    } catch (const Error& e) {
+        if (e.code() != Code::connection || st.mode.place != ControlPlace::target) throw;
+        st.records_unavailable = e.what();
+    }
     for (int step : {1, -1}) {
+        if (!st.records_unavailable.empty()) break;
         const int to = static_cast<int>(st.mode.mode) + step;
         if (to < 0 || to > static_cast<int>(Mode::dst_only)) continue;
         SwitchRequest req;

@@ -300,6 +300,21 @@ TEST(ModeRowMoveCli, ASwitchThatMovesTheRowNeedsTheTargetAndASeparateControlData
     EXPECT_EQ(testing::last_json(got)["mode"], "dst_first");
     EXPECT_EQ(testing::last_json(got)["mode_row"], "target");
 
+    // The source gone: the mode is still read, and `status` says what it cannot show.
+    FaultProxy proxy(src.dsn().host, src.dsn().port);
+    proxy.refuse(true);
+    const std::string gone = fmt::format("mysql://{}@127.0.0.1:{}/{}", src.dsn().user, proxy.port(), src.name());
+    CommandResult without =
+        run({"--output", "json", "migrate", "mode", "get", "--source", gone, "--target", dst.url()});
+    ASSERT_EQ(without.exit_code, 0) << testing::describe(without);
+    EXPECT_EQ(testing::last_json(without)["mode"], "dst_first");
+    CommandResult status = run({"--output", "json", "migrate", "status", "--source", gone, "--target", dst.url()});
+    ASSERT_EQ(status.exit_code, 0) << testing::describe(status);
+    EXPECT_EQ(testing::last_json(status)["mode"], "dst_first");
+    EXPECT_NE(testing::last_json(status)["records_unavailable"].get<std::string>().find("cannot connect"),
+              std::string::npos)
+        << status.out;
+
     // A separate control database: the row stays there through every phase.
     const std::string config = ::testing::TempDir() + "/movecli_" + std::to_string(::getpid()) + ".toml";
     testing::write_file(config, fmt::format("[control]\ndsn = \"{}\"\n", ctl.url()));

@@ -21,6 +21,9 @@
 //     migrate/double_write.cpp does (the count runs on the fence's own
 //     transaction and commits with the release). Anything may interleave
 //     between those steps;
+//     (The fence is one shared hold here, wherever the mode row is: how
+//     writers find the row as it moves to the authoritative side, and why
+//     that keeps this hold, is fence_move_model_test.cpp's model.)
 //   * a fixer with pending events {key, base}: a stale one from before any
 //     switch (k1, base src) and every event the validator sends. A fix is
 //     atomic under the fence, taken when no writer holds the key's row lock:
