@@ -52,6 +52,9 @@ void register_article(CLI::App& app, Context& ctx);
 void register_interactive(CLI::App& app, Context& ctx);
 void register_reward(CLI::App& app, Context& ctx);
 void register_simulate(CLI::App& app, Context& ctx);
+// `completion bash|zsh` (cli/completion.cpp): a completion script made from
+// `app`'s command tree; registered last, so it sees every other command.
+void register_completion(CLI::App& app, Context& ctx);
 // ops outbox relay, ops payments consume, ops ledger check (cli/ops_payments.cpp);
 // called by register_ops().
 void register_ops_payments(CLI::App* ops, Context& ctx);

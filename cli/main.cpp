@@ -53,10 +53,6 @@ int run(int argc, char** argv) {
                    "text|json, diagnostics on stderr (env: WEBOOKCTL_LOG_FORMAT; default: text)");
     app.add_option("--output", ctx.globals.output,
                    "text|json, results on stdout (env: WEBOOKCTL_OUTPUT; default: text)");
-    app.footer(
-        "Exit codes: 0 ok, 1 findings, 2 usage or config error, 3 connection or server error,\n"
-        "4 internal error, 130 interrupted. See README.md.\n"
-        "Example:\n  webookctl db counts --dsn mysql://webook@127.0.0.1:13306/webook");
 
     register_db(app, ctx);
     register_migrate(app, ctx);
@@ -67,6 +63,13 @@ int run(int argc, char** argv) {
     register_interactive(app, ctx);
     register_reward(app, ctx);
     register_simulate(app, ctx);
+    register_completion(app, ctx);
+    // After the groups: CLI11 copies a parent's footer into each subcommand
+    // added after it, and this example is webookctl's, not theirs.
+    app.footer(
+        "Exit codes: 0 ok, 1 findings, 2 usage or config error, 3 connection or server error,\n"
+        "4 internal error, 130 interrupted. See README.md.\n\n"
+        "Example:\n  webookctl db counts --dsn mysql://webook@127.0.0.1:13306/webook");
 
     try {
         app.parse(argc, argv);
