@@ -77,15 +77,22 @@ stream_limit_my() {
     wait
 }
 
-# The hash limit: the same whole-table hash aggregate, run directly in both databases at once.
-# (MY_HASH/PG_HASH: the exact per-chunk checksum query of validate --checksum, unbounded.)
-hash_limit() {
-    my_client -N -e "$MY_HASH" bench_src >/dev/null &
+# The hash limit (issue 13): a plain whole-table hash aggregate -- COUNT(*) and BIT_XOR of a
+# 64-bit slice of MD5(CONCAT_WS of the columns) -- run directly in both databases at once.
+COLS="id, biz, biz_id, read_cnt, like_cnt, collect_cnt, ctime, utime"
+MY_PLAIN="SELECT COUNT(*), BIT_XOR(CAST(CONV(SUBSTR(MD5(CONCAT_WS('#', $COLS)), 1, 16), 16, 10) AS UNSIGNED)) FROM interactives"
+PG_PLAIN="SELECT COUNT(*), bit_xor(('x' || substr(md5(concat_ws('#', $COLS)), 1, 16))::bit(64)::bigint) FROM interactives"
+both_at_once() {  # $1: MariaDB query, $2: PostgreSQL query
+    my_client -N -e "$1" bench_src >/dev/null &
     local a=$!
-    pg_client -d bench_dst -qAt -c "$PG_HASH" >/dev/null &
+    pg_client -d bench_dst -qAt -c "$2" >/dev/null &
     local b=$!
     wait $a $b
 }
+hash_limit() { both_at_once "$MY_PLAIN" "$PG_PLAIN"; }
+# validate --checksum's own per-chunk query, unbounded (MY_HASH/PG_HASH): how much of the gap
+# to the limit is the canonical form, and how much the chunking.
+own_hash() { both_at_once "$MY_HASH" "$PG_HASH"; }
 
 # validate exits 1 when it finds inconsistencies: that is a result here, not a failure.
 validate_pg_diff() { "$W" validate --full --base src --table interactives --source "$MY_SRC" --target "$PG_DST" --sink "$SINK" "$@" || [ $? -eq 1 ]; }
@@ -125,8 +132,9 @@ row "validate --full MySQL→PostgreSQL (identical)" "$t_validate s" "stream lim
 MY_HASH=$("$S" --checksum-sql "$MY_SRC" interactives)
 PG_HASH=$("$S" --checksum-sql "$PG_DST" interactives)
 t_hash=$(median hash_limit)
+t_own=$(median own_hash)
 t_checksum=$(median validate_pg --checksum)
-row "validate --full --checksum (identical)" "$t_checksum s" "hash limit $t_hash s: $(ratio "$t_checksum" "$t_hash")× (target ≤ 1.25×)"
+row "validate --full --checksum (identical)" "$t_checksum s" "hash limit $t_hash s: $(ratio "$t_checksum" "$t_hash")× (target ≤ 1.25×); its own query on the whole table $t_own s: $(ratio "$t_own" "$t_hash")×"
 
 t_limit_my=$(median stream_limit_my)
 t_validate_my=$(median validate_my)

@@ -21,17 +21,15 @@ bool checksum_supported(const TablePlan& plan, std::string* why) {
 
 BoundSql checksum_query(const Dialect& d, const SidePlan& side, const KeyBounds& bounds, std::string_view filter,
                         std::vector<Value> filter_params) {
-    std::vector<std::string> texts, cols;
-    for (std::size_t i = 0; i < side.columns.size(); ++i) {
-        std::string q = d.quote(side.columns[i]);
-        texts.push_back(d.canonical_text(q, side.kinds[i], side.decimal_scales[i]));
-        cols.push_back(std::move(q));
-    }
+    std::vector<Dialect::HashedColumn> columns;
+    for (std::size_t i = 0; i < side.columns.size(); ++i)
+        columns.push_back({d.quote(side.columns[i]), side.kinds[i], side.decimal_scales[i],
+                           i < side.nullable.size() ? bool(side.nullable[i]) : true,
+                           i < side.sql_types.size() ? side.sql_types[i] : std::string()});
     BoundSql q;
     q.params = std::move(filter_params);
     const std::string where = where_clause(d, side, filter, bounds, q.params);
-    q.sql = fmt::format("SELECT COUNT(*), SUM({}), SUM({}) FROM (SELECT {} AS h FROM {}{}) chunk", d.hex32("h", 1),
-                        d.hex32("h", 9), d.row_md5(texts, cols), d.quote(side.table), where);
+    q.sql = fmt::format("SELECT COUNT(*), BIT_XOR({}) FROM {}{}", d.row_hash64(columns), d.quote(side.table), where);
     return q;
 }
 
@@ -42,8 +40,11 @@ ChunkChecksum run_checksum(Connection& conn, const SidePlan& side, const KeyBoun
     ChunkChecksum c;
     if (!row) return c;
     c.rows = (*row)[0].as_int();
-    c.sum_high = (*row)[1].is_null() ? "0" : (*row)[1].canonical();
-    c.sum_low = (*row)[2].is_null() ? "0" : (*row)[2].canonical();
+    // MariaDB's BIT_XOR is unsigned, PostgreSQL's bit_xor signed (NULL for no rows): the same 64 bits.
+    if (const Value& h = (*row)[1]; !h.is_null()) {
+        const std::string text = h.canonical();
+        c.hash = text.starts_with('-') ? static_cast<std::uint64_t>(std::stoll(text)) : std::stoull(text);
+    }
     return c;
 }
 

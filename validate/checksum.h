@@ -1,10 +1,13 @@
 // Chunk checksums computed inside each database.
 //
-// For a key range, each side returns COUNT(*) and two sums of 32-bit halves
-// of the first 64 bits of MD5(canonical row text) -- an order-independent
-// 64-bit hash slice (not CRC32, whose collisions hide real differences). The
-// canonical text is Dialect::canonical_text(), the SQL twin of
-// Value::canonical(), so equal rows hash equal across MariaDB and PostgreSQL.
+// For a key range, each side returns COUNT(*) and the XOR of the rows' 64-bit
+// hashes (the first 64 bits of MD5 of the canonical row text,
+// Dialect::row_hash64()) -- order-independent, and not CRC32, whose
+// collisions hide real differences. The canonical texts are the SQL twins of
+// Value::canonical(), so equal rows hash equal across MariaDB and PostgreSQL;
+// the form is chosen per column from the schema (only text length-prefixed,
+// only nullable columns marked), which makes a chunk cost about what a plain
+// MD5 aggregate of the columns costs (bench/RESULTS.md "hash limit").
 #pragma once
 
 #include <string>
@@ -17,8 +20,7 @@ namespace webook {
 
 struct ChunkChecksum {
     std::int64_t rows = 0;
-    std::string sum_high;  // exact decimal text
-    std::string sum_low;
+    std::uint64_t hash = 0;  // XOR of the rows' hashes; 0 for none
 
     bool operator==(const ChunkChecksum&) const = default;
 };

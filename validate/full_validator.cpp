@@ -163,12 +163,12 @@ struct Run {
             check_interrupted();
             throttle.before_batch(base_conn);
             // The chunk's upper key: the last of the next chunk_rows base keys.
-            BoundSql keys = keyset_query(base_conn.dialect(), base_side, KeyBounds{at.after, std::nullopt},
-                                         options.chunk_rows, true, base_filter.sql, base_filter.params);
-            auto rows = base_conn.query(keys.sql, keys.params);
+            BoundSql end = chunk_end_query(base_conn.dialect(), base_side, KeyBounds{at.after, std::nullopt},
+                                           options.chunk_rows, base_filter.sql, base_filter.params);
+            auto last = base_conn.query_one(end.sql, end.params);
             KeyBounds chunk{at.after, std::nullopt};
             // The final chunk is open-ended: it catches rows past the base's last key.
-            if (rows.size() == options.chunk_rows) chunk.up_to = rows.back();
+            if (last) chunk.up_to = std::move(*last);
 
             auto other_sum = std::async(std::launch::async, [&] {
                 return base_is_target

@@ -33,17 +33,6 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep) {
 
 // Each column as 'N' (NULL) or 'V<byte length>:<text>', comma-separated:
 // no two different rows concatenate to the same input.
-std::string length_prefixed(const std::vector<std::string>& texts, const std::vector<std::string>& cols,
-                            std::string_view concat, std::string_view byte_length) {
-    std::string parts;
-    for (std::size_t i = 0; i < texts.size(); ++i) {
-        if (i) parts += ", ";
-        parts += fmt::format("CASE WHEN {0} IS NULL THEN 'N' ELSE {2}('V', {3}({1}), ':', {1}) END", cols[i], texts[i],
-                             concat, byte_length);
-    }
-    return parts;
-}
-
 void check_identifier(std::string_view identifier) {
     if (!valid_identifier(identifier))
         throw Error(Code::config, fmt::format("invalid identifier '{}': use letters, digits and '_' (at most 63)",
@@ -174,18 +163,22 @@ public:
 
     std::string queue_later_lockers(std::string_view) const override { return ""; }
 
-    std::string canonical_text(std::string_view q, ValueKind kind, int scale) const override {
+    std::string canonical_text(std::string_view q, ValueKind kind, int scale,
+                               std::string_view sql_type) const override {
         switch (kind) {
         case ValueKind::integer:
         case ValueKind::unsigned_integer:
-        case ValueKind::boolean: return fmt::format("CAST({} AS CHAR)", q);
+        case ValueKind::boolean: return std::string(q);  // as text: its decimal digits
+        case ValueKind::datetime:
+            // DATETIME(6) reads as text in exactly this form already.
+            if (sql_type.ends_with("(6)")) return std::string(q);
+            return fmt::format("DATE_FORMAT({}, '%Y-%m-%d %H:%i:%s.%f')", q);
+        case ValueKind::date: return std::string(q);
         case ValueKind::decimal:
             if (scale <= 0) return fmt::format("CAST({} AS CHAR)", q);
             return fmt::format("TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM CAST({} AS CHAR)))", q);
         case ValueKind::text: return fmt::format("CAST({} AS BINARY)", q);  // bytes; no collation mixing
         case ValueKind::bytes: return fmt::format("LOWER(HEX({}))", q);
-        case ValueKind::datetime: return fmt::format("DATE_FORMAT({}, '%Y-%m-%d %H:%i:%s.%f')", q);
-        case ValueKind::date: return fmt::format("DATE_FORMAT({}, '%Y-%m-%d')", q);
         case ValueKind::time: return fmt::format("TIME_FORMAT({}, '%H:%i:%s.%f')", q);
         default: break;
         }
@@ -193,12 +186,14 @@ public:
                     fmt::format("column {} ({}) has no exact text form for checksums", q, kind_name(kind)));
     }
 
-    std::string row_md5(const std::vector<std::string>& texts, const std::vector<std::string>& cols) const override {
-        return fmt::format("MD5(CONCAT({}))", length_prefixed(texts, cols, "CONCAT", "LENGTH"));
+    std::string byte_length(std::string_view expr) const override { return fmt::format("LENGTH({})", expr); }
+
+    std::string concat(const std::vector<std::string>& parts) const override {
+        return fmt::format("CONCAT({})", fmt::join(parts, ", "));
     }
 
-    std::string hex32(std::string_view hex_expr, int from) const override {
-        return fmt::format("CAST(CONV(SUBSTR({}, {}, 8), 16, 10) AS UNSIGNED)", hex_expr, from);
+    std::string hex64(std::string_view hex_expr) const override {
+        return fmt::format("CAST(CONV({}, 16, 10) AS UNSIGNED)", hex_expr);
     }
 
     std::string running_sessions_sql() const override {
@@ -411,7 +406,7 @@ public:
         return fmt::format("LOCK TABLE {} IN EXCLUSIVE MODE", quote(table));
     }
 
-    std::string canonical_text(std::string_view q, ValueKind kind, int) const override {
+    std::string canonical_text(std::string_view q, ValueKind kind, int, std::string_view) const override {
         switch (kind) {
         case ValueKind::integer:
         case ValueKind::unsigned_integer: return fmt::format("{}::text", q);
@@ -428,12 +423,14 @@ public:
                     fmt::format("column {} ({}) has no exact text form for checksums", q, kind_name(kind)));
     }
 
-    std::string row_md5(const std::vector<std::string>& texts, const std::vector<std::string>& cols) const override {
-        return fmt::format("md5(concat({}))", length_prefixed(texts, cols, "concat", "octet_length"));
+    std::string byte_length(std::string_view expr) const override { return fmt::format("octet_length({})", expr); }
+
+    std::string concat(const std::vector<std::string>& parts) const override {
+        return fmt::format("({})", fmt::join(parts, " || "));
     }
 
-    std::string hex32(std::string_view hex_expr, int from) const override {
-        return fmt::format("('x' || substr({}, {}, 8))::bit(32)::bigint", hex_expr, from);
+    std::string hex64(std::string_view hex_expr) const override {
+        return fmt::format("('x' || {})::bit(64)::bigint", hex_expr);
     }
 
     std::string running_sessions_sql() const override {
@@ -511,6 +508,17 @@ private:
 };
 
 }  // namespace
+
+std::string Dialect::row_hash64(const std::vector<HashedColumn>& columns) const {
+    std::vector<std::string> parts;
+    for (const HashedColumn& c : columns) {
+        std::string text = canonical_text(c.quoted, c.kind, c.decimal_scale, c.sql_type);
+        // Only text may hold the separator: its length goes first.
+        if (c.kind == ValueKind::text) text = concat({byte_length(c.quoted), "':'", text});
+        parts.push_back(c.nullable ? fmt::format("COALESCE({}, 'N')", text) : text);
+    }
+    return hex64(fmt::format("SUBSTR(MD5(CONCAT_WS('|', {})), 1, 16)", fmt::join(parts, ", ")));
+}
 
 std::string Dialect::quote_list(const std::vector<std::string>& identifiers) const {
     std::string out;

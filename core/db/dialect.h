@@ -161,15 +161,35 @@ public:
     // -- Checksums computed inside the database ------------------------------
     // The canonical text of a column (the SQL twin of Value::canonical(), so
     // equal data gives equal text on both engines; bytes as lowercase hex).
-    // Throws Error(Code::config) for kinds without an exact text form (real).
-    virtual std::string canonical_text(std::string_view quoted, ValueKind kind, int decimal_scale) const = 0;
-    // MD5 hex of the row's canonical texts, each length-prefixed and NULLs
-    // marked, so no two different rows share an input.
-    virtual std::string row_md5(const std::vector<std::string>& canonical_texts,
-                                const std::vector<std::string>& quoted_columns) const = 0;
-    // An unsigned integer from 8 hex digits of `hex_expr` starting at `from`
-    // (1-based): two such halves make a 64-bit hash slice.
-    virtual std::string hex32(std::string_view hex_expr, int from) const = 0;
+    // `sql_type` (the server's, e.g. "datetime(6)"; may be empty) lets an
+    // engine skip a conversion its own text already matches. Throws
+    // Error(Code::config) for kinds without an exact text form (real).
+    virtual std::string canonical_text(std::string_view quoted, ValueKind kind, int decimal_scale,
+                                       std::string_view sql_type = {}) const = 0;
+
+    // A column as a row hash reads it.
+    struct HashedColumn {
+        std::string quoted;  // the quoted name
+        ValueKind kind = ValueKind::text;
+        int decimal_scale = -1;
+        bool nullable = true;
+        std::string sql_type;  // the server's type text; may be empty
+    };
+    // The row's 64-bit hash: the first 16 hex digits of MD5 of its columns'
+    // canonical texts joined by '|', as a 64-bit integer (signed on
+    // PostgreSQL: compare the bits). The form is chosen per column so that
+    // no two different rows share an input and nothing is computed twice:
+    // only text is length-prefixed ("5:hello") -- every other kind's text has
+    // no '|' in its alphabet -- and only a column that may be NULL is
+    // marked, 'N' (no canonical text is 'N' or starts with it). Equal rows
+    // hash equal across engines whether or not each side's column is
+    // nullable (the mark only replaces a NULL).
+    std::string row_hash64(const std::vector<HashedColumn>& columns) const;
+
+    // The engine pieces row_hash64() is made of.
+    virtual std::string byte_length(std::string_view expr) const = 0;
+    virtual std::string concat(const std::vector<std::string>& parts) const = 0;  // NULL if any is NULL
+    virtual std::string hex64(std::string_view hex_expr) const = 0;               // 16 hex digits -> 64-bit integer
 
     // -- Load --------------------------------------------------------------
     // One integer: how many sessions are running statements right now

@@ -142,6 +142,13 @@ BoundSql keyset_query(const Dialect& d, const SidePlan& side, const KeyBounds& b
     return q;
 }
 
+BoundSql chunk_end_query(const Dialect& d, const SidePlan& side, const KeyBounds& bounds, std::size_t rows,
+                         std::string_view filter, std::vector<Value> filter_params) {
+    BoundSql q = keyset_query(d, side, bounds, 1, true, filter, std::move(filter_params));
+    q.sql += fmt::format(" OFFSET {}", rows > 0 ? rows - 1 : 0);
+    return q;
+}
+
 BoundSql key_lookup_query(const Dialect& d, const SidePlan& side, const std::vector<Row>& keys,
                           std::string_view suffix) {
     BoundSql q;

@@ -40,6 +40,14 @@ struct BoundSql {
 BoundSql keyset_query(const Dialect& dialect, const SidePlan& side, const KeyBounds& bounds, std::size_t limit,
                       bool keys_only = false, std::string_view filter = {}, std::vector<Value> filter_params = {});
 
+// The key `rows` keys into `bounds` (the last key of a chunk of that many),
+// or no row when fewer are left: a chunk boundary found by walking the key's
+// index on the server, with one key sent back instead of `rows`. (An offset
+// inside a keyset range, never pagination: each chunk starts after the last
+// one's boundary key.)
+BoundSql chunk_end_query(const Dialect& dialect, const SidePlan& side, const KeyBounds& bounds, std::size_t rows,
+                         std::string_view filter = {}, std::vector<Value> filter_params = {});
+
 // SELECT <columns> FROM <table> WHERE key IN (<keys>) ORDER BY <key><suffix>.
 // Matches key values exactly (byte-wise for text).
 BoundSql key_lookup_query(const Dialect& dialect, const SidePlan& side, const std::vector<Row>& keys,

@@ -37,6 +37,8 @@ void add_column(SidePlan& side, const ColumnInfo& c) {
     side.kinds.push_back(c.kind);
     side.decimal_scales.push_back(c.decimal_scale);
     side.binary_collation.push_back(c.binary_collation);
+    side.nullable.push_back(c.nullable);
+    side.sql_types.push_back(c.sql_type);
 }
 
 // The side's unique indexes other than the primary key, as positions in

@@ -29,6 +29,8 @@ struct SidePlan {
     std::string update_column;           // "" when none
     std::vector<int> decimal_scales;     // per column: DECIMAL scale, -1 when not a decimal
     std::vector<bool> binary_collation;  // per column: text compared byte-wise by the server already
+    std::vector<bool> nullable;          // per column: may hold NULL
+    std::vector<std::string> sql_types;  // per column: the server's type text, e.g. "datetime(6)"
     // This side's unique indexes other than the key, as positions in
     // `columns`; indexes with a column outside `columns` are left out.
     std::vector<std::vector<std::size_t>> unique_keys;

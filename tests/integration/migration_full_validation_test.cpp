@@ -116,6 +116,46 @@ TEST_P(FullValidationPairs, FullValidationReportsExactlyThePlantedDifferencesOfE
     EXPECT_EQ(row_count(*target, "typed"), 150);
 }
 
+// The checksum's per-column form (Dialect::row_hash64: only text
+// length-prefixed, only nullable columns marked) keeps every difference
+// visible: NULL vs '', a separator shifted between two texts or two integers,
+// the marker's letter as text, a nullable date. Mixed nullability on the two
+// sides (the target's columns nullable, the source's not) hashes equal rows
+// equal.
+TEST_P(FullValidationPairs, ChecksumsTellNullFromEmptyAndSeeThroughShiftedSeparators) {
+    MigrationDatabases dbs(GetParam(), "hashform");
+    testing::ScratchDir dir("hashform");
+    auto source = dbs.source.connect();
+    auto target = dbs.target.connect();
+    for (Connection* c : {source.get(), target.get()}) {
+        const bool strict = c == source.get();  // the source's integers NOT NULL, the target's nullable
+        c->execute(
+            fmt::format("CREATE TABLE adj (id BIGINT PRIMARY KEY, a VARCHAR(16) NULL, b VARCHAR(16) NULL, "
+                        "x BIGINT {0}, y BIGINT {0}, d DATE NULL)",
+                        strict ? "NOT NULL" : "NULL"));
+    }
+    source->execute(
+        "INSERT INTO adj VALUES (1, NULL, 'k', 1, 1, NULL), (2, 'p|', 'q', 2, 2, NULL), (3, 'z', 'z', 1, 23, NULL), "
+        "(4, 'N', NULL, 4, 4, NULL), (5, 'w', 'w', 5, 5, NULL), (6, '', '', 6, 6, '2026-01-02'), "
+        "(7, 'same', NULL, 7, 7, '2026-01-03')");
+    copy(dbs, "adj", 1000);
+    expect_consistent(dbs, "adj", dir, 1);                             // one row per chunk: every row's hash must agree
+    target->execute("UPDATE adj SET a = '' WHERE id = 1");             // NULL vs ''
+    target->execute("UPDATE adj SET a = 'p', b = '|q' WHERE id = 2");  // the separator moved between texts
+    target->execute("UPDATE adj SET x = 12, y = 3 WHERE id = 3");      // ... between integers
+    target->execute("UPDATE adj SET a = NULL WHERE id = 4");           // the text 'N' vs NULL
+    target->execute("UPDATE adj SET d = '2026-01-01' WHERE id = 5");   // NULL vs a date
+    target->execute("UPDATE adj SET a = NULL, b = NULL WHERE id = 6");  // '' vs NULL, twice
+    Findings expected;
+    for (const char* id : {"1", "2", "3", "4", "5", "6"}) expected.insert({id, "neq", "src"});
+    // One row per chunk: each planted difference must change its chunk's hash.
+    expect_full_validation_finds(dbs, "adj", expected, dir, BaseSide::src, 1);
+    ValidateSettings s;
+    s.checksum = ChecksumMode::on;
+    s.chunk_rows = 1;
+    EXPECT_EQ(validate_to_file(dbs, "adj", dir.file("one-row-chunks.jsonl"), s).report.chunks_differing, 6u);
+}
+
 // -- 3. Text and composite keys across collations ----------------------------
 
 TEST_P(FullValidationPairs, CompositeKeysAreMergedInByteOrderWhateverTheCollation) {

@@ -314,15 +314,22 @@ TEST(Dialect, CanonicalTextMatchesValueCanonicalForms) {
     EXPECT_TRUE(contains(pg().canonical_text("\"t\"", ValueKind::datetime, -1), "YYYY-MM-DD HH24:MI:SS.US"));
 }
 
-TEST(Dialect, RowMd5MarksNullsAndPrefixesLengths) {
-    const std::string m = mysql().row_md5({"CAST(`a` AS CHAR)"}, {"`a`"});
-    EXPECT_EQ(m,
-              "MD5(CONCAT(CASE WHEN `a` IS NULL THEN 'N' ELSE CONCAT('V', LENGTH(CAST(`a` AS "
-              "CHAR)), ':', "
-              "CAST(`a` AS CHAR)) END))");
-    const std::string p = pg().row_md5({"\"a\"::text", "\"b\""}, {"\"a\"", "\"b\""});
-    EXPECT_TRUE(contains(p, "CASE WHEN \"a\" IS NULL THEN 'N' ELSE concat('V', octet_length(\"a\"::text)"));
-    EXPECT_TRUE(contains(p, "CASE WHEN \"b\" IS NULL THEN 'N'"));
+TEST(Dialect, RowHashPrefixesOnlyTextAndMarksOnlyNullableColumns) {
+    using C = Dialect::HashedColumn;
+    const std::vector<C> cols{{"`id`", ValueKind::integer, -1, false, "bigint(20)"},
+                              {"`name`", ValueKind::text, -1, true, "varchar(32)"},
+                              {"`at`", ValueKind::datetime, -1, false, "datetime(6)"},
+                              {"`on`", ValueKind::date, -1, true, "date"}};
+    EXPECT_EQ(mysql().row_hash64(cols),
+              "CAST(CONV(SUBSTR(MD5(CONCAT_WS('|', `id`, COALESCE(CONCAT(LENGTH(`name`), ':', CAST(`name` AS "
+              "BINARY)), 'N'), `at`, COALESCE(`on`, 'N'))), 1, 16), 16, 10) AS UNSIGNED)");
+    // A DATETIME without six fractional digits is formatted to them.
+    EXPECT_TRUE(contains(mysql().row_hash64({{"`at`", ValueKind::datetime, -1, false, "datetime(3)"}}),
+                         "DATE_FORMAT(`at`, '%Y-%m-%d %H:%i:%s.%f')"));
+    EXPECT_EQ(pg().row_hash64({{"\"id\"", ValueKind::integer, -1, true, "bigint"},
+                               {"\"name\"", ValueKind::text, -1, false, "character varying(32)"}}),
+              "('x' || SUBSTR(MD5(CONCAT_WS('|', COALESCE(\"id\"::text, 'N'), (octet_length(\"name\") || ':' || "
+              "\"name\"))), 1, 16))::bit(64)::bigint");
 }
 
 // The Dialect only parses the catalog's answer (secondary_indexes() runs
