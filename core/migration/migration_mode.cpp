@@ -102,8 +102,13 @@ Found find_home(ControlRows& control, bool lock) {
             if (first_failure) std::rethrow_exception(first_failure);
             throw;
         }
-        const HomeStep step =
-            next_home_step(at, row ? std::optional<ModeRow>(row->row) : std::nullopt, pointer, fell_back);
+        HomeStep step;
+        try {
+            step = next_home_step(at, row ? std::optional<ModeRow>(row->row) : std::nullopt, pointer, fell_back);
+        } catch (...) {  // the rows disagree: end the read's transaction before saying so
+            if (row && lock) s->rollback();
+            throw;
+        }
         switch (step.what) {
         case HomeStep::What::apply: control.found_home(at); return Found{row, at, s};
         case HomeStep::What::no_migration: return Found{std::nullopt, at, s};

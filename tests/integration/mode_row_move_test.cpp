@@ -267,6 +267,31 @@ TEST_P(ModeRowMove, AMoveWhoseConfirmationFailedServesWritersThroughThePointerAn
     EXPECT_NO_THROW(rested->execute(insert_note(), q));
 }
 
+TEST_P(ModeRowMove, RowsThatDisagreeAreADataErrorAndTheFenceHoldsNothingAfterwards) {
+    // The source points to the target at version 9, the target holds an older row.
+    CheckpointStore(*m_target_control).ensure_tables();
+    ensure_mode_row(*m_target_control);
+    m_target_control->execute(fmt::format("UPDATE {} SET value = 'dst_first', version = 3 WHERE name = '{}'",
+                                          m_target_control->dialect().quote(k_control_table), k_mode_row));
+    m_source->execute(fmt::format("UPDATE {} SET value = 'moved:target', version = 9 WHERE name = '{}'",
+                                  m_source->dialect().quote(k_control_table), k_mode_row));
+    ControlRows rows = operator_rows();
+    try {
+        ModeFence fence(rows);
+        ADD_FAILURE() << "a fence over rows that disagree";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Code::data) << e.what();
+        EXPECT_NE(std::string(e.what()).find("older than the row that points to it"), std::string::npos) << e.what();
+    }
+    // Neither row is still held: another session changes both at once.
+    for (ScratchDatabase* db : {&m_src, &m_dst}) {
+        auto other = db->connect();
+        other->execute(other->dialect().lock_timeout(1s));
+        EXPECT_NO_THROW(other->execute(fmt::format("UPDATE {} SET utime = utime WHERE name = '{}'",
+                                                   other->dialect().quote(k_control_table), k_mode_row)));
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Pairs, ModeRowMove, ::testing::ValuesIn(testing::engine_pairs()),
                          [](const auto& info) { return info.param.name; });
 
