@@ -540,7 +540,7 @@ std::string Dialect::placeholders(int first, int count) const {
 
 std::optional<std::string> Dialect::inline_params(std::string_view sql, std::span<const Value> params) const {
     return replace_markers(
-        sql, lexicon(), [&](std::size_t i) { return literal(params[i]); }, params.size());
+        sql, lexicon(), [&](std::size_t i) { return literal(params[i]); }, params.size(), Separate::yes);
 }
 
 std::vector<IndexDefinition> secondary_indexes(Connection& conn, std::string_view table) {

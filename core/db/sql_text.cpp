@@ -67,22 +67,30 @@ std::string_view dollar_tag(std::string_view sql, std::size_t i) {
 
 std::optional<std::string> replace_markers(std::string_view sql, const SqlLexicon& lexicon,
                                            const std::function<std::optional<std::string>(std::size_t)>& replace,
-                                           std::optional<std::size_t> parameters) {
+                                           std::optional<std::size_t> parameters, Separate separate) {
     std::string out;
     out.reserve(sql.size() + 16);
     std::vector<bool> used(parameters.value_or(0), false);
     std::size_t ordinal = 0;
-    auto marker = [&](std::size_t index) -> bool {
+    const std::size_t n = sql.size();
+    auto joins = [](char c) {
+        return !std::isspace(static_cast<unsigned char>(c)) &&
+               std::string_view("(),;=<>").find(c) == std::string_view::npos;
+    };
+    // The marker at [begin, end) of `sql`.
+    auto marker = [&](std::size_t index, std::size_t begin, std::size_t end) -> bool {
         if (parameters) {
             if (index >= *parameters) return false;
             used[index] = true;
         }
         auto text = replace(index);
         if (!text) return false;
+        const bool pad = separate == Separate::yes;
+        if (pad && begin > 0 && joins(sql[begin - 1])) out += ' ';
         out += *text;
+        if (pad && end < n && joins(sql[end])) out += ' ';
         return true;
     };
-    const std::size_t n = sql.size();
     // A "$n" marker is a token of its own, like PostgreSQL's lexer reads it:
     // its digits end no identifier ("$1E'...'" is a marker and an E string).
     std::size_t marker_end = 0;
@@ -124,11 +132,11 @@ std::optional<std::string> replace_markers(std::string_view sql, const SqlLexico
             while (j < n && std::isdigit(static_cast<unsigned char>(sql[j])) && number < 1'000'000)
                 number = number * 10 + static_cast<std::size_t>(sql[j++] - '0');
             if (number == 0 || (j < n && std::isdigit(static_cast<unsigned char>(sql[j])))) return std::nullopt;
-            if (!marker(number - 1)) return std::nullopt;
+            if (!marker(number - 1, i, j)) return std::nullopt;
             i = marker_end = j;
             continue;
         } else if (c == '?' && lexicon.markers == MarkerStyle::question) {
-            if (!marker(ordinal++)) return std::nullopt;
+            if (!marker(ordinal++, i, i + 1)) return std::nullopt;
             ++i;
             continue;
         }

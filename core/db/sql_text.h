@@ -51,8 +51,15 @@ inline constexpr SqlLexicon k_postgres_lexicon{
 // is malformed ("$0"), the parameters do not match, or the text holds a
 // MySQL executable comment (/*! or /*M!: its markers would count). An unterminated quote
 // or comment is copied as it is (the server reports it).
+// With Separate::yes a replacement gets a space on each side where the
+// statement has a character other than whitespace or ( ) , ; = < > next to
+// the marker, so that what replaces it never joins a neighbouring token: a
+// string literal followed by a quote would read as one string with it (and
+// a negative number after a minus stays "- -5", never a "--").
+enum class Separate { no, yes };
 std::optional<std::string> replace_markers(std::string_view sql, const SqlLexicon& lexicon,
                                            const std::function<std::optional<std::string>(std::size_t)>& replace,
-                                           std::optional<std::size_t> parameters = std::nullopt);
+                                           std::optional<std::size_t> parameters = std::nullopt,
+                                           Separate separate = Separate::no);
 
 }  // namespace webook

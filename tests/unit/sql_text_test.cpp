@@ -124,8 +124,30 @@ TEST(SqlText, AMarkerIsATokenOfItsOwnAsInPostgres) {
     const std::vector<Value> breaking{Value::text("\\'?$1")};
     const auto inlined = dialect_for(Engine::postgres).inline_params(R"(SELECT $1E'a\' $1')", breaking);
     ASSERT_TRUE(inlined.has_value());
-    EXPECT_EQ(*inlined, R"(SELECT E'\\''?$1'E'a\' $1')");
+    EXPECT_EQ(*inlined, R"(SELECT E'\\''?$1' E'a\' $1')");
     EXPECT_EQ(mark(*inlined, k_postgres_lexicon), *inlined);  // no marker in what was inlined
+}
+
+// Found by fuzz/sql_text_fuzz (CI, 2026-12-02): a marker right before a
+// quote ("$1'a\'d"), inlined as a string literal, joined the next string
+// ("E'x''a\'d ...": '' is an escaped quote), so the rest of the statement
+// read differently depending on the value. A literal now gets a space
+// wherever it would touch a neighbouring token (a minus before a negative
+// number stays an operator too: "1 - -5", never a "--").
+TEST(SqlText, AnInlinedLiteralNeverJoinsTheTokensNextToIt) {
+    const Dialect& pg = dialect_for(Engine::postgres);
+    const std::vector<Value> breaking{Value::text("\\'?$1")};
+    const auto joined = pg.inline_params(R"(SEL$1$1,1 $1'a\'d $1)", breaking);
+    ASSERT_TRUE(joined.has_value());
+    EXPECT_EQ(*joined, R"(SEL$1$1,1 E'\\''?$1' 'a\'d E'\\''?$1')");
+    const std::vector<Value> harmless{Value::text("x")};
+    EXPECT_EQ(*pg.inline_params(R"(SEL$1$1,1 $1'a\'d $1)", harmless), R"(SEL$1$1,1 E'x' 'a\'d E'x')");
+
+    const std::vector<Value> negative{Value::integer(-5)};
+    EXPECT_EQ(pg.inline_params("SELECT 1 -$1", negative), "SELECT 1 - E'-5'");
+    EXPECT_EQ(dialect_for(Engine::mysql).inline_params("SELECT 1 -?", negative), "SELECT 1 - -5");
+    // Next to whitespace and ( ) , ; = < > nothing is added.
+    EXPECT_EQ(pg.inline_params("SELECT f($1,$1)=$1;", negative), "SELECT f(E'-5',E'-5')=E'-5';");
 }
 
 TEST(SqlText, PostgresMarkersAsQuestionMarksForPortableFragments) {
