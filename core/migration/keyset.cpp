@@ -84,9 +84,43 @@ std::string key_equals(const Dialect& d, const SidePlan& side, const Row& key, s
     return out;
 }
 
+// PostgreSQL plans `(a, b) IN ((..), (..), ...)` as one OR arm per tuple: 500
+// tuples take ~35 ms to plan, 7x their execution. A VALUES list is one join
+// (~1 ms); its parameters are cast to the columns' own types so the index
+// applies. `positions` are columns of `side`; rows skipped by `skip` add
+// nothing. Empty when the types are unknown (a plan built by hand) or no row
+// is left: the caller then uses the portable form.
+template <typename Skip>
+std::string pg_values_in(const Dialect& d, const SidePlan& side, const std::vector<std::size_t>& positions,
+                         const std::vector<Row>& rows, std::vector<Value>& params, Skip skip) {
+    if (d.engine() != Engine::postgres || positions.size() < 2) return {};
+    std::vector<std::string> names;
+    for (std::size_t pos : positions) {
+        if (pos >= side.sql_types.size() || side.sql_types[pos].empty()) return {};
+        names.push_back(side.columns.at(pos));
+    }
+    std::string values;
+    for (const Row& row : rows) {
+        if (skip(row)) continue;
+        values += values.empty() ? "(" : ", (";
+        for (std::size_t i = 0; i < positions.size(); ++i) {
+            params.push_back(row.at(positions[i]));
+            values += fmt::format("{}CAST({} AS {})", i ? ", " : "", d.placeholder(static_cast<int>(params.size())),
+                                  side.sql_types[positions[i]]);
+        }
+        values += ")";
+    }
+    if (values.empty()) return {};
+    return fmt::format("({}) IN (VALUES {})", d.quote_list(names), values);
+}
+
 std::string keys_condition(const Dialect& d, const SidePlan& side, const std::vector<Row>& keys,
                            std::vector<Value>& params) {
     if (keys.empty()) throw Error(Code::internal, "key lookup without keys");
+    std::vector<std::size_t> key_positions(side.key.size());
+    for (std::size_t i = 0; i < key_positions.size(); ++i) key_positions[i] = i;
+    std::string values = pg_values_in(d, side, key_positions, keys, params, [](const Row&) { return false; });
+    if (!values.empty()) return values;
     if (side.key.size() == 1 && !needs_binary(side, 0)) {
         std::string out = d.quote(side.key[0]) + " IN (";
         for (std::size_t i = 0; i < keys.size(); ++i) {
@@ -168,11 +202,18 @@ BoundSql key_delete_query(const Dialect& d, const SidePlan& side, const std::vec
 BoundSql unique_lookup_query(const Dialect& d, const SidePlan& side, const std::vector<std::size_t>& unique,
                              const std::vector<Row>& rows) {
     BoundSql q;
+    const auto has_null = [&](const Row& row) {
+        return std::any_of(unique.begin(), unique.end(), [&](std::size_t pos) { return row.at(pos).is_null(); });
+    };
+    if (std::string values = pg_values_in(d, side, unique, rows, q.params, has_null); !values.empty()) {
+        q.sql = fmt::format("SELECT {} FROM {} WHERE {}", select_list(d, side, true), d.quote(side.table), values);
+        return q;
+    }
     std::vector<std::string> names;
     for (std::size_t pos : unique) names.push_back(side.columns.at(pos));
     std::string tuples;
     for (const Row& row : rows) {
-        if (std::any_of(unique.begin(), unique.end(), [&](std::size_t pos) { return row.at(pos).is_null(); })) continue;
+        if (has_null(row)) continue;
         std::string tuple;
         for (std::size_t pos : unique) {
             q.params.push_back(row[pos]);

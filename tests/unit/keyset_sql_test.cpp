@@ -255,6 +255,39 @@ TEST(KeyLookupSql, ACompositeKeyUsesAnOrOfAnds) {
     EXPECT_EQ(shown(q.params), (std::vector<std::string>{"integer:1", "integer:2", "integer:3", "integer:4"}));
 }
 
+// PostgreSQL plans an OR of ANDs (or a row IN list) one arm per key: ~35 ms
+// for 500 keys. With the columns' types known, it gets one VALUES join, the
+// parameters cast to the columns' types so the index still applies.
+TEST(KeyLookupSql, ACompositeKeyOnPostgresWithKnownTypesJoinsAValuesList) {
+    SidePlan s = pair_key();
+    s.sql_types = {"bigint", "character varying(32)", "text"};
+    const BoundSql q = key_lookup_query(pg(), s, {ints({1, 2}), ints({3, 4})});
+    EXPECT_EQ(q.sql,
+              "SELECT \"a\", \"b\", \"v\" FROM \"items\" WHERE (\"a\", \"b\") IN (VALUES (CAST($1 AS bigint), "
+              "CAST($2 AS character varying(32))), (CAST($3 AS bigint), CAST($4 AS character varying(32)))) ORDER BY "
+              "\"a\", \"b\"");
+    EXPECT_EQ(shown(q.params), (std::vector<std::string>{"integer:1", "integer:2", "integer:3", "integer:4"}));
+    // MariaDB keeps the portable form (its range optimizer handles it).
+    EXPECT_NE(key_lookup_query(mysql(), s, {ints({1, 2})}).sql.find("(`a` = ? AND `b` = ?)"), std::string::npos);
+}
+
+TEST(UniqueLookupSql, ACompositeUniqueKeyOnPostgresJoinsAValuesListAndSkipsRowsWithANull) {
+    SidePlan s = side({"id"}, {ValueKind::integer});
+    s.columns = {"id", "biz", "biz_id"};
+    s.kinds = {ValueKind::integer, ValueKind::text, ValueKind::integer};
+    s.sql_types = {"bigint", "text", "bigint"};
+    const std::vector<Row> rows = {Row{Value::integer(1), Value::text("a"), Value::integer(7)},
+                                   Row{Value::integer(2), Value::null(), Value::integer(8)},
+                                   Row{Value::integer(3), Value::text("b"), Value::integer(9)}};
+    const BoundSql q = unique_lookup_query(pg(), s, {1, 2}, rows);
+    EXPECT_EQ(q.sql,
+              "SELECT \"id\" FROM \"items\" WHERE (\"biz\", \"biz_id\") IN (VALUES (CAST($1 AS text), CAST($2 AS "
+              "bigint)), (CAST($3 AS text), CAST($4 AS bigint)))");
+    EXPECT_EQ(shown(q.params), (std::vector<std::string>{"text:a", "integer:7", "text:b", "integer:9"}));
+    // Only rows with a NULL in the index: nothing to look up.
+    EXPECT_TRUE(unique_lookup_query(pg(), s, {1, 2}, {rows[1]}).sql.empty());
+}
+
 TEST(KeyLookupSql, ATextKeyMatchesExactlyButKeepsThePlainEqualityForTheIndex) {
     const BoundSql q = key_lookup_query(mysql(), text_key(), {Row{Value::text("a")}, Row{Value::text("B")}});
     EXPECT_EQ(q.sql,
