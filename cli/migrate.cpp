@@ -317,7 +317,11 @@ nlohmann::ordered_json status_json(const Status& st) {
         nlohmann::ordered_json cj{{"table", c.table},    {"kind", checkpoint_kind_name(c.kind)},
                                   {"shard", c.shard},    {"position", c.position ? *c.position : ""},
                                   {"rows", c.rows_done}, {"updated_at", json_time_text(c.updated_at)}};
-        if (!c.result.empty()) cj["result"] = nlohmann::ordered_json::parse(c.result, nullptr, false);
+        // A result is JSON for most kinds; a deferred index's is its definition (SQL text).
+        if (!c.result.empty()) {
+            auto parsed = nlohmann::ordered_json::parse(c.result, nullptr, false);
+            cj["result"] = parsed.is_discarded() ? nlohmann::ordered_json(c.result) : std::move(parsed);
+        }
         j["checkpoints"].push_back(cj);
     }
     return j;

@@ -333,10 +333,7 @@ phase_src_only() {
     fi
 
     step "copy: each table once; a copy that stopped goes on from its checkpoint"
-    wctl_quiet --output json migrate status >"$WORK/status.raw" || failed $? "migrate status"
-    # webookctl 0.1.0 prints a copy-index row's result (an index definition,
-    # not JSON) as `"result":<discarded>`, which is not JSON: read it as null.
-    sed 's/"result":<discarded>/"result":null/g' "$WORK/status.raw" >"$WORK/status.json"
+    wctl_quiet --output json migrate status >"$WORK/status.json" || failed $? "migrate status"
     local t state
     for t in "${TABLES[@]}"; do
         state=$(copy_state "$t")
