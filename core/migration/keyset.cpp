@@ -117,10 +117,17 @@ std::string pg_values_in(const Dialect& d, const SidePlan& side, const std::vect
 std::string keys_condition(const Dialect& d, const SidePlan& side, const std::vector<Row>& keys,
                            std::vector<Value>& params) {
     if (keys.empty()) throw Error(Code::internal, "key lookup without keys");
+    // Text keys in a non-byte-wise collation keep key_equals' exact match.
     std::vector<std::size_t> key_positions(side.key.size());
-    for (std::size_t i = 0; i < key_positions.size(); ++i) key_positions[i] = i;
-    std::string values = pg_values_in(d, side, key_positions, keys, params, [](const Row&) { return false; });
-    if (!values.empty()) return values;
+    bool exact = true;
+    for (std::size_t i = 0; i < key_positions.size(); ++i) {
+        key_positions[i] = i;
+        exact = exact && !needs_binary(side, i);
+    }
+    if (exact) {
+        std::string values = pg_values_in(d, side, key_positions, keys, params, [](const Row&) { return false; });
+        if (!values.empty()) return values;
+    }
     if (side.key.size() == 1 && !needs_binary(side, 0)) {
         std::string out = d.quote(side.key[0]) + " IN (";
         for (std::size_t i = 0; i < keys.size(); ++i) {
