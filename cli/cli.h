@@ -94,6 +94,10 @@ CLI::Option* add_duration_option(CLI::App* cmd, const std::string& name, std::ch
     return option;
 }
 
+// --metrics-file PATH: Prometheus text for node_exporter's textfile
+// collector; `when` says when the command writes it.
+void add_metrics_option(CLI::App* cmd, std::string& path, const std::string& when);
+
 // --source/--target/--table, shared by migrate, validate and fix.
 struct SideOptions {
     std::string source;

@@ -75,6 +75,14 @@ std::vector<TableConfig> selected_tables(const Context& ctx, const std::vector<s
     return out;
 }
 
+void add_metrics_option(CLI::App* cmd, std::string& path, const std::string& when) {
+    cmd->add_option("--metrics-file", path,
+                    "write Prometheus metrics to this file (node_exporter textfile collector; written whole, then "
+                    "renamed) " +
+                        when)
+        ->type_name("PATH");
+}
+
 void add_ops_dsn_option(CLI::App* cmd, std::string& dsn) {
     cmd->add_option("--dsn", dsn,
                     "the webook database, mysql://user@host:port/db or postgres://user@host:port/db "

@@ -1,10 +1,13 @@
 // webookctl fix
+#include <tuple>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
 #include "cli/render.h"
 #include "core/base/error.h"
+#include "core/base/metrics.h"
 #include "core/db/db.h"
 #include "core/messaging/event_input.h"
 #include "core/messaging/kafka.h"
@@ -21,15 +24,38 @@ struct FixArgs {
     std::string dead_letter;
     bool dry_run = false;
     bool until_idle = false;
+    std::string metrics_file;
     FixOptions options;
     ConsumerOptions consumer;  // its session_timeout from --session-timeout
 };
+
+// fix --metrics-file: counts since the fixer started, its lag behind the
+// topic (Kafka) and when it last looked at its input.
+MetricsFile fix_metrics(const FixReport& r, const EventInput& input, const std::string& group, bool running) {
+    MetricsFile m;
+    const MetricsFile::Labels l{{"group", group}};
+    for (auto [name, help, n] : {std::tuple{"events", "Events read", r.events},
+                                 {"upserts", "Rows written to the non-base side", r.upserted},
+                                 {"deletes", "Rows removed from the non-base side", r.deleted},
+                                 {"duplicates", "Keys repeated within a batch", r.duplicates},
+                                 {"dead_letters", "Events that could not be used", r.dead_letters},
+                                 {"batches", "Batches committed", r.batches},
+                                 {"retries", "Attempts started again after a temporary error", r.retries},
+                                 {"rebased", "Keys whose event named the base before a switch", r.rebased}})
+        m.counter(fmt::format("webookctl_fix_{}_total", name), help, l, static_cast<double>(n));
+    if (const auto lag = input.lag())
+        m.gauge("webookctl_fix_lag_events", "Events on the topic after this fixer's position (its partitions)", l,
+                static_cast<double>(*lag));
+    m.liveness("webookctl_fix", l, running);
+    return m;
+}
 
 int run_fix(Context& ctx, FixArgs& a) {
     FixOptions options = a.options;
     options.dry_run = a.dry_run ? DryRun::yes : DryRun::no;
     options.until_idle = a.until_idle ? UntilIdle::yes : UntilIdle::no;
     options.validate();
+    MetricsWriter metrics(a.metrics_file);  // checks the path before anything is done
     ConsumerOptions consumer = a.consumer;
     consumer.client_id = "webookctl-fix";
     consumer.heartbeat_interval = heartbeat_for(consumer.session_timeout);
@@ -55,8 +81,21 @@ int run_fix(Context& ctx, FixArgs& a) {
             render(ctx, nlohmann::ordered_json{{"dry_run", action}, {"table", table}, {"key", k}, {"side", side}},
                    fmt::format("would {} {} key ({}) on the {}", action, table, k, side));
         });
-    FixReport r = fixer.run(*input);
+    metrics.write(fix_metrics({}, *input, a.group, true));
+    fixer.set_progress_observer([&](const FixReport& so_far) {
+        if (metrics.due()) metrics.write(fix_metrics(so_far, *input, a.group, true));
+    });
+    FixReport r;
+    try {
+        r = fixer.run(*input);
+    } catch (const Error&) {
+        // Interrupted, or a failure: the file says the fixer is down (its
+        // counts as of the last write).
+        if (metrics.enabled()) metrics.write(fix_metrics(fixer.report(), *input, a.group, false));
+        throw;
+    }
     if (dead_letter) dead_letter->flush();
+    metrics.write(fix_metrics(r, *input, a.group, false));
     render(ctx,
            nlohmann::ordered_json{{"events", r.events},
                                   {"duplicates", r.duplicates},
@@ -97,6 +136,7 @@ void register_fix(CLI::App& app, Context& ctx) {
     add_duration_option(cmd, "--retry-for", a->options.retry_for,
                         "how long a server may stay away (restart, failover) before the fixer gives up; 0 = no "
                         "retry beyond the per-batch attempts");
+    add_metrics_option(cmd, a->metrics_file, "at most once a second while it runs, and when it ends");
     example(cmd,
             "webookctl fix --from kafka://kafka:9092/webook_inconsistencies --group webook-fixers "
             "--source mysql://webook@db1:3306/webook --target postgres://webook@db2:5432/webook");

@@ -2,6 +2,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include <fmt/format.h>
@@ -9,8 +10,10 @@
 
 #include "cli/cli.h"
 #include "cli/render.h"
+#include "core/base/clock.h"
 #include "core/base/error.h"
 #include "core/base/log.h"
+#include "core/base/metrics.h"
 #include "core/base/progress.h"
 #include "core/db/db.h"
 #include "core/messaging/kafka.h"
@@ -32,8 +35,49 @@ struct CopyArgs {
     bool keep_indexes = false;
     bool dry_run = false;
     std::string shard;
+    std::string metrics_file;
     CopyOptions options;
 };
+
+// The table being copied, for the metrics written while it is.
+struct CopyInFlight {
+    std::string table;
+    const ProgressCounter* progress = nullptr;
+    std::chrono::steady_clock::time_point started;
+};
+
+// migrate copy --metrics-file: per table of the run, its rows so far, rate,
+// duration and whether it is done; tables done of all.
+MetricsFile copy_metrics(const std::vector<TablePlan>& plans, const std::vector<CopyReport>& done,
+                         const CopyInFlight& now) {
+    MetricsFile m;
+    m.gauge("webookctl_copy_tables", "Tables this run copies", {}, static_cast<double>(plans.size()));
+    m.gauge("webookctl_copy_tables_done", "Tables this run has copied", {}, static_cast<double>(done.size()));
+    for (const auto& plan : plans) {
+        const MetricsFile::Labels l{{"table", plan.name}};
+        auto r = std::find_if(done.begin(), done.end(), [&](const CopyReport& c) { return c.table == plan.name; });
+        double rows = 0, seconds = 0, retries = 0;
+        if (r != done.end()) {
+            rows = static_cast<double>(r->rows);
+            seconds = r->seconds;
+            retries = static_cast<double>(r->retries);
+        } else if (plan.name == now.table && now.progress != nullptr) {
+            rows = static_cast<double>(now.progress->rows.load());
+            seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - now.started).count();
+        }
+        m.gauge("webookctl_copy_table_done", "1 once the table's copy has finished in this run", l,
+                r != done.end() ? 1 : 0);
+        m.gauge("webookctl_copy_rows", "Rows copied by this run", l, rows);
+        m.gauge("webookctl_copy_rows_per_second", "Rows copied per second by this run", l,
+                rows_per_second(static_cast<std::uint64_t>(rows), seconds));
+        m.gauge("webookctl_copy_duration_seconds", "How long this run has copied the table", l, seconds);
+        m.gauge("webookctl_copy_retries", "Attempts started again after a server went away", l, retries);
+    }
+    if (done.size() == plans.size())
+        m.gauge("webookctl_copy_last_success_timestamp_seconds", "When the run finished copying every table", {},
+                static_cast<double>(system_micros()) / 1e6);
+    return m;
+}
 
 // migrate copy --dry-run: what each table's copy would do; writes nothing.
 int run_copy_plan(Context& ctx, const std::vector<TablePlan>& plans, Connection& source, Connection& target,
@@ -76,6 +120,7 @@ int run_copy(Context& ctx, CopyArgs& a) {
     options.start = a.resume ? CopyStart::resume : (a.truncate ? CopyStart::truncate : CopyStart::fresh);
     if (!a.shard.empty()) options.shard = Shard::parse(a.shard);
     options.validate();
+    MetricsWriter metrics(a.dry_run ? "" : a.metrics_file);  // checks the path before anything is done
     const auto tables = selected_tables(ctx, a.sides.tables);
     Dsn src_dsn = side_dsn(ctx, a.sides.source, false);
     Dsn dst_dsn = side_dsn(ctx, a.sides.target, true);
@@ -96,15 +141,21 @@ int run_copy(Context& ctx, CopyArgs& a) {
     CheckpointStore checkpoints(*control);
     checkpoints.ensure_tables();
     nlohmann::ordered_json out = nlohmann::json::array();
+    std::vector<CopyReport> done;
     for (const auto& plan : plans) {
         ProgressCounter progress;
         options.progress = &progress;
+        const CopyInFlight in_flight{plan.name, &progress, std::chrono::steady_clock::now()};
+        metrics.write(copy_metrics(plans, done, in_flight));
         CopyReport r;
         {
             ProgressLine line("copying " + plan.name,
                               progress);  // cleared before the result is printed
+            MetricsTicker ticker(metrics, [&] { return copy_metrics(plans, done, in_flight); });
             r = copy_table({*source, *target}, plan, options, checkpoints, [dst_dsn] { return connect(dst_dsn); });
         }
+        done.push_back(r);
+        metrics.write(copy_metrics(plans, done, {}));
         const double rate = rows_per_second(r.rows, r.seconds);
         if (ctx.json()) {
             out.push_back({{"table", r.table},
@@ -139,6 +190,7 @@ struct ModeArgs {
     std::string reason;
     std::string fixers_from;  // kafka://host:port/topic
     std::string fixers_group;
+    std::string metrics_file;  // status
 };
 
 // "user@host", for the record of a forced switch.
@@ -281,6 +333,7 @@ struct Status {
     // (the source, by default) is unreachable -- retired in dst_only, say --
     // while the mode row is in the target. Empty when they were.
     std::string records_unavailable;
+    std::int64_t now_us = 0;  // the control database's clock, which stamps the passes
 };
 
 bool is_forward(const Status& st, Mode to) {
@@ -353,10 +406,56 @@ std::vector<std::string> status_text(const Status& st) {
     return lines;
 }
 
+// migrate status --metrics-file: the mode, how long since it was set, the
+// second-side failures, each step's gate, and per table and shard the last
+// validation pass of each kind: its age, its differences and its base.
+MetricsFile status_metrics(const Status& st) {
+    MetricsFile m;
+    for (Mode mode : {Mode::src_only, Mode::src_first, Mode::dst_first, Mode::dst_only})
+        m.gauge("webookctl_migration_mode", "1 for the current migration mode",
+                {{"mode", std::string(mode_name(mode))}}, mode == st.mode.mode ? 1 : 0);
+    m.gauge("webookctl_migration_mode_version", "The mode row's version, bumped by every switch", {},
+            static_cast<double>(st.mode.version));
+    m.gauge("webookctl_migration_mode_confirmed", "0 while a switch is not finished where the mode row lives", {},
+            st.mode.confirmed ? 1 : 0);
+    if (!st.mode.since.empty()) {
+        const double since = static_cast<double>(Value::parse(ValueKind::datetime, st.mode.since).micros());
+        m.gauge("webookctl_migration_seconds_since_switch", "Seconds since the current mode was set", {},
+                std::max(0.0, (static_cast<double>(st.now_us) - since) / 1e6));
+    }
+    m.gauge("webookctl_migration_second_side_failures", "Double-writes whose second side failed", {},
+            static_cast<double>(st.failures.count));
+    m.gauge("webookctl_migration_records_available",
+            "0 when the control database holding checkpoints and gates does not answer", {},
+            st.records_unavailable.empty() ? 1 : 0);
+    for (const auto& [to, v] : st.steps)
+        m.gauge("webookctl_migration_step_ready", "1 when the gate of the next step that way is met",
+                {{"to", std::string(mode_name(to))}, {"direction", is_forward(st, to) ? "forward" : "back"}},
+                v.ready() ? 1 : 0);
+    m.gauge("webookctl_migration_forced_switches", "Switches forced past their gate", {},
+            static_cast<double>(st.forced.size()));
+    for (const auto& c : st.checkpoints) {
+        if (c.kind != CheckpointKind::pass_incremental && c.kind != CheckpointKind::pass_full) continue;
+        const std::optional<PassRecord> p = from_checkpoint<PassRecord>(c);
+        if (!p) continue;
+        const MetricsFile::Labels l{{"table", p->table},
+                                    {"kind", p->kind == PassKind::full ? "full" : "incremental"},
+                                    {"shard", p->shard},
+                                    {"base", std::string(base_side_name(p->base))}};
+        m.gauge("webookctl_migration_validation_age_seconds", "Seconds since the table's last validation pass ended", l,
+                std::max(0.0, static_cast<double>(st.now_us - p->ended_us) / 1e6));
+        m.gauge("webookctl_migration_validation_differences", "Differences the table's last validation pass found", l,
+                static_cast<double>(p->found));
+    }
+    return m;
+}
+
 int run_status(Context& ctx, ModeArgs& a) {
+    if (!a.metrics_file.empty()) check_metrics_path(a.metrics_file);
     ControlRows control = open_control(ctx, a.source, a.target);
     Status st;
     st.mode = get_mode(control);
+    st.now_us = control_clock_us(control.at(st.mode.place));
     st.failures = read_second_side_failures(control.at(st.mode.place));
     try {
         st.checkpoints = CheckpointStore(control.records()).load_all();
@@ -382,6 +481,7 @@ int run_status(Context& ctx, ModeArgs& a) {
     }
     st.forced = forced_switches(st.checkpoints);
     render(ctx, status_json(st), status_text(st));
+    if (!a.metrics_file.empty()) status_metrics(st).write(a.metrics_file);
     return k_exit_ok;
 }
 
@@ -409,6 +509,7 @@ void register_migrate(CLI::App& app, Context& ctx) {
                    "maintain the target's secondary indexes during the load instead of dropping them and "
                    "rebuilding them after it (default: rebuild after, in src_only and without --shard)");
     add_throttle_options(copy, a->options.throttle, a->shard);
+    add_metrics_option(copy, a->metrics_file, "when each table starts and ends, and every 5 s while one is copied");
     example(copy,
             "webookctl migrate copy --table interactives --source mysql://webook@db1:3306/webook "
             "--target postgres://webook@db2:5432/webook --resume");
@@ -475,6 +576,7 @@ void register_migrate(CLI::App& app, Context& ctx) {
                        "target DSN: the mode row moves there from dst_first on; the src_first gate checks its unique "
                        "indexes");
     add_duration_option(status, "--max-age", m->max_age, "the newest clean incremental pass a gate accepts");
+    add_metrics_option(status, m->metrics_file, "with what it printed");
     example(status, "webookctl migrate status --output json");
     bind_action(status, ctx, m, run_status);
 }

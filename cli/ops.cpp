@@ -14,7 +14,9 @@
 #include "cli/cli.h"
 #include "cli/platform.h"
 #include "cli/render.h"
+#include "core/base/clock.h"
 #include "core/base/error.h"
+#include "core/base/metrics.h"
 #include "core/db/db.h"
 #include "platform/job_lease.h"
 #include "platform/ranking.h"
@@ -37,8 +39,30 @@ struct RankArgs {
     PlatformTarget where;  // recompute
     std::string now;       // --now; default: the database's clock
     RankJobOptions job;
-    std::size_t limit = 0;  // show: 0 = the whole ranking
+    std::size_t limit = 0;     // show: 0 = the whole ranking
+    std::string metrics_file;  // recompute
 };
+
+// ops rank recompute --metrics-file: whether this run computed the ranking
+// (or another host held the lease), and what it published.
+void write_rank_metrics(const std::string& path, const RankJobResult& r) {
+    MetricsFile m;
+    m.gauge("webookctl_rank_ran", "1 when this run held the lease and published; 0 when another host held it", {},
+            r.ran() ? 1 : 0);
+    if (r.ran()) {
+        const RecomputeResult& c = *r.computed;
+        m.gauge("webookctl_rank_version", "The published ranking's version", {},
+                static_cast<double>(c.ranking.version));
+        m.gauge("webookctl_rank_ranked", "Articles in the published ranking", {},
+                static_cast<double>(c.ranking.items.size()));
+        m.gauge("webookctl_rank_articles_scanned", "Articles scored (published within the window)", {},
+                static_cast<double>(c.stats.articles));
+        m.gauge("webookctl_rank_duration_seconds", "How long scoring took", {}, c.stats.seconds);
+        m.gauge("webookctl_rank_last_success_timestamp_seconds", "When this host last published the ranking", {},
+                static_cast<double>(system_micros()) / 1e6);
+    }
+    m.write(path);
+}
 
 nlohmann::ordered_json item_json(const RankedArticle& a) {
     return {{"position", a.position},
@@ -60,6 +84,7 @@ int run_rank_recompute(Context& ctx, RankArgs& a) {
         }
     }
     options.validate();
+    if (!a.metrics_file.empty()) check_metrics_path(a.metrics_file);
     // During a migration the lease and the ranking go through the double-write
     // connection; the ranking is computed from the authoritative side.
     auto db = ops_database(ctx, a.where);
@@ -68,6 +93,7 @@ int run_rank_recompute(Context& ctx, RankArgs& a) {
     // A second connection streams articles while the first reads like counts.
     options.rank.scan_connection = db->read;
     RankJobResult r = run_hot_ranking_job(*conn, options);
+    if (!a.metrics_file.empty()) write_rank_metrics(a.metrics_file, r);
 
     if (!r.ran()) {
         render(ctx,
@@ -145,6 +171,7 @@ void register_rank(CLI::App& ops, Context& ctx) {
     add_duration_option(recompute, "--lease", a->job.lease,
                         "how long the job lease lasts unless renewed; renewed every third of it");
     recompute->add_option("--owner", a->job.owner, "this host's name in the lease (default: hostname:pid)");
+    add_metrics_option(recompute, a->metrics_file, "at the end of the run");
     recompute->add_option("--now", a->now,
                           "score as of this UTC time, e.g. '2026-11-01 00:00:00' (default: the database's clock)");
     example(recompute, "webookctl ops rank recompute --dsn mysql://webook@127.0.0.1:13306/webook --top 100");

@@ -1,6 +1,8 @@
 // webookctl ops outbox relay | ops payments consume | ops ledger check
 //
 // Registered on the `ops` group by register_ops() (cli/ops.cpp).
+#include <tuple>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -8,6 +10,7 @@
 #include "cli/platform.h"
 #include "cli/render.h"
 #include "core/base/error.h"
+#include "core/base/metrics.h"
 #include "core/db/db.h"
 #include "core/messaging/kafka.h"
 #include "core/migration/event_sink.h"
@@ -27,8 +30,25 @@ struct RelayArgs {
     std::string brokers;
     bool until_idle = false;
     bool dry_run = false;
+    std::string metrics_file;
     RelayOptions options;
 };
+
+// ops outbox relay --metrics-file: counts since the relay started.
+MetricsFile relay_metrics(const RelayReport& r, const std::string& topic, bool running) {
+    MetricsFile m;
+    const MetricsFile::Labels l{{"topic", topic}};
+    m.counter("webookctl_relay_sent_total", "Outbox rows published and marked sent", l, static_cast<double>(r.sent));
+    m.counter("webookctl_relay_retried_total", "Failed attempts that scheduled a retry", l,
+              static_cast<double>(r.retried));
+    m.counter("webookctl_relay_dead_total", "Rows that became dead after their last attempt", l,
+              static_cast<double>(r.dead));
+    m.counter("webookctl_relay_batches_total", "Batches relayed", l, static_cast<double>(r.batches));
+    m.gauge("webookctl_relay_failing", "1 when the last failed batch is the latest news (deliveries failing)", l,
+            r.last_error.empty() ? 0 : 1);
+    m.liveness("webookctl_relay", l, running);
+    return m;
+}
 
 int run_relay(Context& ctx, RelayArgs& a) {
     RelayOptions options = a.options;
@@ -60,13 +80,27 @@ int run_relay(Context& ctx, RelayArgs& a) {
         return k_exit_ok;
     }
 
-    check_brokers(url.brokers);  // fail before touching any row
+    MetricsWriter metrics(a.metrics_file);  // checks the path before anything is done
+    check_brokers(url.brokers);             // fail before touching any row
     ProducerOptions producer_options;
     producer_options.client_id = "webookctl-outbox";
     producer_options.delivery_timeout = options.flush_timeout;
     EventProducer producer(url.brokers, url.topic, producer_options);
     auto conn = db->write();
-    RelayReport r = relay_outbox(*conn, producer, options);
+    RelayReport last;
+    metrics.write(relay_metrics(last, url.topic, true));
+    options.on_progress = [&](const RelayReport& so_far) {
+        last = so_far;
+        if (metrics.due()) metrics.write(relay_metrics(so_far, url.topic, true));
+    };
+    RelayReport r;
+    try {
+        r = relay_outbox(*conn, producer, options);
+    } catch (const Error&) {
+        if (metrics.enabled()) metrics.write(relay_metrics(last, url.topic, false));
+        throw;
+    }
+    metrics.write(relay_metrics(r, url.topic, false));
     render(ctx,
            nlohmann::ordered_json{{"topic", url.topic},
                                   {"sent", r.sent},
@@ -106,6 +140,7 @@ void register_outbox(CLI::App& ops, Context& ctx) {
     add_duration_option(relay, "--flush-timeout", a->options.flush_timeout,
                         "how long a batch may take to be acknowledged");
     add_duration_option(relay, "--idle-wait", a->options.idle_wait, "without --until-idle: poll interval while idle");
+    add_metrics_option(relay, a->metrics_file, "at most once a second while it runs, and when it ends");
     example(relay, "webookctl ops outbox relay --to kafka://127.0.0.1:9092/payment_events --until-idle");
     bind_action(relay, ctx, a, run_relay);
 }
@@ -119,9 +154,31 @@ struct ConsumeArgs {
     std::string dead_letter;
     bool until_idle = false;
     bool dry_run = false;
+    std::string metrics_file;
     PaymentConsumerOptions options;
     ConsumerOptions consumer;  // its session_timeout from --session-timeout
 };
+
+// ops payments consume --metrics-file: counts since the consumer started,
+// its lag behind the topic.
+MetricsFile consume_metrics(const PaymentConsumerReport& r, const EventInput& input, const std::string& group,
+                            bool running) {
+    MetricsFile m;
+    const MetricsFile::Labels l{{"group", group}};
+    for (auto [name, help, n] : {std::tuple{"events", "Payment events read", r.events},
+                                 {"paid", "Rewards paid and booked", r.paid},
+                                 {"failed", "Rewards marked failed", r.failed},
+                                 {"replays", "Events applied before (replays)", r.replays},
+                                 {"dead_letters", "Events that could not be used", r.dead_letters},
+                                 {"batches", "Batches committed", r.batches},
+                                 {"retries", "Transactions retried after temporary errors", r.retries}})
+        m.counter(fmt::format("webookctl_payments_{}_total", name), help, l, static_cast<double>(n));
+    if (const auto lag = input.lag())
+        m.gauge("webookctl_payments_lag_events", "Events on the topic after this consumer's position (its partitions)",
+                l, static_cast<double>(*lag));
+    m.liveness("webookctl_payments", l, running);
+    return m;
+}
 
 // What --dry-run shows for one payment event (the event is null when it
 // could not be read).
@@ -160,6 +217,7 @@ int run_consume(Context& ctx, ConsumeArgs& a) {
     consumer.client_id = "webookctl-payments";
     consumer.heartbeat_interval = heartbeat_for(consumer.session_timeout);
     consumer.validate();
+    MetricsWriter metrics(a.metrics_file);  // checks the path before anything is done
 
     // During a migration settlements go through the double-write connection.
     auto db = ops_database(ctx, a.where);
@@ -171,8 +229,19 @@ int run_consume(Context& ctx, ConsumeArgs& a) {
     payments.set_preview_printer([&ctx](const std::string& origin, const PaymentEvent* e, const SettleResult& r) {
         render(ctx, preview_json(origin, e, r), preview_text(origin, e, r));
     });
-    PaymentConsumerReport r = payments.run(*source);
+    metrics.write(consume_metrics({}, *source, a.group, true));
+    payments.set_progress_observer([&](const PaymentConsumerReport& so_far) {
+        if (metrics.due()) metrics.write(consume_metrics(so_far, *source, a.group, true));
+    });
+    PaymentConsumerReport r;
+    try {
+        r = payments.run(*source);
+    } catch (const Error&) {
+        if (metrics.enabled()) metrics.write(consume_metrics(payments.report(), *source, a.group, false));
+        throw;
+    }
     if (dead_letter) dead_letter->flush();
+    metrics.write(consume_metrics(r, *source, a.group, false));
     render(ctx,
            nlohmann::ordered_json{{"events", r.events},
                                   {"paid", r.paid},
@@ -216,6 +285,7 @@ void register_payments(CLI::App& ops, Context& ctx) {
                         "events per batch between offset commits (default: 100)");
     add_duration_option(consume, "--batch-wait", a->options.batch_wait, "longest wait for a batch to fill");
     add_duration_option(consume, "--session-timeout", a->consumer.session_timeout, "Kafka consumer session timeout");
+    add_metrics_option(consume, a->metrics_file, "at most once a second while it runs, and when it ends");
     example(consume,
             "webookctl ops payments consume --from kafka://127.0.0.1:9092/payment_events --group "
             "rewards "

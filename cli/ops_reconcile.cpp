@@ -161,6 +161,7 @@ int run_reconcile(Context& ctx, ReconcileArgs& a) {
     options.fix = a.fix ? FixMode::repair : FixMode::report;
     options.dry_run = a.dry_run ? DryRun::yes : DryRun::no;
     options.validate();
+    if (!a.metrics_file.empty()) check_metrics_path(a.metrics_file);
     // During a migration: read the authoritative side, repair through the
     // double-write connection.
     auto db = ops_database(ctx, a.where);
@@ -208,7 +209,7 @@ void register_ops_reconcile(CLI::App* ops, Context& ctx) {
     cmd->add_option("--topic", a->options.topic,
                     "the outbox topic re-published events go to (default: payment_events)");
     cmd->add_option("--batch-size", a->options.batch_size, "rows per streamed batch of each table (default: 5000)");
-    cmd->add_option("--metrics-file", a->metrics_file, "write Prometheus metrics here (node_exporter textfile)");
+    add_metrics_option(cmd, a->metrics_file, "at the end of the run");
     cmd->footer(
         "Exit status: 0 clean, 1 mismatches found (repaired or not), 2 usage, 3 connection or "
         "server error.\n"

@@ -111,6 +111,7 @@ int run_validate(Context& ctx, ValidateArgs& a) {
     if (!a.shard.empty()) options.shard = Shard::parse(a.shard);
     if (!a.since.empty()) options.since = a.since;
     options.validate();
+    if (!a.metrics_file.empty()) check_metrics_path(a.metrics_file);
     const auto tables = selected_tables(ctx, a.sides.tables);
 
     // The sink is checked before any database is touched.
@@ -182,7 +183,7 @@ void register_validate(CLI::App& app, Context& ctx) {
                       "full: compare per-chunk checksums computed in each database; rows only where they differ");
     checksum->excludes(inc);
     cmd->add_option("--sink", a->sink, "where events go: kafka://host:port/topic, file://path.jsonl or - (default: -)");
-    cmd->add_option("--metrics-file", a->metrics_file, "write Prometheus metrics here (node_exporter textfile)");
+    add_metrics_option(cmd, a->metrics_file, "after every pass");
     cmd->add_option("--batch-size", a->options.batch_size, "rows per keyset batch (default: 10000)");
     cmd->add_option("--chunk-rows", a->options.chunk_rows, "rows per checksum chunk (default: 20000)");
     cmd->add_option("--since", a->since, "incremental: start at this update time instead of the checkpoint")

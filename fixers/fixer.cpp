@@ -156,7 +156,10 @@ FixReport Fixer::run(EventInput& input) {
         // Caught up after the last batch: no need to wait for more.
         if (m_options.until_idle == UntilIdle::yes && input.idle()) break;
         auto items = input.poll(m_options.batch_size, m_options.batch_wait);
-        if (items.empty()) continue;
+        if (items.empty()) {
+            if (m_progress_fn) m_progress_fn(m_report);
+            continue;
+        }
         // A batch a server outage ended is done again, whole (its offsets are
         // not committed; upserts and deletes are idempotent).
         const FixReport before = m_report;
@@ -174,6 +177,7 @@ FixReport Fixer::run(EventInput& input) {
                 reset_connections();
                 return true;
             });
+        if (m_progress_fn) m_progress_fn(m_report);
     }
     return m_report;
 }

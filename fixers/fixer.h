@@ -108,10 +108,15 @@ public:
     ~Fixer();
 
     void set_dry_run_printer(DryRunFn fn) { m_dry_run_fn = std::move(fn); }
+    // Called with the counts so far after every batch and every poll that
+    // found nothing (a metrics file's writer: cheap, and it may throw).
+    void set_progress_observer(std::function<void(const FixReport&)> fn) { m_progress_fn = std::move(fn); }
 
     // Runs until idle (UntilIdle::yes) or until interrupted; throws
     // Error(Code::interrupted) after finishing the batch in hand.
     FixReport run(EventInput& input);
+    // The counts so far (after run() threw: up to its last finished batch).
+    const FixReport& report() const { return m_report; }
 
 private:
     struct Group;
@@ -136,6 +141,7 @@ private:
     EventSink* m_dead_letter;
     Clock& m_clock;
     DryRunFn m_dry_run_fn;
+    std::function<void(const FixReport&)> m_progress_fn;
     std::map<std::string, std::unique_ptr<TablePlan>> m_plans;
     FixReport m_report;
 };

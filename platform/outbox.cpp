@@ -218,12 +218,14 @@ RelayReport relay_outbox(Connection& conn, EventProducer& producer, const RelayO
         check_interrupted();
         std::vector<OutboxRow> rows = due_outbox_rows(conn, producer.topic(), clock.wall_micros(), options.batch_size);
         if (rows.empty()) {
+            if (options.on_progress) options.on_progress(report);
             if (options.until_idle == UntilIdle::yes) break;
             clock.sleep_for(std::chrono::duration_cast<std::chrono::microseconds>(options.idle_wait));
             continue;
         }
         ++report.batches;
         relay_batch(conn, producer, rows, options, clock, report);
+        if (options.on_progress) options.on_progress(report);
         logger->debug("batch {}: {} rows; {} sent so far", report.batches, rows.size(), report.sent);
     }
     return report;

@@ -53,6 +53,8 @@ struct OutboxMessage {
 std::int64_t enqueue_outbox(Connection& conn, const OutboxMessage& message, std::int64_t now,
                             IdGenerator& ids = IdGenerator::global());
 
+struct RelayReport;
+
 struct RelayOptions {
     std::size_t batch_size = 500;                     // rows per batch; default: 500
     int max_attempts = 10;                            // then dead; default: 10
@@ -63,6 +65,9 @@ struct RelayOptions {
     // yes: stop once no row is due (rows waiting for a retry are not due);
     // no: run until SIGINT/SIGTERM, polling every idle_wait. default: yes
     UntilIdle until_idle = UntilIdle::yes;
+    // Called with the counts so far after every batch and every idle poll
+    // (a metrics file's writer: cheap, and it may throw). Default: none.
+    std::function<void(const RelayReport&)> on_progress;
 
     // Throws Error(Code::usage).
     void validate() const;

@@ -299,6 +299,7 @@ PaymentConsumerReport PaymentConsumer::run(EventInput& source) {
         check_interrupted();
         auto items = source.poll(m_options.batch_size, m_options.batch_wait);
         if (!items.empty()) process(source, items);
+        if (m_progress) m_progress(m_report);
         if (m_options.until_idle == UntilIdle::yes && source.idle()) break;
     }
     return m_report;

@@ -125,9 +125,14 @@ public:
     // when signalled, after committing the batch in hand; a database error
     // that retries did not cure stops it (nothing of the batch committed).
     PaymentConsumerReport run(EventInput& source);
+    // The counts so far (after run() threw: up to its last committed batch).
+    const PaymentConsumerReport& report() const { return m_report; }
 
     // Receives the previews with DryRun::yes (default: logged).
     void set_preview_printer(PreviewFn fn) { m_preview = std::move(fn); }
+    // Called with the counts so far after every poll (a metrics file's
+    // writer: cheap, and it may throw).
+    void set_progress_observer(std::function<void(const PaymentConsumerReport&)> fn) { m_progress = std::move(fn); }
 
 private:
     void process(EventInput& source, const std::vector<InputItem>& items);
@@ -144,6 +149,7 @@ private:
     IdGenerator& m_ids;
     Clock& m_clock;  // wall time for the ledger, pauses between retries
     PreviewFn m_preview;
+    std::function<void(const PaymentConsumerReport&)> m_progress;
     PaymentConsumerReport m_report;
 };
 

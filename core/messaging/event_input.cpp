@@ -100,6 +100,7 @@ public:
     }
 
     bool idle() const override { return m_consumer.caught_up(); }
+    std::optional<std::int64_t> lag() const override { return m_consumer.lag(); }
 
     void commit(const std::vector<InputItem>& items) override {
         std::vector<EventConsumer::Message> done;

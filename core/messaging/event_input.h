@@ -10,7 +10,9 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +39,10 @@ public:
     // Marks these items done (all earlier items are done too).
     virtual void commit(const std::vector<InputItem>& items) = 0;
     virtual std::string describe() const = 0;
+    // Events behind the input's end, for metrics: Kafka, summed over the
+    // partitions this member reads (EventConsumer::lag()); nullopt when not
+    // known (a file, or before the first poll).
+    virtual std::optional<std::int64_t> lag() const { return std::nullopt; }
 };
 
 // `group` and `options` are for kafka:// (the group is required there).

@@ -37,6 +37,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -194,6 +195,13 @@ public:
     // re-reads them). Throws Error(Code::connection) if the brokers refuse or
     // do not answer (temporary when a retry may succeed).
     void commit(const std::vector<Message>& processed);
+
+    // Events after this member's position, summed over its assigned
+    // partitions: each one's high watermark as last seen by the fetches
+    // (no broker round trip) minus the offset after the last event returned;
+    // 0 for a partition at its end. nullopt while no partition's position is
+    // known (before the first poll returned anything, or not joined).
+    std::optional<std::int64_t> lag() const;
 
     // Partitions currently assigned to this member, ascending.
     std::vector<std::int32_t> assigned_partitions() const;

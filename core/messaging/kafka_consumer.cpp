@@ -71,7 +71,8 @@ void ConsumerOptions::validate() const {
 
 struct EventConsumer::Impl : RdKafka::RebalanceCb {
     struct PartitionState {
-        bool at_end = false;  // reached its end since its last message
+        bool at_end = false;     // reached its end since its last message
+        std::int64_t next = -1;  // the offset after the last event returned (or the end seen); -1: none yet
     };
 
     Impl(std::string brokers_, std::string group_, std::string topic_, ConsumerOptions options_)
@@ -222,8 +223,10 @@ std::vector<EventConsumer::Message> EventConsumer::poll_batch(std::size_t max_me
         }
         switch (msg->err()) {
         case RdKafka::ERR_NO_ERROR: {
-            if (auto it = impl.partitions.find(msg->partition()); it != impl.partitions.end())
+            if (auto it = impl.partitions.find(msg->partition()); it != impl.partitions.end()) {
                 it->second.at_end = false;
+                it->second.next = msg->offset() + 1;
+            }
             Message& m = batch.emplace_back();
             m.topic = msg->topic_name();
             m.partition = msg->partition();
@@ -234,7 +237,10 @@ std::vector<EventConsumer::Message> EventConsumer::poll_batch(std::size_t max_me
             break;
         }
         case RdKafka::ERR__PARTITION_EOF:
-            if (auto it = impl.partitions.find(msg->partition()); it != impl.partitions.end()) it->second.at_end = true;
+            if (auto it = impl.partitions.find(msg->partition()); it != impl.partitions.end()) {
+                it->second.at_end = true;
+                it->second.next = msg->offset();
+            }
             logger().trace("group {}: partition {} of topic {} at end (offset {})", impl.group, msg->partition(),
                            msg->topic_name(), msg->offset());
             break;
@@ -267,6 +273,20 @@ std::vector<EventConsumer::Message> EventConsumer::poll_batch(std::size_t max_me
 
 bool EventConsumer::caught_up() const {
     return m_impl->caught_up();
+}
+
+std::optional<std::int64_t> EventConsumer::lag() const {
+    const Impl& impl = *m_impl;
+    if (impl.closed) return std::nullopt;
+    std::optional<std::int64_t> lag;
+    for (const auto& [id, state] : impl.partitions) {
+        if (state.next < 0) continue;
+        std::int64_t low = -1, high = -1;
+        if (!state.at_end && impl.consumer->get_watermark_offsets(impl.topic, id, &low, &high) != RdKafka::ERR_NO_ERROR)
+            continue;
+        lag = lag.value_or(0) + (state.at_end ? 0 : std::max<std::int64_t>(0, high - state.next));
+    }
+    return lag;
 }
 
 void EventConsumer::commit(const std::vector<Message>& processed) {

@@ -163,6 +163,30 @@ TEST(EventConsumer, ResumesFromTheCommittedOffsetsAfterARestart) {
     for (const Message& m : again) EXPECT_EQ(positions(committed).count({m.partition, m.offset}), 0u);
 }
 
+// The lag a fixer's metrics report: the events after this member's position
+// on the partitions it has read from (the high watermark the fetches saw, no
+// broker round trip), 0 once it is caught up.
+TEST(EventConsumer, ReportsHowManyEventsItIsBehindTheEndOfItsPartitions) {
+    const std::string topic = testing::unique_name("lag");
+    const std::string group = testing::unique_name("lag");
+    produce(topic, 40, 1);  // one key: one partition
+    EventConsumer consumer = consumer_for(group, topic);
+    EXPECT_FALSE(consumer.lag().has_value()) << "nothing known before the first poll";
+    std::vector<Message> got;
+    const auto deadline = Steady::now() + 30s;
+    while (got.size() < 10 && Steady::now() < deadline) {
+        std::vector<Message> batch = consumer.poll_batch(10 - got.size(), 500ms);
+        got.insert(got.end(), batch.begin(), batch.end());
+    }
+    ASSERT_EQ(got.size(), 10u);
+    ASSERT_TRUE(consumer.lag().has_value());
+    EXPECT_EQ(*consumer.lag(), 30);
+    consume_until_caught_up(consumer, Commit::yes);
+    EXPECT_EQ(consumer.lag(), 0);
+    consumer.close();
+    EXPECT_FALSE(consumer.lag().has_value()) << "a closed member reads nothing";
+}
+
 TEST(EventConsumer, TwoMembersOfOneGroupShareThePartitions) {
     const std::string topic = testing::unique_name("share");
     const std::string group = testing::unique_name("share");

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,39 @@ inline void expect_one_error(const CommandResult& r, int exit_code, const std::s
     }
     EXPECT_EQ(lines, 1u);
     EXPECT_NE(error.find(what), std::string::npos) << error;
+}
+
+// A --metrics-file as Prometheus' own parser (python3-prometheus-client,
+// tests/metrics/parse_metrics.py) reads it: every family typed and
+// documented, no series twice. Series are name{label="value",...} with the
+// labels sorted; a counter's family is named without its _total.
+struct ParsedMetrics {
+    std::map<std::string, std::string> types;  // family -> "gauge", "counter"
+    std::map<std::string, double> samples;     // series -> value
+    bool has(const std::string& series) const { return samples.contains(series); }
+    double at(const std::string& series) const {
+        auto it = samples.find(series);
+        if (it == samples.end()) {
+            ADD_FAILURE() << "no series " << series << " in the metrics file";
+            return -1;
+        }
+        return it->second;
+    }
+};
+
+inline ParsedMetrics parse_metrics(const std::string& path) {
+    CommandResult r =
+        run_command({"/usr/bin/python3", std::string(WEBOOK_SOURCE_DIR) + "/tests/metrics/parse_metrics.py", path},
+                    std::chrono::seconds(60));
+    ParsedMetrics m;
+    if (r.exit_code != 0) {
+        ADD_FAILURE() << "the metrics file " << path << " does not parse: " << describe(r);
+        return m;
+    }
+    const nlohmann::json j = nlohmann::json::parse(r.out);
+    for (const auto& [k, v] : j.at("types").items()) m.types[k] = v.get<std::string>();
+    for (const auto& [k, v] : j.at("samples").items()) m.samples[k] = v.get<double>();
+    return m;
 }
 
 }  // namespace webook::testing
