@@ -1,4 +1,5 @@
 // webookctl fix
+#include <optional>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -8,6 +9,7 @@
 #include "cli/render.h"
 #include "core/base/error.h"
 #include "core/base/metrics.h"
+#include "core/base/progress.h"
 #include "core/db/db.h"
 #include "core/messaging/event_input.h"
 #include "core/messaging/kafka.h"
@@ -82,11 +84,18 @@ int run_fix(Context& ctx, FixArgs& a) {
                    fmt::format("would {} {} key ({}) on the {}", action, table, k, side));
         });
     metrics.write(fix_metrics({}, *input, a.group, true));
+    // On a terminal, with --until-idle: events so far of those on the topic
+    // (the events handled plus the lag, once the first fetch told it).
+    ProgressCounter progress;
     fixer.set_progress_observer([&](const FixReport& so_far) {
+        progress.rows = so_far.events;
+        if (const auto lag = input->lag()) progress.total = so_far.events + static_cast<std::uint64_t>(*lag);
         if (metrics.due()) metrics.write(fix_metrics(so_far, *input, a.group, true));
     });
     FixReport r;
     try {
+        std::optional<ProgressLine> line;
+        if (a.until_idle && !a.dry_run) line.emplace("fixing", progress, "events");
         r = fixer.run(*input);
     } catch (const Error&) {
         // Interrupted, or a failure: the file says the fixer is down (its

@@ -8,6 +8,7 @@
 #include "core/base/interrupt.h"
 #include "core/base/log.h"
 #include "core/base/secrets.h"
+#include "core/messaging/kafka.h"
 
 namespace webook::cli {
 
@@ -35,6 +36,7 @@ void resolve(Context& ctx) {
     if (!ctx.globals.log_format.empty()) ctx.config.log_format = ctx.globals.log_format;
     if (!ctx.globals.output.empty()) ctx.config.output = parse_output_format(ctx.globals.output);
     log::setup(log::parse_level(ctx.config.log_level), log::parse_format(ctx.config.log_format));
+    set_kafka_client_properties(ctx.config.kafka);
 }
 
 int run(int argc, char** argv) {

@@ -145,6 +145,14 @@ int run_copy(Context& ctx, CopyArgs& a) {
     for (const auto& plan : plans) {
         ProgressCounter progress;
         options.progress = &progress;
+        if (a.shard.empty()) {  // the source's estimate, less what a resumed copy has done already
+            std::uint64_t total = source->estimated_rows(plan.source.table).value_or(0);
+            if (options.start == CopyStart::resume)
+                if (auto done = checkpoints.load(CheckpointKind::copy, plan.name, "all"))
+                    total -= std::min<std::uint64_t>(
+                        total, static_cast<std::uint64_t>(std::max<std::int64_t>(0, done->rows_done)));
+            progress.total = total;
+        }
         const CopyInFlight in_flight{plan.name, &progress, std::chrono::steady_clock::now()};
         metrics.write(copy_metrics(plans, done, in_flight));
         CopyReport r;

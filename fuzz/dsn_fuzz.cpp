@@ -63,7 +63,7 @@ std::string with_other_password(std::string_view text, std::pair<std::size_t, st
 
 bool same_parts(const Dsn& a, const Dsn& b) {
     return a.engine == b.engine && a.user == b.user && a.host == b.host && a.port == b.port &&
-           a.database == b.database && a.password_in_text == b.password_in_text;
+           a.database == b.database && a.password_in_text == b.password_in_text && a.params == b.params;
 }
 
 void check_parsed(const Dsn& dsn) {

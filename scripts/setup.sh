@@ -11,7 +11,7 @@ PACKAGES=(
     nlohmann-json3-dev libtomlplusplus-dev
     python3 python3-pymysql python3-psycopg2 clang-format
     clang libclang-rt-14-dev
-    help2man man-db file zsh bash-completion jq shellcheck python3-prometheus-client
+    help2man man-db file zsh bash-completion jq shellcheck python3-prometheus-client bsdutils openssl
 )
 
 missing=()

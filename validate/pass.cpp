@@ -71,6 +71,11 @@ PassReport run_pass(SideConnections conns, ControlRows& control, const std::vect
         for (const auto& plan : plans) {
             ProgressCounter progress;
             vo.progress = &progress;
+            if (!incremental) {  // both sides' rows (both readers count); an incremental pass reads what changed
+                const auto src = conns.source.estimated_rows(plan.source.table);
+                const auto dst = conns.target.estimated_rows(plan.target.table);
+                if (src && dst) progress.total = *src + *dst;
+            }
             ProgressLine line("validating " + plan.name, progress);
             PassRecord rec;
             rec.table = plan.name;

@@ -57,6 +57,21 @@ bool Connection::table_exists(std::string_view table) {
     }
 }
 
+std::optional<std::uint64_t> Connection::estimated_rows(std::string_view table) {
+    const Value name[] = {Value::text(std::string(table))};
+    std::optional<Row> row;
+    try {
+        row = query_one(dialect().row_estimate_sql(), name);
+    } catch (const Error& e) {  // best effort: the work that follows says what is wrong
+        log::get("db")->debug("no row estimate for {} on {}: {}", table, describe(), e.what());
+        return std::nullopt;
+    }
+    if (!row || (*row)[0].is_null()) return std::nullopt;
+    const std::int64_t n = (*row)[0].as_int();
+    if (n <= 0) return std::nullopt;
+    return static_cast<std::uint64_t>(n);
+}
+
 Transaction::Transaction(Connection& conn) : m_conn(conn) {
     m_conn.begin();
 }

@@ -119,6 +119,10 @@ public:
     // "table 'x' not found in <dsn>" when it does not exist.
     virtual std::vector<ColumnInfo> columns(std::string_view table) = 0;
     bool table_exists(std::string_view table);
+    // The server's estimate of the table's rows (its statistics, no scan),
+    // for progress; nullopt when it has none (never analyzed, no table) or
+    // the query fails (best effort: never throws Error).
+    std::optional<std::uint64_t> estimated_rows(std::string_view table);
 
     // Starts a bulk load into `table` (columns in this order).
     virtual std::unique_ptr<BulkWriter> bulk_insert(std::string_view table,

@@ -200,6 +200,15 @@ public:
         return "SELECT CAST(VARIABLE_VALUE AS SIGNED) FROM information_schema.GLOBAL_STATUS "
                "WHERE VARIABLE_NAME = 'THREADS_RUNNING'";
     }
+    std::string row_estimate_sql() const override {
+        return "SELECT CAST(TABLE_ROWS AS SIGNED) FROM information_schema.TABLES "
+               "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?";
+    }
+
+    std::string running_sessions_fallback_sql() const override {
+        return "SELECT CAST(VARIABLE_VALUE AS SIGNED) FROM performance_schema.global_status "
+               "WHERE VARIABLE_NAME = 'Threads_running'";
+    }
 
     std::string unique_indexes_sql() const override {
         return "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS "
@@ -436,6 +445,10 @@ public:
     std::string running_sessions_sql() const override {
         return "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND backend_type = "
                "'client backend'";
+    }
+
+    std::string row_estimate_sql() const override {
+        return "SELECT CAST(reltuples AS bigint) FROM pg_catalog.pg_class WHERE oid = to_regclass(quote_ident($1))";
     }
 
     std::string unique_indexes_sql() const override {

@@ -195,6 +195,15 @@ public:
     // One integer: how many sessions are running statements right now
     // (Threads_running / active backends), for --max-load.
     virtual std::string running_sessions_sql() const = 0;
+    // The same where running_sessions_sql() is refused: MySQL 8 has no
+    // information_schema.GLOBAL_STATUS, only performance_schema's (which
+    // MariaDB leaves empty unless performance_schema is on). "" when none.
+    virtual std::string running_sessions_fallback_sql() const { return {}; }
+
+    // One integer, the server's estimate of the rows of the table named by
+    // the one parameter (for progress): InnoDB's TABLE_ROWS, pg_class's
+    // reltuples (-1 before the first ANALYZE). No row when there is none.
+    virtual std::string row_estimate_sql() const = 0;
 
     // -- Introspection -----------------------------------------------------
     // Rows (index name, column name) of the unique indexes of the table named

@@ -1,5 +1,6 @@
 #include "core/db/dsn.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
@@ -45,6 +46,91 @@ std::string mask(std::string_view text) {
     return out;
 }
 
+// The inverse of percent_decode, for parameter values in redacted().
+std::string percent_encode(std::string_view s) {
+    std::string out;
+    for (char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (std::isalnum(u) || std::string_view("-._~/:,+").find(c) != std::string_view::npos)
+            out += c;
+        else
+            out += fmt::format("%{:02X}", u);
+    }
+    return out;
+}
+
+struct ParamRule {
+    std::string_view name;
+    std::initializer_list<std::string_view> choices;  // empty: any non-empty value
+    bool seconds = false;                             // a whole number of seconds, 1..3600
+};
+
+const std::initializer_list<ParamRule>& rules_for(Engine engine) {
+    static const std::initializer_list<ParamRule> pg = {
+        {"sslmode", {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}},
+        {"sslrootcert", {}},
+        {"sslcert", {}},
+        {"sslkey", {}},
+        {"connect_timeout", {}, true},
+        {"application_name", {}},
+        {"options", {}},
+    };
+    static const std::initializer_list<ParamRule> my = {
+        {"ssl-mode", {"DISABLED", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY"}},
+        {"ssl-ca", {}},
+        {"ssl-cert", {}},
+        {"ssl-key", {}},
+        {"socket", {}},
+        {"connect-timeout", {}, true},
+    };
+    return engine == Engine::postgres ? pg : my;
+}
+
+// Parses "k=v&k=v" into dsn.params; `fail` makes the error.
+template <typename Fail>
+void parse_params(std::string_view query, Dsn& dsn, Fail&& fail) {
+    const auto& rules = rules_for(dsn.engine);
+    std::string known;
+    for (const auto& r : rules) known += (known.empty() ? "" : ", ") + std::string(r.name);
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const std::string_view item = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+        const auto eq = item.find('=');
+        const std::string name = percent_decode(item.substr(0, eq));
+        std::string value = eq == std::string_view::npos ? std::string() : percent_decode(item.substr(eq + 1));
+        const auto rule = std::find_if(rules.begin(), rules.end(), [&](const ParamRule& r) { return r.name == name; });
+        if (rule == rules.end())
+            throw fail(fmt::format("unknown parameter '{}' for {} (known: {})", name, engine_name(dsn.engine), known));
+        if (value.empty()) throw fail(fmt::format("parameter '{}' needs a value", name));
+        if (dsn.params.contains(name)) throw fail(fmt::format("parameter '{}' given twice", name));
+        if (rule->choices.size() != 0) {
+            std::string v = value;
+            if (dsn.engine == Engine::mysql)
+                for (char& c : v) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+            if (std::find(rule->choices.begin(), rule->choices.end(), v) == rule->choices.end()) {
+                std::string choices;
+                for (auto c : rule->choices) choices += (choices.empty() ? "" : "|") + std::string(c);
+                throw fail(fmt::format("parameter '{}' is '{}', not one of {}", name, value, choices));
+            }
+            value = v;
+        }
+        if (rule->seconds) {
+            int n = 0;
+            auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+            if (ec != std::errc() || p != value.data() + value.size() || n < 1 || n > 3600)
+                throw fail(fmt::format("parameter '{}' is '{}', not a whole number of seconds 1..3600", name, value));
+        }
+        dsn.params.emplace(name, std::move(value));
+    }
+    const bool pg = dsn.engine == Engine::postgres;
+    const std::string cert = pg ? "sslcert" : "ssl-cert", key = pg ? "sslkey" : "ssl-key";
+    if (dsn.params.contains(cert) != dsn.params.contains(key))
+        throw fail(fmt::format("a client certificate needs both '{}' and '{}'", cert, key));
+    if (auto s = dsn.params.find("socket"); s != dsn.params.end() && s->second.front() != '/')
+        throw fail(fmt::format("parameter 'socket' is '{}', not an absolute path", s->second));
+}
+
 bool valid_name(std::string_view s) {
     if (s.empty() || s.size() > 63) return false;
     for (char c : s)
@@ -77,14 +163,16 @@ Dsn Dsn::parse(std::string_view text) {
     dsn.port = dsn.engine == Engine::mysql ? 3306 : 5432;
 
     std::string_view rest = text.substr(scheme_end + 3);
-    if (auto q = rest.find('?'); q != std::string_view::npos) {
-        throw fail("query parameters are not supported");
-    }
-    // The last '@' ends the user info (a password may hold '/' or '@'; a
-    // host or database name never does), so nothing of a password is ever
-    // taken for the path or echoed as one.
+    // The last '@' ends the user info (a password may hold '/', '?' or '@';
+    // a host or database name never does, and a parameter value writes it
+    // %40), so nothing of a password is ever taken for the path or echoed as
+    // one. The parameters start at the first '?' after it.
     auto at = rest.rfind('@');
     if (at == std::string_view::npos) throw fail("no user (write user@host)");
+    if (auto q = rest.find('?', at); q != std::string_view::npos) {
+        parse_params(rest.substr(q + 1), dsn, fail);
+        rest = rest.substr(0, q);
+    }
     std::string_view userinfo = rest.substr(0, at);
     auto slash = rest.find('/', at + 1);
     if (slash == std::string_view::npos) throw fail("no database name");
@@ -124,13 +212,38 @@ Dsn Dsn::parse(std::string_view text) {
     return dsn;
 }
 
+std::optional<std::string> Dsn::param(const std::string& name) const {
+    auto it = params.find(name);
+    if (it == params.end()) return std::nullopt;
+    return it->second;
+}
+
+std::optional<int> Dsn::connect_timeout_seconds() const {
+    auto v = param(engine == Engine::postgres ? "connect_timeout" : "connect-timeout");
+    if (!v) return std::nullopt;
+    return std::stoi(*v);  // validated by parse()
+}
+
 std::string Dsn::redacted() const {
-    return fmt::format("{}://{}@{}/{}", engine_name(engine), user, address(), database);
+    std::string query;
+    for (const auto& [k, v] : params) query += fmt::format("{}{}={}", query.empty() ? "?" : "&", k, percent_encode(v));
+    return fmt::format("{}://{}@{}/{}{}", engine_name(engine), user, address(), database, query);
 }
 
 std::string Dsn::address() const {
     if (host.find(':') != std::string::npos) return fmt::format("[{}]:{}", host, port);
     return fmt::format("{}:{}", host, port);
+}
+
+void check_dsn_files(const Dsn& dsn) {
+    for (const char* name : {"sslrootcert", "sslcert", "sslkey", "ssl-ca", "ssl-cert", "ssl-key"}) {
+        const auto path = dsn.param(name);
+        if (!path) continue;
+        std::ifstream in(*path);
+        if (!in)
+            throw Error(Code::config,
+                        fmt::format("{}: the file of parameter '{}' ({}) cannot be read", dsn.redacted(), name, *path));
+    }
 }
 
 void resolve_password(Dsn& dsn, DsnRole role, const std::string& password_file) {

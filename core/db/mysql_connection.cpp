@@ -602,14 +602,34 @@ std::unique_ptr<Connection> connect_mysql(const Dsn& dsn, const ConnectOptions& 
     auto session = std::make_shared<Session>();
     session->describe = dsn.redacted();
 
+    check_dsn_files(dsn);
     sql::ConnectOptionsMap props;
     const bool ipv6 = dsn.host.find(':') != std::string::npos;
-    props["hostName"] =
-        ipv6 ? fmt::format("tcp://[{}]:{}", dsn.host, dsn.port) : fmt::format("tcp://{}:{}", dsn.host, dsn.port);
+    if (const auto socket = dsn.param("socket"))
+        props["hostName"] = "unix://" + *socket;
+    else
+        props["hostName"] =
+            ipv6 ? fmt::format("tcp://[{}]:{}", dsn.host, dsn.port) : fmt::format("tcp://{}:{}", dsn.host, dsn.port);
     props["userName"] = dsn.user;
     props["password"] = dsn.password;
     props["schema"] = dsn.database;
-    props["OPT_CONNECT_TIMEOUT"] = std::max(1, options.connect_timeout_seconds);
+    props["OPT_CONNECT_TIMEOUT"] = dsn.connect_timeout_seconds().value_or(std::max(1, options.connect_timeout_seconds));
+    // TLS. libmariadb, under the connector, has no ssl-mode of its own
+    // (measured on Debian 12, tests/integration/tls_test.cpp): sslEnforce
+    // asks for TLS but goes on without it when the server has none
+    // (PREFERRED, then); sslVerify refuses such a server before the login
+    // and verifies the certificate against the CA -- chain and host name at
+    // once, so VERIFY_CA is as strict as VERIFY_IDENTITY here. REQUIRED is
+    // sslEnforce plus a check, right after the handshake and before any
+    // statement, that the session is encrypted (require_tls).
+    const std::string ssl_mode = dsn.param("ssl-mode").value_or("");
+    const bool require_tls = ssl_mode == "REQUIRED" || ssl_mode == "VERIFY_CA" || ssl_mode == "VERIFY_IDENTITY";
+    if (ssl_mode != "DISABLED") {
+        for (auto [param, prop] : {std::pair{"ssl-ca", "sslCA"}, {"ssl-cert", "sslCert"}, {"ssl-key", "sslKey"}})
+            if (const auto v = dsn.param(param)) props[prop] = *v;
+        if (require_tls || ssl_mode == "PREFERRED") props["sslEnforce"] = true;
+        if (ssl_mode == "VERIFY_CA" || ssl_mode == "VERIFY_IDENTITY") props["sslVerify"] = true;
+    }
     if (options.read_timeout_seconds > 0) {
         props["OPT_READ_TIMEOUT"] = options.read_timeout_seconds;
         props["OPT_WRITE_TIMEOUT"] = options.read_timeout_seconds;
@@ -625,6 +645,22 @@ std::unique_ptr<Connection> connect_mysql(const Dsn& dsn, const ConnectOptions& 
         session->conn.reset(driver->connect(props));
     } catch (...) {
         translate_connect_error(dsn);
+    }
+    // Before any statement: nothing travels unencrypted but the handshake.
+    if (require_tls) {
+        bool encrypted = false;
+        try {
+            std::unique_ptr<sql::Statement> st(session->conn->createStatement());
+            std::unique_ptr<sql::ResultSet> rs(st->executeQuery("SHOW SESSION STATUS LIKE 'Ssl_version'"));
+            encrypted = rs->next() && !rs->getString(2).asStdString().empty();
+        } catch (const sql::SQLException& e) {
+            throw Error(Code::connection, fmt::format("cannot connect to {}: reading the session's TLS status: {}",
+                                                      dsn.redacted(), e.what()));
+        }
+        if (!encrypted)
+            throw Error(Code::connection, fmt::format("cannot connect to {}: ssl-mode={} but the server did not "
+                                                      "encrypt the session (TLS not enabled there?)",
+                                                      dsn.redacted(), ssl_mode));
     }
     try {
         // UTC, 4-byte UTF-8 both ways, strict mode kept or added to the server's.

@@ -202,14 +202,22 @@ pqxx::result exec_with(pqxx::transaction_base& tx, const std::string& sql,
 // The connection
 
 PostgresConnection::PostgresConnection(const Dsn& dsn, const ConnectOptions& options) : m_describe(dsn.redacted()) {
-    std::string session = "-c TimeZone=UTC -c DateStyle=ISO -c bytea_output=hex -c extra_float_digits=1";
+    check_dsn_files(dsn);
+    // The DSN's options first: ours, which the values' text forms rely on,
+    // come after them and win.
+    std::string session = dsn.param("options").value_or("");
+    session += std::string(session.empty() ? "" : " ") +
+               "-c TimeZone=UTC -c DateStyle=ISO -c bytea_output=hex -c extra_float_digits=1";
     if (options.read_timeout_seconds > 0)
         session += fmt::format(" -c statement_timeout={}", options.read_timeout_seconds * 1000);
     std::string conninfo = fmt::format(
         "host={} port={} dbname={} user={} connect_timeout={} client_encoding=UTF8 "
-        "application_name=webookctl options={}",
+        "application_name={} options={}",
         conninfo_value(dsn.host), dsn.port, conninfo_value(dsn.database), conninfo_value(dsn.user),
-        std::max(options.connect_timeout_seconds, 1), conninfo_value(session));
+        dsn.connect_timeout_seconds().value_or(std::max(options.connect_timeout_seconds, 1)),
+        conninfo_value(dsn.param("application_name").value_or("webookctl")), conninfo_value(session));
+    for (const char* name : {"sslmode", "sslrootcert", "sslcert", "sslkey"})
+        if (const auto v = dsn.param(name)) conninfo += fmt::format(" {}={}", name, conninfo_value(*v));
     if (!dsn.password.empty()) conninfo += " password=" + conninfo_value(dsn.password);
     try {
         m_conn = std::make_unique<pqxx::connection>(conninfo);

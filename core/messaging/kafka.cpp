@@ -6,12 +6,17 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <optional>
 
 #include <fmt/format.h>
 #include <librdkafka/rdkafkacpp.h>
 
 #include "core/base/error.h"
 #include "core/base/log.h"
+#include "core/base/secrets.h"
 #include "core/messaging/kafka_internal.h"
 
 namespace webook {
@@ -120,12 +125,58 @@ void set(RdKafka::Conf& conf, const std::string& name, const std::string& value)
         throw Error(Code::config, fmt::format("Kafka setting {}={}: {}", name, value, errstr));
 }
 
+// [kafka]: as given, and resolved (NAME_file read into NAME) on first use.
+struct ClientProperties {
+    std::mutex mutex;
+    std::map<std::string, std::string> given;
+    std::optional<std::map<std::string, std::string>> resolved;
+};
+
+ClientProperties& client_properties() {
+    static ClientProperties p;
+    return p;
+}
+
+bool is_secret_property(std::string_view name) {
+    return name.find("password") != std::string_view::npos || name.find("secret") != std::string_view::npos ||
+           name.find(".pem") != std::string_view::npos;
+}
+
+// The properties to apply, files read once. Throws Error(Code::config) for
+// a file that cannot be read.
+std::map<std::string, std::string> resolved_client_properties() {
+    ClientProperties& p = client_properties();
+    std::lock_guard lock(p.mutex);
+    if (p.resolved) return *p.resolved;
+    std::map<std::string, std::string> out;
+    for (const auto& [name, value] : p.given) {
+        if (!name.ends_with("_file")) {
+            out[name] = value;
+            continue;
+        }
+        std::ifstream in(value);
+        std::string line;
+        if (!in || !std::getline(in, line))
+            throw Error(Code::config, fmt::format("[kafka] {}: cannot read '{}'", name, value));
+        while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
+        register_secret(line);
+        out[name.substr(0, name.size() - 5)] = line;
+    }
+    p.resolved = out;
+    return out;
+}
+
 std::unique_ptr<RdKafka::Conf> base_conf(const std::string& brokers, const std::string& client_id,
                                          EventBridge* events) {
     if (brokers.empty()) throw Error(Code::config, "empty Kafka broker list");
     std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
     set(*conf, "bootstrap.servers", brokers);
     set(*conf, "client.id", client_id);
+    for (const auto& [name, value] : resolved_client_properties()) {
+        std::string errstr;
+        if (conf->set(name, value, errstr) != RdKafka::Conf::CONF_OK)
+            throw Error(Code::config, fmt::format("[kafka] {}: {}", name, redact(errstr)));
+    }
     set_callback(*conf, "event_cb", static_cast<RdKafka::EventCb*>(events));
     return conf;
 }
@@ -200,6 +251,35 @@ std::string KafkaUrl::str() const {
 
 void validate_topic_name(std::string_view topic) {
     if (std::string problem = topic_name_problem(topic); !problem.empty()) throw Error(Code::config, problem);
+}
+
+// ---------------------------------------------------------------------------
+// Client properties
+
+std::string kafka_property_problem(std::string_view name) {
+    const std::string_view base = name.ends_with("_file") ? name.substr(0, name.size() - 5) : name;
+    if (base == "security.protocol" || base == "client.id" || base.starts_with("sasl.") || base.starts_with("ssl."))
+        return {};
+    if (base == "bootstrap.servers" || base == "metadata.broker.list")
+        return fmt::format("'{}' is not set in [kafka]: the brokers are in each kafka:// URL", name);
+    return fmt::format(
+        "'{}' is not a property [kafka] may set (security.protocol, client.id, sasl.*, ssl.*, or "
+        "NAME_file to read one from a file)",
+        name);
+}
+
+void set_kafka_client_properties(std::map<std::string, std::string> properties) {
+    for (const auto& [name, value] : properties) {
+        if (auto problem = kafka_property_problem(name); !problem.empty()) throw Error(Code::config, problem);
+        if (!name.ends_with("_file") && kafka_detail::is_secret_property(name)) {
+            register_secret(value);
+            logger().warn("[kafka] {} is written in the config file; prefer {}_file", name, name);
+        }
+    }
+    auto& p = kafka_detail::client_properties();
+    std::lock_guard lock(p.mutex);
+    p.given = std::move(properties);
+    p.resolved.reset();
 }
 
 // ---------------------------------------------------------------------------

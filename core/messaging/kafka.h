@@ -36,6 +36,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -218,5 +219,24 @@ private:
     struct Impl;
     std::unique_ptr<Impl> m_impl;
 };
+
+// ---------------------------------------------------------------------------
+// Client properties: [kafka] in the config file.
+//
+// librdkafka properties every Kafka client of this process is created with,
+// after webookctl's own (so a client.id given here replaces the role's):
+// security.protocol, client.id, sasl.* and ssl.*. A property named NAME_file
+// (sasl.password_file, ssl.key.password_file, ...) is NAME, read from the
+// file's first line when the first client is created. Values are never
+// logged; those of secret properties (any name with "password", "secret" or
+// ".pem" in it, and everything read from a file) are redacted everywhere.
+
+// Why `name` is not a property [kafka] may set; empty when it is.
+std::string kafka_property_problem(std::string_view name);
+
+// Replaces the process's properties (set once, at start). Throws
+// Error(Code::config) for a name kafka_property_problem() refuses. A secret
+// written inline is accepted, registered as a secret and warned about.
+void set_kafka_client_properties(std::map<std::string, std::string> properties);
 
 }  // namespace webook

@@ -9,6 +9,7 @@
 #include "core/base/error.h"
 #include "core/base/log.h"
 #include "core/db/dialect.h"
+#include "core/messaging/kafka.h"
 
 namespace webook {
 namespace {
@@ -119,6 +120,33 @@ void Config::validate() const {
     log::parse_format(log_format);
 }
 
+namespace {
+
+// [kafka]: librdkafka's dotted names, quoted ("security.protocol" = ...) or
+// as TOML reads them unquoted (security.protocol = ... is a table
+// `security` holding `protocol`): flattened back to one name.
+void read_kafka(const std::string& path, const toml::table& t, const std::string& prefix,
+                std::map<std::string, std::string>& out) {
+    for (const auto& [kk, kv] : t) {
+        const std::string name = prefix + std::string(kk.str());
+        if (const toml::table* inner = kv.as_table()) {
+            read_kafka(path, *inner, name + ".", out);
+            continue;
+        }
+        if (auto problem = kafka_property_problem(name); !problem.empty()) fail_at(path, kv.source(), problem);
+        if (auto s = kv.value<std::string>())
+            out[name] = *s;
+        else if (kv.is_integer())
+            out[name] = std::to_string(*kv.value<std::int64_t>());
+        else if (auto b = kv.value<bool>())
+            out[name] = *b ? "true" : "false";
+        else
+            fail_at(path, kv.source(), fmt::format("[kafka] {} must be a string, an integer or a boolean", name));
+    }
+}
+
+}  // namespace
+
 const TableConfig* Config::find_table(const std::string& name) const {
     for (const auto& t : tables)
         if (t.name == name) return &t;
@@ -174,6 +202,10 @@ Config load_config_file(const std::string& path) {
                     fail_at(path, ov.source(), fmt::format("unknown key '{}' in [output]", ok.str()));
                 }
             }
+        } else if (k == "kafka") {
+            const toml::table* t = v.as_table();
+            if (t == nullptr) fail_at(path, v.source(), "[kafka] must be a table");
+            read_kafka(path, *t, "", config.kafka);
         } else {
             fail_at(path, v.source(), fmt::format("unknown key '{}'", k.str()));
         }

@@ -52,7 +52,11 @@ struct Config {
     std::string log_level = "info";            // default: info
     std::string log_format = "text";           // default: text
     OutputFormat output = OutputFormat::text;  // default: text
-    std::string config_path;                   // the file read, if any
+    // [kafka]: librdkafka properties for every Kafka client, as written
+    // (NAME_file entries too); see set_kafka_client_properties() in
+    // core/messaging/kafka.h. Default: none.
+    std::map<std::string, std::string> kafka;
+    std::string config_path;  // the file read, if any
 
     // Throws Error(Code::config) with the first problem found.
     void validate() const;

@@ -41,13 +41,28 @@ ScanMode scan_mode(const ThrottleOptions& options) {
     return options.max_load.empty() ? ScanMode::one_query_if_unindexed : ScanMode::batches;
 }
 
+std::int64_t Throttle::running_sessions(Connection& conn) {
+    const Dialect& d = conn.dialect();
+    if (!m_use_fallback) {
+        try {
+            auto row = conn.query_one(d.running_sessions_sql());
+            return row ? (*row)[0].as_int() : 0;
+        } catch (const Error& e) {
+            if (e.code() != Code::server || d.running_sessions_fallback_sql().empty()) throw;
+            log::get("throttle")->info("{}: {}; reading the load from the fallback instead", conn.describe(), e.what());
+            m_use_fallback = true;
+        }
+    }
+    auto row = conn.query_one(d.running_sessions_fallback_sql());
+    return row ? (*row)[0].as_int() : 0;
+}
+
 void Throttle::before_batch(Connection& conn) {
     if (m_max_running <= 0) return;
     bool logged = false;
     while (true) {
         check_interrupted();
-        auto row = conn.query_one(conn.dialect().running_sessions_sql());
-        std::int64_t running = row ? (*row)[0].as_int() : 0;
+        const std::int64_t running = running_sessions(conn);
         if (running <= m_max_running) {
             if (logged) log::get("throttle")->info("load on {} is back to {}: resuming", conn.describe(), running);
             return;

@@ -48,6 +48,10 @@ public:
     std::chrono::microseconds paused() const { return m_paused; }
 
 private:
+    // The server's running sessions: Dialect::running_sessions_sql(), or
+    // its fallback from the first time the server refuses it (MySQL 8).
+    std::int64_t running_sessions(Connection& conn);
+
     ThrottleOptions m_options;
     std::int64_t m_max_running;
     Clock& m_clock;
@@ -55,6 +59,7 @@ private:
     std::uint64_t m_rows = 0;
     std::chrono::microseconds m_paused{0};
     std::chrono::steady_clock::time_point m_last_probe{};
+    bool m_use_fallback = false;
 };
 
 }  // namespace webook

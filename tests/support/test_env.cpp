@@ -39,6 +39,12 @@ Dsn pg_target_dsn() {
 std::string kafka_bootstrap() {
     return require_env("WEBOOK_KAFKA_BOOTSTRAP");
 }
+TlsEnv tls_env() {
+    return {dsn_from("WEBOOK_MYSQL_TLS_DSN"),      dsn_from("WEBOOK_PG_TLS_DSN"),
+            require_env("WEBOOK_TLS_CA"),          require_env("WEBOOK_TLS_WRONG_CA"),
+            require_env("WEBOOK_TLS_CLIENT_CERT"), require_env("WEBOOK_TLS_CLIENT_KEY"),
+            require_env("WEBOOK_TLS_CERT_USER")};
+}
 
 std::unique_ptr<Connection> connect_to(const Dsn& dsn) {
     return connect(dsn);

@@ -21,6 +21,16 @@ Dsn pg_dsn();                   // WEBOOK_PG_DSN
 Dsn pg_target_dsn();            // WEBOOK_PG_TARGET_DSN
 std::string kafka_bootstrap();  // WEBOOK_KAFKA_BOOTSTRAP
 
+// The servers started with TLS (scripts/services.sh), their throwaway CA,
+// an unrelated CA, and a client certificate (CN webook) for the user
+// webook_cert, who may log in only with it.
+struct TlsEnv {
+    Dsn mysql;  // WEBOOK_MYSQL_TLS_DSN, no parameters
+    Dsn pg;     // WEBOOK_PG_TLS_DSN, no parameters
+    std::string ca, wrong_ca, client_cert, client_key, cert_user;
+};
+TlsEnv tls_env();
+
 std::unique_ptr<Connection> connect_to(const Dsn& dsn);
 
 // A name unique to this process and call, for tables and topics.

@@ -155,6 +155,34 @@ TEST_F(ConfigFile, AKeyGivenAsAStringIsAOneColumnKey) {
     EXPECT_EQ(c.tables[0].key, std::vector<std::string>{"id"});
 }
 
+TEST_F(ConfigFile, KafkaPropertiesAreReadQuotedOrDottedAndOthersAreRefused) {
+    const Config c = load_config_file(write(R"(
+[kafka]
+"security.protocol" = "SASL_SSL"
+sasl.mechanisms = "SCRAM-SHA-512"
+sasl.username = "webookctl"
+"sasl.password_file" = "/etc/webookctl/kafka.password"
+ssl.ca.location = "/etc/ssl/kafka-ca.pem"
+"client.id" = "ops"
+"ssl.endpoint.identification.algorithm" = "https"
+)"));
+    EXPECT_EQ(c.kafka.at("security.protocol"), "SASL_SSL");
+    EXPECT_EQ(c.kafka.at("sasl.mechanisms"), "SCRAM-SHA-512");
+    EXPECT_EQ(c.kafka.at("sasl.password_file"), "/etc/webookctl/kafka.password");
+    EXPECT_EQ(c.kafka.at("ssl.ca.location"), "/etc/ssl/kafka-ca.pem");
+    EXPECT_EQ(c.kafka.at("client.id"), "ops");
+    EXPECT_EQ(c.kafka.size(), 7u);
+
+    Error e = load_error("[kafka]\n\"security.protocol\" = \"SSL\"\n\"socket.timeout.ms\" = 1000\n");
+    EXPECT_EQ(e.code(), Code::config);
+    EXPECT_TRUE(contains(e.what(), "line 3"));
+    EXPECT_TRUE(contains(e.what(), "'socket.timeout.ms' is not a property [kafka] may set"));
+    e = load_error("[kafka]\nbootstrap.servers = \"k:9092\"\n");
+    EXPECT_TRUE(contains(e.what(), "the brokers are in each kafka:// URL"));
+    e = load_error("[kafka]\n\"ssl.ca.location\" = [\"a\"]\n");
+    EXPECT_TRUE(contains(e.what(), "must be a string, an integer or a boolean"));
+}
+
 TEST_F(ConfigFile, UnknownTopLevelKeysAreRejectedWithTheirLine) {
     const Error e = load_error("[source]\ndsn = \"mysql://u@h/db\"\n\n[sauce]\ndsn = \"x\"\n");
     EXPECT_EQ(e.code(), Code::config);

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "core/base/error.h"
+#include "tests/support/manual_clock.h"
 
 namespace webook {
 namespace {
@@ -140,6 +141,45 @@ TEST_F(MetricsFileWrite, APathThatIsADirectoryIsAConfigErrorAndLeavesNoTemporary
     }
     EXPECT_FALSE(std::filesystem::exists(path.string() + ".tmp"));
     EXPECT_TRUE(std::filesystem::is_directory(path));
+}
+
+TEST(MetricsFile, ACounterIsTypedCounterAndLivenessWritesUpAndAHeartbeat) {
+    MetricsFile m;
+    m.counter("webookctl_fix_events_total", "Events read", {{"group", "g"}}, 17);
+    m.liveness("webookctl_fix", {{"group", "g"}}, false);
+    const std::string text = m.text();
+    EXPECT_NE(text.find("# TYPE webookctl_fix_events_total counter\nwebookctl_fix_events_total{group=\"g\"} 17\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("# TYPE webookctl_fix_up gauge\nwebookctl_fix_up{group=\"g\"} 0\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("webookctl_fix_heartbeat_timestamp_seconds{group=\"g\"} 1"), std::string::npos) << text;
+}
+
+TEST_F(MetricsFileWrite, AWriterRewritesAtMostOncePerIntervalAndChecksItsPathFirst) {
+    testing::ManualClock clock;
+    const std::string path = (m_dir / "fix.prom").string();
+    MetricsWriter w(path, std::chrono::seconds(1), clock);
+    ASSERT_TRUE(w.due()) << "nothing written yet";
+    MetricsFile m;
+    m.gauge("a", "A", {}, 1);
+    w.write(m);
+    EXPECT_FALSE(w.due());
+    clock.advance(std::chrono::milliseconds(999));
+    EXPECT_FALSE(w.due());
+    clock.advance(std::chrono::milliseconds(1));
+    EXPECT_TRUE(w.due());
+    EXPECT_EQ(read_file(path), m.text());
+
+    EXPECT_FALSE(MetricsWriter("").enabled());
+    EXPECT_FALSE(MetricsWriter("").due()) << "no path: never due";
+    EXPECT_THROW(MetricsWriter((m_dir / "no" / "dir.prom").string()), Error);
+    try {
+        check_metrics_path((m_dir / "missing" / "x.prom").string());
+        ADD_FAILURE() << "accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Code::config);
+        EXPECT_NE(std::string(e.what()).find("does not exist"), std::string::npos) << e.what();
+    }
 }
 
 }  // namespace

@@ -44,12 +44,16 @@ private:
 class LoadConnection final : public Connection {
 public:
     explicit LoadConnection(std::deque<std::int64_t> readings) : m_readings(std::move(readings)) {}
+    // Like MySQL 8, whose information_schema has no GLOBAL_STATUS.
+    void refuse(std::string sql) { m_refused = std::move(sql); }
 
     const Dialect& dialect() const override { return dialect_for(Engine::mysql); }
     const std::string& describe() const override { return m_name; }
     ExecResult execute(std::string_view, Params) override { return {}; }
     std::unique_ptr<RowCursor> stream(std::string_view sql, Params) override {
         m_queries.emplace_back(sql);
+        if (sql == m_refused)
+            throw Error(Code::server, "Unknown table 'GLOBAL_STATUS' in information_schema (errno 1109)");
         if (m_readings.empty()) throw Error(Code::internal, "the test ran out of load readings");
         const std::int64_t n = m_readings.front();
         m_readings.pop_front();
@@ -67,6 +71,7 @@ public:
 
 private:
     std::deque<std::int64_t> m_readings;
+    std::string m_refused;
     std::vector<std::string> m_queries;
     std::string m_name = "mysql://test@fake:3306/db";
 };
@@ -151,6 +156,21 @@ TEST(Throttle, MaxLoadPausesWhileTheServerIsAboveTheLimit) {
     EXPECT_EQ(conn.queries().at(0), dialect_for(Engine::mysql).running_sessions_sql());
     EXPECT_EQ(clock.sleeps(), (std::vector<microseconds>{500ms, 500ms, 500ms}));
     EXPECT_EQ(throttle.paused(), microseconds(1'500'000));
+}
+
+TEST(Throttle, MaxLoadReadsPerformanceSchemaWhereInformationSchemaHasNoGlobalStatus) {
+    FakeClock clock;
+    LoadConnection conn({40, 25});
+    const Dialect& mysql = dialect_for(Engine::mysql);
+    conn.refuse(mysql.running_sessions_sql());
+    Throttle throttle(ThrottleOptions{.max_load = "Threads_running=25", .load_poll = 500ms}, clock);
+    throttle.before_batch(conn);
+    EXPECT_EQ(conn.queries(),
+              (std::vector<std::string>{mysql.running_sessions_sql(), mysql.running_sessions_fallback_sql(),
+                                        mysql.running_sessions_fallback_sql()}))
+        << "refused once, then the fallback only";
+    EXPECT_NE(mysql.running_sessions_fallback_sql().find("performance_schema.global_status"), std::string::npos);
+    EXPECT_EQ(clock.sleeps(), (std::vector<microseconds>{500ms}));
 }
 
 TEST(Throttle, MaxLoadDoesNotPauseAtOrBelowTheLimit) {
