@@ -140,6 +140,12 @@ void bind_action(CLI::App* cmd, Context& ctx, std::shared_ptr<Args> args, Run ru
     cmd->callback([&ctx, args, run] { ctx.run = [args, run](Context& c) { return run(c, *args); }; });
 }
 
+// [commands.*] of the config file (cli/command_settings.cpp): checks every
+// entry against the command tree, then gives the chosen command's options
+// that were not on the command line their configured values. Throws
+// Error(Code::config) naming the file, line and entry.
+void apply_command_settings(CLI::App& app, const Config& config);
+
 // Adds a usage example to a subcommand's help text.
 void example(CLI::App* cmd, const std::string& text);
 

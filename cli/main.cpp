@@ -93,6 +93,7 @@ int run(int argc, char** argv) {
 
     try {
         resolve(ctx);
+        apply_command_settings(app, ctx.config);
         install_interrupt_handlers();
         if (!ctx.run) throw Error(Code::internal, "no action for this command");
         int status = ctx.run(ctx);

@@ -145,6 +145,38 @@ void read_kafka(const std::string& path, const toml::table& t, const std::string
     }
 }
 
+// One node of [commands]: a table is a (sub)command, anything else an
+// option's value (an array: the option repeated).
+void read_commands(const std::string& path, const toml::table& t, const std::string& command,
+                   std::map<std::string, std::map<std::string, Config::CommandSetting>>& out) {
+    for (const auto& [kk, kv] : t) {
+        const std::string name(kk.str());
+        if (const toml::table* inner = kv.as_table()) {
+            read_commands(path, *inner, command.empty() ? name : command + " " + name, out);
+            continue;
+        }
+        if (command.empty())
+            fail_at(path, kv.source(),
+                    fmt::format("[commands] {} must be inside a command's table, e.g. [commands.validate]", name));
+        auto text = [&](const toml::node& n) -> std::string {
+            if (auto s = n.value<std::string>()) return *s;
+            if (n.is_integer()) return std::to_string(*n.value<std::int64_t>());
+            if (n.is_floating_point()) return fmt::format("{}", *n.value<double>());
+            if (auto b = n.value<bool>()) return *b ? "true" : "false";
+            fail_at(path, n.source(),
+                    fmt::format("[commands.{}] {} must be a string, a number, a boolean or an array of them", command,
+                                name));
+        };
+        Config::CommandSetting setting;
+        setting.line = static_cast<int>(kv.source().begin.line);
+        if (const toml::array* arr = kv.as_array())
+            for (const auto& item : *arr) setting.values.push_back(text(item));
+        else
+            setting.values.push_back(text(kv));
+        out[command][name] = std::move(setting);
+    }
+}
+
 }  // namespace
 
 const TableConfig* Config::find_table(const std::string& name) const {
@@ -202,6 +234,10 @@ Config load_config_file(const std::string& path) {
                     fail_at(path, ov.source(), fmt::format("unknown key '{}' in [output]", ok.str()));
                 }
             }
+        } else if (k == "commands") {
+            const toml::table* t = v.as_table();
+            if (t == nullptr) fail_at(path, v.source(), "[commands] must be a table");
+            read_commands(path, *t, "", config.commands);
         } else if (k == "kafka") {
             const toml::table* t = v.as_table();
             if (t == nullptr) fail_at(path, v.source(), "[kafka] must be a table");

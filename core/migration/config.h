@@ -56,6 +56,16 @@ struct Config {
     // (NAME_file entries too); see set_kafka_client_properties() in
     // core/messaging/kafka.h. Default: none.
     std::map<std::string, std::string> kafka;
+    // [commands.<command path>]: option values a command takes when its
+    // flag is not given, e.g. [commands.migrate.copy] batch-size = 5000 ->
+    // {"migrate copy": {"batch-size": {"5000"}}}; an array gives a repeated
+    // option. Which options may be set so is the CLI's to check (only
+    // settings, never an action's flag); the values are parsed as the flags'.
+    struct CommandSetting {
+        std::vector<std::string> values;
+        int line = 0;  // where it was written, for errors
+    };
+    std::map<std::string, std::map<std::string, CommandSetting>> commands;
     std::string config_path;  // the file read, if any
 
     // Throws Error(Code::config) with the first problem found.

@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -181,6 +182,32 @@ ssl.ca.location = "/etc/ssl/kafka-ca.pem"
     EXPECT_TRUE(contains(e.what(), "the brokers are in each kafka:// URL"));
     e = load_error("[kafka]\n\"ssl.ca.location\" = [\"a\"]\n");
     EXPECT_TRUE(contains(e.what(), "must be a string, an integer or a boolean"));
+}
+
+TEST_F(ConfigFile, CommandSettingsAreReadPerCommandPathWithTheirLines) {
+    const Config c = load_config_file(write(R"(
+[commands.validate]
+sink = "kafka://k:9092/t"
+rows-per-second = 20000
+checksum = true
+
+[commands.migrate.copy]
+batch-size = 5000
+lock-wait = "1s"
+
+[commands.ops.outbox.relay]
+max-attempts = 3
+)"));
+    ASSERT_EQ(c.commands.size(), 3u);
+    EXPECT_EQ(c.commands.at("validate").at("sink").values, std::vector<std::string>{"kafka://k:9092/t"});
+    EXPECT_EQ(c.commands.at("validate").at("rows-per-second").values, std::vector<std::string>{"20000"});
+    EXPECT_EQ(c.commands.at("validate").at("checksum").values, std::vector<std::string>{"true"});
+    EXPECT_EQ(c.commands.at("validate").at("sink").line, 3);
+    EXPECT_EQ(c.commands.at("migrate copy").at("batch-size").values, std::vector<std::string>{"5000"});
+    EXPECT_EQ(c.commands.at("ops outbox relay").at("max-attempts").line, 12);
+
+    const Error e = load_error("[commands]\nsink = \"-\"\n");
+    EXPECT_TRUE(contains(e.what(), "must be inside a command's table"));
 }
 
 TEST_F(ConfigFile, UnknownTopLevelKeysAreRejectedWithTheirLine) {
