@@ -14,6 +14,7 @@
 #include "core/base/log.h"
 #include "core/db/db.h"
 #include "core/db/dialect.h"
+#include "platform/ids.h"
 #include "platform/schema.h"
 
 namespace webook {
@@ -23,6 +24,19 @@ constexpr std::int64_t k_second = 1'000'000;
 constexpr std::int64_t k_hour = 3600 * k_second;
 constexpr std::int64_t k_day = 24 * k_hour;
 constexpr std::int64_t k_spread = 8 * 7 * k_day;  // timestamps spread over eight weeks
+
+// The id the platform would have given the i-th row of a table made at
+// `micros` (platform/ids.h): a snowflake of that millisecond, so ranges by
+// time (ops reconcile --from 7d) find seeded rows as they find real ones.
+// Distinct within a table: `table` (0..15) and i's high bits make the worker
+// id, i's low 12 bits the sequence -- 262,144 rows per table.
+constexpr std::int64_t k_max_snowflake_rows = std::int64_t{64} << IdGenerator::k_sequence_bits;
+std::int64_t seed_snowflake(std::int64_t micros, int table, std::int64_t i) {
+    const std::int64_t millis = micros / 1000 - IdGenerator::k_epoch_millis;
+    const std::int64_t worker = (std::int64_t{table} << 6) | (i >> IdGenerator::k_sequence_bits);
+    return (millis << (IdGenerator::k_worker_bits + IdGenerator::k_sequence_bits)) |
+           (worker << IdGenerator::k_sequence_bits) | (i & ((std::int64_t{1} << IdGenerator::k_sequence_bits) - 1));
+}
 
 // splitmix64: small, fast, and the same sequence everywhere.
 class Random {
@@ -122,6 +136,8 @@ void SeedOptions::validate() const {
         if (v < 0) throw Error(Code::usage, fmt::format("--{} must not be negative", name));
     if (users < 1 && (articles > 0 || likes > 0 || collects > 0 || rewards > 0))
         throw Error(Code::usage, "--users must be at least 1 when anything else is seeded");
+    if (rewards > k_max_snowflake_rows)
+        throw Error(Code::usage, fmt::format("--rewards must be at most {}", k_max_snowflake_rows));
     if (articles < 1 && (rewards > 0 || likes > 0 || collects > 0))
         throw Error(Code::usage, "--articles must be at least 1 when likes, collects or rewards are seeded");
 }
@@ -231,7 +247,49 @@ SeedResult seed_database(Connection& conn, const SeedOptions& opt) {
         }
     });
 
-    // interactives: one per article, then other bizes; counts skewed by rank.
+    // user_like_bizs / user_collection_bizs: unique (uid, biz, biz_id),
+    // skewed to popular articles, some cancelled (status 0). Made first: the
+    // articles' interactives count exactly their active rows.
+    struct UserBizRows {
+        std::vector<Row> rows;
+        std::unordered_map<std::int64_t, std::int64_t> active;  // article id -> rows with status 1
+    };
+    auto user_biz = [&](std::int64_t count, std::uint64_t salt, bool with_cid) {
+        UserBizRows out;
+        Random rng(opt.seed ^ salt);
+        std::unordered_set<std::uint64_t> seen;
+        seen.reserve(static_cast<std::size_t>(count));
+        std::int64_t id = 0, attempts = 0;
+        while (id < count && attempts < count * 20) {
+            ++attempts;
+            std::int64_t uid = 1 + rng.below(opt.users);
+            std::int64_t biz_id = rng.skewed(opt.articles);
+            if (!seen.insert(static_cast<std::uint64_t>(uid) * 0x1000000ULL + static_cast<std::uint64_t>(biz_id))
+                     .second)
+                continue;
+            ++id;
+            std::int64_t ctime = base - rng.below(k_spread);
+            Row row{i64(id), i64(uid)};
+            if (with_cid) row.push_back(i64(1 + rng.below(5)));
+            const bool active = rng.chance(0.9);
+            if (active) ++out.active[biz_id];
+            for (auto&& v :
+                 {Value::text("article"), i64(biz_id), i64(active ? 1 : 0), ts(ctime), ts(ctime + rng.below(k_day))})
+                row.push_back(v);
+            out.rows.push_back(std::move(row));
+        }
+        return out;
+    };
+    const UserBizRows likes = user_biz(opt.likes, 0x6c696b65, false);
+    const UserBizRows collects = user_biz(opt.collects, 0x636f6c6c, true);
+    auto active_of = [](const UserBizRows& r, std::int64_t biz_id) {
+        auto it = r.active.find(biz_id);
+        return it == r.active.end() ? std::int64_t{0} : it->second;
+    };
+
+    // interactives: one per article, then other bizes; reads skewed by rank.
+    // An article's like_cnt and collect_cnt are its active likes and
+    // collections above; the other bizes have none of those records, so 0.
     const std::int64_t n_inter = opt.interactives > 0 ? opt.interactives : opt.articles;
     load("interactives", {"id", "biz", "biz_id", "read_cnt", "like_cnt", "collect_cnt", "ctime", "utime"},
          [&](auto& emit) {
@@ -247,49 +305,30 @@ SeedResult seed_database(Connection& conn, const SeedOptions& opt) {
                      biz = others[static_cast<std::size_t>(k % 3)];
                      biz_id = k / 3 + 1;
                  }
-                 // Popular items: small ids are read and liked far more.
+                 // Popular items: small ids are read far more.
                  double heat = 1.0 / std::pow(static_cast<double>(biz_id), 0.7);
                  std::int64_t reads = static_cast<std::int64_t>(200000 * heat * rng.unit()) + rng.below(50);
-                 std::int64_t likes = reads / (5 + rng.below(20));
-                 std::int64_t collects = likes / (2 + rng.below(8));
+                 const bool article = id <= opt.articles;
+                 const std::int64_t like_cnt = article ? active_of(likes, biz_id) : 0;
+                 const std::int64_t collect_cnt = article ? active_of(collects, biz_id) : 0;
+                 reads = std::max(reads, like_cnt + collect_cnt);  // a like or collection is a read too
                  std::int64_t ctime =
-                     id <= opt.articles ? meta[static_cast<std::size_t>(id - 1)].ctime : base - rng.below(k_spread);
-                 emit(Row{i64(id), Value::text(biz), i64(biz_id), i64(reads), i64(likes), i64(collects), ts(ctime),
-                          ts(std::min(base, ctime + rng.below(7 * k_day)))});
+                     article ? meta[static_cast<std::size_t>(id - 1)].ctime : base - rng.below(k_spread);
+                 emit(Row{i64(id), Value::text(biz), i64(biz_id), i64(reads), i64(like_cnt), i64(collect_cnt),
+                          ts(ctime), ts(std::min(base, ctime + rng.below(7 * k_day)))});
              }
          });
 
-    // user_like_bizs / user_collection_bizs: unique (uid, biz, biz_id),
-    // skewed to popular articles, some cancelled (status 0).
-    auto user_biz = [&](const std::string& table, std::int64_t count, std::uint64_t salt, bool with_cid) {
+    auto load_user_biz = [&](const std::string& table, const UserBizRows& r, bool with_cid) {
         std::vector<std::string> cols = {"id", "uid"};
         if (with_cid) cols.push_back("cid");
         for (const char* c : {"biz", "biz_id", "status", "ctime", "utime"}) cols.push_back(c);
         load(table, cols, [&](auto& emit) {
-            Random rng(opt.seed ^ salt);
-            std::unordered_set<std::uint64_t> seen;
-            seen.reserve(static_cast<std::size_t>(count));
-            std::int64_t id = 0, attempts = 0;
-            while (id < count && attempts < count * 20) {
-                ++attempts;
-                std::int64_t uid = 1 + rng.below(opt.users);
-                std::int64_t biz_id = rng.skewed(opt.articles);
-                if (!seen.insert(static_cast<std::uint64_t>(uid) * 0x1000000ULL + static_cast<std::uint64_t>(biz_id))
-                         .second)
-                    continue;
-                ++id;
-                std::int64_t ctime = base - rng.below(k_spread);
-                Row row{i64(id), i64(uid)};
-                if (with_cid) row.push_back(i64(1 + rng.below(5)));
-                for (auto&& v : {Value::text("article"), i64(biz_id), i64(rng.chance(0.9) ? 1 : 0), ts(ctime),
-                                 ts(ctime + rng.below(k_day))})
-                    row.push_back(v);
-                emit(std::move(row));
-            }
+            for (const auto& row : r.rows) emit(Row(row));
         });
     };
-    user_biz("user_like_bizs", opt.likes, 0x6c696b65, false);
-    user_biz("user_collection_bizs", opt.collects, 0x636f6c6c, true);
+    load_user_biz("user_like_bizs", likes, false);
+    load_user_biz("user_collection_bizs", collects, true);
 
     // rewards -> payments -> ledger. 80% paid (booked 90/10 to author and
     // platform), 10% still pending, 10% failed.
@@ -312,13 +351,20 @@ SeedResult seed_database(Connection& conn, const SeedOptions& opt) {
                                base - rng.below(k_spread), p < 0.8 ? 0 : (p < 0.9 ? 1 : 2)});
         }
     }
+    // Their ids, and their payments', the platform's snowflakes of when each
+    // was made (platform/rewards.cpp makes both at once).
+    std::vector<std::int64_t> reward_ids, payment_ids;
+    for (std::size_t i = 0; i < rewards.size(); ++i) {
+        reward_ids.push_back(seed_snowflake(rewards[i].ctime, 0, static_cast<std::int64_t>(i)));
+        payment_ids.push_back(seed_snowflake(rewards[i].ctime, 1, static_cast<std::int64_t>(i)));
+    }
     load("rewards", {"id", "biz", "biz_id", "uid", "target_uid", "amount", "status", "ctime", "utime"},
          [&](auto& emit) {
              for (std::size_t i = 0; i < rewards.size(); ++i) {
                  const auto& r = rewards[i];
                  int status = r.outcome == 0 ? 1 : (r.outcome == 1 ? 0 : 2);
-                 emit(Row{i64(static_cast<std::int64_t>(i) + 1), Value::text("article"), i64(r.article), i64(r.uid),
-                          i64(r.author), i64(r.amount), i64(status), ts(r.ctime), ts(r.ctime + 90 * k_second)});
+                 emit(Row{i64(reward_ids[i]), Value::text("article"), i64(r.article), i64(r.uid), i64(r.author),
+                          i64(r.amount), i64(status), ts(r.ctime), ts(r.ctime + 90 * k_second)});
              }
          });
     load("payments",
@@ -328,9 +374,9 @@ SeedResult seed_database(Connection& conn, const SeedOptions& opt) {
              Random rng(opt.seed ^ 0x70617970);
              for (std::size_t i = 0; i < rewards.size(); ++i) {
                  const auto& r = rewards[i];
-                 const std::int64_t id = static_cast<std::int64_t>(i) + 1;
+                 const std::int64_t id = reward_ids[i];
                  int status = r.outcome == 0 ? 2 : (r.outcome == 1 ? 1 : 3);
-                 emit(Row{i64(id), Value::text(fmt::format("T{:016x}", rng.next())),
+                 emit(Row{i64(payment_ids[i]), Value::text(fmt::format("T{:016x}", rng.next())),
                           Value::text(fmt::format("reward-{}", id)), Value::text("reward"), i64(id), i64(r.amount),
                           Value::text("CNY"), Value::text(fmt::format("打赏 reward for article {}", r.article)),
                           i64(status), status == 2 ? Value::text(fmt::format("wx{:012x}", rng.next() >> 16)) : Value(),
@@ -358,24 +404,24 @@ SeedResult seed_database(Connection& conn, const SeedOptions& opt) {
     });
     load("account_activities", {"id", "account_id", "uid", "amount", "currency", "biz", "biz_id", "ctime", "utime"},
          [&](auto& emit) {
-             std::int64_t id = 0;
+             std::int64_t n = 0;  // the booking's index: its two entries differ in the table tag (2, 4)
              for (const auto& b : bookings) {
                  std::int64_t author_share = b.amount * 90 / 100;
                  auto account = static_cast<std::int64_t>(account_of.at(b.author)) + 1;
-                 emit(Row{i64(++id), i64(account), i64(b.author), i64(author_share), Value::text("CNY"),
-                          Value::text("reward"), i64(b.reward_id), ts(b.time), ts(b.time)});
-                 emit(Row{i64(++id), i64(1), i64(0), i64(b.amount - author_share), Value::text("CNY"),
-                          Value::text("reward"), i64(b.reward_id), ts(b.time), ts(b.time)});
+                 emit(Row{i64(seed_snowflake(b.time, 2, n)), i64(account), i64(b.author), i64(author_share),
+                          Value::text("CNY"), Value::text("reward"), i64(b.reward_id), ts(b.time), ts(b.time)});
+                 emit(Row{i64(seed_snowflake(b.time, 4, n++)), i64(1), i64(0), i64(b.amount - author_share),
+                          Value::text("CNY"), Value::text("reward"), i64(b.reward_id), ts(b.time), ts(b.time)});
              }
          });
     // The outbox rows of successful payments, already relayed.
     load("outbox",
          {"id", "topic", "msg_key", "payload", "status", "attempts", "next_attempt_at", "last_error", "ctime", "utime"},
          [&](auto& emit) {
-             std::int64_t id = 0;
+             std::int64_t n = 0;
              for (const auto& b : bookings) {
                  std::string key = fmt::format("reward-{}", b.reward_id);
-                 emit(Row{i64(++id), Value::text("payment_events"), Value::text(key),
+                 emit(Row{i64(seed_snowflake(b.time, 3, n++)), Value::text("payment_events"), Value::text(key),
                           Value::text(
                               fmt::format(R"({{"biz_trade_no":"{}","status":"success","amount":{}}})", key, b.amount)),
                           i64(1), i64(1), ts(b.time), Value(), ts(b.time), ts(b.time)});
