@@ -174,24 +174,43 @@ public:
         }
     }
 
+    // The second side commits first, while the first side's row locks still
+    // hold: a writer the first side admits next (it waits for those locks)
+    // then finds this transaction's rows committed on the second side too.
+    // Committed the other way round, a second writer could run on the second
+    // side between the two commits, where PostgreSQL's UPDATE neither sees
+    // nor waits for a row inserted and not yet committed: an unlike would
+    // match nothing there, and the target keep the like the source lost.
+    // If the first commit then fails, the user's write fails and the second
+    // side holds a write the first does not: a second-side failure, which
+    // validation finds and the fixer repairs from the base.
     void commit() override {
         if (!m_fence) throw Error(Code::internal, "commit() without begin()");
+        bool second_committed = false;
+        if (m_second_ok) {
+            Side& second = second_side(m_mode);
+            try {
+                second.get(Side::Use::second).commit();
+                second_committed = true;
+            } catch (const Error& e) {
+                second_failed(second, PortableSql{{}, "commit"}, e);
+            }
+            m_second_ok = false;
+        }
         Side& first = first_side(m_mode);
         try {
             first.get().commit();
         } catch (const Error& e) {
             first.after_failure(e);
-            abandon_second();
+            if (second_committed) {
+                ++m_counters.second_side_failures;
+                ++m_unrecorded_failures;
+                log::get("double-write")
+                    ->warn("the {} committed a write the {} then failed to commit: {}", second_side(m_mode).name(),
+                           first.name(), e.what());
+            }
             end_transaction();
             throw;
-        }
-        if (m_second_ok) {
-            Side& second = second_side(m_mode);
-            try {
-                second.get(Side::Use::second).commit();
-            } catch (const Error& e) {
-                second_failed(second, PortableSql{{}, "commit"}, e);
-            }
         }
         end_transaction();
     }

@@ -8,7 +8,8 @@
 //   dst_first  reads the target; writes the target, then the source
 //   dst_only   reads and writes the target
 // A transaction spans both sides: begin both, run each statement on the first
-// side then the second, commit the first, then the second. A failure on the
+// side then the second, commit the second, then the first (the first side's
+// row locks hold until the second side has committed). A failure on the
 // first side fails the operation; a failure on the second side is logged with
 // the statement's table and key, counted (here and in the control table's
 // 'second_side_failures' row, for `migrate status`), and never returned to

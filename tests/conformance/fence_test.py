@@ -24,10 +24,13 @@ returns, reading the source, then the target):
   * src_only -> src_first: a row only the source has, that is not a counted
             second-side failure, was written in src_only. The set of such rows
             at the snapshot never gains members later.
-  * src_first -> dst_first: from the snapshot on, no writer writes the source
-            first: a sampler reading the source, then the target, every few
-            ms, never sees a row on the source only other than src_only rows
-            and counted second-side failures of src_first.
+  * src_first -> dst_first: from the snapshot on, no writer applies
+            src_first, which commits the target before the source (a writer
+            commits its second side first): a sampler reading the target,
+            then the source, every few ms, never sees a row on the target
+            only other than dst_only rows and counted second-side failures
+            of dst_first (its poisoned rows, and the writes that missed the
+            source while it was away).
             The mode row moved: the target's control row holds dst_first and
             the source's moved:target, at the same version; the source's
             second-side failure count never changes again.
@@ -395,27 +398,30 @@ class WriterProcess:
 
 
 class Sampler(threading.Thread):
-    """Reads the source, then the target, over and over: a row the source has
-    and the target lacks, at a moment when no writer should write the source
-    first, is recorded."""
+    """Reads the target, then the source, over and over: a row the target has
+    and the source lacks, at a moment when no writer should commit the target
+    first, is recorded. (A writer commits its second side first: a src_first
+    writer the target, then the source; a dst_first writer the source, then
+    the target. Read in this order, a dst_first row seen on the target is on
+    the source by the time the source is read.)"""
 
     def __init__(self, dbs):
         super().__init__(daemon=True)
         self.src, self.dst = dbs.source(), dbs.target()
         self.stop_event = threading.Event()
         self.samples = 0
-        self.source_only = {}  # id -> (body, time seen)
+        self.target_only = {}  # id -> (body, time seen)
         self.error = None
 
     def run(self):
         try:
             while not self.stop_event.is_set():
                 t = time.time()
-                s = notes(self.src)
                 d = notes(self.dst)
+                s = notes(self.src)
                 self.samples += 1
-                for i in s.keys() - d.keys():
-                    self.source_only.setdefault(i, (s[i], t))
+                for i in d.keys() - s.keys():
+                    self.target_only.setdefault(i, (d[i], t))
                 time.sleep(0.003)
         except Exception as e:
             self.error = e
@@ -646,19 +652,18 @@ def main():
         if not at_end:
             violations.append("no row was written in src_only: the test did not exercise the first switch")
 
-        # -- src_first -> dst_first: no source-first write after the switch ---
+        # -- src_first -> dst_first: no src_first commit order after the switch
         t2 = snapshots["dst_first"]["t"]
-        seen = dict(sampler.source_only) if sampler else {}
-        for i, b in snapshots["dst_first"]["S"].items():  # the snapshot is one more sample
-            if i not in snapshots["dst_first"]["D"]:
-                seen.setdefault(i, (b, t2))
+        seen = dict(sampler.target_only) if sampler else {}
+        source_missed = {i for i, e in tx_log.items() if e["mode"] == "dst_first" and e["second_ok"] is False}
         bad = sorted(i for i, (b, t) in seen.items()
-                     if tag_mode(b) != "src_only" and not counted_failure(i, b, "src_first"))
+                     if tag_mode(b) != "dst_only" and not counted_failure(i, b, "dst_first")
+                     and i not in source_missed)
         for i in bad[:10]:
             b, t = seen[i]
-            violations.append(f"{describe(i)} was on the source but not the target at {t:.3f}, after `mode set "
-                              f"dst_first` returned at {t2:.3f}: a writer wrote the source first (src_first)")
-        say(f"sampler: {sampler.samples if sampler else 0} source-then-target reads after the dst_first switch")
+            violations.append(f"{describe(i)} was on the target but not the source at {t:.3f}, after `mode set "
+                              f"dst_first` returned at {t2:.3f}: a writer committed the target first (src_first)")
+        say(f"sampler: {sampler.samples if sampler else 0} target-then-source reads after the dst_first switch")
 
         # -- dst_first: the fence does not read the source's row --------------
         h0, h1 = events["hold"]

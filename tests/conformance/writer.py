@@ -21,7 +21,8 @@ Each thread loops over write transactions until stdin reaches end of file:
             then target; dst_first: target then source; dst_only: target)
     write   BEGIN both sides; each statement on the first side, then the
             second; hold the transaction 20-40 ms (switches then happen while
-            writers are in flight); COMMIT the first side, then the second
+            writers are in flight); COMMIT the second side, then the first
+            (the first side's row locks hold until the second has committed)
     count   second-side failures of the transaction, on the session holding
             the fence (the target's control table from dst_first on):
             UPDATE webookctl_control SET version = version + n, utime = now
@@ -487,6 +488,7 @@ class Writer:
         t_fenced = time.time()
         first, second = self.sides(mode)  # 2.
         tx = {"second_ok": second is not None}
+        second_committed = False
         rows = []
         try:
             # 3. BEGIN both sides.
@@ -517,24 +519,32 @@ class Writer:
                         self.second_failed(second, f"notes id={note_id}", e, tx)
                 rows.append(note_id)
             time.sleep(random.uniform(self.args.hold_min, self.args.hold_max) / 1000.0)  # a long transaction
-            # 5. Commit the first side, then the second.
+            # 5. Commit the second side, then the first: the first side's row
+            # locks hold until the second side has committed, so a writer the
+            # first side admits next finds these rows on the second side too.
+            if tx["second_ok"]:
+                try:
+                    second.run("COMMIT", second=True)
+                    second_committed = True
+                except Exception as e:
+                    self.second_failed(second, "commit", e, tx)
+                # A first side a little further away: the moment only the
+                # second side has committed is long enough for the driver to see.
+                time.sleep(random.uniform(self.args.gap_min, self.args.gap_max) / 1000.0)
             try:
                 first.run("COMMIT")
             except Exception as e:
                 first.after_failure(e)
+                if second_committed:  # the second side holds a write the first lacks: count it
+                    self.second_side_failures += 1
+                    self.unrecorded += 1
+                    print(f"writer {self.name}: the {second.name} committed a write the {first.name} then "
+                          f"failed to commit: {str(e).strip()}", file=sys.stderr)
                 raise UserWriteFailed(f"{first.name} commit: {e}")
             t_first = time.time()
-            if tx["second_ok"]:
-                # A second side a little further away: the moment only the
-                # first side has committed is long enough for the driver to see.
-                time.sleep(random.uniform(self.args.gap_min, self.args.gap_max) / 1000.0)
-                try:
-                    second.run("COMMIT", second=True)
-                except Exception as e:
-                    self.second_failed(second, "commit", e, tx)
         except UserWriteFailed:
             first.rollback_quietly()
-            if tx["second_ok"]:
+            if tx["second_ok"] and not second_committed:
                 tx["second_ok"] = False
                 second.rollback_quietly()
             raise

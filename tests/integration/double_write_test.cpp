@@ -202,6 +202,40 @@ TEST_F(DoubleWrite, AFirstSideFailureFailsTheWrite) {
     EXPECT_EQ(count(m_dst), 0);  // nothing reached the second side
 }
 
+// The second side commits before the first (the first side's locks hold
+// until then). A first commit that fails after it fails the user's write and
+// counts a second-side failure: the second side holds a write the first
+// lacks, for validation to find and the fixer to repair.
+TEST_F(DoubleWrite, AFirstCommitFailingAfterTheSecondCountsASecondSideFailure) {
+    set_mode(*m_control, Mode::src_first);
+    std::vector<std::string> commits;
+    auto conn = make_double_write({[&] {
+                                       auto c = std::make_unique<testing::ConnectionWrapper>(m_src.connect(), nullptr);
+                                       c->before_commit([&](std::string_view) {
+                                           commits.push_back("source");
+                                           throw Error(Code::connection, "lost connection at commit (injected)",
+                                                       Temporary::yes);
+                                       });
+                                       return c;
+                                   },
+                                   Engine::mysql,
+                                   [&] {
+                                       auto c = std::make_unique<testing::ConnectionWrapper>(m_dst.connect(), nullptr);
+                                       c->before_commit([&](std::string_view) { commits.push_back("target"); });
+                                       return c;
+                                   },
+                                   Engine::postgres,
+                                   [this] { return m_src.connect(); },
+                                   {}},
+                                  m_counters);
+    EXPECT_THROW(write(*conn, 40), Error);
+    EXPECT_EQ(commits, (std::vector<std::string>{"target", "source"}));
+    EXPECT_EQ(count(m_src), 0);
+    EXPECT_EQ(count(m_dst), 1);
+    EXPECT_EQ(m_counters.second_side_failures.load(), 1u);
+    EXPECT_EQ(second_side_failures(*m_control), 1u);  // recorded where a switch's gate reads it
+}
+
 TEST_F(DoubleWrite, IllegalTransitionsAreRefusedAndChangeNothing) {
     try {
         set_mode(*m_control, Mode::dst_first);

@@ -7,11 +7,15 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <functional>
+#include <mutex>
 #include <random>
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -591,6 +595,68 @@ TEST_F(PlatformThroughDoubleWrite, AFirstSideDeadlockIsRetriedAndCountsOnce) {
     EXPECT_EQ(deadlocks.load(), 2);  // failed once, then went through
     EXPECT_EQ(m_counters.second_side_failures.load(), 0u);
     expect_identical_sides();
+}
+
+// A writer's first-side locks are held until its second side has committed:
+// a second writer of the same rows, admitted on the first side as soon as the
+// first writer's locks go, must find the first writer's rows on the second
+// side too. (PostgreSQL's UPDATE neither sees nor waits for a row another
+// transaction inserted and has not committed: had the first side committed
+// first, an unlike arriving between the two commits of a like would match
+// nothing on the target, and the target would keep the like the source lost.)
+TEST_F(PlatformThroughDoubleWrite, AWriterAdmittedBetweenTheTwoCommitsSeesTheFirstWritersRowsOnBothSides) {
+    const std::int64_t id = [&] {
+        auto conn = double_write();
+        return ArticleService(*conn).publish(new_draft(1, "between the commits")).id;
+    }();
+    std::mutex mu;
+    std::condition_variable cv;
+    bool unliked = false;
+    std::thread unliker;
+    bool armed = true;
+    DoubleWriteSides sides;
+    sides.source = [this] { return m_src.connect(); };
+    sides.source_engine = Engine::mysql;
+    sides.target = [&] {
+        auto target = std::make_unique<testing::ConnectionWrapper>(m_dst.connect(), nullptr);
+        target->before_commit([&](std::string_view) {
+            if (!std::exchange(armed, false)) return;
+            // The like is about to commit on the target: a second user
+            // session takes the like back now, through its own connection.
+            unliker = std::thread([&] {
+                try {
+                    auto other = double_write();
+                    EXPECT_TRUE(InteractiveService(*other).unlike(7, id).changed);
+                } catch (const std::exception& e) {
+                    ADD_FAILURE() << "unlike: " << e.what();
+                }
+                std::lock_guard<std::mutex> lock(mu);
+                unliked = true;
+                cv.notify_all();
+            });
+            // Give it every chance to run to its end before this commit
+            // (without the locks it does so in milliseconds); with them it
+            // waits for this transaction.
+            std::unique_lock<std::mutex> lock(mu);
+            cv.wait_for(lock, std::chrono::seconds(1), [&] { return unliked; });
+        });
+        return target;
+    };
+    sides.target_engine = Engine::postgres;
+    sides.control = [this] { return m_src.connect(); };
+    {
+        auto conn = make_double_write(std::move(sides), m_counters);
+        EXPECT_TRUE(InteractiveService(*conn).like(7, id).changed);
+    }
+    ASSERT_TRUE(unliker.joinable());
+    unliker.join();
+    EXPECT_EQ(m_counters.second_side_failures.load(), 0u);
+    expect_identical_sides();
+    for (auto* db : {&m_src, &m_dst}) {
+        auto conn = db->connect();
+        EXPECT_EQ(count_where(*conn, "user_like_bizs", "status = 1"), 0) << engine_name(db->engine());
+        expect_counters_match_records(*conn, {id});
+    }
 }
 
 TEST_F(PlatformThroughDoubleWrite, ContendedMixedTrafficLeavesBothSidesIdenticalAndConsistent) {

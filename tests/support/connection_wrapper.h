@@ -23,6 +23,9 @@ public:
     ConnectionWrapper(std::unique_ptr<Connection> inner, Hook before_statement)
         : m_inner(std::move(inner)), m_hook(std::move(before_statement)) {}
 
+    // Called before each commit(); may throw (the commit is then not made).
+    void before_commit(Hook hook) { m_before_commit = std::move(hook); }
+
     const Dialect& dialect() const override { return m_inner->dialect(); }
     const std::string& describe() const override { return m_inner->describe(); }
     ExecResult execute(std::string_view sql, Params params = {}) override {
@@ -34,7 +37,10 @@ public:
         return m_inner->stream(sql, params);
     }
     void begin() override { m_inner->begin(); }
-    void commit() override { m_inner->commit(); }
+    void commit() override {
+        if (m_before_commit) m_before_commit("COMMIT");
+        m_inner->commit();
+    }
     void rollback() override { m_inner->rollback(); }
     std::vector<ColumnInfo> columns(std::string_view table) override {
         if (m_hook) m_hook("COLUMNS " + std::string(table));
@@ -49,6 +55,7 @@ public:
 private:
     std::unique_ptr<Connection> m_inner;
     Hook m_hook;
+    Hook m_before_commit;
 };
 
 }  // namespace webook::testing

@@ -13,10 +13,13 @@
 //   * two writers, `writes_per_writer` writes each (a writer may also stop
 //     early), each write giving its key a new, higher version. A write: take
 //     the fence (a shared hold on the mode: no switch while a writer holds
-//     it) and read the mode | write the first side: acknowledged (the first
-//     side committed), the key's row lock taken | in a double-write mode,
-//     write the second side -- or fail it, at most `failures` times in the
-//     whole run -- and commit: the row lock released | count the failure (its
+//     it) and read the mode | write the first side: the key's row lock
+//     taken, the new version what the first side will hold | in a
+//     double-write mode, write the second side -- or fail it, at most
+//     `failures` times in the whole run -- and commit (the code commits the
+//     second side first, so the first side's row lock holds until both have
+//     committed; an unlocked reader in between sees the sides differ either
+//     way): the row lock released | count the failure (its
 //     time: the clock) and release the fence, in one step, as
 //     migrate/double_write.cpp does (the count runs on the fence's own
 //     transaction and commits with the release). Anything may interleave
