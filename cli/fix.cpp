@@ -100,7 +100,7 @@ int run_fix(Context& ctx, FixArgs& a) {
     } catch (const Error&) {
         // Interrupted, or a failure: the file says the fixer is down (its
         // counts as of the last write).
-        if (metrics.enabled()) metrics.write(fix_metrics(fixer.report(), *input, a.group, false));
+        metrics.write_after_failure([&] { return fix_metrics(fixer.report(), *input, a.group, false); });
         throw;
     }
     if (dead_letter) dead_letter->flush();

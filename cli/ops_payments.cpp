@@ -97,7 +97,7 @@ int run_relay(Context& ctx, RelayArgs& a) {
     try {
         r = relay_outbox(*conn, producer, options);
     } catch (const Error&) {
-        if (metrics.enabled()) metrics.write(relay_metrics(last, url.topic, false));
+        metrics.write_after_failure([&] { return relay_metrics(last, url.topic, false); });
         throw;
     }
     metrics.write(relay_metrics(r, url.topic, false));
@@ -237,7 +237,7 @@ int run_consume(Context& ctx, ConsumeArgs& a) {
     try {
         r = payments.run(*source);
     } catch (const Error&) {
-        if (metrics.enabled()) metrics.write(consume_metrics(payments.report(), *source, a.group, false));
+        metrics.write_after_failure([&] { return consume_metrics(payments.report(), *source, a.group, false); });
         throw;
     }
     if (dead_letter) dead_letter->flush();

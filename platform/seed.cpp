@@ -25,17 +25,30 @@ constexpr std::int64_t k_hour = 3600 * k_second;
 constexpr std::int64_t k_day = 24 * k_hour;
 constexpr std::int64_t k_spread = 8 * 7 * k_day;  // timestamps spread over eight weeks
 
+// When the i-th of n rows was made: the eight weeks before `base` cut into n
+// even steps (in whole milliseconds, so rows keep their order), plus a random
+// part of its millisecond. A table's ids then grow with time, as the
+// platform's do, and seed_snowflake() keeps them distinct at any n.
+std::int64_t spread_micros(std::int64_t base, std::int64_t i, std::int64_t n, std::int64_t sub_millisecond) {
+    const std::int64_t start_ms = (base - k_spread) / 1000;
+    const auto step =
+        static_cast<std::int64_t>(static_cast<__int128>(i) * (k_spread / 1000) / std::max<std::int64_t>(n, 1));
+    return (start_ms + step) * 1000 + sub_millisecond;
+}
+
 // The id the platform would have given the i-th row of a table made at
 // `micros` (platform/ids.h): a snowflake of that millisecond, so ranges by
 // time (ops reconcile --from 7d) find seeded rows as they find real ones.
-// Distinct within a table: `table` (0..15) and i's high bits make the worker
-// id, i's low 12 bits the sequence -- 262,144 rows per table.
-constexpr std::int64_t k_max_snowflake_rows = std::int64_t{64} << IdGenerator::k_sequence_bits;
+// `table` (0..15) and bits 12..17 of i make the worker id, i's low 12 bits
+// the sequence: rows of one tag are distinct unless two of them share a
+// millisecond and i's low 18 bits. Rows made by spread_micros() below never
+// do (fewer than 2^18 of them share a millisecond).
+constexpr std::int64_t k_low_bits = IdGenerator::k_worker_bits - 4 + IdGenerator::k_sequence_bits;  // 18
 std::int64_t seed_snowflake(std::int64_t micros, int table, std::int64_t i) {
     const std::int64_t millis = micros / 1000 - IdGenerator::k_epoch_millis;
-    const std::int64_t worker = (std::int64_t{table} << 6) | (i >> IdGenerator::k_sequence_bits);
+    const std::int64_t low = i & ((std::int64_t{1} << k_low_bits) - 1);
     return (millis << (IdGenerator::k_worker_bits + IdGenerator::k_sequence_bits)) |
-           (worker << IdGenerator::k_sequence_bits) | (i & ((std::int64_t{1} << IdGenerator::k_sequence_bits) - 1));
+           (std::int64_t{table} << k_low_bits) | low;
 }
 
 // splitmix64: small, fast, and the same sequence everywhere.
@@ -136,8 +149,6 @@ void SeedOptions::validate() const {
         if (v < 0) throw Error(Code::usage, fmt::format("--{} must not be negative", name));
     if (users < 1 && (articles > 0 || likes > 0 || collects > 0 || rewards > 0))
         throw Error(Code::usage, "--users must be at least 1 when anything else is seeded");
-    if (rewards > k_max_snowflake_rows)
-        throw Error(Code::usage, fmt::format("--rewards must be at most {}", k_max_snowflake_rows));
     if (articles < 1 && (rewards > 0 || likes > 0 || collects > 0))
         throw Error(Code::usage, "--articles must be at least 1 when likes, collects or rewards are seeded");
 }
@@ -217,6 +228,10 @@ SeedResult seed_database(Connection& conn, const SeedOptions& opt) {
     };
     std::vector<ArticleMeta> meta;
     meta.reserve(static_cast<std::size_t>(opt.articles));
+    // article_ids[k - 1]: the k-th article's id (k as rng.skewed() draws it).
+    std::vector<std::int64_t> article_ids;
+    article_ids.reserve(static_cast<std::size_t>(opt.articles));
+    auto article_id = [&](std::int64_t k) { return article_ids[static_cast<std::size_t>(k - 1)]; };
     auto article_row = [&](Random& rng, std::int64_t id, const ArticleMeta& m, int status) {
         return Row{i64(id),
                    Value::text(words(rng, 2 + static_cast<int>(rng.below(6)))),
@@ -230,20 +245,22 @@ SeedResult seed_database(Connection& conn, const SeedOptions& opt) {
                                                       "status", "ctime", "utime"};
     load("articles", article_columns, [&](auto& emit) {
         Random rng(opt.seed ^ 0x61727469);
-        for (std::int64_t id = 1; id <= opt.articles; ++id) {
+        for (std::int64_t k = 1; k <= opt.articles; ++k) {
             double p = rng.unit();
-            ArticleMeta m{rng.skewed(opt.users), base - rng.below(k_spread), p < 0.7 ? 2 : (p < 0.8 ? 3 : 1)};
+            ArticleMeta m{rng.skewed(opt.users), spread_micros(base, k - 1, opt.articles, rng.below(1000)),
+                          p < 0.7 ? 2 : (p < 0.8 ? 3 : 1)};
             meta.push_back(m);
-            Random text_rng(opt.seed ^ static_cast<std::uint64_t>(id) * 0x9e37);
-            emit(article_row(text_rng, id, m, m.status));
+            article_ids.push_back(seed_snowflake(m.ctime, 5, k - 1));
+            Random text_rng(opt.seed ^ static_cast<std::uint64_t>(k) * 0x9e37);
+            emit(article_row(text_rng, article_id(k), m, m.status));
         }
     });
     load("published_articles", article_columns, [&](auto& emit) {
-        for (std::int64_t id = 1; id <= opt.articles; ++id) {
-            const auto& m = meta[static_cast<std::size_t>(id - 1)];
+        for (std::int64_t k = 1; k <= opt.articles; ++k) {
+            const auto& m = meta[static_cast<std::size_t>(k - 1)];
             if (m.status == 1) continue;
-            Random text_rng(opt.seed ^ static_cast<std::uint64_t>(id) * 0x9e37);  // same text as the draft
-            emit(article_row(text_rng, id, m, m.status));
+            Random text_rng(opt.seed ^ static_cast<std::uint64_t>(k) * 0x9e37);  // same text as the draft
+            emit(article_row(text_rng, article_id(k), m, m.status));
         }
     });
 
@@ -252,38 +269,37 @@ SeedResult seed_database(Connection& conn, const SeedOptions& opt) {
     // articles' interactives count exactly their active rows.
     struct UserBizRows {
         std::vector<Row> rows;
-        std::unordered_map<std::int64_t, std::int64_t> active;  // article id -> rows with status 1
+        std::unordered_map<std::int64_t, std::int64_t> active;  // article (k) -> rows with status 1
     };
-    auto user_biz = [&](std::int64_t count, std::uint64_t salt, bool with_cid) {
+    auto user_biz = [&](std::int64_t count, std::uint64_t salt, int tag, bool with_cid) {
         UserBizRows out;
         Random rng(opt.seed ^ salt);
         std::unordered_set<std::uint64_t> seen;
         seen.reserve(static_cast<std::size_t>(count));
-        std::int64_t id = 0, attempts = 0;
-        while (id < count && attempts < count * 20) {
+        std::int64_t made = 0, attempts = 0;
+        while (made < count && attempts < count * 20) {
             ++attempts;
             std::int64_t uid = 1 + rng.below(opt.users);
-            std::int64_t biz_id = rng.skewed(opt.articles);
-            if (!seen.insert(static_cast<std::uint64_t>(uid) * 0x1000000ULL + static_cast<std::uint64_t>(biz_id))
-                     .second)
+            std::int64_t k = rng.skewed(opt.articles);
+            if (!seen.insert(static_cast<std::uint64_t>(uid) * 0x1000000ULL + static_cast<std::uint64_t>(k)).second)
                 continue;
-            ++id;
-            std::int64_t ctime = base - rng.below(k_spread);
-            Row row{i64(id), i64(uid)};
+            std::int64_t ctime = spread_micros(base, made, count, rng.below(1000));
+            Row row{i64(seed_snowflake(ctime, tag, made)), i64(uid)};
+            ++made;
             if (with_cid) row.push_back(i64(1 + rng.below(5)));
             const bool active = rng.chance(0.9);
-            if (active) ++out.active[biz_id];
-            for (auto&& v :
-                 {Value::text("article"), i64(biz_id), i64(active ? 1 : 0), ts(ctime), ts(ctime + rng.below(k_day))})
+            if (active) ++out.active[k];
+            for (auto&& v : {Value::text("article"), i64(article_id(k)), i64(active ? 1 : 0), ts(ctime),
+                             ts(ctime + rng.below(k_day))})
                 row.push_back(v);
             out.rows.push_back(std::move(row));
         }
         return out;
     };
-    const UserBizRows likes = user_biz(opt.likes, 0x6c696b65, false);
-    const UserBizRows collects = user_biz(opt.collects, 0x636f6c6c, true);
-    auto active_of = [](const UserBizRows& r, std::int64_t biz_id) {
-        auto it = r.active.find(biz_id);
+    const UserBizRows likes = user_biz(opt.likes, 0x6c696b65, 6, false);
+    const UserBizRows collects = user_biz(opt.collects, 0x636f6c6c, 7, true);
+    auto active_of = [](const UserBizRows& r, std::int64_t k) {
+        auto it = r.active.find(k);
         return it == r.active.end() ? std::int64_t{0} : it->second;
     };
 
@@ -295,25 +311,29 @@ SeedResult seed_database(Connection& conn, const SeedOptions& opt) {
          [&](auto& emit) {
              Random rng(opt.seed ^ 0x696e7465);
              static const std::vector<std::string> others = {"video", "comment", "answer"};
-             for (std::int64_t id = 1; id <= n_inter; ++id) {
-                 std::string biz;
-                 std::int64_t biz_id = id;
-                 if (id <= opt.articles) {
-                     biz = "article";
+             // An article's row is made with it (tag 8); the other bizes'
+             // rows (tag 9) over the eight weeks.
+             const std::int64_t n_other = n_inter - std::min(n_inter, opt.articles);
+             for (std::int64_t i = 1; i <= n_inter; ++i) {
+                 const bool article = i <= opt.articles;
+                 std::string biz = "article";
+                 std::int64_t rank = i;  // of the item among its biz's: small ranks are read far more
+                 std::int64_t biz_id = 0;
+                 std::int64_t k = i - opt.articles - 1;  // the other bizes' row index
+                 if (article) {
+                     biz_id = article_id(i);
                  } else {
-                     std::int64_t k = id - opt.articles - 1;
                      biz = others[static_cast<std::size_t>(k % 3)];
-                     biz_id = k / 3 + 1;
+                     rank = biz_id = k / 3 + 1;
                  }
-                 // Popular items: small ids are read far more.
-                 double heat = 1.0 / std::pow(static_cast<double>(biz_id), 0.7);
+                 double heat = 1.0 / std::pow(static_cast<double>(rank), 0.7);
                  std::int64_t reads = static_cast<std::int64_t>(200000 * heat * rng.unit()) + rng.below(50);
-                 const bool article = id <= opt.articles;
-                 const std::int64_t like_cnt = article ? active_of(likes, biz_id) : 0;
-                 const std::int64_t collect_cnt = article ? active_of(collects, biz_id) : 0;
+                 const std::int64_t like_cnt = article ? active_of(likes, i) : 0;
+                 const std::int64_t collect_cnt = article ? active_of(collects, i) : 0;
                  reads = std::max(reads, like_cnt + collect_cnt);  // a like or collection is a read too
-                 std::int64_t ctime =
-                     article ? meta[static_cast<std::size_t>(id - 1)].ctime : base - rng.below(k_spread);
+                 std::int64_t ctime = article ? meta[static_cast<std::size_t>(i - 1)].ctime
+                                              : spread_micros(base, k, n_other, rng.below(1000));
+                 const std::int64_t id = article ? seed_snowflake(ctime, 8, i - 1) : seed_snowflake(ctime, 9, k);
                  emit(Row{i64(id), Value::text(biz), i64(biz_id), i64(reads), i64(like_cnt), i64(collect_cnt),
                           ts(ctime), ts(std::min(base, ctime + rng.below(7 * k_day)))});
              }
@@ -343,12 +363,12 @@ SeedResult seed_database(Connection& conn, const SeedOptions& opt) {
     std::vector<RewardMeta> rewards;
     {
         Random rng(opt.seed ^ 0x72657761);
-        for (std::int64_t id = 1; id <= opt.rewards; ++id) {
-            std::int64_t article = rng.skewed(opt.articles);
+        for (std::int64_t i = 0; i < opt.rewards; ++i) {
+            std::int64_t k = rng.skewed(opt.articles);
             double p = rng.unit();
-            rewards.push_back({article, 1 + rng.below(opt.users), meta[static_cast<std::size_t>(article - 1)].author,
+            rewards.push_back({article_id(k), 1 + rng.below(opt.users), meta[static_cast<std::size_t>(k - 1)].author,
                                (1 + rng.below(50)) * 100 + (rng.chance(0.3) ? rng.below(100) : 0),
-                               base - rng.below(k_spread), p < 0.8 ? 0 : (p < 0.9 ? 1 : 2)});
+                               spread_micros(base, i, opt.rewards, rng.below(1000)), p < 0.8 ? 0 : (p < 0.9 ? 1 : 2)});
         }
     }
     // Their ids, and their payments', the platform's snowflakes of when each

@@ -57,6 +57,18 @@ PG_TLS_PORT=${WEBOOK_PG_TLS_PORT:-$((PG_PORT + 1))}
 is_port "$MYSQL_TLS_PORT" || die "WEBOOK_MYSQL_TLS_PORT is not a port: $MYSQL_TLS_PORT"
 is_port "$PG_TLS_PORT" || die "WEBOOK_PG_TLS_PORT is not a port: $PG_TLS_PORT"
 
+# The databases and the test user every MariaDB of ours has (SQL on stdout).
+mysql_setup_sql() {
+    cat <<SQL
+CREATE DATABASE IF NOT EXISTS webook CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+CREATE DATABASE IF NOT EXISTS webook_target CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+CREATE USER IF NOT EXISTS '$DB_USER'@'%' IDENTIFIED BY '$DB_PASSWORD';
+CREATE USER IF NOT EXISTS '$DB_USER'@'localhost' IDENTIFIED BY '$DB_PASSWORD';
+GRANT ALL PRIVILEGES ON *.* TO '$DB_USER'@'%';
+GRANT ALL PRIVILEGES ON *.* TO '$DB_USER'@'localhost';
+SQL
+}
+
 mysql_running() { [ -S "$MY_SOCK" ] && mariadb-admin --no-defaults --socket="$MY_SOCK" -uroot ping >/dev/null 2>&1; }
 pg_running() { [ -f "$PG_DIR/data/postmaster.pid" ] && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" status >/dev/null 2>&1; }
 mysql_tls_running() { [ -S "$MYT_SOCK" ] && mariadb-admin --no-defaults --socket="$MYT_SOCK" -uroot ping >/dev/null 2>&1; }
@@ -83,15 +95,7 @@ start_mysql() {
         --local-infile=1 --max-allowed-packet=64M --log-error="$MY_DIR/error.log" >/dev/null 2>&1 &
     for _ in $(seq 1 100); do mysql_running && break; sleep 0.2; done
     mysql_running || { tail -n 20 "$MY_DIR/error.log" >&2; die "MariaDB did not start on port $MYSQL_PORT"; }
-    mariadb --no-defaults --socket="$MY_SOCK" -uroot <<SQL
-CREATE DATABASE IF NOT EXISTS webook CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
-CREATE DATABASE IF NOT EXISTS webook_target CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
-CREATE USER IF NOT EXISTS '$DB_USER'@'%' IDENTIFIED BY '$DB_PASSWORD';
-CREATE USER IF NOT EXISTS '$DB_USER'@'localhost' IDENTIFIED BY '$DB_PASSWORD';
-GRANT ALL PRIVILEGES ON *.* TO '$DB_USER'@'%';
-GRANT ALL PRIVILEGES ON *.* TO '$DB_USER'@'localhost';
-FLUSH PRIVILEGES;
-SQL
+    { mysql_setup_sql; echo "FLUSH PRIVILEGES;"; } | mariadb --no-defaults --socket="$MY_SOCK" -uroot
     say "MariaDB ready on 127.0.0.1:$MYSQL_PORT"
 }
 
@@ -224,13 +228,7 @@ start_mysql_tls() {
     for _ in $(seq 1 100); do mysql_tls_running && break; sleep 0.1; done
     mysql_tls_running || { tail -n 20 "$MYT_DIR/error.log" >&2; die "MariaDB (TLS) did not start on port $MYSQL_TLS_PORT"; }
     local have_ssl
-    have_ssl=$(mariadb --no-defaults --socket="$MYT_SOCK" -uroot -N -B <<SQL
-CREATE DATABASE IF NOT EXISTS webook CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
-CREATE DATABASE IF NOT EXISTS webook_target CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
-CREATE USER IF NOT EXISTS '$DB_USER'@'%' IDENTIFIED BY '$DB_PASSWORD';
-CREATE USER IF NOT EXISTS '$DB_USER'@'localhost' IDENTIFIED BY '$DB_PASSWORD';
-GRANT ALL PRIVILEGES ON *.* TO '$DB_USER'@'%';
-GRANT ALL PRIVILEGES ON *.* TO '$DB_USER'@'localhost';
+    have_ssl=$({ mysql_setup_sql; cat; } <<SQL | mariadb --no-defaults --socket="$MYT_SOCK" -uroot -N -B
 CREATE USER IF NOT EXISTS '$DB_CERT_USER'@'%' IDENTIFIED BY '$DB_PASSWORD'
     REQUIRE SUBJECT '/CN=$TLS_CLIENT_CN' AND ISSUER '/CN=$TLS_CA_CN';
 GRANT ALL PRIVILEGES ON *.* TO '$DB_CERT_USER'@'%';

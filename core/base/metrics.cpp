@@ -116,6 +116,18 @@ void MetricsWriter::write(const MetricsFile& metrics) {
     m_written = true;
 }
 
+void MetricsWriter::write_after_failure(const std::function<MetricsFile()>& build) noexcept {
+    if (!enabled()) return;
+    try {
+        write(build());
+    } catch (const std::exception& e) {
+        try {
+            log::get("metrics")->warn("{}", e.what());
+        } catch (...) {
+        }
+    }
+}
+
 MetricsTicker::MetricsTicker(MetricsWriter& writer, std::function<MetricsFile()> build,
                              std::chrono::milliseconds interval)
     : m_writer(writer), m_build(std::move(build)), m_interval(interval) {

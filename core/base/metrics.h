@@ -65,6 +65,10 @@ public:
     // True when enabled and `interval` has passed since the last write.
     bool due();
     void write(const MetricsFile& metrics);
+    // On a command's way out after a failure or an interruption: builds and
+    // writes the file, and a failure to do either is logged, never thrown,
+    // so the error the command is ending with is the one reported.
+    void write_after_failure(const std::function<MetricsFile()>& build) noexcept;
 
 private:
     std::string m_path;

@@ -142,7 +142,10 @@ planted() {  # $1: the statement
 plant() {
     local now="UTC_TIMESTAMP(6)"
     [ "$PAIR" != mysql-pg ] || now="(now() AT TIME ZONE 'utc')"
-    planted "UPDATE interactives SET like_cnt = like_cnt + 1000, utime = $now WHERE id = 7"
+    # A seeded row (its id a snowflake, as the platform's): the 7th by id.
+    PLANT_ID=${PLANT_ID:-$(planted "SELECT id FROM interactives ORDER BY id LIMIT 1 OFFSET 6")}
+    [ -n "$PLANT_ID" ] || fail "no interactives row to plant a difference in"
+    planted "UPDATE interactives SET like_cnt = like_cnt + 1000, utime = $now WHERE id = $PLANT_ID"
 }
 
 printf '== arguments\n'
@@ -231,7 +234,7 @@ log_has "copied already" "a run after the copy"
 # A difference in the target (non-base in src_first), newer than the
 # validation's watermark: what a lost second-side write leaves behind.
 plant
-planted_value=$(planted "SELECT like_cnt FROM interactives WHERE id = 7")
+planted_value=$(planted "SELECT like_cnt FROM interactives WHERE id = $PLANT_ID")
 
 phases "$B" --no-fix --passes 2 --pass-wait 0
 expect_rc 2 "a run whose gate refuses"
@@ -244,7 +247,7 @@ log_lacks "+ webookctl --output json fix" "the --no-fix run"
 log_lacks "migrate mode set dst_first" "the refused run"
 [ "$(mode_of "$B")" = "src_first 1" ] || fail "the refused run changed the mode: $(mode_of "$B")"
 [ "$(copy_checkpoints "$B")" = "$checkpoints" ] || fail "the refused run touched the copy"
-[ "$(planted "SELECT like_cnt FROM interactives WHERE id = 7")" = "$planted_value" ] ||
+[ "$(planted "SELECT like_cnt FROM interactives WHERE id = $PLANT_ID")" = "$planted_value" ] ||
     fail "the refused run changed the target's row"
 
 phases "$B"

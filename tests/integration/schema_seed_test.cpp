@@ -226,12 +226,13 @@ TEST_F(SchemaSeedBothEngines, CountersAgreeWithTheLikeAndCollectRecords) {
 }
 
 // Ids are the platform's snowflakes (platform/ids.h) of when each row was
-// made, so a time range of ids (ops reconcile --from 7d) finds the seeded
-// rewards as it finds real ones.
-TEST_F(SchemaSeedBothEngines, RewardsAndTheirPaymentsLedgerAndOutboxHaveSnowflakeIdsOfTheirTime) {
+// made, in every table the platform writes, so a time range of ids (ops
+// reconcile --from 7d) finds the seeded rewards as it finds real ones.
+TEST_F(SchemaSeedBothEngines, EveryTableThePlatformWritesHasSnowflakeIdsOfItsRowsTime) {
     for (Connection* conn : {m_mysql.get(), m_pg.get()}) {
         SCOPED_TRACE(engine_label(conn->dialect().engine()));
-        for (const char* table : {"rewards", "payments", "account_activities", "outbox"}) {
+        for (const char* table : {"articles", "published_articles", "interactives", "user_like_bizs",
+                                  "user_collection_bizs", "rewards", "payments", "account_activities", "outbox"}) {
             SCOPED_TRACE(table);
             const auto rows = conn->query(fmt::format("SELECT id, ctime FROM {}", table));
             ASSERT_FALSE(rows.empty());

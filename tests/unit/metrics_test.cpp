@@ -182,5 +182,29 @@ TEST_F(MetricsFileWrite, AWriterRewritesAtMostOncePerIntervalAndChecksItsPathFir
     }
 }
 
+// On a command's way out the error it ends with is the one reported: a file
+// that cannot be written, or metrics that cannot be built, are only logged.
+TEST_F(MetricsFileWrite, AWriteAfterAFailureNeverThrowsAndStillWritesWhenItCan) {
+    const std::filesystem::path dir = m_dir / "gone";
+    std::filesystem::create_directories(dir);
+    const std::string path = (dir / "fix.prom").string();
+    MetricsWriter w(path);
+    MetricsFile m;
+    m.gauge("webookctl_fix_up", "Up", {}, 0);
+    w.write_after_failure([&] { return m; });
+    EXPECT_EQ(read_file(path), m.text());
+
+    EXPECT_NO_THROW(w.write_after_failure([]() -> MetricsFile { throw Error(Code::connection, "lost the broker"); }));
+    std::filesystem::remove_all(dir);
+    EXPECT_THROW(w.write(m), Error) << "a plain write still says so";
+    EXPECT_NO_THROW(w.write_after_failure([&] { return m; }));
+    bool built = false;
+    MetricsWriter("").write_after_failure([&] {
+        built = true;
+        return m;
+    });
+    EXPECT_FALSE(built) << "no path: nothing is built";
+}
+
 }  // namespace
 }  // namespace webook
