@@ -73,9 +73,21 @@ int run(int argc, char** argv) {
         "4 internal error, 130 interrupted. See README.md.\n\n"
         "Example:\n  webookctl db counts --dsn mysql://webook@127.0.0.1:13306/webook");
 
+    // A word that is no command of the group it was typed in
+    // ("webookctl migrate frobnicate"): CLI11 keeps it as an extra.
+    auto unknown_command = [&]() -> std::string {
+        const auto extra = app.remaining(true);
+        return !extra.empty() && !extra.front().empty() && extra.front()[0] != '-' ? extra.front() : "";
+    };
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
+        // --help after a mistyped command must not print the group's help
+        // and exit 0, as if the command existed.
+        if (const std::string word = unknown_command(); !word.empty()) {
+            report("unknown command '" + word + "' (run 'webookctl --help' for usage)");
+            return k_exit_usage;
+        }
         return app.exit(e);
     } catch (const CLI::CallForAllHelp& e) {
         return app.exit(e);

@@ -135,8 +135,10 @@ int run_copy(Context& ctx, CopyArgs& a) {
 
     // Plan every table first: a bad name fails before anything is written.
     std::vector<TablePlan> plans;
-    for (const auto& t : tables)  // a copy carries every column both sides have
+    for (const auto& t : tables) {  // a copy carries every column, so each must have its place
         plans.push_back(plan_table(*source, *target, t, IgnoredColumns::carried));
+        require_matched_columns(plans.back(), "copy");
+    }
     if (a.dry_run) return run_copy_plan(ctx, plans, *source, *target, *control, options);
     CheckpointStore checkpoints(*control);
     checkpoints.ensure_tables();

@@ -55,6 +55,7 @@ nlohmann::ordered_json table_json(const TableReport& r) {
         j["chunks"] = r.chunks;
         j["chunks_differing"] = r.chunks_differing;
     }
+    j["column_findings"] = r.column_findings;
     if (r.method == Method::incremental) {
         j["watermark"] = r.watermark;
         j["held_back"] = r.held_back;
@@ -74,6 +75,7 @@ std::string table_text(const TableReport& r) {
     if (r.method == Method::incremental)
         s += fmt::format("  [watermark {}{}]", r.watermark, r.held_back ? ", held before a difference" : "");
     if (!r.resumed_after.empty()) s += fmt::format("  [resumed after key {}]", r.resumed_after);
+    for (const auto& f : r.column_findings) s += fmt::format("  [{}]", f);
     if (r.retries > 0)
         s += fmt::format("  [{} retr{}, longest outage {:.1f}s]", r.retries, r.retries == 1 ? "y" : "ies",
                          r.longest_outage_seconds);
@@ -89,7 +91,8 @@ void write_metrics(const std::string& path, const std::vector<TableReport>& repo
                 static_cast<double>(r.counts.base_rows));
         for (auto [type, n] : {std::pair{"target_missing", r.counts.target_missing},
                                {"neq", r.counts.neq},
-                               {"base_missing", r.counts.base_missing}}) {
+                               {"base_missing", r.counts.base_missing},
+                               {"column", static_cast<std::uint64_t>(r.column_findings.size())}}) {
             auto lt = l;
             lt["type"] = type;
             m.gauge("webookctl_validate_inconsistencies", "Inconsistencies found in the last run, by type", lt,

@@ -136,6 +136,7 @@ const TablePlan& Fixer::plan_for(const std::string& table) {
         throw Error(Code::config, fmt::format("invalid table name '{}'", table.substr(0, 80)));
     // A fix repairs whole rows: ignored columns are written too.
     auto plan = std::make_unique<TablePlan>(plan_table(source(), target(), config, IgnoredColumns::carried));
+    require_matched_columns(*plan, "fix");  // a fix of some columns would leave the rest unrepaired
     return *m_plans.emplace(table, std::move(plan)).first->second;
 }
 

@@ -241,7 +241,6 @@ TableReport validate_full(SideConnections conns, const TablePlan& plan, const Va
     options.validate();
     const auto started = std::chrono::steady_clock::now();
     const auto* logger = log::get("validate");
-    EventEmitter emit(plan, options.base, "full", sink, options.progress);
     ShardFilter src_filter, dst_filter;
     if (!options.shard.whole()) {
         if (!checkpoints) throw Error(Code::internal, "validate_full: a shard without the control table's plans");
@@ -264,6 +263,8 @@ TableReport validate_full(SideConnections conns, const TablePlan& plan, const Va
             "rows are compared in one pass",
             plan.name);
 
+    // The events say which method found them ("validator": "checksum" or "full").
+    EventEmitter emit(plan, options.base, use_checksum ? "checksum" : "full", sink, options.progress);
     TableReport report;
     report.table = plan.name;
     report.method = use_checksum ? Method::checksum : Method::rows;

@@ -94,7 +94,8 @@ PassReport run_pass(SideConnections conns, ControlRows& control, const std::vect
             const auto before = on_control(
                 [&] { return load_record<PassRecord>(checkpoints, plan.name, rec.shard, pass_checkpoint_kind(kind)); });
             rec.fixed = rec.fixed_total - (before ? before->fixed_total : 0);
-            rec.found = report.tables.back().counts.differences();
+            report.tables.back().column_findings = column_findings(plan);
+            rec.found = report.tables.back().findings();
             report.differences += rec.found;
             records.push_back(std::move(rec));
         }

@@ -84,6 +84,10 @@ struct TableReport {
     double longest_outage_seconds = 0;   // the longest of those outages
     std::string resumed_after;           // full --resume: the checkpoint's key it went on after; "" if none
     std::uint64_t resumed_rows = 0;      // rows (both sides) the counts include from before the resume
+    // Columns on one side only (column_findings): each is a finding of the
+    // pass, as a difference is, though no event carries it.
+    std::vector<std::string> column_findings;
+    std::uint64_t findings() const { return counts.differences() + column_findings.size(); }
 };
 
 // Validates every row of one table. Events go to `sink` as they are found.

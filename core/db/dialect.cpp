@@ -415,13 +415,25 @@ public:
         return fmt::format("LOCK TABLE {} IN EXCLUSIVE MODE", quote(table));
     }
 
-    std::string canonical_text(std::string_view q, ValueKind kind, int, std::string_view) const override {
+    // Types read as text that are not character types (json, jsonb, xml,
+    // uuid, inet, point, path, enums, domains...) have no octet_length() or
+    // ||: their text output is what is hashed, as it is what is read.
+    static bool character_type(std::string_view sql_type) {
+        return sql_type == "text" || sql_type.starts_with("character") || sql_type == "name" || sql_type == "citext" ||
+               sql_type == "\"char\"";
+    }
+
+    std::string text_operand(std::string_view q, std::string_view sql_type) const override {
+        return character_type(sql_type) ? std::string(q) : fmt::format("{}::text", q);
+    }
+
+    std::string canonical_text(std::string_view q, ValueKind kind, int, std::string_view sql_type) const override {
         switch (kind) {
         case ValueKind::integer:
         case ValueKind::unsigned_integer: return fmt::format("{}::text", q);
         case ValueKind::boolean: return fmt::format("{}::int::text", q);
         case ValueKind::decimal: return fmt::format("trim_scale({})::text", q);
-        case ValueKind::text: return std::string(q);
+        case ValueKind::text: return text_operand(q, sql_type);
         case ValueKind::bytes: return fmt::format("encode({}, 'hex')", q);
         case ValueKind::datetime: return fmt::format("to_char({}, 'YYYY-MM-DD HH24:MI:SS.US')", q);
         case ValueKind::date: return fmt::format("to_char({}, 'YYYY-MM-DD')", q);
@@ -527,7 +539,7 @@ std::string Dialect::row_hash64(const std::vector<HashedColumn>& columns) const 
     for (const HashedColumn& c : columns) {
         std::string text = canonical_text(c.quoted, c.kind, c.decimal_scale, c.sql_type);
         // Only text may hold the separator: its length goes first.
-        if (c.kind == ValueKind::text) text = concat({byte_length(c.quoted), "':'", text});
+        if (c.kind == ValueKind::text) text = concat({byte_length(text_operand(c.quoted, c.sql_type)), "':'", text});
         parts.push_back(c.nullable ? fmt::format("COALESCE({}, 'N')", text) : text);
     }
     return hex64(fmt::format("SUBSTR(MD5(CONCAT_WS('|', {})), 1, 16)", fmt::join(parts, ", ")));

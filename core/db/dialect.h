@@ -188,6 +188,9 @@ public:
 
     // The engine pieces row_hash64() is made of.
     virtual std::string byte_length(std::string_view expr) const = 0;
+    // A text-kind column as an operand of byte_length() and concatenation:
+    // itself, or its text form where the column's type has neither.
+    virtual std::string text_operand(std::string_view quoted, std::string_view) const { return std::string(quoted); }
     virtual std::string concat(const std::vector<std::string>& parts) const = 0;  // NULL if any is NULL
     virtual std::string hex64(std::string_view hex_expr) const = 0;               // 16 hex digits -> 64-bit integer
 

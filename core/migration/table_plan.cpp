@@ -1,8 +1,10 @@
 #include "core/migration/table_plan.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/base/error.h"
 #include "core/db/dialect.h"
@@ -10,9 +12,21 @@
 namespace webook {
 namespace {
 
-const ColumnInfo* find(const std::vector<ColumnInfo>& columns, const std::string& name) {
+bool same_ignoring_case(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+// The column of that name: exactly, else -- on MySQL, whose column names are
+// case-insensitive (`circuitId` and `circuitid` are one column) -- ignoring
+// case. PostgreSQL keeps a quoted name's case: there they are two columns.
+const ColumnInfo* find(const std::vector<ColumnInfo>& columns, const std::string& name, Engine engine) {
     for (const auto& c : columns)
         if (c.name == name) return &c;
+    if (engine == Engine::mysql)
+        for (const auto& c : columns)
+            if (same_ignoring_case(c.name, name)) return &c;
     return nullptr;
 }
 
@@ -86,22 +100,30 @@ TablePlan plan_table(Connection& source, Connection& target, const TableConfig& 
 
     const auto src_cols = source.columns(config.name);
     const auto dst_cols = target.columns(config.name);
+    const Engine src_engine = source.dialect().engine();
+    const Engine dst_engine = target.dialect().engine();
     auto mapped = [&](const std::string& name) {
         auto it = config.column_map.find(name);
         return it == config.column_map.end() ? name : it->second;
     };
     for (const auto& [from, to] : config.column_map) {
-        if (!find(src_cols, from))
+        if (!find(src_cols, from, src_engine))
             throw Error(Code::config, fmt::format("column_map of {}: column '{}' not found in {}", config.name, from,
                                                   source.describe()));
-        if (!find(dst_cols, to))
+        if (!find(dst_cols, to, dst_engine))
             throw Error(Code::config, fmt::format("column_map of {}: column '{}' not found in {}", config.name, to,
                                                   target.describe()));
     }
+    // An ignored column may be on either side (a target-only column the
+    // comparison is told to leave alone).
     for (const auto& c : config.ignore_columns)
-        if (!find(src_cols, c))
-            throw Error(Code::config, fmt::format("ignore_columns of {}: column '{}' not found in {}", config.name, c,
-                                                  source.describe()));
+        if (!find(src_cols, c, src_engine) && !find(dst_cols, c, dst_engine))
+            throw Error(Code::config, fmt::format("ignore_columns of {}: column '{}' not found in {} or {}",
+                                                  config.name, c, source.describe(), target.describe()));
+    auto is_ignored = [&](const std::string& name) {
+        return std::find(config.ignore_columns.begin(), config.ignore_columns.end(), name) !=
+               config.ignore_columns.end();
+    };
 
     // The key: configured, else the source's primary key in key order.
     std::vector<std::string> key = config.key;
@@ -117,11 +139,11 @@ TablePlan plan_table(Connection& source, Connection& target, const TableConfig& 
                                                   config.name, source.describe()));
     }
     for (const auto& k : key) {
-        const ColumnInfo* s = find(src_cols, k);
+        const ColumnInfo* s = find(src_cols, k, src_engine);
         if (!s)
             throw Error(Code::config,
                         fmt::format("key column '{}' of {} not found in {}", k, config.name, source.describe()));
-        const ColumnInfo* d = find(dst_cols, mapped(k));
+        const ColumnInfo* d = find(dst_cols, mapped(k), dst_engine);
         if (!d)
             throw Error(Code::config, fmt::format("key column '{}' of {} not found in {}", mapped(k), config.name,
                                                   target.describe()));
@@ -140,22 +162,32 @@ TablePlan plan_table(Connection& source, Connection& target, const TableConfig& 
     // The compared columns: on both sides, not ignored, not already in the key.
     for (const auto& s : src_cols) {
         if (std::find(key.begin(), key.end(), s.name) != key.end()) continue;
-        if (ignored == IgnoredColumns::left_out && std::find(config.ignore_columns.begin(), config.ignore_columns.end(),
-                                                             s.name) != config.ignore_columns.end())
+        if (ignored == IgnoredColumns::left_out && is_ignored(s.name)) continue;
+        const ColumnInfo* d = find(dst_cols, mapped(s.name), dst_engine);
+        if (!d) {
+            if (!is_ignored(s.name)) plan.source_only.push_back(s.name);
             continue;
-        const ColumnInfo* d = find(dst_cols, mapped(s.name));
-        if (!d) continue;
+        }
         add_column(plan.source, s);
         add_column(plan.target, *d);
     }
+    // The target's columns nothing maps to, unless ignored.
+    for (const auto& d : dst_cols) {
+        if (is_ignored(d.name)) continue;
+        bool matched = false;
+        for (const auto& s : src_cols)
+            if (find(dst_cols, mapped(s.name), dst_engine) == &d) matched = true;
+        if (!matched) plan.target_only.push_back(d.name);
+    }
     // The update-time column: configured, else utime when both sides have it.
     std::string update = config.update_column;
-    if (update.empty() && find(src_cols, "utime") && find(dst_cols, mapped("utime"))) update = "utime";
+    if (update.empty() && find(src_cols, "utime", src_engine) && find(dst_cols, mapped("utime"), dst_engine))
+        update = "utime";
     if (!update.empty()) {
-        if (!find(src_cols, update))
+        if (!find(src_cols, update, src_engine))
             throw Error(Code::config, fmt::format("update_column '{}' of {} not found in {}", update, config.name,
                                                   source.describe()));
-        if (!find(dst_cols, mapped(update)))
+        if (!find(dst_cols, mapped(update), dst_engine))
             throw Error(Code::config, fmt::format("update_column '{}' of {} not found in {}", mapped(update),
                                                   config.name, target.describe()));
         plan.source.update_column = update;
@@ -164,6 +196,22 @@ TablePlan plan_table(Connection& source, Connection& target, const TableConfig& 
     plan.source.unique_keys = unique_keys(source, plan.source);
     plan.target.unique_keys = unique_keys(target, plan.target);
     return plan;
+}
+
+std::vector<std::string> column_findings(const TablePlan& plan) {
+    std::vector<std::string> out;
+    for (const auto& c : plan.source_only) out.push_back(fmt::format("column '{}' is in the source only", c));
+    for (const auto& c : plan.target_only) out.push_back(fmt::format("column '{}' is in the target only", c));
+    return out;
+}
+
+void require_matched_columns(const TablePlan& plan, std::string_view what) {
+    const auto findings = column_findings(plan);
+    if (findings.empty()) return;
+    throw Error(Code::config,
+                fmt::format("{} of {} refused: {}; add the column to the other side, map it (column_map) or leave "
+                            "it out (ignore_columns)",
+                            what, plan.name, fmt::join(findings, ", ")));
 }
 
 Row key_of(const Row& row, std::size_t key_size) {

@@ -6,6 +6,9 @@
 //     exist on both sides with comparable kinds (integer vs text is refused);
 //   - the compared columns: those present on both sides (after the column
 //     map), minus the ignored ones, key columns first;
+//   - the columns on one side only (not mapped, not ignored): never dropped
+//     without a word -- validation reports them as findings, copy and fix
+//     refuse the table (column_problems);
 //   - the update-time column, when the table has one;
 //   - each side's other unique indexes (the fixer clears rows that hold a
 //     unique value under another key before it upserts).
@@ -41,6 +44,10 @@ struct TablePlan {
     SidePlan source;
     SidePlan target;
 
+    // Columns neither compared nor ignored: on this side only.
+    std::vector<std::string> source_only;
+    std::vector<std::string> target_only;
+
     std::size_t key_size() const { return source.key.size(); }
     std::size_t column_count() const { return source.columns.size(); }
 
@@ -57,6 +64,14 @@ enum class IgnoredColumns { left_out, carried };
 // for an unknown table or column, a table without primary key and no `key`
 // configured, key kinds that differ, or a configured column missing on a side
 // (ignored columns are checked either way: a typo there is an error).
+// One line per column on one side only, e.g. "column 'circuitId' is in the
+// source only"; empty when every column is matched, mapped or ignored.
+std::vector<std::string> column_findings(const TablePlan& plan);
+
+// Throws Error(Code::config) naming the columns on one side only, and the
+// ways out, for a command that writes whole rows (`what`: "copy", "fix").
+void require_matched_columns(const TablePlan& plan, std::string_view what);
+
 TablePlan plan_table(Connection& source, Connection& target, const TableConfig& table,
                      IgnoredColumns ignored = IgnoredColumns::left_out);
 

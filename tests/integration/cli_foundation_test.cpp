@@ -409,6 +409,9 @@ TEST(CliFoundation, UnknownFlagIsAUsageError) {
     expect_error(webookctl({"--output", "yaml", "db", "counts"}), 2, {"yaml"});
     expect_error(webookctl({"db", "frobnicate"}), 2, {"frobnicate"});
     expect_error(webookctl({"frobnicate"}), 2, {"frobnicate"});
+    // --help after a mistyped command does not print the group's help with exit 0.
+    expect_error(webookctl({"migrate", "frobnicate", "--help"}), 2, {"unknown command 'frobnicate'"});
+    expect_error(webookctl({"ops", "rank", "frobnicate", "-h"}), 2, {"unknown command 'frobnicate'"});
     expect_error(webookctl({"db", "seed", "--users", "many"}), 2, {"many"});
     expect_error(webookctl({"validate", "--table", "t"}), 2, {"choose --full or --incremental"});
 }

@@ -465,6 +465,105 @@ TEST(CliMigration, KeyTypesThatDifferAndUnknownColumnsAreRefusedAndNothingIsWrit
     EXPECT_NE(fix.err.find("column 'nmae' not found"), std::string::npos) << show(fix);
 }
 
+// A column on one side only is never left out of the work without a word
+// (pgloader's test tables: the target's `circuitid` where the source has
+// `circuitId`, holding 999 in every row). Validation reports it (exit 1,
+// both methods, the pass not clean); copy and fix refuse the table (exit 2)
+// and write nothing; mapped, the columns are compared and differ; ignored,
+// the rest of the table is consistent.
+TEST(CliMigration, AColumnOnOneSideOnlyIsAFindingOfValidationAndCopyAndFixRefuseIt) {
+    for (const EnginePair& pair : testing::engine_pairs()) {
+        SCOPED_TRACE(pair.name);
+        MigrationDatabases dbs(pair, "clicolumns");
+        testing::ScratchDir dir("clicolumns");
+        auto source = dbs.source.connect();
+        auto target = dbs.target.connect();
+        const auto& sq = source->dialect();
+        const auto& tq = target->dialect();
+        source->execute(fmt::format("CREATE TABLE circuits (id bigint NOT NULL PRIMARY KEY, {} int NOT NULL)",
+                                    sq.quote("circuitId")));
+        source->execute("INSERT INTO circuits VALUES (1, 10), (2, 20)");
+        target->execute(fmt::format("CREATE TABLE circuits (id bigint NOT NULL PRIMARY KEY, {} int NOT NULL)",
+                                    tq.quote("circuitid")));
+        target->execute("INSERT INTO circuits VALUES (1, 999), (2, 999)");
+        if (target->dialect().engine() == Engine::mysql) {
+            // MySQL's column names ignore case: one column, compared.
+            CommandResult v = webookctl(Args{"--output", "json", "validate", "--full", "--table", "circuits", "--base",
+                                             "src", "--sink", "file://" + dir.file("events.jsonl")} +
+                                        sides(dbs));
+            EXPECT_EQ(v.exit_code, 1) << show(v);
+            const auto j = json_of(v);
+            EXPECT_EQ(j["tables"][0].value("neq", 0), 2) << show(v);
+            EXPECT_TRUE(j["tables"][0]["column_findings"].empty()) << show(v);
+            continue;
+        }
+
+        for (const Args& method : {Args{}, Args{"--checksum"}}) {
+            CommandResult v = webookctl(Args{"--output", "json", "validate", "--full", "--table", "circuits", "--base",
+                                             "src", "--sink", "file://" + dir.file("events.jsonl")} +
+                                        method + sides(dbs));
+            SCOPED_TRACE(show(v));
+            EXPECT_EQ(v.exit_code, 1);
+            const auto j = json_of(v);
+            EXPECT_EQ(j.value("consistent", true), false);
+            ASSERT_TRUE(j.contains("tables"));
+            EXPECT_EQ(j["tables"][0]["column_findings"],
+                      nlohmann::json::array(
+                          {"column 'circuitId' is in the source only", "column 'circuitid' is in the target only"}));
+        }
+        CommandResult text = webookctl(Args{"validate", "--full", "--table", "circuits", "--base", "src", "--sink",
+                                            "file://" + dir.file("events2.jsonl")} +
+                                       sides(dbs));
+        EXPECT_EQ(text.exit_code, 1) << show(text);
+        EXPECT_NE(text.out.find("[column 'circuitId' is in the source only]"), std::string::npos) << show(text);
+
+        // Copy and fix refuse it, and write nothing.
+        target->execute("DELETE FROM circuits WHERE id = 2");
+        CommandResult copy = webookctl(Args{"migrate", "copy", "--table", "circuits", "--truncate"} + sides(dbs));
+        EXPECT_EQ(copy.exit_code, 2) << show(copy);
+        ASSERT_EQ(lines_of(copy.err).size(), 1u) << show(copy);
+        EXPECT_NE(copy.err.find("copy of circuits refused: column 'circuitId' is in the source only, column "
+                                "'circuitid' is in the target only"),
+                  std::string::npos)
+            << show(copy);
+        EXPECT_NE(copy.err.find("column_map"), std::string::npos) << show(copy);
+        EXPECT_EQ(row_count(*target, "circuits"), 1) << "not truncated";
+        const std::string config_fix = dir.file("fix.toml");
+        testing::write_file(config_fix, "[[tables]]\nname = \"circuits\"\n");
+        const std::string events = dir.file("none.jsonl");
+        testing::write_file(events, "");
+        CommandResult fix = webookctl(
+            Args{"--config", config_fix, "fix", "--table", "circuits", "--from", "file://" + events, "--until-idle"} +
+            sides(dbs));
+        EXPECT_EQ(fix.exit_code, 2) << show(fix);
+        EXPECT_NE(fix.err.find("fix of circuits refused: column 'circuitId' is in the source only"), std::string::npos)
+            << show(fix);
+
+        // Mapped: compared, and every row differs (10 vs 999; row 2 missing).
+        const std::string mapped = dir.file("mapped.toml");
+        testing::write_file(mapped,
+                            "[[tables]]\nname = \"circuits\"\ncolumn_map = { \"circuitId\" = \"circuitid\" }\n");
+        CommandResult m = webookctl(Args{"--config", mapped, "--output", "json", "validate", "--full", "--table",
+                                         "circuits", "--base", "src", "--sink", "file://" + dir.file("m.jsonl")} +
+                                    sides(dbs));
+        EXPECT_EQ(m.exit_code, 1) << show(m);
+        const auto mj = json_of(m);
+        EXPECT_EQ(mj["tables"][0].value("neq", 0), 1) << show(m);
+        EXPECT_EQ(mj["tables"][0].value("target_missing", 0), 1) << show(m);
+        EXPECT_TRUE(mj["tables"][0]["column_findings"].empty()) << show(m);
+
+        // Ignored on both sides (each by its own side's name): the rest is consistent.
+        target->execute("INSERT INTO circuits VALUES (2, 999)");
+        const std::string ignored = dir.file("ignored.toml");
+        testing::write_file(ignored,
+                            "[[tables]]\nname = \"circuits\"\nignore_columns = [\"circuitId\", \"circuitid\"]\n");
+        CommandResult ig = webookctl(Args{"--config", ignored, "validate", "--full", "--table", "circuits", "--base",
+                                          "src", "--sink", "file://" + dir.file("i.jsonl")} +
+                                     sides(dbs));
+        EXPECT_EQ(ig.exit_code, 0) << show(ig);
+    }
+}
+
 // A kept --shard split is forgotten on request, so the next sharded run
 // plans the table as it is then -- but not while a sharded copy of it is
 // unfinished, whose resume must cut the table where it began.

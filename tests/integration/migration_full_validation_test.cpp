@@ -156,6 +156,51 @@ TEST_P(FullValidationPairs, ChecksumsTellNullFromEmptyAndSeeThroughShiftedSepara
     EXPECT_EQ(validate_to_file(dbs, "adj", dir.file("one-row-chunks.jsonl"), s).report.chunks_differing, 6u);
 }
 
+// PostgreSQL types read as text that are not character types (json, jsonb,
+// point, path, an enum, uuid, inet, xml) have neither octet_length() nor ||:
+// the checksum hashes their text output, so --checksum works on them (it
+// failed with exit 3) and still sees a planted change in each.
+TEST(FullValidationPostgres, ChecksumsHashTypesReadAsTextThroughTheirTextForm) {
+    MigrationDatabases dbs(testing::engine_pairs()[1], "pgtexttypes");
+    ASSERT_EQ(dbs.source.engine(), Engine::postgres);
+    ASSERT_EQ(dbs.target.engine(), Engine::postgres);
+    testing::ScratchDir dir("pgtexttypes");
+    auto source = dbs.source.connect();
+    auto target = dbs.target.connect();
+    for (Connection* c : {source.get(), target.get()}) {
+        c->execute("CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')");
+        c->execute(
+            "CREATE TABLE odd (id BIGINT PRIMARY KEY, j json, jb jsonb NOT NULL, p point, pa path, m mood, u uuid, "
+            "i inet, x xml)");
+    }
+    source->execute(
+        "INSERT INTO odd SELECT g, json_build_object('k', g), jsonb_build_object('n', g, 'a', 'x'), point(g, -g), "
+        "path '((0,0),(1,1))', (ARRAY['sad','ok','happy']::mood[])[1 + g % 3], md5(g::text)::uuid, "
+        "('10.0.0.' || g)::inet, ('<a>' || g || '</a>')::xml FROM generate_series(1, 40) g");
+    source->execute("INSERT INTO odd (id, jb) VALUES (41, '{}')");  // NULLs in every nullable column
+    copy(dbs, "odd", 1000);
+    expect_consistent(dbs, "odd", dir, 4);
+    target->execute("UPDATE odd SET j = '{\"k\": 2}' WHERE id = 1");
+    target->execute("UPDATE odd SET jb = '{\"n\": 3}' WHERE id = 3");
+    target->execute("UPDATE odd SET p = point(5, 5) WHERE id = 5");
+    target->execute("UPDATE odd SET pa = path '((0,0),(2,2))' WHERE id = 7");
+    target->execute("UPDATE odd SET m = 'happy' WHERE id = 9");  // 9 % 3 = 0: was 'sad'
+    target->execute("UPDATE odd SET u = NULL WHERE id = 11");
+    target->execute("UPDATE odd SET i = '10.0.0.99' WHERE id = 13");
+    target->execute("UPDATE odd SET x = '<b/>' WHERE id = 15");
+    Findings expected;
+    for (const char* id : {"1", "3", "5", "7", "9", "11", "13", "15"}) expected.insert({id, "neq", "src"});
+    expect_full_validation_finds(dbs, "odd", expected, dir, BaseSide::src, 4);
+    // The events say which method found them.
+    for (ChecksumMode checksum : {ChecksumMode::off, ChecksumMode::on}) {
+        ValidateSettings s;
+        s.checksum = checksum;
+        const Validation v = validate_to_file(dbs, "odd", dir.file(testing::unique_name("odd") + ".jsonl"), s);
+        ASSERT_EQ(v.events.size(), 8u);
+        for (const auto& e : v.events) EXPECT_EQ(e.validator, checksum == ChecksumMode::on ? "checksum" : "full");
+    }
+}
+
 // -- 3. Text and composite keys across collations ----------------------------
 
 TEST_P(FullValidationPairs, CompositeKeysAreMergedInByteOrderWhateverTheCollation) {

@@ -87,7 +87,7 @@ void expect_full_validation_finds(const MigrationDatabases& dbs, const std::stri
             EXPECT_EQ(v.report.counts.base_missing, by_type["base_missing"]);
             for (const auto& e : v.events) {
                 EXPECT_EQ(e.table, table);
-                EXPECT_EQ(e.validator, "full");
+                EXPECT_EQ(e.validator, checksum == ChecksumMode::on ? "checksum" : "full");  // the method that found it
                 EXPECT_FALSE(e.detected_at.empty());
             }
             if (checksum == ChecksumMode::on && chunk_rows == small_chunks) {
