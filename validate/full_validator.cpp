@@ -124,8 +124,9 @@ struct Run {
         ThrottledKeysetReader dst(conns.target, plan.target, bounds, options.batch_size, options.throttle,
                                   dst_filter.sql, dst_filter.params, options.progress);
         Prefetcher src_ahead(src), dst_ahead(dst);
-        BatchSource& base = base_is_target ? static_cast<BatchSource&>(dst_ahead) : src_ahead;
-        BatchSource& other = base_is_target ? static_cast<BatchSource&>(src_ahead) : dst_ahead;
+        JsonCanonicalSource src_rows(src_ahead, plan.json_columns), dst_rows(dst_ahead, plan.json_columns);
+        BatchSource& base = base_is_target ? static_cast<BatchSource&>(dst_rows) : src_rows;
+        BatchSource& other = base_is_target ? static_cast<BatchSource&>(src_rows) : dst_rows;
         MergeProgress progress;
         auto absorb = [&](const MergeProgress& p) {
             Frontier f = at;

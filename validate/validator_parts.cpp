@@ -4,9 +4,19 @@
 
 #include "core/base/error.h"
 #include "core/db/dialect.h"
+#include "core/db/json_text.h"
 #include "core/migration/event_sink.h"
 
 namespace webook {
+
+void canonicalize_json(std::vector<Row>& rows, const std::vector<std::size_t>& json_columns) {
+    if (json_columns.empty()) return;
+    for (Row& row : rows)
+        for (std::size_t i : json_columns) {
+            if (i >= row.size() || row[i].kind() != ValueKind::text) continue;
+            if (auto canonical = canonical_json(row[i].as_string())) row[i] = Value::text(std::move(*canonical));
+        }
+}
 
 EventEmitter::EventEmitter(const TablePlan& plan, BaseSide base, std::string validator, EventSink& sink,
                            ProgressCounter* progress)

@@ -193,6 +193,15 @@ TablePlan plan_table(Connection& source, Connection& target, const TableConfig& 
         plan.source.update_column = update;
         plan.target.update_column = mapped(update);
     }
+    auto is_json = [](const std::string& sql_type) {
+        return same_ignoring_case(sql_type, "json") || same_ignoring_case(sql_type, "jsonb");
+    };
+    for (std::size_t i = 0; i < plan.source.columns.size(); ++i) {
+        const std::string& a = plan.source.sql_types[i];
+        const std::string& b = plan.target.sql_types[i];
+        if ((is_json(a) || is_json(b)) && !(src_engine == dst_engine && same_ignoring_case(a, b)))
+            plan.json_columns.push_back(i);
+    }
     plan.source.unique_keys = unique_keys(source, plan.source);
     plan.target.unique_keys = unique_keys(target, plan.target);
     return plan;

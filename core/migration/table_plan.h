@@ -44,6 +44,11 @@ struct TablePlan {
     SidePlan source;
     SidePlan target;
 
+    // Positions in the sides' columns compared as JSON documents
+    // (core/db/json_text.h), not as text: where a side's type is json or
+    // jsonb and the other side's is not that very type on the same engine
+    // (MySQL's `{"k":1}` is PostgreSQL jsonb's `{"k": 1}`).
+    std::vector<std::size_t> json_columns;
     // Columns neither compared nor ignored: on this side only.
     std::vector<std::string> source_only;
     std::vector<std::string> target_only;

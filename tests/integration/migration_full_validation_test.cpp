@@ -201,6 +201,51 @@ TEST(FullValidationPostgres, ChecksumsHashTypesReadAsTextThroughTheirTextForm) {
     }
 }
 
+// MySQL's JSON text and PostgreSQL's (jsonb re-prints `{"k":1}` as
+// `{"k": 1}` and orders keys its own way; json keeps the text) are compared
+// as JSON documents: a copied table is consistent by both methods (the
+// checksum hands JSON columns to the row merge), and a change of a value, a
+// number for a string or an array's order is still a difference.
+TEST(FullValidationJson, JsonIsComparedAsJsonAcrossEnginesAndEveryRealChangeIsFound) {
+    MigrationDatabases dbs(testing::engine_pairs()[2], "jsoncmp");
+    ASSERT_EQ(dbs.source.engine(), Engine::mysql);
+    ASSERT_EQ(dbs.target.engine(), Engine::postgres);
+    testing::ScratchDir dir("jsoncmp");
+    auto source = dbs.source.connect();
+    auto target = dbs.target.connect();
+    source->execute("CREATE TABLE docs (id BIGINT PRIMARY KEY, j JSON NULL, t JSON NOT NULL)");
+    target->execute("CREATE TABLE docs (id BIGINT PRIMARY KEY, j jsonb NULL, t json NOT NULL)");
+    source->execute(
+        R"(INSERT INTO docs VALUES (1, '{"k":1,"b":[1,2]}', '{ "z" : "x",  "a":1.50 }'),
+           (2, '{"s":"1"}', '[3,2,1]'), (3, NULL, '{}'), (4, '{"u":"\u00e9 \ud83d\ude80","n":null}', '"text"'),
+           (5, '{"deep":{"y":[{"b":2,"a":1}]}}', '0.000001'), (6, '[]', '{"k":true}'))");
+    copy(dbs, "docs", 1000);
+    ASSERT_EQ((*target->query_one("SELECT j::text FROM docs WHERE id = 1"))[0].as_string(), R"({"b": [1, 2], "k": 1})")
+        << "jsonb prints it its own way";
+    // Both methods compare the rows (the checksum cannot see through the
+    // servers' printing), canonicalized.
+    auto findings = [&](ChecksumMode checksum) {
+        ValidateSettings s;
+        s.checksum = checksum;
+        s.chunk_rows = 2;
+        const Validation v = validate_to_file(dbs, "docs", dir.file(testing::unique_name("docs") + ".jsonl"), s);
+        EXPECT_EQ(v.report.method, Method::rows);
+        EXPECT_EQ(v.report.counts.base_rows, 6u);
+        return v.findings;
+    };
+    for (ChecksumMode checksum : {ChecksumMode::off, ChecksumMode::on}) EXPECT_TRUE(findings(checksum).empty());
+
+    target->execute(R"(UPDATE docs SET j = '{"k":2,"b":[1,2]}' WHERE id = 1)");    // a value
+    target->execute(R"(UPDATE docs SET j = '{"s":1}' WHERE id = 2)");              // a number for a string
+    target->execute(R"(UPDATE docs SET t = '[1,2,3]' WHERE id = 2)");              // ... and an array's order
+    target->execute(R"(UPDATE docs SET j = '{}' WHERE id = 3)");                   // NULL vs a document
+    target->execute(R"(UPDATE docs SET t = '{"k":false}' WHERE id = 6)");          // a boolean
+    target->execute(R"(UPDATE docs SET t = '{"a":1.5,  "z":"x"}' WHERE id = 1)");  // the same document: no change
+    Findings expected;
+    for (const char* id : {"1", "2", "3", "6"}) expected.insert({id, "neq", "src"});
+    for (ChecksumMode checksum : {ChecksumMode::off, ChecksumMode::on}) EXPECT_EQ(findings(checksum), expected);
+}
+
 // -- 3. Text and composite keys across collations ----------------------------
 
 TEST_P(FullValidationPairs, CompositeKeysAreMergedInByteOrderWhateverTheCollation) {
