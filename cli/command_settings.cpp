@@ -22,13 +22,12 @@ namespace {
 // side's DSN (those are [source]/[target]) or a global option.
 const std::set<std::string, std::less<>>& settings() {
     static const std::set<std::string, std::less<>> names = {
-        "backoff",         "batch-size",  "batch-wait",    "brokers",      "checksum",
-        "chunk-rows",      "dead-letter", "flush-timeout", "from",         "gravity",
-        "group",           "idle-wait",   "interval",      "keep-indexes", "lease",
-        "lock-wait",       "max-age",     "max-attempts",  "max-backoff",  "max-load",
-        "metrics-file",    "owner",       "recheck-after", "retry-for",    "rows-per-second",
-        "session-timeout", "sink",        "split",         "to",           "top",
-        "window",          "writers",
+        "backoff",      "batch-size",      "batch-wait",      "brokers",      "checksum",  "chunk-rows",
+        "dead-letter",  "event-values",    "flush-timeout",   "from",         "gravity",   "group",
+        "idle-wait",    "interval",        "keep-indexes",    "lease",        "lock-wait", "max-age",
+        "max-attempts", "max-backoff",     "max-load",        "metrics-file", "owner",     "recheck-after",
+        "retry-for",    "rows-per-second", "session-timeout", "sink",         "split",     "to",
+        "top",          "window",          "writers",
     };
     return names;
 }

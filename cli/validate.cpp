@@ -56,6 +56,7 @@ nlohmann::ordered_json table_json(const TableReport& r) {
         j["chunks_differing"] = r.chunks_differing;
     }
     j["column_findings"] = r.column_findings;
+    j["neq_columns"] = r.neq_columns;
     if (r.method == Method::incremental) {
         j["watermark"] = r.watermark;
         j["held_back"] = r.held_back;
@@ -76,6 +77,16 @@ std::string table_text(const TableReport& r) {
         s += fmt::format("  [watermark {}{}]", r.watermark, r.held_back ? ", held before a difference" : "");
     if (!r.resumed_after.empty()) s += fmt::format("  [resumed after key {}]", r.resumed_after);
     for (const auto& f : r.column_findings) s += fmt::format("  [{}]", f);
+    if (!r.neq_columns.empty()) {
+        // The columns that differ most, first (at most five).
+        std::vector<std::pair<std::string, std::uint64_t>> most(r.neq_columns.begin(), r.neq_columns.end());
+        std::stable_sort(most.begin(), most.end(), [](const auto& x, const auto& y) { return x.second > y.second; });
+        std::string shown;
+        for (std::size_t i = 0; i < most.size() && i < 5; ++i)
+            shown += fmt::format("{}{} {}", i ? ", " : "", most[i].first, most[i].second);
+        if (most.size() > 5) shown += fmt::format(", {} more", most.size() - 5);
+        s += fmt::format("  [neq in {}]", shown);
+    }
     if (r.retries > 0)
         s += fmt::format("  [{} retr{}, longest outage {:.1f}s]", r.retries, r.retries == 1 ? "y" : "ies",
                          r.longest_outage_seconds);
@@ -186,6 +197,8 @@ void register_validate(CLI::App& app, Context& ctx) {
                       "full: compare per-chunk checksums computed in each database; rows only where they differ");
     checksum->excludes(inc);
     cmd->add_option("--sink", a->sink, "where events go: kafka://host:port/topic, file://path.jsonl or - (default: -)");
+    cmd->add_flag("--event-values", a->options.event_values,
+                  "neq events carry both sides' values of the columns that differ (default: only the column names)");
     add_metrics_option(cmd, a->metrics_file, "after every pass");
     cmd->add_option("--batch-size", a->options.batch_size, "rows per keyset batch (default: 10000)");
     cmd->add_option("--chunk-rows", a->options.chunk_rows, "rows per checksum chunk (default: 20000)");

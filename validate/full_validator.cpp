@@ -136,7 +136,8 @@ struct Run {
         };
         try {
             merge_sorted(
-                base, other, plan.key_size(), [&](EventType type, const Row& key) { emit(type, key); }, &progress,
+                base, other, plan.key_size(),
+                [&](EventType type, const Row& key, const NeqDetail& neq) { emit(type, key, neq); }, &progress,
                 [&](const MergeProgress& p) { moved(absorb(p)); });
         } catch (...) {
             at = absorb(progress);
@@ -265,9 +266,10 @@ TableReport validate_full(SideConnections conns, const TablePlan& plan, const Va
             plan.name);
 
     // The events say which method found them ("validator": "checksum" or "full").
-    EventEmitter emit(plan, options.base, use_checksum ? "checksum" : "full", sink, options.progress);
     TableReport report;
     report.table = plan.name;
+    EventEmitter emit(plan, options.base, use_checksum ? "checksum" : "full", sink, options.progress, &report,
+                      options.event_values);
     report.method = use_checksum ? Method::checksum : Method::rows;
     const std::string what = fmt::format("validating {}", plan.name);
     RetryBudget budget(options.retry_for, Clock::real(), what);

@@ -153,13 +153,29 @@ TableReport incremental_once(SideConnections conns, const TablePlan& plan, const
     TableReport report;
     report.table = plan.name;
     report.method = Method::incremental;
-    EventEmitter emit(plan, options.base, "incremental", sink, options.progress);
+    EventEmitter emit(plan, options.base, "incremental", sink, options.progress, &report, options.event_values);
 
     // Differences found, to re-check (and report) once; a key changed on
     // both sides is compared once.
     // Each key with the update time that brought it into the window.
     std::map<Row, Value, decltype([](const Row& a, const Row& b) { return compare_key(a, b) < 0; })> checked;
-    std::vector<std::pair<EventType, Row>> found;
+    // A difference as found: for a neq, the columns that differ and (for
+    // --event-values) both rows.
+    struct Found {
+        EventType type;
+        Row key;
+        std::vector<std::size_t> columns;
+        Row base, other;
+    };
+    auto found_of = [&](EventType t, const Row& k, const NeqDetail& neq) {
+        Found f{t, k, neq.columns, {}, {}};
+        if (options.event_values && neq.base && neq.other) {
+            f.base = *neq.base;
+            f.other = *neq.other;
+        }
+        return f;
+    };
+    std::vector<Found> found;
     // One side's changes in (lo, hi], in (update time, key) order.
     struct ChangeScan {
         Connection& conn;
@@ -204,7 +220,8 @@ TableReport incremental_once(SideConnections conns, const TablePlan& plan, const
             Row key(r.begin() + 1, r.end());
             if (checked.emplace(key, r[0]).second) keys.push_back(std::move(key));
         }
-        compare_keys(conns, plan, options.base, keys, [&](EventType t, const Row& k) { found.emplace_back(t, k); });
+        compare_keys(conns, plan, options.base, keys,
+                     [&](EventType t, const Row& k, const NeqDetail& neq) { found.push_back(found_of(t, k, neq)); });
         scan.throttle.after_rows(batch.size());
     };
     // Every change before both scans' positions has been compared; the
@@ -218,8 +235,8 @@ TableReport incremental_once(SideConnections conns, const TablePlan& plan, const
                 const Value before = just_before(*scan->at);
                 if (compare_key(before, w) < 0) w = before;
             }
-        for (const auto& [t, k] : found) {
-            auto at = checked.find(k);
+        for (const auto& f : found) {
+            auto at = checked.find(f.key);
             if (at != checked.end() && compare_key(at->second, w) <= 0) w = just_before(at->second);
         }
         return w;
@@ -259,23 +276,25 @@ TableReport incremental_once(SideConnections conns, const TablePlan& plan, const
                 std::this_thread::sleep_for(std::chrono::milliseconds(50));
             }
             std::vector<Row> keys;
-            for (auto& [t, k] : found) keys.push_back(k);
-            std::vector<std::pair<EventType, Row>> still;
+            for (auto& f : found) keys.push_back(f.key);
+            std::vector<Found> still;
             for (std::size_t i = 0; i < keys.size(); i += options.batch_size) {
                 std::vector<Row> part(
                     keys.begin() + static_cast<std::ptrdiff_t>(i),
                     keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), i + options.batch_size)));
-                compare_keys(conns, plan, options.base, part,
-                             [&](EventType t, const Row& k) { still.emplace_back(t, k); });
+                compare_keys(conns, plan, options.base, part, [&](EventType t, const Row& k, const NeqDetail& neq) {
+                    still.push_back(found_of(t, k, neq));
+                });
             }
             report.rechecked_away = found.size() - still.size();
             found = std::move(still);
         }
-        for (const auto& [t, k] : found) {
-            emit(t, k);
-            if (t == EventType::target_missing)
+        for (const auto& f : found) {
+            NeqDetail neq{f.columns, f.base.empty() ? nullptr : &f.base, f.other.empty() ? nullptr : &f.other};
+            emit(f.type, f.key, neq);
+            if (f.type == EventType::target_missing)
                 ++report.counts.target_missing;
-            else if (t == EventType::neq)
+            else if (f.type == EventType::neq)
                 ++report.counts.neq;
             else
                 ++report.counts.base_missing;
@@ -285,8 +304,8 @@ TableReport incremental_once(SideConnections conns, const TablePlan& plan, const
     // Events first, then the watermark: a crash in between repeats the window.
     sink.flush();
     Value watermark = hi;
-    for (const auto& [t, k] : found) {
-        auto at = checked.find(k);
+    for (const auto& f : found) {
+        auto at = checked.find(f.key);
         if (at != checked.end() && compare_key(at->second, watermark) <= 0) watermark = just_before(at->second);
     }
     report.watermark = watermark.canonical();

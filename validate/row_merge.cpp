@@ -57,11 +57,14 @@ private:
     std::uint64_t m_batches = 0;
 };
 
-bool same_columns(const Row& a, const Row& b, std::size_t from) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = from; i < a.size(); ++i)
-        if (!same_data(a[i], b[i])) return false;
-    return true;
+// The positions from `from` on whose values differ (all of them when the
+// rows' widths differ).
+std::vector<std::size_t> differing_columns(const Row& a, const Row& b, std::size_t from) {
+    std::vector<std::size_t> out;
+    const std::size_t n = std::max(a.size(), b.size());
+    for (std::size_t i = from; i < n; ++i)
+        if (i >= a.size() || i >= b.size() || !same_data(a[i], b[i])) out.push_back(i);
+    return out;
 }
 
 }  // namespace
@@ -108,18 +111,18 @@ MergeCounts merge_sorted(BatchSource& base, BatchSource& other, std::size_t key_
             if (!br && !orow) break;
             int c = !br ? 1 : (!orow ? -1 : compare_key_prefix(*br, *orow, key_size));
             if (c < 0) {
-                on_difference(EventType::target_missing, key(*br));
+                on_difference(EventType::target_missing, key(*br), NeqDetail{});
                 ++counts.target_missing;
                 b.advance(key_size);
             } else if (c > 0) {
-                on_difference(EventType::base_missing, key(*orow));
+                on_difference(EventType::base_missing, key(*orow), NeqDetail{});
                 ++counts.base_missing;
                 o.advance(key_size);
             } else {
                 // Keys compare equal; the key values themselves are compared too
                 // (e.g. 'a' vs 'A' never reach here: binary order keeps them apart).
-                if (!same_columns(*br, *orow, 0)) {
-                    on_difference(EventType::neq, key(*br));
+                if (NeqDetail neq{differing_columns(*br, *orow, 0), br, orow}; !neq.columns.empty()) {
+                    on_difference(EventType::neq, key(*br), neq);
                     ++counts.neq;
                 }
                 b.advance(key_size);

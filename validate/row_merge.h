@@ -28,8 +28,17 @@ struct MergeCounts {
     MergeCounts& operator+=(const MergeCounts& o);
 };
 
+// What a neq found: the positions (in the plan's columns, past the key) whose
+// values differ, and both rows -- valid during the call only. Empty for the
+// other types.
+struct NeqDetail {
+    std::vector<std::size_t> columns;
+    const Row* base = nullptr;
+    const Row* other = nullptr;
+};
+
 // Called once per difference with the row key.
-using DifferenceFn = std::function<void(EventType type, const Row& key)>;
+using DifferenceFn = std::function<void(EventType type, const Row& key, const NeqDetail& neq)>;
 
 // How far a merge got: every key up to `decided` has been compared and its
 // difference reported; `counts` are those keys'. Kept while the merge runs,

@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,6 +48,10 @@ struct ValidateOptions {
     std::size_t chunk_rows = 20000;             // rows per checksum chunk; default: 20000
     ThrottleOptions throttle;                   // default: unthrottled
     Shard shard;                                // default: 1/1
+    // --event-values: a neq event carries both sides' values of the columns
+    // that differ. Off by default: events may reach places personal data
+    // should not.
+    bool event_values = false;
     // How long one outage of a server may last before the run gives up
     // (--retry-for; core/base/retry.h RetryBudget); 0: the first error ends
     // it. Retrying needs connections that can start over (connect_resumable).
@@ -87,6 +92,8 @@ struct TableReport {
     // Columns on one side only (column_findings): each is a finding of the
     // pass, as a difference is, though no event carries it.
     std::vector<std::string> column_findings;
+    // neq rows per differing column (source names), for the summary.
+    std::map<std::string, std::uint64_t> neq_columns;
     std::uint64_t findings() const { return counts.differences() + column_findings.size(); }
 };
 

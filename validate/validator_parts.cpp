@@ -19,10 +19,16 @@ void canonicalize_json(std::vector<Row>& rows, const std::vector<std::size_t>& j
 }
 
 EventEmitter::EventEmitter(const TablePlan& plan, BaseSide base, std::string validator, EventSink& sink,
-                           ProgressCounter* progress)
-    : m_plan(plan), m_base(base), m_validator(std::move(validator)), m_sink(sink), m_progress(progress) {}
+                           ProgressCounter* progress, TableReport* report, bool with_values)
+    : m_plan(plan),
+      m_base(base),
+      m_validator(std::move(validator)),
+      m_sink(sink),
+      m_progress(progress),
+      m_report(report),
+      m_with_values(with_values) {}
 
-void EventEmitter::operator()(EventType type, const Row& key) {
+void EventEmitter::operator()(EventType type, const Row& key, const NeqDetail& neq) {
     InconsistencyEvent e;
     e.table = m_plan.name;
     e.key_columns = m_plan.source.key;
@@ -31,6 +37,14 @@ void EventEmitter::operator()(EventType type, const Row& key) {
     e.base = m_base;
     e.detected_at = utc_now_iso();
     e.validator = m_validator;
+    for (std::size_t i : neq.columns) {
+        if (i >= m_plan.source.columns.size()) continue;
+        e.columns.push_back(m_plan.source.columns[i]);
+        if (m_report) ++m_report->neq_columns[e.columns.back()];
+        if (m_with_values && neq.base && neq.other)
+            e.values.emplace_back(i < neq.base->size() ? (*neq.base)[i] : Value(),
+                                  i < neq.other->size() ? (*neq.other)[i] : Value());
+    }
     m_sink.write(e);
     if (m_progress) ++m_progress->findings;
 }

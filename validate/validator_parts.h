@@ -8,6 +8,7 @@
 #include "core/migration/event.h"
 #include "core/migration/keyset.h"
 #include "core/migration/table_plan.h"
+#include "validate/row_merge.h"
 #include "validate/validation.h"
 
 namespace webook {
@@ -38,9 +39,11 @@ private:
 // Builds and sends one event per difference.
 class EventEmitter {
 public:
+    // `report` (optional) counts the neq rows per differing column;
+    // `with_values` puts both sides' values of them in the event.
     EventEmitter(const TablePlan& plan, BaseSide base, std::string validator, EventSink& sink,
-                 ProgressCounter* progress = nullptr);
-    void operator()(EventType type, const Row& key);
+                 ProgressCounter* progress = nullptr, TableReport* report = nullptr, bool with_values = false);
+    void operator()(EventType type, const Row& key, const NeqDetail& neq = {});
 
 private:
     const TablePlan& m_plan;
@@ -48,6 +51,8 @@ private:
     std::string m_validator;
     EventSink& m_sink;
     ProgressCounter* m_progress;
+    TableReport* m_report;
+    bool m_with_values;
 };
 
 }  // namespace webook

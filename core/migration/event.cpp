@@ -47,6 +47,13 @@ std::string InconsistencyEvent::to_json() const {
     j["base"] = base_side_name(base);
     j["detected_at"] = detected_at;
     j["validator"] = validator;
+    if (!columns.empty()) j["columns"] = columns;
+    if (!values.empty()) {
+        nlohmann::ordered_json v = nlohmann::ordered_json::object();
+        for (std::size_t i = 0; i < columns.size() && i < values.size(); ++i)
+            v[columns[i]] = {{"base", key_value_json(values[i].first)}, {"other", key_value_json(values[i].second)}};
+        j["values"] = std::move(v);
+    }
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -101,6 +108,9 @@ InconsistencyEvent InconsistencyEvent::parse(std::string_view text) {
         throw bad(fmt::format("unknown base '{}'", base));
     e.detected_at = str("detected_at", false);
     e.validator = str("validator", false);
+    if (auto cols = j.find("columns"); cols != j.end() && cols->is_array())  // informational: never refused
+        for (const auto& c : *cols)
+            if (c.is_string()) e.columns.push_back(c.get<std::string>());
     auto key = j.find("key");
     if (key == j.end() || !key->is_object() || key->empty()) throw bad("no \"key\" object");
     for (auto it = key->begin(); it != key->end(); ++it) {

@@ -2,13 +2,18 @@
 //
 // One JSON object per line:
 //   {"table":"interactives","key":{"id":42},"type":"neq","base":"src",
-//    "detected_at":"2026-11-22T03:04:05.123456Z","validator":"full"}
+//    "detected_at":"2026-11-22T03:04:05.123456Z","validator":"full",
+//    "columns":["like_cnt"]}
 // `key` holds every key column by name (composite keys fit); integers are JSON
 // numbers, everything else a string in canonical form (bytes as "\x<hex>").
+// A neq names the columns that differ (source names); with --event-values
+// also `"values":{"like_cnt":{"base":3,"other":4}}` (off by default: events
+// may reach places personal data should not). The fixer reads neither.
 #pragma once
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/db/value.h"
@@ -30,8 +35,10 @@ struct InconsistencyEvent {
     Row key;                               // values, in key_columns order
     EventType type = EventType::neq;
     BaseSide base = BaseSide::src;
-    std::string detected_at;  // ISO 8601 UTC with microseconds
-    std::string validator;    // "full", "checksum", "incremental"
+    std::string detected_at;                      // ISO 8601 UTC with microseconds
+    std::string validator;                        // "full", "checksum", "incremental"
+    std::vector<std::string> columns;             // neq: the columns that differ; empty otherwise
+    std::vector<std::pair<Value, Value>> values;  // --event-values: per column, {base, other}; else empty
 
     std::string to_json() const;
     // The Kafka message key: the row key, so one row stays in one partition.

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <csignal>
 #include <fstream>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -586,6 +587,71 @@ TEST(CliMigration, IncrementalValidationComparesJsonAsJson) {
     target->execute(R"(UPDATE jdocs SET j = '{"k":2,"b":[1,2]}' WHERE id = 1)");
     CommandResult changed = webookctl(validate);
     EXPECT_EQ(changed.exit_code, 1) << show(changed);
+}
+
+// A neq event names the columns that differ (both validators), and carries
+// their values only with --event-values; the summary lists the columns that
+// differ most; the fixer repairs from such events as from any.
+TEST(CliMigration, NeqEventsNameTheColumnsThatDifferAndTheirValuesOnlyWhenAsked) {
+    MigrationDatabases dbs(testing::engine_pairs()[2], "clineqcols");
+    testing::ScratchDir dir("clineqcols");
+    auto source = dbs.source.connect();
+    auto target = dbs.target.connect();
+    source->execute(
+        "CREATE TABLE items (id BIGINT PRIMARY KEY, name VARCHAR(20) NOT NULL, n BIGINT NOT NULL, "
+        "utime DATETIME(6) NOT NULL)");
+    target->execute(
+        "CREATE TABLE items (id BIGINT PRIMARY KEY, name VARCHAR(20) NOT NULL, n BIGINT NOT NULL, "
+        "utime timestamp(6) NOT NULL)");
+    source->execute(
+        "INSERT INTO items VALUES (1, 'one', 1, UTC_TIMESTAMP(6)), (2, 'two', 2, UTC_TIMESTAMP(6)), "
+        "(3, 'three', 3, UTC_TIMESTAMP(6))");
+    ASSERT_EQ(webookctl(Args{"migrate", "copy", "--table", "items"} + sides(dbs)).exit_code, 0);
+    target->execute("UPDATE items SET n = 20 WHERE id = 2");
+    target->execute("UPDATE items SET n = 30, name = 'THREE' WHERE id = 3");
+
+    auto events_of = [&](const Args& extra, const std::string& name, CommandResult* out = nullptr) {
+        const std::string path = dir.file(name);
+        CommandResult r = webookctl(Args{"validate", "--table", "items", "--base", "src", "--sink", "file://" + path} +
+                                    extra + sides(dbs));
+        EXPECT_EQ(r.exit_code, 1) << show(r);
+        if (out) *out = r;
+        std::map<std::int64_t, nlohmann::json> by_id;
+        for (const auto& line : lines_of(testing::read_file(path))) {
+            auto j = nlohmann::json::parse(line);
+            by_id[j["key"]["id"].get<std::int64_t>()] = j;
+        }
+        return by_id;
+    };
+    CommandResult text;
+    for (const Args& method :
+         {Args{"--full"}, Args{"--full", "--checksum"}, Args{"--incremental", "--since", "2000-01-01"}}) {
+        SCOPED_TRACE(method[0] + (method.size() > 1 ? " " + method[1] : ""));
+        auto events = events_of(method, testing::unique_name("plain") + ".jsonl", &text);
+        ASSERT_EQ(events.size(), 2u);
+        EXPECT_EQ(events[2]["columns"], nlohmann::json::array({"n"}));
+        EXPECT_EQ(events[3]["columns"], nlohmann::json::array({"name", "n"}));
+        EXPECT_FALSE(events[3].contains("values")) << "values only when asked";
+        EXPECT_NE(text.out.find("[neq in n 2, name 1]"), std::string::npos) << show(text);
+    }
+    auto valued = events_of(Args{"--full", "--event-values"}, "valued.jsonl");
+    EXPECT_EQ(valued[3]["values"], nlohmann::json::parse(R"({"name":{"base":"three","other":"THREE"},
+                                                              "n":{"base":3,"other":30}})"));
+    CommandResult json;
+    events_of(Args{"--full"}, "json.jsonl");
+    json = webookctl(Args{"--output", "json", "validate", "--full", "--table", "items", "--base", "src", "--sink",
+                          "file://" + dir.file("j.jsonl")} +
+                     sides(dbs));
+    EXPECT_EQ(json_of(json)["tables"][0]["neq_columns"], nlohmann::json::parse(R"({"n":2,"name":1})")) << show(json);
+
+    // The fixer reads the table, key and base; the rest is information.
+    CommandResult fix =
+        webookctl(Args{"fix", "--from", "file://" + dir.file("valued.jsonl"), "--until-idle"} + sides(dbs));
+    EXPECT_EQ(fix.exit_code, 0) << show(fix);
+    CommandResult after = webookctl(
+        Args{"validate", "--full", "--table", "items", "--base", "src", "--sink", "file://" + dir.file("after.jsonl")} +
+        sides(dbs));
+    EXPECT_EQ(after.exit_code, 0) << show(after);
 }
 
 // A kept --shard split is forgotten on request, so the next sharded run

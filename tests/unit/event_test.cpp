@@ -55,6 +55,24 @@ TEST(Event, ToJsonWritesTheDocumentedFieldsInOrder) {
                                         R"("detected_at":"2026-11-22T03:04:05.123456Z","validator":"full"})");
 }
 
+// A neq names its differing columns; with values (--event-values) both
+// sides' values follow. Parsing reads the columns and never needs them.
+TEST(Event, ANeqNamesItsColumnsAndValuesOnlyWhenAsked) {
+    InconsistencyEvent e = sample_event();
+    e.columns = {"like_cnt", "title"};
+    EXPECT_TRUE(contains(e.to_json(), R"("validator":"full","columns":["like_cnt","title"]})"));
+    EXPECT_FALSE(contains(e.to_json(), "values"));
+    e.values = {{Value::integer(3), Value::integer(4)}, {Value::text("a"), Value()}};
+    EXPECT_TRUE(
+        contains(e.to_json(), R"("values":{"like_cnt":{"base":3,"other":4},"title":{"base":"a","other":null}}})"));
+    const InconsistencyEvent back = InconsistencyEvent::parse(e.to_json());
+    EXPECT_EQ(back.columns, e.columns);
+    EXPECT_EQ(InconsistencyEvent::parse(sample_event().to_json()).columns.size(), 0u);
+    // A malformed informational field is no reason to refuse the event.
+    EXPECT_NO_THROW(InconsistencyEvent::parse(R"({"table":"t","key":{"id":1},"type":"neq","base":"src",)"
+                                              R"("columns":"like_cnt"})"));
+}
+
 TEST(Event, ToJsonNamesEveryTypeAndBase) {
     InconsistencyEvent e = sample_event();
     e.type = EventType::target_missing;

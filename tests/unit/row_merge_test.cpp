@@ -88,6 +88,8 @@ Row row(std::int64_t id, const char* v) {
 struct Difference {
     EventType type;
     Row key;
+    std::vector<std::size_t> columns;  // a neq's differing positions
+    Row base, other;                   // a neq's rows
 };
 
 struct MergeResult {
@@ -98,8 +100,8 @@ struct MergeResult {
 MergeResult merge(Batches base, Batches other, std::size_t key_size = 1) {
     VectorSource b(std::move(base)), o(std::move(other));
     MergeResult r;
-    r.counts = merge_sorted(b, o, key_size, [&](EventType type, const Row& key) {
-        r.differences.push_back({type, key});
+    r.counts = merge_sorted(b, o, key_size, [&](EventType type, const Row& key, const NeqDetail& neq) {
+        r.differences.push_back({type, key, neq.columns, neq.base ? *neq.base : Row{}, neq.other ? *neq.other : Row{}});
     });
     return r;
 }
@@ -222,6 +224,24 @@ TEST(RowMerge, ANonKeyDifferenceInAnyColumnIsNeq) {
     EXPECT_EQ(ids_of(r, EventType::neq), std::vector<std::int64_t>{2});
 }
 
+// A neq says which columns differ, and hands both rows over (base first);
+// the other types carry neither.
+TEST(RowMerge, ANeqNamesTheColumnsThatDifferAndCarriesBothRows) {
+    auto wide = [](std::int64_t id, const char* a, std::int64_t n, const char* c) {
+        return Row{Value::integer(id), Value::text(a), Value::integer(n), Value::text(c)};
+    };
+    const MergeResult r = merge({{wide(1, "x", 1, "y"), wide(2, "x", 1, "y"), wide(3, "x", 1, "y")}},
+                                {{wide(1, "x", 2, "y"), wide(2, "X", 1, "z")}});
+    ASSERT_EQ(r.differences.size(), 3u);
+    EXPECT_EQ(r.differences[0].columns, (std::vector<std::size_t>{2}));
+    EXPECT_EQ(r.differences[0].base.at(2).as_int(), 1);
+    EXPECT_EQ(r.differences[0].other.at(2).as_int(), 2);
+    EXPECT_EQ(r.differences[1].columns, (std::vector<std::size_t>{1, 3}));
+    EXPECT_EQ(r.differences[2].type, EventType::target_missing);
+    EXPECT_TRUE(r.differences[2].columns.empty());
+    EXPECT_TRUE(r.differences[2].base.empty());
+}
+
 TEST(RowMerge, CompositeKeysAreComparedColumnByColumn) {
     auto r3 = [](std::int64_t a, const char* b, const char* v) {
         return Row{Value::integer(a), Value::text(b), Value::text(v)};
@@ -295,7 +315,7 @@ TEST(RowMerge, ASourceFailingPartWayPropagatesItsError) {
     FailingSource other({rows({1, 2})});
     int seen = 0;
     try {
-        merge_sorted(base, other, 1, [&](EventType, const Row&) { ++seen; });
+        merge_sorted(base, other, 1, [&](EventType, const Row&, const NeqDetail&) { ++seen; });
         FAIL() << "the failure was swallowed";
     } catch (const Error& e) {
         EXPECT_EQ(e.code(), Code::server);
@@ -309,7 +329,7 @@ TEST(RowMerge, ABaseFailingPartWayPropagatesItsError) {
     FailingSource base({rows({1})});
     VectorSource other({rows({1, 2, 3})});
     int seen = 0;
-    EXPECT_THROW(merge_sorted(base, other, 1, [&](EventType, const Row&) { ++seen; }), Error);
+    EXPECT_THROW(merge_sorted(base, other, 1, [&](EventType, const Row&, const NeqDetail&) { ++seen; }), Error);
     EXPECT_EQ(seen, 0);
 }
 
@@ -340,7 +360,7 @@ TEST(RowMerge, AMergeAFailureEndedGoesOnFromItsProgressWithoutRepeatingOrMissing
         MergeProgress progress;
         EXPECT_THROW(merge_sorted(
                          b, o, 1,
-                         [&](EventType t, const Row& k) {
+                         [&](EventType t, const Row& k, const NeqDetail&) {
                              seen.push_back({t, k});
                          },
                          &progress),
@@ -368,11 +388,13 @@ TEST(RowMerge, AReportThatFailsLeavesItsKeyUndecidedAndUncounted) {
     VectorSource b({{row(1, "x"), row(2, "x"), row(3, "x")}});
     VectorSource o({{row(1, "x"), row(3, "x")}});
     MergeProgress progress;
-    EXPECT_THROW(
-        merge_sorted(
-            b, o, 1, [&](EventType, const Row&) { throw Error(Code::connection, "sink down", Temporary::yes); },
-            &progress),
-        Error);
+    EXPECT_THROW(merge_sorted(
+                     b, o, 1,
+                     [&](EventType, const Row&, const NeqDetail&) {
+                         throw Error(Code::connection, "sink down", Temporary::yes);
+                     },
+                     &progress),
+                 Error);
     ASSERT_TRUE(progress.decided);
     EXPECT_EQ(progress.decided->at(0).as_int(), 1);
     EXPECT_EQ(progress.counts.target_missing, 0u) << "key 2's report failed: it is reported again on resume";
@@ -387,7 +409,7 @@ TEST(RowMerge, ProgressIsReportedWhileItRunsAndIsExactAtTheEnd) {
     MergeProgress progress;
     int calls = 0;
     merge_sorted(
-        b, o, 1, [](EventType, const Row&) {}, &progress,
+        b, o, 1, [](EventType, const Row&, const NeqDetail&) {}, &progress,
         [&](const MergeProgress& p) {
             ++calls;
             EXPECT_EQ(p.counts.base_rows, p.counts.other_rows);
@@ -531,7 +553,7 @@ TEST(Prefetcher, WorksAsAMergeInput) {
     VectorSource base_inner({rows({1, 2}), rows({3, 4})});
     VectorSource other_inner({rows({1}), rows({2, 4, 5})});
     Prefetcher base(base_inner), other(other_inner);
-    MergeCounts c = merge_sorted(base, other, 1, [](EventType, const Row&) {});
+    MergeCounts c = merge_sorted(base, other, 1, [](EventType, const Row&, const NeqDetail&) {});
     EXPECT_EQ(c.target_missing, 1u);
     EXPECT_EQ(c.base_missing, 1u);
     EXPECT_EQ(c.base_rows, 4u);
