@@ -121,6 +121,9 @@ private:
                     // Which rows: a value the server refuses (too large, out
                     // of range) is found by its key.
                     const std::size_t key_size = m_side.key.size();
+                    if (auto line = bulk_load_line(e); line && *line <= job.rows.size())
+                        throw e.context(fmt::format("writing the row with key {}",
+                                                    encode_key(key_of(job.rows[*line - 1], key_size))));
                     throw e.context(fmt::format("writing the {} rows with keys {} .. {}", job.rows.size(),
                                                 encode_key(key_of(job.rows.front(), key_size)),
                                                 encode_key(key_of(job.rows.back(), key_size))));

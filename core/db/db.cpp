@@ -7,6 +7,17 @@
 
 namespace webook {
 
+std::optional<std::size_t> bulk_load_line(const Error& e) {
+    const std::string_view text = e.what();
+    const auto at = text.find("(COPY line ");
+    if (at == std::string_view::npos) return std::nullopt;
+    std::size_t n = 0, i = at + 11;
+    for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i)
+        n = n * 10 + static_cast<std::size_t>(text[i] - '0');
+    if (i == at + 11 || n == 0) return std::nullopt;
+    return n;
+}
+
 namespace {
 
 std::vector<Row> drain(RowCursor& cursor) {

@@ -32,6 +32,7 @@
 namespace webook {
 
 class Dialect;
+class Error;
 
 struct ColumnInfo {
     std::string name;
@@ -75,6 +76,10 @@ public:
 // Rows written in bulk: COPY on PostgreSQL, multi-row INSERT on MySQL.
 // Nothing is guaranteed written before finish() returns. Destroying an
 // unfinished writer abandons what was not yet flushed.
+// The 1-based row of a bulk load that a server's error names ("COPY line 7"
+// in PostgreSQL's), if it names one.
+std::optional<std::size_t> bulk_load_line(const Error& e);
+
 class BulkWriter {
 public:
     virtual ~BulkWriter() = default;

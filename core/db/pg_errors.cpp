@@ -79,16 +79,27 @@ Error statement_error(const std::string& where, std::string_view text, const std
 }  // namespace
 
 std::string server_message(std::string_view text) {
-    std::string primary, detail;
+    std::string primary, detail, copy_at;
     for (std::string_view line : split_lines(text)) {
         if (line.substr(0, 7) == "DETAIL:") {
             if (detail.empty()) detail = shorten(trim(line.substr(7)), 200);
+        } else if (line.substr(0, 8) == "CONTEXT:") {
+            // "COPY words, line 7, column word: "far too long"": the row and
+            // column, not the value (the primary message shows what it may).
+            std::string_view c = trim(line.substr(8));
+            if (c.substr(0, 5) != "COPY " || !copy_at.empty()) continue;
+            const auto at_line = c.find(", line ");
+            if (at_line == std::string_view::npos) continue;
+            c.remove_prefix(at_line + 2);  // "line 7, column word: ..."
+            const auto colon = c.find(": ");
+            copy_at = std::string(shorten(c.substr(0, colon), 200));
         } else if (primary.empty() && !trim(line).empty()) {
             primary = shorten(strip_severity(trim(line)), 400);
         }
     }
     if (primary.empty()) primary = "unknown error";
     if (!detail.empty()) primary += " (" + detail + ")";
+    if (!copy_at.empty()) primary += " (COPY " + copy_at + ")";
     return redact(primary);
 }
 

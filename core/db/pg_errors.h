@@ -21,7 +21,9 @@ bool starts_with_nocase(std::string_view text, std::string_view prefix);
 std::string_view trim(std::string_view s);
 
 // A server message on one line: the primary message and its DETAIL; the
-// LINE/caret/HINT/CONTEXT lines libpq adds are dropped.
+// LINE/caret/HINT lines libpq adds are dropped, and of a CONTEXT only where a
+// COPY failed stays: "(COPY line 7, column word)" (bulk_load_line() reads it
+// back).
 std::string server_message(std::string_view text);
 
 // libpq's connection failure, one reason per attempted address, e.g.
