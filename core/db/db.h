@@ -73,13 +73,13 @@ public:
     virtual bool next_batch(std::vector<Row>& out, std::size_t max_rows) = 0;
 };
 
-// Rows written in bulk: COPY on PostgreSQL, multi-row INSERT on MySQL.
-// Nothing is guaranteed written before finish() returns. Destroying an
-// unfinished writer abandons what was not yet flushed.
 // The 1-based row of a bulk load that a server's error names ("COPY line 7"
 // in PostgreSQL's), if it names one.
 std::optional<std::size_t> bulk_load_line(const Error& e);
 
+// Rows written in bulk: COPY on PostgreSQL, multi-row INSERT on MySQL.
+// Nothing is guaranteed written before finish() returns. Destroying an
+// unfinished writer abandons what was not yet flushed.
 class BulkWriter {
 public:
     virtual ~BulkWriter() = default;
