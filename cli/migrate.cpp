@@ -263,6 +263,18 @@ int run_mode_get(Context& ctx, ModeArgs& a) {
     return k_exit_ok;
 }
 
+nlohmann::ordered_json identities_json(const std::vector<std::pair<std::string, std::int64_t>>& moved) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::object();
+    for (const auto& [table, at] : moved) j[table] = at;
+    return j;
+}
+
+std::string identities_text(const std::vector<std::pair<std::string, std::int64_t>>& moved) {
+    std::string out;
+    for (const auto& [table, at] : moved) out += (out.empty() ? "" : ", ") + fmt::format("{} to {}", table, at);
+    return out.empty() ? out : "; id sequences moved past the rows: " + out;
+}
+
 int run_mode_set(Context& ctx, ModeArgs& a) {
     SwitchRequest req;
     req.to = parse_mode(a.mode);
@@ -289,10 +301,12 @@ int run_mode_set(Context& ctx, ModeArgs& a) {
                                              a.mode));
     }
     std::unique_ptr<Connection> source, target;
-    if (req.to == Mode::src_first) {  // its gate checks the target's unique indexes
+    if (req.to == Mode::src_first) {  // its gate checks the target's unique indexes; back, the source is the base
         source = connect(side_dsn(ctx, a.source, false));
         target = optional_target(ctx, a.target);
     }
+    // Into dst_first the target becomes the base: its id sequences move past its rows.
+    if (req.to == Mode::dst_first && !a.dry_run) target = optional_target(ctx, a.target);
     SwitchOutcome r = switch_mode(control, source.get(), target.get(), req);
     if (a.dry_run) {
         std::vector<std::string> lines;
@@ -322,13 +336,15 @@ int run_mode_set(Context& ctx, ModeArgs& a) {
                                   {"mode_row", place_name(r.after.place)},
                                   {"moved", r.moved},
                                   {"confirmed", r.after.confirmed},
-                                  {"gate", verdict_json(r.verdict)}},
+                                  {"gate", verdict_json(r.verdict)},
+                                  {"identities_moved", identities_json(r.identities_moved)}},
            (r.changed ? fmt::format("{} -> {} (version {}; waited {:.3f}s for writers in flight){}",
                                     mode_name(r.before.mode), mode_name(r.after.mode), r.after.version,
                                     r.waited_seconds, r.forced ? "; forced past its gate, recorded" : "")
                       : fmt::format("already {}", mode_name(r.after.mode))) +
                (r.moved ? fmt::format("; the mode row moved to the {}", place_name(r.after.place)) : "") +
-               (r.after.confirmed ? "" : "; not yet confirmed there: run this again"));
+               (r.after.confirmed ? "" : "; not yet confirmed there: run this again") +
+               identities_text(r.identities_moved));
     return k_exit_ok;
 }
 

@@ -366,6 +366,9 @@ BaseSide Fixer::apply_once(Group& group, const std::vector<Row>& keys, std::vect
         }
         other_tx.commit();
     }
+    // Rows inserted with the base's ids: a sequence on the other side must
+    // not hand them out again once that side takes writes of its own.
+    if (!present.empty()) move_identity_past_rows(other, other_side);
     const auto t_other = std::chrono::steady_clock::now();
     base_tx.commit();
     const bool in_migration = fence.held();

@@ -394,8 +394,7 @@ CopyReport copy_attempt(SideConnections conns, const TablePlan& plan, const Copy
         fence.reset();
         indexes.rebuild(writer_conns);
         // Rows arrived with explicit ids: move the target's id generator past them.
-        if (plan.target.kinds[0] == ValueKind::integer)
-            for (const auto& sql : d.sync_identity(plan.target.table, plan.target.key[0])) target.execute(sql);
+        move_identity_past_rows(target, plan.target);
     });
     report.rows = rows;
     report.rows_total = static_cast<std::uint64_t>(done_before) + rows;

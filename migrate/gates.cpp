@@ -226,6 +226,10 @@ GateInput gather_gate_input(Connection& records, Connection& home, const ModeSta
 
 namespace {
 
+std::string_view side_word(BaseSide b) {
+    return b == BaseSide::dst ? "target" : "source";
+}
+
 std::string refusal(Mode from, Mode to, const GateVerdict& v) {
     std::string list;
     for (const auto& u : v.unmet) list += (list.empty() ? "" : "; ") + u;
@@ -271,6 +275,26 @@ SwitchOutcome switch_mode(ControlRows& control, Connection* source, Connection* 
         }
     }
 
+    // A step that makes the other side the base: that side's id sequences
+    // are behind the rows the old base's writes gave it (double-writes and
+    // fixes carry explicit ids), and from the switch on its own inserts take
+    // default ids. Which tables have one is read now; the move is made under
+    // the lock, when no writer is in flight.
+    std::vector<SidePlan> identities;
+    Connection* new_base = nullptr;
+    const bool base_changes = base_side_of(out.before.mode) != base_side_of(req.to);
+    if (base_changes && req.dry_run == DryRun::no) {
+        const BaseSide b = base_side_of(req.to);
+        new_base = b == BaseSide::dst ? target : source;
+        if (!new_base)
+            throw Error(Code::usage,
+                        fmt::format("the switch to {} makes the {} the base, and its id sequences are moved past "
+                                    "the rows written with the other side's ids: it needs a connection to the {}",
+                                    mode_name(req.to), side_word(b), side_word(b)));
+        for (const auto& name : tables)
+            if (auto side = identity_plan(*new_base, name)) identities.push_back(std::move(*side));
+    }
+
     std::optional<std::int64_t> lag;
     if (!req.fixer_group.empty() && !(out.before.mode == Mode::src_only && req.to == Mode::src_first))
         lag = consumer_group_lag(req.fixer_brokers, req.fixer_group, req.fixer_topic);
@@ -296,13 +320,31 @@ SwitchOutcome switch_mode(ControlRows& control, Connection* source, Connection* 
                             Temporary::yes);
             GateInput in = evidence(home, before, to);
             out.verdict = check_gate(in);
-            if (out.verdict.ready()) return;
-            if (!req.force_reason) throw Error(Code::usage, refusal(before.mode, to, out.verdict));
-            out.forced = true;
-            // In the switch's transaction while the row is in the source; on its
-            // own, just before the switch, once it is in the target.
-            record_forced(rows.records(), before, to, req, out.verdict, in.now_us);
+            if (!out.verdict.ready()) {
+                if (!req.force_reason) throw Error(Code::usage, refusal(before.mode, to, out.verdict));
+                out.forced = true;
+                // In the switch's transaction while the row is in the source; on its
+                // own, just before the switch, once it is in the target.
+                record_forced(rows.records(), before, to, req, out.verdict, in.now_us);
+            }
+            // Forward only, and never undone: a switch that fails after this
+            // leaves sequences ahead of the rows, which costs nothing.
+            for (const SidePlan& side : identities) {
+                try {
+                    if (auto at = move_identity_past_rows(*new_base, side))
+                        out.identities_moved.emplace_back(side.table, *at);
+                } catch (const Error& e) {
+                    throw Error(e.code(),
+                                fmt::format("could not move {}'s id sequence on the {} past its rows ({}); the mode "
+                                            "was not changed",
+                                            side.table, side_word(base_side_of(to)), e.what()),
+                                e.is_temporary() ? Temporary::yes : Temporary::no);
+                }
+            }
         });
+    for (const auto& [table, at] : out.identities_moved)
+        log::get("mode")->info("{}: the {}'s id sequence moved past its rows, to {}", table,
+                               side_word(base_side_of(req.to)), at);
     out.before = r.before;
     out.after = r.after;
     out.changed = r.changed;

@@ -138,13 +138,20 @@ struct SwitchOutcome {
     bool forced = false;    // switched although the gate was not met
     double waited_seconds = 0;
     GateVerdict verdict;  // the gate as checked (under the switch's lock, unless a dry run)
+    // A step that changes the base: the tables whose id sequence on the new
+    // base moved past its rows, and where to (tables already past: none).
+    std::vector<std::pair<std::string, std::int64_t>> identities_moved;
 };
 
 // The operator's switch: checks the step (one at a time) and its gate, then
 // switches (set_mode()). Throws Error(Code::usage) for an illegal step, or
 // for an unmet gate without force_reason -- one line, every unmet
 // precondition -- and changes nothing then; what set_mode() throws
-// otherwise. `source`/`target` (may be null) serve the src_first index check.
+// otherwise. `source`/`target` serve the src_first index check (may be null:
+// the check then reports the tables unreadable) and, for a step that changes
+// the base (src_first <-> dst_first), the new base, whose id sequences are
+// moved past its rows under the switch's lock (Error(Code::usage) when that
+// side is null; nothing is changed).
 SwitchOutcome switch_mode(ControlRows& control, Connection* source, Connection* target, const SwitchRequest& request);
 // The same with a row that does not move, in `control`.
 SwitchOutcome switch_mode(Connection& control, Connection* source, Connection* target, const SwitchRequest& request);

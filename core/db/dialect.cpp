@@ -383,14 +383,18 @@ public:
     std::string truncate(std::string_view table) const override { return "TRUNCATE TABLE " + quote(table); }
 
     std::vector<std::string> sync_identity(std::string_view table, std::string_view column) const override {
-        // Only serial columns own a sequence; pg_get_serial_sequence is NULL
-        // otherwise. Its second argument is a bare column name (taken literally).
+        // Only serial and identity columns own a sequence;
+        // pg_get_serial_sequence is NULL otherwise. Its second argument is a
+        // bare column name (taken literally). Forward only: a sequence that is
+        // already past the rows (ids handed out whose rows were deleted or
+        // rolled back, or a writer's nextval in flight) is left alone, or a
+        // later insert would reuse an id.
         check_identifier(column);
         return {
-            fmt::format("SELECT setval(pg_get_serial_sequence('{0}', '{1}'), "
-                        "GREATEST(COALESCE((SELECT MAX({2}) FROM {3}), 0), 1), "
-                        "(SELECT MAX({2}) FROM {3}) IS NOT NULL) "
-                        "WHERE pg_get_serial_sequence('{0}', '{1}') IS NOT NULL",
+            fmt::format("SELECT setval(q.s, q.m) FROM (SELECT pg_get_serial_sequence('{0}', '{1}')::regclass AS s, "
+                        "(SELECT MAX({2}) FROM {3}) AS m) q "
+                        "WHERE q.s IS NOT NULL AND q.m IS NOT NULL "
+                        "AND q.m > COALESCE(pg_sequence_last_value(q.s), 0)",
                         quote_string_free(table), column, quote(column), quote(table))};
     }
 

@@ -128,7 +128,9 @@ public:
     // Empties a table fast (TRUNCATE).
     virtual std::string truncate(std::string_view table) const = 0;
     // Statements that move an identity column's generator past the rows
-    // loaded with explicit ids (PostgreSQL sequences; nothing on MySQL).
+    // written with explicit ids (PostgreSQL sequences; nothing on MySQL,
+    // whose AUTO_INCREMENT follows explicit ids by itself). Forward only:
+    // never below where it stands. The column must be an integer.
     virtual std::vector<std::string> sync_identity(std::string_view table, std::string_view column) const = 0;
 
     // INSERT one row, or on a conflict over `conflict_key` add `adds` (column,

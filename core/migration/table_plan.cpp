@@ -223,6 +223,32 @@ void require_matched_columns(const TablePlan& plan, std::string_view what) {
                             what, plan.name, fmt::join(findings, ", ")));
 }
 
+std::optional<std::int64_t> move_identity_past_rows(Connection& conn, const SidePlan& side) {
+    if (side.key.size() != 1 || side.kinds.empty() || side.kinds[0] != ValueKind::integer) return std::nullopt;
+    std::optional<std::int64_t> moved;
+    for (const auto& sql : conn.dialect().sync_identity(side.table, side.key[0]))
+        for (const Row& r : conn.query(sql))
+            if (!r.empty() && !r[0].is_null()) moved = r[0].as_int();
+    return moved;
+}
+
+std::optional<SidePlan> identity_plan(Connection& conn, const std::string& table) {
+    const auto cols = conn.columns(table);
+    const ColumnInfo* key = nullptr;
+    for (const auto& c : cols) {
+        if (c.primary_key_position == 0) continue;
+        if (key) return std::nullopt;  // a composite key has no id generator to follow
+        key = &c;
+    }
+    if (!key || key->kind != ValueKind::integer) return std::nullopt;
+    SidePlan side;
+    side.table = table;
+    side.columns = {key->name};
+    side.kinds = {key->kind};
+    side.key = {key->name};
+    return side;
+}
+
 Row key_of(const Row& row, std::size_t key_size) {
     return Row(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(key_size));
 }

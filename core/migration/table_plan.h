@@ -15,6 +15,8 @@
 // Names are kept per side, so a column map is applied in one place.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -79,6 +81,20 @@ void require_matched_columns(const TablePlan& plan, std::string_view what);
 
 TablePlan plan_table(Connection& source, Connection& target, const TableConfig& table,
                      IgnoredColumns ignored = IgnoredColumns::left_out);
+
+// Moves this side's id generator past the rows it holds when its key is
+// one integer column (Dialect::sync_identity: a PostgreSQL serial or
+// identity sequence; forward only). Rows written with explicit ids -- by a
+// copy, a fix, a double-write's second write -- leave a sequence behind,
+// and the first insert taking a default id would hit a duplicate key.
+// Returns the sequence's new value when it moved.
+std::optional<std::int64_t> move_identity_past_rows(Connection& conn, const SidePlan& side);
+
+// The same for `table` of `conn`, keyed by its primary key: the side plan
+// identity_plan() reads (one introspection, kept apart from the move so a
+// caller can make it before taking a lock); nullopt when the table has no
+// single integer key column (nothing to move).
+std::optional<SidePlan> identity_plan(Connection& conn, const std::string& table);
 
 // The key part of a row (the first key_size() values).
 Row key_of(const Row& row, std::size_t key_size);
