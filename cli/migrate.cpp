@@ -15,6 +15,7 @@
 #include "core/base/log.h"
 #include "core/base/metrics.h"
 #include "core/base/progress.h"
+#include "core/db/catalog.h"
 #include "core/db/db.h"
 #include "core/messaging/kafka.h"
 #include "core/migration/checkpoint.h"
@@ -24,6 +25,7 @@
 #include "migrate/double_write.h"
 #include "migrate/gates.h"
 #include "migrate/mode_control.h"
+#include "migrate/schema.h"
 
 namespace webook::cli {
 namespace {
@@ -187,6 +189,88 @@ int run_copy(Context& ctx, CopyArgs& a) {
     }
     if (ctx.json()) print_line(nlohmann::ordered_json{{"copied", out}}.dump());
     return k_exit_ok;
+}
+
+struct SchemaArgs {
+    SideOptions sides;
+    bool all_tables = false;
+    bool dry_run = false;
+};
+
+nlohmann::ordered_json schema_json(const SchemaReport& r) {
+    return {{"table", r.plan.table},
+            {"state", schema_state_name(r.state)},
+            {"refused", r.plan.refusal.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(r.plan.refusal)},
+            {"differences", r.differences},
+            {"statements", r.state == SchemaState::created || r.state == SchemaState::would_create
+                               ? r.plan.statements
+                               : std::vector<std::string>{}},
+            {"after_copy", r.plan.after_copy},
+            {"notes", r.plan.notes}};
+}
+
+void print_schema_text(const SchemaReport& r, bool dry_run) {
+    switch (r.state) {
+    case SchemaState::refused: print_line(fmt::format("{}: refused: {}", r.plan.table, r.plan.refusal)); break;
+    case SchemaState::compatible: print_line(r.plan.table + ": exists, compatible with the source"); break;
+    case SchemaState::differs:
+        print_line(r.plan.table + ": exists and differs from the source:");
+        for (const auto& d : r.differences) print_line("  differs: " + d);
+        break;
+    case SchemaState::created:
+    case SchemaState::would_create:
+        print_line(
+            fmt::format("{}: {}", r.plan.table, r.state == SchemaState::created ? "created" : "would be created"));
+        if (dry_run)
+            for (const auto& sql : r.plan.statements) print_line(sql + ";");
+        break;
+    }
+    for (const auto& n : r.plan.notes) print_line("  note: " + n);
+    if (!r.plan.after_copy.empty()) {
+        print_line("  after the copy, run:");
+        for (const auto& sql : r.plan.after_copy) print_line("    " + sql + ";");
+    }
+}
+
+int run_schema(Context& ctx, SchemaArgs& a) {
+    if (a.all_tables && !a.sides.tables.empty())
+        throw Error(Code::usage, "--all-tables and --table exclude each other");
+    Dsn src_dsn = side_dsn(ctx, a.sides.source, false);
+    Dsn dst_dsn = side_dsn(ctx, a.sides.target, true);
+    auto source = connect(src_dsn);
+    auto target = connect(dst_dsn);
+    std::vector<TableConfig> tables;
+    if (a.all_tables) {
+        for (const auto& name : list_tables(*source)) {
+            const TableConfig* t = ctx.config.find_table(name);
+            TableConfig fresh;
+            fresh.name = name;
+            tables.push_back(t ? *t : fresh);
+        }
+        if (tables.empty()) throw Error(Code::usage, "no tables in " + source->describe());
+    } else {
+        tables = selected_tables(ctx, a.sides.tables);
+    }
+    const auto reports = migrate_schema(*source, *target, tables, a.dry_run);
+    int created = 0, compatible = 0, differs = 0, refused = 0;
+    nlohmann::ordered_json out = nlohmann::json::array();
+    for (const auto& r : reports) {
+        created += r.state == SchemaState::created || r.state == SchemaState::would_create;
+        compatible += r.state == SchemaState::compatible;
+        differs += r.state == SchemaState::differs;
+        refused += r.state == SchemaState::refused;
+        if (ctx.json())
+            out.push_back(schema_json(r));
+        else
+            print_schema_text(r, a.dry_run);
+    }
+    const std::string summary =
+        refused ? fmt::format("{} of {} tables refused: nothing written", refused, reports.size())
+                : fmt::format("{} {}, {} compatible, {} differ{}", created, a.dry_run ? "to create" : "created",
+                              compatible, differs, a.dry_run ? " (dry run: nothing written)" : "");
+    render(ctx, nlohmann::ordered_json{{"dry_run", a.dry_run}, {"tables", out}}, summary);
+    if (refused) return k_exit_usage;
+    return differs ? k_exit_findings : k_exit_ok;
 }
 
 struct ModeArgs {
@@ -540,6 +624,24 @@ void register_migrate(CLI::App& app, Context& ctx) {
             "webookctl migrate copy --table interactives --source mysql://webook@db1:3306/webook "
             "--target postgres://webook@db2:5432/webook --resume");
     bind_action(copy, ctx, a, run_copy);
+
+    auto sa = std::make_shared<SchemaArgs>();
+    CLI::App* schema = migrate->add_subcommand(
+        "schema",
+        "create the target's tables from the source's definitions (types mapped, see README 'Type mapping'); "
+        "an existing table is compared, never changed");
+    add_side_options(schema, sa->sides);
+    schema->add_flag("--all-tables", sa->all_tables,
+                     "every base table of the source's database (webookctl's own left out), with their "
+                     "[[tables]] settings where configured");
+    schema->add_flag("--dry-run", sa->dry_run, "print the statements and what would be compared; write nothing");
+    schema->footer(
+        "Exit: 0 created or compatible, 1 an existing table differs, 2 a table cannot be created "
+        "exactly (nothing is written for any table).");
+    example(schema,
+            "webookctl migrate schema --all-tables --source mysql://webook@db1:3306/webook "
+            "--target postgres://webook@db2:5432/webook --dry-run");
+    bind_action(schema, ctx, sa, run_schema);
 
     auto m = std::make_shared<ModeArgs>();
     CLI::App* mode = migrate->add_subcommand("mode",

@@ -1,5 +1,6 @@
 #include "core/migration/config.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 
@@ -75,6 +76,11 @@ TableConfig read_table(const std::string& path, const toml::node& node) {
             if (m == nullptr) fail_at(path, v.source(), "'column_map' must be a table of names");
             for (const auto& [from, to] : *m)
                 table.column_map[std::string(from.str())] = string_at(path, to, from.str());
+        } else if (k == "types") {
+            const toml::table* m = v.as_table();
+            if (m == nullptr) fail_at(path, v.source(), "'types' must be a table of column = \"type\"");
+            for (const auto& [column, type] : *m)
+                table.types[std::string(column.str())] = string_at(path, type, column.str());
         } else {
             fail_at(path, v.source(), fmt::format("unknown key '{}' in [[tables]]", k.str()));
         }
@@ -104,6 +110,20 @@ void TableConfig::validate() const {
     for (const auto& [from, to] : column_map) {
         check_identifier(fmt::format("mapped column of {}", name), from);
         check_identifier(fmt::format("mapped column of {}", name), to);
+    }
+    // A type is written into DDL as it is: letters, digits, spaces and
+    // ( ) , . [ ] only, so it cannot end the statement or open a string.
+    for (const auto& [column, type] : types) {
+        check_identifier(fmt::format("typed column of {}", name), column);
+        const bool plain = !type.empty() && type.size() <= 100 && std::all_of(type.begin(), type.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) ||
+                   std::string_view(" _(),.[]").find(c) != std::string_view::npos;
+        });
+        if (!plain)
+            throw Error(Code::config,
+                        fmt::format("invalid type '{}' for column {} of {}: use a type name, e.g. \"boolean\" or "
+                                    "\"numeric(20,0)\"",
+                                    type.substr(0, 80), column, name));
     }
 }
 

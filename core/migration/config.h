@@ -37,6 +37,9 @@ struct TableConfig {
     std::string update_column;                      // default: "utime" when the table has it
     std::vector<std::string> ignore_columns;        // default: none
     std::map<std::string, std::string> column_map;  // source name -> target name; default: none
+    // source column -> the target type `migrate schema` gives it instead of
+    // the mapped one, e.g. {"flag": "boolean"}; default: none
+    std::map<std::string, std::string> types;
 
     // Throws Error(Code::config) naming the bad identifier.
     void validate() const;
