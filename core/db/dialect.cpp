@@ -35,8 +35,10 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep) {
 // no two different rows concatenate to the same input.
 void check_identifier(std::string_view identifier) {
     if (!valid_identifier(identifier))
-        throw Error(Code::config, fmt::format("invalid identifier '{}': use letters, digits and '_' (at most 63)",
-                                              identifier.substr(0, 80)));
+        throw Error(Code::config,
+                    fmt::format("invalid identifier '{}': a name must be 1 to 63 bytes of UTF-8 without control "
+                                "characters",
+                                identifier.substr(0, 80)));
 }
 
 class MysqlDialect final : public Dialect {
@@ -76,7 +78,7 @@ public:
 
     std::string quote(std::string_view identifier) const override {
         check_identifier(identifier);
-        return fmt::format("`{}`", identifier);
+        return quote_any(identifier, '`');
     }
 
     std::string placeholder(int) const override { return "?"; }
@@ -316,7 +318,7 @@ public:
 
     std::string quote(std::string_view identifier) const override {
         check_identifier(identifier);
-        return fmt::format("\"{}\"", identifier);
+        return quote_any(identifier, '"');
     }
 
     std::string placeholder(int n) const override { return fmt::format("${}", n); }
@@ -391,11 +393,11 @@ public:
         // later insert would reuse an id.
         check_identifier(column);
         return {
-            fmt::format("SELECT setval(q.s, q.m) FROM (SELECT pg_get_serial_sequence('{0}', '{1}')::regclass AS s, "
+            fmt::format("SELECT setval(q.s, q.m) FROM (SELECT pg_get_serial_sequence({0}, {1})::regclass AS s, "
                         "(SELECT MAX({2}) FROM {3}) AS m) q "
                         "WHERE q.s IS NOT NULL AND q.m IS NOT NULL "
                         "AND q.m > COALESCE(pg_sequence_last_value(q.s), 0)",
-                        quote_string_free(table), column, quote(column), quote(table))};
+                        string_literal(quote(table)), string_literal(column), quote(column), quote(table))};
     }
 
     std::string upsert_add(std::string_view table, const std::vector<std::string>& columns,
@@ -519,10 +521,16 @@ private:
         return *out;
     }
 
-    // Identifiers are validated, so they can sit inside a string literal.
-    std::string quote_string_free(std::string_view identifier) const {
-        check_identifier(identifier);
-        return fmt::format("\"{}\"", identifier);
+    // `text` as a string literal: E'...', which reads backslashes as
+    // escapes whatever standard_conforming_strings says; quotes and
+    // backslashes are doubled.
+    static std::string string_literal(std::string_view text) {
+        std::string out = "E'";
+        for (char c : text) {
+            if (c == '\'' || c == '\\') out += c;
+            out += c;
+        }
+        return out + "'";
     }
 
     std::string insert_prefix(std::string_view table, const std::vector<std::string>& columns, int rows) const {
@@ -592,11 +600,19 @@ const Dialect& dialect_for(Engine engine) {
 }
 
 bool valid_identifier(std::string_view id) {
+    // At most 63 bytes: PostgreSQL silently truncates a longer name, so it
+    // would name another table; MySQL's 64 characters hold every such name.
     if (id.empty() || id.size() > 63) return false;
-    auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
-    if (!alpha(id[0])) return false;
-    for (char c : id)
-        if (!alpha(c) && !(c >= '0' && c <= '9')) return false;
+    for (std::size_t i = 0; i < id.size();) {
+        const auto c = static_cast<unsigned char>(id[i]);
+        if (c < 0x20 || c == 0x7f) return false;  // control characters, NUL
+        std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+        if (len == 0 || i + len > id.size()) return false;
+        for (std::size_t k = 1; k < len; ++k)
+            if ((static_cast<unsigned char>(id[i + k]) & 0xc0) != 0x80) return false;
+        if (len == 2 && c < 0xc2) return false;  // overlong
+        i += len;
+    }
     return true;
 }
 

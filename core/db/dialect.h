@@ -74,8 +74,10 @@ public:
 
     virtual Engine engine() const = 0;
 
-    // Validates an identifier ([A-Za-z_][A-Za-z0-9_]*, at most 63 bytes) and
-    // returns it quoted. Throws Error(Code::config) naming the bad identifier.
+    // Validates an identifier (valid_identifier) and returns it quoted, the
+    // quote character doubled inside: any name the servers accept -- mixed
+    // case, '-', '$', spaces, quotes, non-ASCII -- is one identifier, never
+    // SQL. Throws Error(Code::config) naming the bad identifier.
     virtual std::string quote(std::string_view identifier) const = 0;
     // "a, b, c" with every name quoted.
     std::string quote_list(const std::vector<std::string>& identifiers) const;
@@ -242,8 +244,10 @@ std::vector<IndexDefinition> secondary_indexes(Connection& conn, std::string_vie
 
 const Dialect& dialect_for(Engine engine);
 
-// True for [A-Za-z_][A-Za-z0-9_]* up to 63 bytes: the identifiers we accept
-// from config and flags.
+// True for 1 to 63 bytes of valid UTF-8 without control characters: the
+// identifiers we accept from config, flags and events (quoted everywhere).
+// 63: PostgreSQL truncates longer names silently, so one would name another
+// table.
 bool valid_identifier(std::string_view identifier);
 
 }  // namespace webook

@@ -97,7 +97,8 @@ TableConfig read_table(const std::string& path, const toml::node& node) {
 void check_identifier(std::string_view what, const std::string& name) {
     if (!valid_identifier(name))
         throw Error(Code::config,
-                    fmt::format("invalid {} '{}': use letters, digits and '_' (at most 63)", what, name.substr(0, 80)));
+                    fmt::format("invalid {} '{}': a name must be 1 to 63 bytes of UTF-8 without control characters",
+                                what, name.substr(0, 80)));
 }
 
 }  // namespace

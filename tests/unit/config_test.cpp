@@ -269,7 +269,7 @@ TEST_F(ConfigFile, ErrorsNameTheFileAndLineOnlyOnce) {
     // "config file PATH: line L: ..." as documented in config.h, not the
     // prefix repeated for errors found inside a section.
     for (const char* body :
-         {"[output]\nformat = 1\n", "[output]\nformat = \"yaml\"\n", "[[tables]]\nname = \"bad name\"\n"}) {
+         {"[output]\nformat = 1\n", "[output]\nformat = \"yaml\"\n", "[[tables]]\nname = \"bad\\tname\"\n"}) {
         SCOPED_TRACE(body);
         const std::string message = load_error(body).what();
         const auto first = message.find("config file");
@@ -311,12 +311,15 @@ TEST_F(ConfigFile, ATableWithoutANameIsRejected) {
 
 TEST_F(ConfigFile, InvalidIdentifiersInTablesAreRejected) {
     for (const char* body : {
-             "[[tables]]\nname = \"users; drop\"\n",
-             "[[tables]]\nname = \"1users\"\n",
-             "[[tables]]\nname = \"users\"\nkey = [\"id\", \"x y\"]\n",
-             "[[tables]]\nname = \"users\"\nupdate_column = \"u`time\"\n",
-             "[[tables]]\nname = \"users\"\nignore_columns = [\"a\\\"b\"]\n",
-             "[[tables]]\nname = \"users\"\ncolumn_map = { old = \"new-name\" }\n",
+             // Names no server takes (empty, control characters, longer
+             // than PostgreSQL keeps); any other is quoted, not refused.
+             "[[tables]]\nname = \"users\\ndrop\"\n",
+             "[[tables]]\nname = \"a\\u007fb\"\n",
+             "[[tables]]\nname = \"users\"\nkey = [\"id\", \"x\\ty\"]\n",
+             "[[tables]]\nname = \"users\"\nupdate_column = \"u\\rtime\"\n",
+             "[[tables]]\nname = \"users\"\nignore_columns = [\"a\\u0000b\"]\n",
+             "[[tables]]\nname = \"users\"\ncolumn_map = { old = "
+             "\"0123456789012345678901234567890123456789012345678901234567890123\" }\n",
          }) {
         SCOPED_TRACE(body);
         const Error e = load_error(body);
@@ -458,13 +461,13 @@ TEST(TableConfig, ValidateNamesTheBadIdentifier) {
     t.name = "users";
     t.key = {"id"};
     EXPECT_NO_THROW(t.validate());
-    t.ignore_columns = {"bad column"};
+    t.ignore_columns = {"bad\tcolumn"};
     try {
         t.validate();
         FAIL() << "an invalid ignored column was accepted";
     } catch (const Error& e) {
         EXPECT_EQ(e.code(), Code::config);
-        EXPECT_TRUE(contains(e.what(), "bad column"));
+        EXPECT_TRUE(contains(e.what(), "bad\tcolumn"));
     }
 }
 

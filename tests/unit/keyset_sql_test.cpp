@@ -230,7 +230,7 @@ TEST(KeysetSql, ABoundOfTheWrongWidthIsAnInternalError) {
 
 TEST(KeysetSql, BadIdentifiersInThePlanAreRejected) {
     SidePlan s = int_key();
-    s.table = "items; drop table users";
+    s.table = "items\n; drop table users";
     EXPECT_THROW(keyset_query(pg(), s, {}, 10), Error);
 }
 
