@@ -141,6 +141,11 @@ int run_copy(Context& ctx, CopyArgs& a) {
         plans.push_back(plan_table(*source, *target, t, IgnoredColumns::carried));
         require_matched_columns(plans.back(), "copy");
     }
+    {  // parents before the children whose foreign keys reference them
+        std::vector<TablePlan> ordered;
+        for (std::size_t i : copy_order(*target, plans)) ordered.push_back(std::move(plans[i]));
+        plans = std::move(ordered);
+    }
     if (a.dry_run) return run_copy_plan(ctx, plans, *source, *target, *control, options);
     CheckpointStore checkpoints(*control);
     checkpoints.ensure_tables();

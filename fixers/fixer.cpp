@@ -354,14 +354,16 @@ BaseSide Fixer::apply_once(Group& group, const std::vector<Row>& keys, std::vect
                 plan.name, displaced.size(), other_name);
             absent.insert(absent.end(), displaced.begin(), displaced.end());
         }
-        const std::size_t per = rows_per_statement(other_side.columns.size());
+        // Generated columns are the server's to compute.
+        const std::vector<std::string> written = written_columns(other_side);
+        const std::size_t per = rows_per_statement(written.size());
         for (std::size_t i = 0; i < present.size(); i += per) {
             const std::size_t n = std::min(per, present.size() - i);
             std::vector<Value> params;
-            params.reserve(n * other_side.columns.size());
+            params.reserve(n * written.size());
             for (std::size_t r = i; r < i + n; ++r)
-                for (const auto& v : present[r]) params.push_back(v);
-            other.execute(d.upsert(other_side.table, other_side.columns, other_side.key, static_cast<int>(n)), params);
+                for (auto& v : written_values(other_side, present[r])) params.push_back(std::move(v));
+            other.execute(d.upsert(other_side.table, written, other_side.key, static_cast<int>(n)), params);
             m_report.upserted += n;
         }
         other_tx.commit();

@@ -1,5 +1,6 @@
 #include "migrate/copy.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -11,11 +12,13 @@
 #include <tuple>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/base/error.h"
 #include "core/base/interrupt.h"
 #include "core/base/log.h"
 #include "core/base/retry.h"
+#include "core/db/catalog.h"
 #include "core/db/db.h"
 #include "core/db/dialect.h"
 #include "core/migration/checkpoint.h"
@@ -113,14 +116,24 @@ private:
             }
             try {
                 Transaction tx(conn);
+                std::size_t sent = 0;  // rows the writer took
                 try {
-                    auto writer = conn.bulk_insert(m_side.table, m_side.columns);
-                    for (const Row& r : job.rows) writer->write(r);
+                    // Generated columns are the server's to compute.
+                    const bool project = has_generated(m_side);
+                    auto writer = conn.bulk_insert(m_side.table, project ? written_columns(m_side) : m_side.columns);
+                    for (const Row& r : job.rows) {
+                        writer->write(project ? written_values(m_side, r) : r);
+                        ++sent;
+                    }
                     writer->finish();
                 } catch (const Error& e) {
                     // Which rows: a value the server refuses (too large, out
-                    // of range) is found by its key.
+                    // of range) is found by its key, and so is one the writer
+                    // has no form of for this server (MySQL's zero date).
                     const std::size_t key_size = m_side.key.size();
+                    if (e.code() == Code::data && sent < job.rows.size())
+                        throw e.context(
+                            fmt::format("writing the row with key {}", encode_key(key_of(job.rows[sent], key_size))));
                     if (auto line = bulk_load_line(e); line && *line <= job.rows.size())
                         throw e.context(fmt::format("writing the row with key {}",
                                                     encode_key(key_of(job.rows[*line - 1], key_size))));
@@ -460,6 +473,44 @@ std::string edge_key(Connection& conn, const SidePlan& side, bool last) {
 }
 
 }  // namespace
+
+std::vector<std::size_t> copy_order(Connection& target, const std::vector<TablePlan>& plans) {
+    std::vector<std::vector<std::size_t>> parents(plans.size());
+    for (std::size_t i = 0; i < plans.size(); ++i)
+        for (const auto& parent : foreign_key_parents(target, plans[i].target.table))
+            for (std::size_t j = 0; j < plans.size(); ++j)
+                if (j != i && plans[j].target.table == parent) parents[i].push_back(j);
+    // Repeatedly the first table (in the given order) whose parents are all
+    // placed: stable, and a cycle is left in its given order.
+    std::vector<std::size_t> order;
+    std::vector<bool> placed(plans.size(), false);
+    while (order.size() < plans.size()) {
+        std::optional<std::size_t> next;
+        for (std::size_t i = 0; i < plans.size() && !next; ++i)
+            if (!placed[i] &&
+                std::all_of(parents[i].begin(), parents[i].end(), [&](std::size_t j) { return placed[j]; }))
+                next = i;
+        if (!next) {
+            for (std::size_t i = 0; i < plans.size() && !next; ++i)
+                if (!placed[i]) next = i;
+            log::get("copy")->warn(
+                "{}: its foreign keys on the target form a cycle with other tables of this copy: copied in the "
+                "given order (create those foreign keys after the copy)",
+                plans[*next].name);
+        }
+        placed[*next] = true;
+        order.push_back(*next);
+    }
+    for (std::size_t i = 0; i < order.size(); ++i)
+        if (order[i] != i) {
+            std::vector<std::string> names;
+            for (std::size_t k : order) names.push_back(plans[k].name);
+            log::get("copy")->info("copy order, parents before the tables whose foreign keys reference them: {}",
+                                   fmt::join(names, ", "));
+            break;
+        }
+    return order;
+}
 
 CopyPlanReport plan_copy(SideConnections conns, const TablePlan& plan, const CopyOptions& options,
                          CheckpointStore* checkpoints, Mode mode) {

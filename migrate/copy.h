@@ -103,6 +103,13 @@ struct CopyReport {
 CopyReport copy_table(SideConnections conns, const TablePlan& plan, const CopyOptions& options,
                       CheckpointStore& checkpoints, const ConnectionFactory& more_writers = {});
 
+// The order to copy `plans` in: a table after the tables its foreign keys
+// on the target reference (so a target that has its foreign keys already
+// accepts each row), otherwise as given. Tables in a cycle of foreign keys
+// keep their given order (logged: such a target takes the copy only with
+// its foreign keys created after it, as `migrate schema` plans them).
+std::vector<std::size_t> copy_order(Connection& target, const std::vector<TablePlan>& plans);
+
 // What `migrate copy --dry-run` says a copy of one table would do; nothing
 // is written to get it (the counts are exact COUNT(*)s).
 struct CopyPlanReport {

@@ -148,9 +148,9 @@ MappedType map_mysql_type(const CatalogColumn& c, const std::string& q) {
                 "TIMESTAMP: an instant (MySQL stores UTC and converts by the session's zone), so timestamptz; "
                 "both sides are read in UTC"};
     if (t == "time")
-        return {fmt::format("time({}) without time zone", p(c.datetime_precision)), "",
-                "TIME: MySQL's TIME is a duration (-838:59:59..838:59:59), PostgreSQL's time a time of day "
-                "(00:00..24:00): a value outside it is refused by the copy, naming its row"};
+        return {fmt::format("interval({})", p(c.datetime_precision)), "",
+                "TIME: MySQL's TIME is a duration (-838:59:59..838:59:59), so interval, which holds all of it "
+                "(PostgreSQL's time is a time of day, 00:00..24:00); compared as durations"};
     if (t == "year")
         return {"smallint", q + " = 0 OR " + range_check(q, "1901", "2155"),
                 "YEAR: PostgreSQL has no year type; smallint with a CHECK of YEAR's values (0 and 1901..2155)"};
@@ -429,12 +429,14 @@ void plan_postgres_to_postgres(const TableDefinition& src, const TableConfig& co
                             name));
         }
         if (!c.nullable) line += " NOT NULL";
-        if (!c.generated_expr.empty())
+        if (!c.generated_expr.empty()) {
+            // As in the source: the copy and the fixer leave it to the server.
+            line += " GENERATED ALWAYS AS (" + c.generated_expr + ") STORED";
             out.notes.push_back(
-                fmt::format("{}: generated in the source (GENERATED ALWAYS AS ({}) STORED): "
-                            "created as a plain column that the copy fills",
+                fmt::format("{}: generated ({}), as in the source: the server computes it (the "
+                            "copy and the fixer leave it out), validation compares it",
                             name, c.generated_expr));
-        else if (c.default_expr && !c.auto_increment)
+        } else if (c.default_expr && !c.auto_increment)
             line += " DEFAULT " + *c.default_expr;
         lines.push_back(line);
         out.columns.push_back({name, type, c.nullable});
@@ -526,8 +528,8 @@ void plan_mysql_to_mysql(const TableDefinition& src, const TableConfig& config, 
         out.columns.push_back({target_name(config, c.name), lower(c.column_type), c.nullable});
         if (!c.generated_expr.empty())
             out.notes.push_back(
-                fmt::format("{}: generated ({}), as in the source: the copy must leave it out "
-                            "(ignore_columns)",
+                fmt::format("{}: generated ({}), as in the source: the server computes it (the copy and "
+                            "the fixer leave it out), validation compares it",
                             c.name, c.generated_expr));
     }
     for (const auto& k : src.primary_key) out.primary_key.push_back(target_name(config, k));

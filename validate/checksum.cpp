@@ -17,6 +17,13 @@ bool checksum_supported(const TablePlan& plan, std::string* why) {
                             plan.source.sql_types[plan.json_columns[0]], plan.target.sql_types[plan.json_columns[0]]);
         return false;
     }
+    if (!plan.duration_columns.empty()) {
+        if (why)
+            *why = fmt::format(
+                "column {} is a duration ({} vs {}), compared as one", plan.source.columns[plan.duration_columns[0]],
+                plan.source.sql_types[plan.duration_columns[0]], plan.target.sql_types[plan.duration_columns[0]]);
+        return false;
+    }
     for (const SidePlan* side : {&plan.source, &plan.target}) {
         for (std::size_t i = 0; i < side->columns.size(); ++i) {
             if (side->kinds[i] == ValueKind::real) {

@@ -124,7 +124,7 @@ struct Run {
         ThrottledKeysetReader dst(conns.target, plan.target, bounds, options.batch_size, options.throttle,
                                   dst_filter.sql, dst_filter.params, options.progress);
         Prefetcher src_ahead(src), dst_ahead(dst);
-        JsonCanonicalSource src_rows(src_ahead, plan.json_columns), dst_rows(dst_ahead, plan.json_columns);
+        CanonicalSource src_rows(src_ahead, plan), dst_rows(dst_ahead, plan);
         BatchSource& base = base_is_target ? static_cast<BatchSource&>(dst_rows) : src_rows;
         BatchSource& other = base_is_target ? static_cast<BatchSource&>(src_rows) : dst_rows;
         MergeProgress progress;

@@ -108,8 +108,8 @@ void compare_keys(SideConnections conns, const TablePlan& plan, BaseSide base, c
     VectorSource s, d;
     s.rows = std::move(src_rows);
     d.rows = std::move(dst_rows);
-    canonicalize_json(s.rows, plan.json_columns);
-    canonicalize_json(d.rows, plan.json_columns);
+    canonicalize_rows(s.rows, plan);
+    canonicalize_rows(d.rows, plan);
     // key_lookup_query orders by key in binary order, as the merge needs.
     if (base == BaseSide::src)
         merge_sorted(s, d, plan.key_size(), on_diff);

@@ -15,25 +15,26 @@ namespace webook {
 
 class EventSink;
 
-// Rows with the plan's JSON columns (TablePlan::json_columns) in canonical
-// JSON text, so equal documents compare equal whatever each server prints; a
-// value that is not JSON stays as read (and differs from one that is).
-void canonicalize_json(std::vector<Row>& rows, const std::vector<std::size_t>& json_columns);
+// Rows with the plan's cross-type columns in one form, so equal values
+// compare equal whatever each server prints: JSON columns
+// (TablePlan::json_columns) as canonical JSON text, duration columns
+// (TablePlan::duration_columns) as times. A value that does not parse stays
+// as read (and differs from one that does).
+void canonicalize_rows(std::vector<Row>& rows, const TablePlan& plan);
 
-// A source whose batches come out of `inner` with canonicalize_json applied.
-class JsonCanonicalSource final : public BatchSource {
+// A source whose batches come out of `inner` with canonicalize_rows applied.
+class CanonicalSource final : public BatchSource {
 public:
-    JsonCanonicalSource(BatchSource& inner, const std::vector<std::size_t>& json_columns)
-        : m_inner(inner), m_json_columns(json_columns) {}
+    CanonicalSource(BatchSource& inner, const TablePlan& plan) : m_inner(inner), m_plan(plan) {}
     bool next(std::vector<Row>& out) override {
         if (!m_inner.next(out)) return false;
-        canonicalize_json(out, m_json_columns);
+        canonicalize_rows(out, m_plan);
         return true;
     }
 
 private:
     BatchSource& m_inner;
-    const std::vector<std::size_t>& m_json_columns;
+    const TablePlan& m_plan;
 };
 
 // Builds and sends one event per difference.

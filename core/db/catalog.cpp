@@ -275,6 +275,41 @@ TableDefinition read_table_definition(Connection& conn, std::string_view table) 
     return def;
 }
 
+std::vector<std::string> generated_columns(Connection& conn, std::string_view table) {
+    const Value name = Value::text(std::string(table));
+    const Params p(&name, 1);
+    const std::string sql =
+        conn.dialect().engine() == Engine::postgres
+            ? fmt::format(
+                  "SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = {} AND attnum > 0 AND NOT "
+                  "attisdropped AND attgenerated <> '' ORDER BY attnum",
+                  k_pg_table)
+            : "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? "
+              "AND LOWER(EXTRA) LIKE '%generated%' AND LOWER(EXTRA) <> 'default_generated' ORDER BY "
+              "ORDINAL_POSITION";
+    std::vector<std::string> out;
+    for (const Row& r : conn.query(sql, p)) out.push_back(str(r.at(0)));
+    return out;
+}
+
+std::vector<std::string> foreign_key_parents(Connection& conn, std::string_view table) {
+    const Value name = Value::text(std::string(table));
+    const Params p(&name, 1);
+    const std::string sql =
+        conn.dialect().engine() == Engine::postgres
+            ? fmt::format(
+                  "SELECT DISTINCT r.relname FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class r ON "
+                  "r.oid = k.confrelid WHERE k.conrelid = {} AND k.contype = 'f' AND k.confrelid <> "
+                  "k.conrelid ORDER BY 1",
+                  k_pg_table)
+            : "SELECT DISTINCT REFERENCED_TABLE_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = "
+              "DATABASE() AND TABLE_NAME = ? AND REFERENCED_TABLE_NAME IS NOT NULL AND REFERENCED_TABLE_NAME <> "
+              "TABLE_NAME ORDER BY 1";
+    std::vector<std::string> out;
+    for (const Row& r : conn.query(sql, p)) out.push_back(str(r.at(0)));
+    return out;
+}
+
 std::vector<std::string> list_tables(Connection& conn) {
     const std::string sql =
         conn.dialect().engine() == Engine::postgres

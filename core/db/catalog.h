@@ -93,6 +93,14 @@ struct TableDefinition {
 // found in <dsn>" when it does not exist.
 TableDefinition read_table_definition(Connection& conn, std::string_view table);
 
+// The generated columns of `table` (MySQL VIRTUAL/STORED, PostgreSQL
+// STORED): the ones no write may set. One small catalog query.
+std::vector<std::string> generated_columns(Connection& conn, std::string_view table);
+
+// The tables `table`'s foreign keys reference, by name, itself left out.
+// One small catalog query.
+std::vector<std::string> foreign_key_parents(Connection& conn, std::string_view table);
+
 // The base tables of the connection's database (MySQL) or search path's
 // first schema (PostgreSQL), by name, without webookctl's own
 // (webookctl_*).

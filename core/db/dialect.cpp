@@ -54,7 +54,11 @@ public:
         case ValueKind::integer: return std::to_string(v.as_int());
         case ValueKind::unsigned_integer: return std::to_string(v.as_uint());
         case ValueKind::boolean: return v.as_bool() ? "1" : "0";
-        case ValueKind::decimal: return v.canonical();  // validated digits, sign and point
+        case ValueKind::decimal:
+            // Validated digits, sign and point -- or NaN/Infinity, which only
+            // PostgreSQL has: quoted, so MariaDB refuses it as a value.
+            if (const std::string d = v.canonical(); d.find_first_of("NI") == std::string::npos) return d;
+            return "'" + v.canonical() + "'";
         case ValueKind::text:
         case ValueKind::bytes: {
             const std::string_view bytes = v.as_string();

@@ -1,7 +1,8 @@
 // The PostgreSQL engine: Connection, RowCursor and BulkWriter over libpqxx 6.4.
 //
-// Session. TimeZone=UTC, DateStyle=ISO, bytea_output=hex, extra_float_digits=1
-// (shortest exact floats) and client_encoding=UTF8 travel in the conninfo
+// Session. TimeZone=UTC, DateStyle=ISO, IntervalStyle=postgres ("838:59:59",
+// as MySQL prints a TIME), bytea_output=hex, extra_float_digits=1 (shortest
+// exact floats) and client_encoding=UTF8 travel in the conninfo
 // (`options='-c ...'`): they hold from the first statement and survive
 // libpqxx 6.4 silently re-opening a broken connection between transactions.
 //
@@ -207,7 +208,7 @@ PostgresConnection::PostgresConnection(const Dsn& dsn, const ConnectOptions& opt
     // come after them and win.
     std::string session = dsn.param("options").value_or("");
     session += std::string(session.empty() ? "" : " ") +
-               "-c TimeZone=UTC -c DateStyle=ISO -c bytea_output=hex -c extra_float_digits=1";
+               "-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c bytea_output=hex -c extra_float_digits=1";
     if (options.read_timeout_seconds > 0)
         session += fmt::format(" -c statement_timeout={}", options.read_timeout_seconds * 1000);
     std::string conninfo = fmt::format(

@@ -86,7 +86,16 @@ std::optional<std::string> param_text(const Value& v) {
         append_hex(out, v.as_string());
         return out;
     }
-    default: return v.canonical();  // integers, date, time, datetime
+    case ValueKind::date:
+    case ValueKind::datetime: {
+        std::string text = v.canonical();
+        if (text.starts_with("0000-00-00"))
+            throw Error(Code::data, fmt::format("{} is MySQL's zero date, which PostgreSQL has no value for: set "
+                                                "the row's value in the source (or NULL), or leave the table out",
+                                                text));
+        return text;
+    }
+    default: return v.canonical();  // integers, time
     }
 }
 

@@ -302,7 +302,7 @@ private:
 class CopyWriter final : public BulkWriter {
 public:
     CopyWriter(PostgresConnection& conn, const std::string& table, const std::vector<std::string>& quoted_columns)
-        : m_conn(conn), m_lease(conn.busy_flag()), m_columns(quoted_columns.size()) {
+        : m_conn(conn), m_lease(conn.busy_flag()), m_columns(quoted_columns.size()), m_names(quoted_columns) {
         try {
             pqxx::transaction_base* tx = conn.open_transaction();
             if (tx == nullptr) {
@@ -329,7 +329,11 @@ public:
         m_line.clear();
         for (std::size_t i = 0; i < row.size(); ++i) {
             if (i) m_line += '\t';
-            append_copy_field(m_line, row[i]);
+            try {
+                append_copy_field(m_line, row[i]);
+            } catch (const Error& e) {
+                throw e.context("column " + m_names[i]);  // a value PostgreSQL has no form of
+            }
         }
         try {
             *m_stream << std::make_tuple(CopyLine{&m_line});
@@ -379,6 +383,7 @@ private:
     PostgresConnection& m_conn;
     BusyLease m_lease;
     std::size_t m_columns;
+    std::vector<std::string> m_names;                // quoted, for errors
     std::unique_ptr<pqxx::nontransaction> m_own_tx;  // when no transaction is open
     std::unique_ptr<pqxx::stream_to> m_stream;       // null once finished or failed
     std::string m_line;

@@ -166,8 +166,16 @@ std::string format_real(double v) {
     return std::string(buf, end);
 }
 
+// Where PostgreSQL sorts a special numeric: -Infinity below every
+// number, Infinity above, NaN above Infinity; 0 for a finite one.
+int special_rank(std::string_view d) {
+    if (d.empty() || (d[0] != 'N' && d[0] != 'I' && d != "-Infinity")) return 0;
+    return d == "-Infinity" ? -1 : d == "Infinity" ? 1 : 2;
+}
+
 // Compares two normalised decimal strings numerically.
 int compare_decimal(std::string_view a, std::string_view b) {
+    if (int ra = special_rank(a), rb = special_rank(b); ra != 0 || rb != 0) return ra < rb ? -1 : ra > rb ? 1 : 0;
     bool na = !a.empty() && a[0] == '-', nb = !b.empty() && b[0] == '-';
     if (na != nb) return na ? -1 : 1;
     if (na) {
@@ -487,6 +495,11 @@ int compare_key(const Row& a, const Row& b) {
 }
 
 std::string normalize_decimal(std::string_view text) {
+    // PostgreSQL's numeric also holds NaN and +-Infinity (MySQL's DECIMAL
+    // does not: writing one there fails, naming its row).
+    if (text == "NaN") return "NaN";
+    if (text == "Infinity" || text == "+Infinity") return "Infinity";
+    if (text == "-Infinity") return "-Infinity";
     std::string_view s = text;
     bool negative = false;
     if (!s.empty() && (s[0] == '-' || s[0] == '+')) {

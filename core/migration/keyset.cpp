@@ -21,8 +21,29 @@ std::string key_expr(const Dialect& d, const SidePlan& side, std::size_t i) {
     return needs_binary(side, i) ? d.binary(q) : q;
 }
 
+// A 4-byte float column read widened to a double, which holds it exactly:
+// MariaDB's text protocol prints a FLOAT with 6 significant digits (0.1 and
+// 0.10000001 both as "0.1"), and PostgreSQL prints a real by the shortest
+// text that reads back as that float, which is not the double it widens to.
+// Widened on both engines, equal floats read equal whatever the protocol,
+// and writing the double back into a float column gives the same float.
+std::string read_column(const Dialect& d, const SidePlan& side, std::size_t i) {
+    std::string q = d.quote(side.columns[i]);
+    if (side.kinds[i] != ValueKind::real || i >= side.sql_types.size()) return q;
+    const std::string& type = side.sql_types[i];
+    if (d.engine() == Engine::mysql && type.starts_with("float")) return fmt::format("CAST({0} AS DOUBLE) AS {0}", q);
+    if (d.engine() == Engine::postgres && type == "real") return fmt::format("{0}::float8 AS {0}", q);
+    return q;
+}
+
 std::string select_list(const Dialect& d, const SidePlan& side, bool keys_only) {
-    return d.quote_list(keys_only ? side.key : side.columns);
+    if (keys_only) return d.quote_list(side.key);
+    std::string out;
+    for (std::size_t i = 0; i < side.columns.size(); ++i) {
+        if (i) out += ", ";
+        out += read_column(d, side, i);
+    }
+    return out;
 }
 
 // Lexicographic comparison of the key tuple against `bound`:

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "core/base/error.h"
+#include "core/base/log.h"
+#include "core/db/catalog.h"
 #include "core/db/dialect.h"
 
 namespace webook {
@@ -16,6 +19,10 @@ bool same_ignoring_case(std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
                return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
            });
+}
+
+bool starts_with_ignoring_case(std::string_view s, std::string_view prefix) {
+    return s.size() >= prefix.size() && same_ignoring_case(s.substr(0, prefix.size()), prefix);
 }
 
 // The column of that name: exactly, else -- on MySQL, whose column names are
@@ -53,6 +60,43 @@ void add_column(SidePlan& side, const ColumnInfo& c) {
     side.binary_collation.push_back(c.binary_collation);
     side.nullable.push_back(c.nullable);
     side.sql_types.push_back(c.sql_type);
+}
+
+// Marks the side's generated columns (by this side's names).
+void mark_generated(Connection& conn, SidePlan& side) {
+    const auto names = generated_columns(conn, side.table);
+    if (names.empty()) return;
+    side.generated.assign(side.columns.size(), false);
+    for (std::size_t i = 0; i < side.columns.size(); ++i)
+        side.generated[i] = std::find(names.begin(), names.end(), side.columns[i]) != names.end();
+}
+
+// A table without a primary key is keyed by its unique index over NOT NULL
+// columns (the fewest columns, then the first by name): NULLs are not
+// unique, so an index with a nullable column does not name one row. Empty
+// when there is none.
+std::vector<std::string> unique_not_null_key(Connection& conn, const std::string& table,
+                                             const std::vector<ColumnInfo>& columns) {
+    const Value name = Value::text(table);
+    std::map<std::string, std::vector<std::string>> indexes;
+    for (const Row& row : conn.query(conn.dialect().unique_indexes_sql(), Params(&name, 1)))
+        indexes[std::string(row.at(0).as_string())].push_back(std::string(row.at(1).as_string()));
+    std::vector<std::string> best;
+    std::string best_name;
+    for (const auto& [index, cols] : indexes) {
+        const bool not_null = std::all_of(cols.begin(), cols.end(), [&](const std::string& c) {
+            return std::any_of(columns.begin(), columns.end(),
+                               [&](const ColumnInfo& i) { return i.name == c && !i.nullable; });
+        });
+        if (not_null && (best.empty() || cols.size() < best.size())) {
+            best = cols;
+            best_name = index;
+        }
+    }
+    if (!best.empty())
+        log::get("plan")->info("{} has no primary key: keyed by its unique index {} ({})", table, best_name,
+                               fmt::join(best, ", "));
+    return best;
 }
 
 // The side's unique indexes other than the primary key, as positions in
@@ -134,9 +178,13 @@ TablePlan plan_table(Connection& source, Connection& target, const TableConfig& 
         std::sort(pk.begin(), pk.end(),
                   [](auto* a, auto* b) { return a->primary_key_position < b->primary_key_position; });
         for (auto* c : pk) key.push_back(c->name);
+        if (key.empty()) key = unique_not_null_key(source, config.name, src_cols);
         if (key.empty())
-            throw Error(Code::config, fmt::format("table {} has no primary key in {}: configure `key` for it",
-                                                  config.name, source.describe()));
+            throw Error(Code::config,
+                        fmt::format("table {} has no primary key and no unique index over NOT NULL columns in {}: "
+                                    "copying and validating need a key that names each row; add a primary key "
+                                    "(or a unique index over NOT NULL columns), or configure `key` for it",
+                                    config.name, source.describe()));
     }
     for (const auto& k : key) {
         const ColumnInfo* s = find(src_cols, k, src_engine);
@@ -201,10 +249,50 @@ TablePlan plan_table(Connection& source, Connection& target, const TableConfig& 
         const std::string& b = plan.target.sql_types[i];
         if ((is_json(a) || is_json(b)) && !(src_engine == dst_engine && same_ignoring_case(a, b)))
             plan.json_columns.push_back(i);
+        const bool a_time = plan.source.kinds[i] == ValueKind::time, b_time = plan.target.kinds[i] == ValueKind::time;
+        if ((a_time && starts_with_ignoring_case(b, "interval")) ||
+            (b_time && starts_with_ignoring_case(a, "interval")))
+            plan.duration_columns.push_back(i);
     }
+    mark_generated(source, plan.source);
+    mark_generated(target, plan.target);
     plan.source.unique_keys = unique_keys(source, plan.source);
     plan.target.unique_keys = unique_keys(target, plan.target);
+    // A unique index that is the key itself (a table keyed by one) is no
+    // other row's constraint.
+    for (SidePlan* side : {&plan.source, &plan.target}) {
+        std::vector<std::size_t> key_positions(side->key.size());
+        for (std::size_t i = 0; i < key_positions.size(); ++i) key_positions[i] = i;
+        auto& keys = side->unique_keys;
+        keys.erase(std::remove_if(keys.begin(), keys.end(),
+                                  [&](std::vector<std::size_t> u) {
+                                      std::sort(u.begin(), u.end());
+                                      return u == key_positions;
+                                  }),
+                   keys.end());
+    }
     return plan;
+}
+
+bool has_generated(const SidePlan& side) {
+    return std::find(side.generated.begin(), side.generated.end(), true) != side.generated.end();
+}
+
+std::vector<std::string> written_columns(const SidePlan& side) {
+    if (!has_generated(side)) return side.columns;
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < side.columns.size(); ++i)
+        if (!side.generated[i]) out.push_back(side.columns[i]);
+    return out;
+}
+
+Row written_values(const SidePlan& side, const Row& row) {
+    if (!has_generated(side)) return row;
+    Row out;
+    out.reserve(row.size());
+    for (std::size_t i = 0; i < row.size(); ++i)
+        if (i >= side.generated.size() || !side.generated[i]) out.push_back(row[i]);
+    return out;
 }
 
 std::vector<std::string> column_findings(const TablePlan& plan) {

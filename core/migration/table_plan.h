@@ -36,10 +36,21 @@ struct SidePlan {
     std::vector<bool> binary_collation;  // per column: text compared byte-wise by the server already
     std::vector<bool> nullable;          // per column: may hold NULL
     std::vector<std::string> sql_types;  // per column: the server's type text, e.g. "datetime(6)"
+    // Per column: computed by this side's server (GENERATED ALWAYS AS):
+    // compared, never written -- the server refuses a value for it. Empty
+    // (as a hand-built plan has it) when none is.
+    std::vector<bool> generated;
     // This side's unique indexes other than the key, as positions in
     // `columns`; indexes with a column outside `columns` are left out.
     std::vector<std::vector<std::size_t>> unique_keys;
 };
+
+// The columns `side`'s writes set: every one but the generated ones.
+std::vector<std::string> written_columns(const SidePlan& side);
+// `row` (in `side`'s column order) without the generated columns' values;
+// `row` itself when there are none.
+Row written_values(const SidePlan& side, const Row& row);
+bool has_generated(const SidePlan& side);
 
 struct TablePlan {
     std::string name;  // the configured (source) table name
@@ -51,6 +62,10 @@ struct TablePlan {
     // jsonb and the other side's is not that very type on the same engine
     // (MySQL's `{"k":1}` is PostgreSQL jsonb's `{"k": 1}`).
     std::vector<std::size_t> json_columns;
+    // Positions compared as durations: where one side's value is a time
+    // (MySQL's TIME) and the other's type is PostgreSQL's interval, read as
+    // text ("838:59:59", "-00:00:01.5", or "1 day ..." which no TIME is).
+    std::vector<std::size_t> duration_columns;
     // Columns neither compared nor ignored: on this side only.
     std::vector<std::string> source_only;
     std::vector<std::string> target_only;

@@ -26,12 +26,9 @@ namespace webook {
 namespace {
 
 using namespace ::webook::testing;
-using Args = std::vector<std::string>;
+using testing::Args;
 
-Args operator+(Args a, const Args& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-}
+using testing::operator+;
 
 constexpr const char* k_injection = "items`; DROP TABLE victim; --";
 constexpr const char* k_pg_injection = "items\"; DROP TABLE victim; --";

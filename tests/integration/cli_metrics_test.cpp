@@ -28,6 +28,7 @@ namespace webook {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::Args;
 using testing::CommandResult;
 using testing::describe;
 using testing::expect_one_error;
@@ -37,12 +38,8 @@ using testing::parse_metrics;
 using testing::ParsedMetrics;
 using testing::ScratchDir;
 using testing::webookctl;
-using Args = std::vector<std::string>;
 
-Args operator+(Args a, const Args& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-}
+using testing::operator+;
 
 Args sides(const MigrationDatabases& dbs) {
     return {"--source", dbs.source.url(), "--target", dbs.target.url()};

@@ -23,6 +23,7 @@
 #include "core/migration/checkpoint.h"
 #include "core/migration/checkpoint_records.h"
 #include "tests/support/child_process.h"
+#include "tests/support/cli_run.h"
 #include "tests/support/migration_data.h"
 #include "tests/support/test_env.h"
 
@@ -30,17 +31,14 @@ namespace webook {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::Args;
 using testing::ChildProcess;
 using testing::CommandResult;
 using testing::EnginePair;
 using testing::MigrationDatabases;
 using testing::row_count;
-using Args = std::vector<std::string>;
 
-Args operator+(Args a, const Args& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-}
+using testing::operator+;
 
 Args with_binary(Args args) {
     args.insert(args.begin(), WEBOOKCTL_BINARY);

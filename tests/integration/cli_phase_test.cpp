@@ -29,14 +29,11 @@
 namespace webook {
 namespace {
 
+using testing::Args;
 using testing::CommandResult;
 using testing::MigrationDatabases;
-using Args = std::vector<std::string>;
 
-Args operator+(Args a, const Args& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-}
+using testing::operator+;
 
 Args sides(const MigrationDatabases& dbs) {
     return {"--source", dbs.source.url(), "--target", dbs.target.url()};

@@ -25,14 +25,11 @@
 namespace webook {
 namespace {
 
+using testing::Args;
 using testing::CommandResult;
 using testing::MigrationDatabases;
-using Args = std::vector<std::string>;
 
-Args operator+(Args a, const Args& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-}
+using testing::operator+;
 
 // `notes` keyed by an id the server hands out.
 void create_notes(Connection& conn) {

@@ -34,15 +34,12 @@ namespace webook {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::Args;
 using testing::CommandResult;
 using testing::FaultProxy;
 using testing::ScratchDatabase;
-using Args = std::vector<std::string>;
 
-Args operator+(Args a, const Args& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-}
+using testing::operator+;
 
 PortableSql insert_note() {
     return PortableSql{[](const Dialect& d) {

@@ -22,14 +22,11 @@
 namespace webook {
 namespace {
 
+using testing::Args;
 using testing::CommandResult;
 using testing::MigrationDatabases;
-using Args = std::vector<std::string>;
 
-Args operator+(Args a, const Args& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-}
+using testing::operator+;
 
 const std::string k_table = "order-lines $2";
 const std::vector<std::string> k_columns = {"Line No", "na\xC3\xAFve", "it's", "q\"uote", "b`tick", "amount$"};

@@ -334,10 +334,11 @@ TEST(PgConnection, UnreadableValueIsADataErrorNamingTheColumn) {
     const std::vector<Value> one{Value::integer(1)};
     for (Params params : {Params{}, Params(one)}) {
         try {
-            conn->query(params.empty() ? "SELECT g, 'NaN'::numeric AS odd FROM generate_series(1, 100000) g"
-                                       : "SELECT g, 'NaN'::numeric AS odd FROM generate_series($1::int, 100000) g",
+            conn->query(params.empty()
+                            ? "SELECT g, '0044-03-15 BC'::date AS odd FROM generate_series(1, 100000) g"
+                            : "SELECT g, '0044-03-15 BC'::date AS odd FROM generate_series($1::int, 100000) g",
                         params);
-            FAIL() << "NaN read as a decimal";
+            FAIL() << "a BC date read as a date";
         } catch (const Error& e) {
             EXPECT_EQ(e.code(), Code::data);
             EXPECT_NE(std::string(e.what()).find("column 'odd'"), std::string::npos) << e.what();

@@ -22,14 +22,11 @@
 namespace webook {
 namespace {
 
+using testing::Args;
 using testing::CommandResult;
 using testing::MigrationDatabases;
-using Args = std::vector<std::string>;
 
-Args operator+(Args a, const Args& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-}
+using testing::operator+;
 
 Args sides(const MigrationDatabases& dbs) {
     return {"--source", dbs.source.url(), "--target", dbs.target.url()};
@@ -133,6 +130,44 @@ TEST_P(SchemaPairs, AnExistingTableThatDiffersIsReportedAndLeftAlone) {
                                      : "SELECT 1 FROM information_schema.columns WHERE table_name = 'orders' AND "
                                        "column_name = 'amount'")
                      .has_value());
+}
+
+// A target that has its foreign keys before the copy (here: migrate
+// schema's after_copy statements run early) takes the tables in any order
+// they are named: the copy puts the parents first.
+TEST_P(SchemaPairs, ACopyOfTablesWithForeignKeysTakesTheParentsFirst) {
+    MigrationDatabases dbs(GetParam(), "schemafk");
+    auto source = dbs.source.connect();
+    auto target = dbs.target.connect();
+    source->execute("CREATE TABLE customers (id integer NOT NULL PRIMARY KEY, name varchar(16) NOT NULL)");
+    source->execute(
+        "CREATE TABLE invoices (id integer NOT NULL PRIMARY KEY, customer integer NOT NULL, CONSTRAINT fk_cust "
+        "FOREIGN KEY (customer) REFERENCES customers (id))");
+    source->execute(
+        "CREATE TABLE invoice_lines (id integer NOT NULL PRIMARY KEY, invoice integer NOT NULL, CONSTRAINT fk_inv "
+        "FOREIGN "
+        "KEY (invoice) REFERENCES invoices (id))");
+    for (int i = 1; i <= 10; ++i) {
+        source->execute(fmt::format("INSERT INTO customers VALUES ({0}, 'c{0}')", i));
+        source->execute(fmt::format("INSERT INTO invoices VALUES ({0}, {0})", i));
+        source->execute(fmt::format("INSERT INTO invoice_lines VALUES ({0}, {0})", i));
+    }
+    CommandResult made = testing::webookctl(Args{"--output", "json", "migrate", "schema", "--all-tables"} + sides(dbs));
+    ASSERT_EQ(made.exit_code, 0) << testing::describe(made);
+    const auto planned = testing::last_json(made);
+    for (const auto& t : planned["tables"])
+        for (const auto& statement : t["after_copy"]) target->execute(statement.get<std::string>());
+    CommandResult copied = testing::webookctl(
+        Args{"migrate", "copy", "--table", "invoice_lines", "--table", "invoices", "--table", "customers"} +
+        sides(dbs));
+    ASSERT_EQ(copied.exit_code, 0) << testing::describe(copied);
+    EXPECT_LT(copied.out.find("customers"), copied.out.find("invoices")) << copied.out;
+    EXPECT_LT(copied.out.find("invoices"), copied.out.find("invoice_lines")) << copied.out;
+    for (const char* table : {"customers", "invoices", "invoice_lines"}) {
+        EXPECT_EQ(testing::row_count(*target, table), 10) << table;
+        CommandResult v = testing::webookctl(Args{"validate", "--full", "--table", table} + sides(dbs));
+        EXPECT_EQ(v.exit_code, 0) << testing::describe(v);
+    }
 }
 
 // -- MariaDB -> PostgreSQL ------------------------------------------------------

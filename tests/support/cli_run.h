@@ -16,6 +16,13 @@
 
 namespace webook::testing {
 
+// A command line, and two of them joined: Args{"validate"} + sides.
+using Args = std::vector<std::string>;
+inline Args operator+(Args a, const Args& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+}
+
 // webookctl with these arguments, waited for up to two minutes.
 inline CommandResult webookctl(std::vector<std::string> args) {
     args.insert(args.begin(), WEBOOKCTL_BINARY);

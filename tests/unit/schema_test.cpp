@@ -118,7 +118,7 @@ TEST(SchemaMysqlToPostgres, EachTypeMapsAsTheReadmeSays) {
     EXPECT_EQ(planned(s, "born").type, "date");
     EXPECT_EQ(planned(s, "at").type, "timestamp(3) without time zone");
     EXPECT_EQ(planned(s, "ts").type, "timestamp(6) with time zone");
-    EXPECT_EQ(planned(s, "dur").type, "time(0) without time zone");
+    EXPECT_EQ(planned(s, "dur").type, "interval(0)");
     EXPECT_EQ(planned(s, "yr").type, "smallint");
     EXPECT_EQ(planned(s, "status").type, "text");
     EXPECT_EQ(planned(s, "tags").type, "text");

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "core/base/error.h"
+#include "core/db/dialect.h"
 
 namespace webook {
 namespace {
@@ -26,6 +27,22 @@ TEST(Value, DecimalsCompareByValueNotByScale) {
     EXPECT_EQ(Value::decimal("-0012.3400").canonical(), "-12.34");
     EXPECT_THROW(Value::decimal("12a"), Error);
     EXPECT_THROW(Value::decimal("."), Error);
+}
+
+// PostgreSQL's numeric NaN and infinities are values, kept and ordered as
+// PostgreSQL orders them; MariaDB gets them as quoted text, which it refuses.
+TEST(Value, NumericSpecialsAreValuesInPostgresOrder) {
+    EXPECT_EQ(Value::decimal("NaN").canonical(), "NaN");
+    EXPECT_EQ(Value::decimal("+Infinity").canonical(), "Infinity");
+    EXPECT_FALSE(same_data(Value::decimal("NaN"), Value::decimal("Infinity")));
+    EXPECT_TRUE(same_data(Value::decimal("-Infinity"), Value::decimal("-Infinity")));
+    EXPECT_LT(compare_key(Value::decimal("-Infinity"), Value::decimal("-99999")), 0);
+    EXPECT_LT(compare_key(Value::decimal("99999"), Value::decimal("Infinity")), 0);
+    EXPECT_LT(compare_key(Value::decimal("Infinity"), Value::decimal("NaN")), 0);
+    EXPECT_EQ(compare_key(Value::decimal("NaN"), Value::decimal("NaN")), 0);
+    EXPECT_THROW(Value::decimal("nan"), Error);
+    EXPECT_EQ(dialect_for(Engine::mysql).literal(Value::decimal("NaN")), "'NaN'");
+    EXPECT_EQ(dialect_for(Engine::mysql).literal(Value::decimal("-1.5")), "-1.5");
 }
 
 TEST(Value, NullIsNotEmptyText) {
