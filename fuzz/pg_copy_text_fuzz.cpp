@@ -8,7 +8,8 @@
 // Invariants of a line read: one value per column, each NULL or of its
 // column's kind; the row written back as a COPY line (append_copy_field)
 // reads back to the same data; each value's parameter text (param_text)
-// parses back to the same data.
+// parses back to the same data -- except MySQL's zero date, which the
+// writer refuses (PostgreSQL has no such value).
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -30,6 +31,11 @@ using fuzz::require;
 constexpr std::size_t k_max_columns = 8;
 constexpr int k_kinds = 11;  // ValueKind::null .. ValueKind::boolean
 
+bool zero_date(const Value& v) {
+    if (v.kind() != ValueKind::date && v.kind() != ValueKind::datetime) return false;
+    return v.micros() >= k_zero_date && v.micros() < k_zero_date + k_micros_per_day;
+}
+
 void check_read(const Row& row, const std::vector<ValueKind>& kinds, const std::vector<std::string>& names) {
     require(row.size() == kinds.size(), "not one value per column");
     bool all_printable = true;
@@ -38,6 +44,22 @@ void check_read(const Row& row, const std::vector<ValueKind>& kinds, const std::
         all_printable = all_printable && printable(row[c]);
     }
     if (!all_printable) return;
+    // MySQL's zero date reads (the text parses) but PostgreSQL has no such
+    // value: the writer refuses it as data, naming it, and nothing else.
+    bool any_zero = false;
+    for (const Value& v : row) {
+        if (!zero_date(v)) continue;
+        any_zero = true;
+        bool refused = false;
+        try {
+            std::string field;
+            pg_text::append_copy_field(field, v);
+        } catch (const Error& e) {
+            refused = e.code() == Code::data;
+        }
+        require(refused, "a zero date written as a COPY field: " + v.display());
+    }
+    if (any_zero) return;
 
     std::string line;
     for (std::size_t c = 0; c < row.size(); ++c) {

@@ -122,7 +122,10 @@ private:
                     const bool project = has_generated(m_side);
                     auto writer = conn.bulk_insert(m_side.table, project ? written_columns(m_side) : m_side.columns);
                     for (const Row& r : job.rows) {
-                        writer->write(project ? written_values(m_side, r) : r);
+                        if (project)
+                            writer->write(written_values(m_side, r));
+                        else
+                            writer->write(r);  // no copy of the row on the common path
                         ++sent;
                     }
                     writer->finish();
