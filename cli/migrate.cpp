@@ -149,6 +149,7 @@ int run_copy(Context& ctx, CopyArgs& a) {
     if (a.dry_run) return run_copy_plan(ctx, plans, *source, *target, *control, options);
     CheckpointStore checkpoints(*control);
     checkpoints.ensure_tables();
+    empty_targets(*target, plans, options);  // with --truncate: children first
     nlohmann::ordered_json out = nlohmann::json::array();
     std::vector<CopyReport> done;
     for (const auto& plan : plans) {

@@ -56,6 +56,7 @@ nlohmann::ordered_json table_json(const TableReport& r) {
         j["chunks_differing"] = r.chunks_differing;
     }
     j["column_findings"] = r.column_findings;
+    j["parent_findings"] = r.parent_findings;
     j["neq_columns"] = r.neq_columns;
     if (r.method == Method::incremental) {
         j["watermark"] = r.watermark;
@@ -77,6 +78,7 @@ std::string table_text(const TableReport& r) {
         s += fmt::format("  [watermark {}{}]", r.watermark, r.held_back ? ", held before a difference" : "");
     if (!r.resumed_after.empty()) s += fmt::format("  [resumed after key {}]", r.resumed_after);
     for (const auto& f : r.column_findings) s += fmt::format("  [{}]", f);
+    for (const auto& f : r.parent_findings) s += fmt::format("  [{}]", f);
     if (!r.neq_columns.empty()) {
         // The columns that differ most, first (at most five).
         std::vector<std::pair<std::string, std::uint64_t>> most(r.neq_columns.begin(), r.neq_columns.end());
@@ -103,7 +105,8 @@ void write_metrics(const std::string& path, const std::vector<TableReport>& repo
         for (auto [type, n] : {std::pair{"target_missing", r.counts.target_missing},
                                {"neq", r.counts.neq},
                                {"base_missing", r.counts.base_missing},
-                               {"column", static_cast<std::uint64_t>(r.column_findings.size())}}) {
+                               {"column", static_cast<std::uint64_t>(r.column_findings.size())},
+                               {"parent", static_cast<std::uint64_t>(r.parent_findings.size())}}) {
             auto lt = l;
             lt["type"] = type;
             m.gauge("webookctl_validate_inconsistencies", "Inconsistencies found in the last run, by type", lt,

@@ -315,6 +315,14 @@ BaseSide Fixer::apply_once(Group& group, const std::vector<Row>& keys, std::vect
                                      m_options.dry_run == DryRun::yes ? "" : base.dialect().for_share());
     std::vector<Row> present = base.query(read.sql, read.params);
     const auto t_read = std::chrono::steady_clock::now();
+    if (!base_side.charsets.empty())  // text without a Unicode form is refused, not written as '?'
+        for (const Row& r : present) {
+            try {
+                require_carried(base_side, r);
+            } catch (const Error& e) {
+                throw e.context(fmt::format("the row with key {}", encode_key(key_of(r, plan.key_size()))));
+            }
+        }
     // Keys not found on the base are deleted on the other side.
     std::size_t p = 0;
     for (const Row& k : keys) {

@@ -33,7 +33,7 @@ constexpr int k_kinds = 11;  // ValueKind::null .. ValueKind::boolean
 
 bool zero_date(const Value& v) {
     if (v.kind() != ValueKind::date && v.kind() != ValueKind::datetime) return false;
-    return v.micros() >= k_zero_date && v.micros() < k_zero_date + k_micros_per_day;
+    return zero_part_date(v.micros());
 }
 
 void check_read(const Row& row, const std::vector<ValueKind>& kinds, const std::vector<std::string>& names) {

@@ -48,7 +48,7 @@ void check_datetime(const Value& v) {
 }
 
 void check_date(const Value& v) {
-    if (v.micros() != k_zero_date) {
+    if (!zero_part_date(v.micros())) {
         require(v.micros() % k_micros_per_day == 0, "a date that is not a whole day");
         const std::int64_t days = v.micros() / k_micros_per_day;
         std::int64_t y = 0;

@@ -44,13 +44,48 @@ std::string target_where(const Dialect& d, const SidePlan& side, const ShardFilt
     return where_clause(d, side, filter.sql, bounds, params);
 }
 
+// The tables whose foreign keys on `target` reference `table` and that hold
+// rows, less those in `emptied_too`.
+std::vector<std::string> children_with_rows(Connection& target, const std::string& table,
+                                            const std::vector<std::string>& emptied_too = {}) {
+    const Dialect& d = target.dialect();
+    std::vector<std::string> out;
+    for (const auto& child : foreign_key_children(target, table))
+        if (std::find(emptied_too.begin(), emptied_too.end(), child) == emptied_too.end() &&
+            target.query_one(fmt::format("SELECT 1 FROM {} LIMIT 1", d.quote(child))))
+            out.push_back(child);
+    return out;
+}
+
+// Empties one target table. TRUNCATE, unless other tables' foreign keys
+// reference it: both servers refuse to truncate such a table even when
+// those tables are empty, so it is emptied by DELETE -- after the check
+// that none of them holds rows, which would make the DELETE fail or, with
+// ON DELETE CASCADE, empty a table the copy was not asked to touch.
+void empty_target(Connection& target, const std::string& table) {
+    const Dialect& d = target.dialect();
+    if (foreign_key_children(target, table).empty()) {
+        target.execute(d.truncate(table));
+        return;
+    }
+    if (auto children = children_with_rows(target, table); !children.empty())
+        throw Error(Code::usage,
+                    fmt::format("target table {} in {} cannot be emptied: rows of {} reference it by a foreign key; "
+                                "copy {} in the same run with --truncate (children are emptied first), or empty "
+                                "{} yourself",
+                                table, target.describe(), fmt::join(children, ", "),
+                                children.size() == 1 ? "it" : "them", children.size() == 1 ? "it" : "them"));
+    target.execute(fmt::format("DELETE FROM {}", d.quote(table)));
+}
+
 // Writes batches on several target connections; reports completions in
 // batch order so the caller can checkpoint the longest committed prefix.
 class ParallelWriter {
 public:
-    ParallelWriter(std::vector<Connection*> conns, const SidePlan& side, const std::string& name,
+    // `read` is the side the rows come from, `side` the one they go to.
+    ParallelWriter(std::vector<Connection*> conns, const SidePlan& read, const SidePlan& side, const std::string& name,
                    const ControlFactories& mode_fence)
-        : m_side(side), m_name(name), m_mode_fence(mode_fence) {
+        : m_read(read), m_side(side), m_name(name), m_mode_fence(mode_fence) {
         for (Connection* c : conns) m_threads.emplace_back([this, c] { work(*c); });
     }
 
@@ -120,8 +155,10 @@ private:
                 try {
                     // Generated columns are the server's to compute.
                     const bool project = has_generated(m_side);
+                    const bool checked = !m_read.charsets.empty();  // text without a Unicode form is refused
                     auto writer = conn.bulk_insert(m_side.table, project ? written_columns(m_side) : m_side.columns);
                     for (const Row& r : job.rows) {
+                        if (checked) require_carried(m_read, r);
                         if (project)
                             writer->write(written_values(m_side, r));
                         else
@@ -161,6 +198,7 @@ private:
         }
     }
 
+    const SidePlan& m_read;
     const SidePlan& m_side;
     const std::string& m_name;
     const ControlFactories& m_mode_fence;
@@ -329,7 +367,7 @@ CopyReport copy_attempt(SideConnections conns, const TablePlan& plan, const Copy
                                         plan.target.table, target.describe(),
                                         options.shard.whole() ? "" : " in shard " + shard));
         } else if (options.start == CopyStart::truncate && options.shard.whole()) {
-            target.execute(d.truncate(plan.target.table));
+            empty_target(target, plan.target.table);
         } else {
             // Rows past the checkpoint came from a batch whose checkpoint was
             // never saved (or, with --truncate and a shard, this shard's rows).
@@ -356,7 +394,7 @@ CopyReport copy_attempt(SideConnections conns, const TablePlan& plan, const Copy
     std::optional<std::string> last_key = bounds.after ? std::optional(report.resumed_after) : std::nullopt;
     with_context(fmt::format("copying {} to {}", plan.name, target.describe()), [&] {
         Prefetcher ahead(reader);
-        ParallelWriter writers(writer_conns, plan.target, plan.name, options.mode_fence);
+        ParallelWriter writers(writer_conns, plan.source, plan.target, plan.name, options.mode_fence);
         // Per submitted batch, in order: (seq, last key, rows so far).
         std::deque<std::tuple<std::int64_t, std::string, std::uint64_t>> pending;
         std::int64_t saved = -1;
@@ -476,6 +514,25 @@ std::string edge_key(Connection& conn, const SidePlan& side, bool last) {
 }
 
 }  // namespace
+
+void empty_targets(Connection& target, const std::vector<TablePlan>& plans, const CopyOptions& options) {
+    if (options.start != CopyStart::truncate || !options.shard.whole()) return;
+    std::vector<std::string> tables;
+    for (const auto& plan : plans) tables.push_back(plan.target.table);
+    for (const auto& plan : plans)
+        if (auto outside = children_with_rows(target, plan.target.table, tables); !outside.empty())
+            throw Error(Code::usage,
+                        fmt::format("target table {} in {} cannot be emptied: rows of {} (not in this copy) "
+                                    "reference it by a foreign key; add {} to the copy, or empty {} yourself",
+                                    plan.target.table, target.describe(), fmt::join(outside, ", "),
+                                    outside.size() == 1 ? "it" : "them", outside.size() == 1 ? "it" : "them"));
+    for (auto plan = plans.rbegin(); plan != plans.rend(); ++plan) {
+        ControlRows fence_rows = options.mode_fence.open();
+        ModeFence fence(fence_rows, IfNoMigration::src_only);
+        require_copy_phase(fence.mode(), plan->name);
+        empty_target(target, plan->target.table);
+    }
+}
 
 std::vector<std::size_t> copy_order(Connection& target, const std::vector<TablePlan>& plans) {
     std::vector<std::vector<std::size_t>> parents(plans.size());

@@ -103,6 +103,15 @@ struct CopyReport {
 CopyReport copy_table(SideConnections conns, const TablePlan& plan, const CopyOptions& options,
                       CheckpointStore& checkpoints, const ConnectionFactory& more_writers = {});
 
+// Empties the target tables of a whole-table `--truncate` copy of `plans`
+// (in copy order) before any is copied: children before the parents their
+// foreign keys reference, each under the mode fence (nothing is emptied
+// unless the phase allows the copy). copy_table() then finds them empty.
+// Throws Error(Code::usage) before anything is emptied when a table outside
+// `plans` holds rows whose foreign key references one of them: emptying the
+// parent would fail, or cascade into a table this copy does not own.
+void empty_targets(Connection& target, const std::vector<TablePlan>& plans, const CopyOptions& options);
+
 // The order to copy `plans` in: a table after the tables its foreign keys
 // on the target reference (so a target that has its foreign keys already
 // accepts each row), otherwise as given. Tables in a cycle of foreign keys

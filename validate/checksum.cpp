@@ -39,7 +39,7 @@ BoundSql checksum_query(const Dialect& d, const SidePlan& side, const KeyBounds&
                         std::vector<Value> filter_params) {
     std::vector<Dialect::HashedColumn> columns;
     for (std::size_t i = 0; i < side.columns.size(); ++i)
-        columns.push_back({d.quote(side.columns[i]), side.kinds[i], side.decimal_scales[i],
+        columns.push_back({column_expr(d, side, i), side.kinds[i], side.decimal_scales[i],
                            i < side.nullable.size() ? bool(side.nullable[i]) : true,
                            i < side.sql_types.size() ? side.sql_types[i] : std::string()});
     BoundSql q;

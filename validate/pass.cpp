@@ -10,6 +10,7 @@
 #include "core/migration/checkpoint.h"
 #include "core/migration/checkpoint_records.h"
 #include "core/migration/event_sink.h"
+#include "validate/parents.h"
 
 namespace webook {
 namespace {
@@ -95,6 +96,8 @@ PassReport run_pass(SideConnections conns, ControlRows& control, const std::vect
                 [&] { return load_record<PassRecord>(checkpoints, plan.name, rec.shard, pass_checkpoint_kind(kind)); });
             rec.fixed = rec.fixed_total - (before ? before->fixed_total : 0);
             report.tables.back().column_findings = column_findings(plan);
+            if (!incremental && vo.shard.whole())
+                report.tables.back().parent_findings = parent_findings(conns, plan, plans, vo.base);
             rec.found = report.tables.back().findings();
             report.differences += rec.found;
             records.push_back(std::move(rec));

@@ -92,9 +92,13 @@ struct TableReport {
     // Columns on one side only (column_findings): each is a finding of the
     // pass, as a difference is, though no event carries it.
     std::vector<std::string> column_findings;
+    // Parents this table's foreign keys reference that are incomplete on the
+    // copy (validate/parents.h): findings too, no event (the table's own
+    // rows are equal; the parent's validation finds its missing rows).
+    std::vector<std::string> parent_findings;
     // neq rows per differing column (source names), for the summary.
     std::map<std::string, std::uint64_t> neq_columns;
-    std::uint64_t findings() const { return counts.differences() + column_findings.size(); }
+    std::uint64_t findings() const { return counts.differences() + column_findings.size() + parent_findings.size(); }
 };
 
 // Validates every row of one table. Events go to `sink` as they are found.

@@ -292,22 +292,51 @@ std::vector<std::string> generated_columns(Connection& conn, std::string_view ta
     return out;
 }
 
-std::vector<std::string> foreign_key_parents(Connection& conn, std::string_view table) {
+std::vector<std::pair<std::string, std::string>> non_unicode_columns(Connection& conn, std::string_view table) {
+    std::vector<std::pair<std::string, std::string>> out;
+    if (conn.dialect().engine() != Engine::mysql) return out;
     const Value name = Value::text(std::string(table));
     const Params p(&name, 1);
+    // ascii maps every byte it stores; binary columns read as bytes anyway.
     const std::string sql =
-        conn.dialect().engine() == Engine::postgres
-            ? fmt::format(
-                  "SELECT DISTINCT r.relname FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class r ON "
-                  "r.oid = k.confrelid WHERE k.conrelid = {} AND k.contype = 'f' AND k.confrelid <> "
-                  "k.conrelid ORDER BY 1",
-                  k_pg_table)
-            : "SELECT DISTINCT REFERENCED_TABLE_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = "
-              "DATABASE() AND TABLE_NAME = ? AND REFERENCED_TABLE_NAME IS NOT NULL AND REFERENCED_TABLE_NAME <> "
-              "TABLE_NAME ORDER BY 1";
+        "SELECT COLUMN_NAME, CHARACTER_SET_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND "
+        "TABLE_NAME = ? AND CHARACTER_SET_NAME IS NOT NULL AND CHARACTER_SET_NAME NOT IN ('utf8mb3', 'utf8', "
+        "'utf8mb4', 'ucs2', 'utf16', 'utf16le', 'utf32', 'ascii', 'binary') ORDER BY ORDINAL_POSITION";
+    for (const Row& r : conn.query(sql, p)) out.emplace_back(str(r.at(0)), str(r.at(1)));
+    return out;
+}
+
+namespace {
+
+// The other tables on either end of `table`'s foreign keys: those it
+// references (parents) or those referencing it (children).
+std::vector<std::string> foreign_key_tables(Connection& conn, std::string_view table, bool children) {
+    const Value name = Value::text(std::string(table));
+    const Params p(&name, 1);
+    std::string sql;
+    if (conn.dialect().engine() == Engine::postgres)
+        sql = fmt::format(
+            "SELECT DISTINCT r.relname FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class r ON r.oid = k.{} "
+            "WHERE k.{} = {} AND k.contype = 'f' AND k.confrelid <> k.conrelid ORDER BY 1",
+            children ? "conrelid" : "confrelid", children ? "confrelid" : "conrelid", k_pg_table);
+    else
+        sql = fmt::format(
+            "SELECT DISTINCT {} FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = DATABASE() AND "
+            "REFERENCED_TABLE_SCHEMA = DATABASE() AND {} = ? AND REFERENCED_TABLE_NAME <> TABLE_NAME ORDER BY 1",
+            children ? "TABLE_NAME" : "REFERENCED_TABLE_NAME", children ? "REFERENCED_TABLE_NAME" : "TABLE_NAME");
     std::vector<std::string> out;
     for (const Row& r : conn.query(sql, p)) out.push_back(str(r.at(0)));
     return out;
+}
+
+}  // namespace
+
+std::vector<std::string> foreign_key_parents(Connection& conn, std::string_view table) {
+    return foreign_key_tables(conn, table, false);
+}
+
+std::vector<std::string> foreign_key_children(Connection& conn, std::string_view table) {
+    return foreign_key_tables(conn, table, true);
 }
 
 std::vector<std::string> list_tables(Connection& conn) {

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace webook {
@@ -97,9 +98,18 @@ TableDefinition read_table_definition(Connection& conn, std::string_view table);
 // STORED): the ones no write may set. One small catalog query.
 std::vector<std::string> generated_columns(Connection& conn, std::string_view table);
 
+// The text columns of `table` whose character set is not Unicode, with
+// their set ("gbk", "latin1", ...), in column order: MySQL's; none on
+// PostgreSQL (whose server converts to the client's UTF-8 or fails).
+std::vector<std::pair<std::string, std::string>> non_unicode_columns(Connection& conn, std::string_view table);
+
 // The tables `table`'s foreign keys reference, by name, itself left out.
 // One small catalog query.
 std::vector<std::string> foreign_key_parents(Connection& conn, std::string_view table);
+
+// The tables whose foreign keys reference `table`, by name, itself left out.
+// One small catalog query.
+std::vector<std::string> foreign_key_children(Connection& conn, std::string_view table);
 
 // The base tables of the connection's database (MySQL) or search path's
 // first schema (PostgreSQL), by name, without webookctl's own

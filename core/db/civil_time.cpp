@@ -56,10 +56,8 @@ void append_clock(std::string& out, std::uint64_t micros) {
     out.append(buf, sizeof buf);
 }
 
-void append_date(std::string& out, std::int64_t days) {
-    std::int64_t y = 0;
-    unsigned m = 0, d = 0;
-    civil_from_days(days, y, m, d);
+// "YYYY-MM-DD" of a year, month and day as given (0..9999 in 4 digits).
+void append_ymd(std::string& out, std::int64_t y, unsigned m, unsigned d) {
     if (y < 0 || y > 9999) {
         out += fmt::format("{:04}-{:02}-{:02}", y, m, d);
         return;
@@ -73,6 +71,36 @@ void append_date(std::string& out, std::int64_t days) {
     out.append(buf, sizeof buf);
 }
 
+// The date of `days`; true when its year is before 1, printed as the year
+// BC (1 - y), for the caller to add " BC" last.
+bool append_date(std::string& out, std::int64_t days) {
+    std::int64_t y = 0;
+    unsigned m = 0, d = 0;
+    civil_from_days(days, y, m, d);
+    append_ymd(out, y > 0 ? y : 1 - y, m, d);
+    return y <= 0;
+}
+
+// A zero-part date's marker back into its fields and time of day.
+void split_zero_part(std::int64_t micros, std::int64_t& y, unsigned& m, unsigned& d, std::int64_t& clock) {
+    const std::int64_t offset = micros - k_zero_date;
+    const std::int64_t index = offset / k_micros_per_day;
+    clock = offset % k_micros_per_day;
+    d = static_cast<unsigned>(index % 32);
+    m = static_cast<unsigned>(index / 32 % 13);
+    y = index / 32 / 13;
+}
+
+// An instant into its day since 1970 and time of that day.
+void split_instant(std::int64_t micros, std::int64_t& days, std::int64_t& clock) {
+    days = micros / k_micros_per_day;
+    clock = micros % k_micros_per_day;
+    if (clock < 0) {
+        clock += k_micros_per_day;
+        --days;
+    }
+}
+
 void append_time(std::string& out, std::int64_t micros) {
     if (micros < 0) out += '-';
     append_clock(out, micros < 0 ? static_cast<std::uint64_t>(-(micros + 1)) + 1 : static_cast<std::uint64_t>(micros));
@@ -80,9 +108,22 @@ void append_time(std::string& out, std::int64_t micros) {
 
 }  // namespace
 
+std::string format_zero_part_date(std::int64_t micros, bool with_clock) {
+    std::int64_t y = 0, clock = 0;
+    unsigned m = 0, d = 0;
+    split_zero_part(micros, y, m, d, clock);
+    std::string out;
+    append_ymd(out, y, m, d);
+    if (with_clock) {
+        out += ' ';
+        out += format_time(clock);
+    }
+    return out;
+}
+
 std::string format_date(std::int64_t days) {
     std::string out;
-    append_date(out, days);
+    if (append_date(out, days)) out += " BC";
     return out;
 }
 
@@ -93,23 +134,32 @@ std::string format_time(std::int64_t micros) {
 }
 
 std::string format_datetime(std::int64_t micros) {
-    if (micros >= k_zero_date && micros < k_zero_date + k_micros_per_day)
-        return "0000-00-00 " + format_time(micros - k_zero_date);
-    std::int64_t days = micros / k_micros_per_day;
-    std::int64_t rest = micros % k_micros_per_day;
-    if (rest < 0) {
-        rest += k_micros_per_day;
-        --days;
-    }
+    if (zero_part_date(micros)) return format_zero_part_date(micros, true);
+    std::int64_t days = 0, rest = 0;
+    split_instant(micros, days, rest);
     std::string out;
     out.reserve(26);
-    append_date(out, days);
+    const bool bc = append_date(out, days);
     out += ' ';
     append_time(out, rest);
+    if (bc) out += " BC";
     return out;
 }
 
 std::string format_iso_utc(std::int64_t micros) {
+    if (!zero_part_date(micros) && micros < 0) {
+        std::int64_t days = 0, rest = 0, y = 0;
+        split_instant(micros, days, rest);
+        unsigned m = 0, d = 0;
+        civil_from_days(days, y, m, d);
+        if (y <= 0) {
+            std::string out = y < 0 ? "-" : "";
+            append_ymd(out, y < 0 ? -y : 0, m, d);
+            out += 'T';
+            append_time(out, rest);
+            return out + "Z";
+        }
+    }
     std::string s = format_datetime(micros);
     if (s.size() > 10 && s[10] == ' ') s[10] = 'T';
     return s + "Z";

@@ -445,8 +445,15 @@ public:
         case ValueKind::decimal: return fmt::format("trim_scale({})::text", q);
         case ValueKind::text: return text_operand(q, sql_type);
         case ValueKind::bytes: return fmt::format("encode({}, 'hex')", q);
-        case ValueKind::datetime: return fmt::format("to_char({}, 'YYYY-MM-DD HH24:MI:SS.US')", q);
-        case ValueKind::date: return fmt::format("to_char({}, 'YYYY-MM-DD')", q);
+        // Years before 1 end in " BC", as Value::canonical() prints them
+        // (to_char's YYYY alone prints 44 BC as 0044, which is 44 AD).
+        case ValueKind::datetime:
+            return fmt::format(
+                "to_char({0}, 'YYYY-MM-DD HH24:MI:SS.US') || CASE WHEN {0} < '0001-01-01' THEN ' BC' "
+                "ELSE '' END",
+                q);
+        case ValueKind::date:
+            return fmt::format("to_char({0}, 'YYYY-MM-DD') || CASE WHEN {0} < '0001-01-01' THEN ' BC' ELSE '' END", q);
         case ValueKind::time: return fmt::format("to_char({}, 'HH24:MI:SS.US')", q);
         default: break;
         }

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "core/base/error.h"
+#include "core/db/civil_time.h"
 #include "core/db/engines.h"
 
 namespace webook {
@@ -89,10 +90,12 @@ std::optional<std::string> param_text(const Value& v) {
     case ValueKind::date:
     case ValueKind::datetime: {
         std::string text = v.canonical();
-        if (text.starts_with("0000-00-00"))
-            throw Error(Code::data, fmt::format("{} is MySQL's zero date, which PostgreSQL has no value for: set "
-                                                "the row's value in the source (or NULL), or leave the table out",
-                                                text));
+        if (zero_part_date(v.micros()))
+            throw Error(
+                Code::data,
+                fmt::format("{} is MySQL's {}, which PostgreSQL has no value for: set the row's value in "
+                            "the source (or NULL), or leave the table out",
+                            text, text.starts_with("0000-00-00") ? "zero date" : "date with a zero month or day"));
         return text;
     }
     default: return v.canonical();  // integers, time

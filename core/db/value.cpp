@@ -67,15 +67,39 @@ bool instant_micros(std::int64_t days, std::int64_t clock, std::int64_t offset, 
            !__builtin_add_overflow(micros, clock, &micros) && !__builtin_sub_overflow(micros, offset, &micros);
 }
 
-// "YYYY-MM-DD" into days; sets zero for MySQL's 0000-00-00.
-bool scan_date(Scanner& sc, std::int64_t& days, bool& zero) {
+// A date as the servers print it: "YYYY-MM-DD"; "-YYYY-..." an astronomical
+// year before 1 (ISO 8601), " BC" at the end of the text PostgreSQL's
+// (eat_bc).
+struct CivilDate {
     std::int64_t y = 0, m = 0, d = 0;
-    if (!sc.digits(y) || !sc.eat('-') || !sc.digits(m, 2) || !sc.eat('-') || !sc.digits(d, 2)) return false;
-    zero = (y == 0 && m == 0 && d == 0);
-    if (zero) return true;
-    if (m < 1 || m > 12 || d < 1 || d > 31 || y > k_max_year) return false;
-    days = days_from_civil(y, static_cast<unsigned>(m), static_cast<unsigned>(d));
+};
+
+bool scan_date(Scanner& sc, CivilDate& date) {
+    const bool negative = sc.eat('-');
+    if (!sc.digits(date.y) || !sc.eat('-') || !sc.digits(date.m, 2) || !sc.eat('-') || !sc.digits(date.d, 2))
+        return false;
+    if (negative) date.y = -date.y;
     return true;
+}
+
+// PostgreSQL's " BC" suffix: year y BC is the astronomical year 1 - y.
+bool eat_bc(Scanner& sc, CivilDate& date) {
+    if (sc.s.substr(sc.i) != " BC") return true;
+    sc.i = sc.s.size();
+    if (date.y < 1) return false;  // no year 0 BC, no "-44 BC"
+    date.y = 1 - date.y;
+    return true;
+}
+
+// The date's first instant (micros since 1970), or for MySQL's dates with a
+// zero part their marker (civil_time.h); false for no date.
+bool date_start(const CivilDate& c, std::int64_t& micros) {
+    if (c.y >= 0 && c.y <= 9999 && (c.m == 0 || c.d == 0) && c.m <= 12 && c.d <= 31) {
+        micros = zero_part_marker(c.y, static_cast<unsigned>(c.m), static_cast<unsigned>(c.d));
+        return true;
+    }
+    if (c.m < 1 || c.m > 12 || c.d < 1 || c.d > 31 || c.y > k_max_year || c.y < -k_max_year) return false;
+    return instant_micros(days_from_civil(c.y, static_cast<unsigned>(c.m), static_cast<unsigned>(c.d)), 0, 0, micros);
 }
 
 // "HH:MM:SS[.f]" into micros; hours may exceed 24 (MySQL TIME), up to what
@@ -103,8 +127,9 @@ bool scan_zone(Scanner& sc, std::int64_t& offset) {
         return true;
     std::int64_t h = 0, m = 0;
     if (!sc.digits(h, 2)) return false;
-    sc.eat(':');
-    if (!sc.done() && !sc.digits(m, 2)) return false;
+    const bool colon = sc.eat(':');
+    const bool digit = sc.peek() >= '0' && sc.peek() <= '9';
+    if ((colon || digit) && !sc.digits(m, 2)) return false;  // not before " BC"
     std::int64_t sec = 0;
     if (sc.eat(':') && !sc.digits(sec, 2)) return false;
     offset = sign * ((h * 60 + m) * 60 + sec) * k_micros_per_second;
@@ -341,12 +366,11 @@ Value Value::parse(ValueKind kind, std::string_view text) {
         bad_text(kind, text);
     case ValueKind::date: {
         Scanner sc{text};
-        std::int64_t days = 0;
-        bool zero = false;
-        std::int64_t micros = 0;
-        if (!scan_date(sc, days, zero) || !sc.done() || (!zero && !instant_micros(days, 0, 0, micros)))
-            bad_text(kind, text);
-        return date_days(zero ? k_zero_date : days);
+        CivilDate c;
+        Value out;
+        out.m_kind = ValueKind::date;
+        if (!scan_date(sc, c) || !eat_bc(sc, c) || !sc.done() || !date_start(c, out.m_int)) bad_text(kind, text);
+        return out;
     }
     case ValueKind::time: {
         Scanner sc{text};
@@ -358,18 +382,24 @@ Value Value::parse(ValueKind kind, std::string_view text) {
     case ValueKind::datetime: {
         if (std::int64_t micros = 0; plain_datetime(text, micros)) return datetime_micros(micros);
         Scanner sc{text};
-        std::int64_t days = 0, clock = 0, offset = 0;
-        bool zero = false;
-        if (!scan_date(sc, days, zero)) bad_text(kind, text);
+        CivilDate c;
+        std::int64_t clock = 0, offset = 0, start = 0;
+        if (!scan_date(sc, c)) bad_text(kind, text);
         if (!sc.eat(' ') && !sc.eat('T')) {
             if (!sc.done()) bad_text(kind, text);
         } else if (!scan_clock(sc, clock)) {
             bad_text(kind, text);
         }
-        if (!scan_zone(sc, offset) || !sc.done()) bad_text(kind, text);
-        if (zero) return datetime_micros(clock == 0 ? k_zero_date : k_zero_date + clock);
+        if (!scan_zone(sc, offset) || !eat_bc(sc, c) || !sc.done() || !date_start(c, start)) bad_text(kind, text);
+        // A zero-part date names no instant: its clock is kept (within the
+        // day, or it would be the next marker's), its zone unused.
+        if (zero_part_date(start)) {
+            if (clock >= k_micros_per_day) bad_text(kind, text);
+            return datetime_micros(start + clock);
+        }
         std::int64_t micros = 0;
-        if (!instant_micros(days, clock, offset, micros)) bad_text(kind, text);
+        if (__builtin_add_overflow(start, clock, &micros) || __builtin_sub_overflow(micros, offset, &micros))
+            bad_text(kind, text);
         return datetime_micros(micros);
     }
     }
@@ -434,7 +464,8 @@ std::string Value::canonical() const {
     case ValueKind::decimal:
     case ValueKind::text:
     case ValueKind::bytes: return m_str;
-    case ValueKind::date: return m_int == k_zero_date ? "0000-00-00" : format_date(m_int / k_micros_per_day);
+    case ValueKind::date:
+        return zero_part_date(m_int) ? format_zero_part_date(m_int, false) : format_date(m_int / k_micros_per_day);
     case ValueKind::time: return format_time(m_int);
     case ValueKind::datetime: return format_datetime(m_int);
     }

@@ -21,19 +21,42 @@ std::string key_expr(const Dialect& d, const SidePlan& side, std::size_t i) {
     return needs_binary(side, i) ? d.binary(q) : q;
 }
 
-// A 4-byte float column read widened to a double, which holds it exactly:
-// MariaDB's text protocol prints a FLOAT with 6 significant digits (0.1 and
-// 0.10000001 both as "0.1"), and PostgreSQL prints a real by the shortest
-// text that reads back as that float, which is not the double it widens to.
-// Widened on both engines, equal floats read equal whatever the protocol,
-// and writing the double back into a float column gives the same float.
-std::string read_column(const Dialect& d, const SidePlan& side, std::size_t i) {
+}  // namespace
+
+// The i-th column as a query reads it. A 4-byte float widened to a double,
+// which holds it exactly: MariaDB's text protocol prints a FLOAT with 6
+// significant digits (0.1 and 0.10000001 both as "0.1"), and PostgreSQL
+// prints a real by the shortest text that reads back as that float, which
+// is not the double it widens to. Widened on both engines, equal floats read
+// equal whatever the protocol, and writing the double back into a float
+// column gives the same float.
+// Text in a MySQL character set that is not Unicode (SidePlan::charsets):
+// as its bytes when the plan says so (kind bytes); else converted to
+// utf8mb4 when that is exact -- the conversion back gives the same bytes --
+// and otherwise as k_no_unicode_mark and the bytes in hex, which compares
+// unequal to the '?' a target holds and which copy and fix refuse.
+std::string column_expr(const Dialect& d, const SidePlan& side, std::size_t i) {
     std::string q = d.quote(side.columns[i]);
+    if (d.engine() == Engine::mysql && i < side.charsets.size() && !side.charsets[i].empty()) {
+        if (side.kinds[i] == ValueKind::bytes) return fmt::format("CAST({} AS BINARY)", q);
+        return fmt::format(
+            "IF(CAST(CONVERT(CONVERT({0} USING utf8mb4) USING {1}) AS BINARY) = CAST({0} AS BINARY), "
+            "CONVERT({0} USING utf8mb4), CONCAT(_utf8mb4 X'EFBFBF', LOWER(HEX({0}))))",
+            q, side.charsets[i]);
+    }
     if (side.kinds[i] != ValueKind::real || i >= side.sql_types.size()) return q;
     const std::string& type = side.sql_types[i];
-    if (d.engine() == Engine::mysql && type.starts_with("float")) return fmt::format("CAST({0} AS DOUBLE) AS {0}", q);
-    if (d.engine() == Engine::postgres && type == "real") return fmt::format("{0}::float8 AS {0}", q);
+    if (d.engine() == Engine::mysql && type.starts_with("float")) return fmt::format("CAST({} AS DOUBLE)", q);
+    if (d.engine() == Engine::postgres && type == "real") return fmt::format("{}::float8", q);
     return q;
+}
+
+namespace {
+
+std::string read_column(const Dialect& d, const SidePlan& side, std::size_t i) {
+    std::string expr = column_expr(d, side, i);
+    std::string q = d.quote(side.columns[i]);
+    return expr == q ? expr : fmt::format("{} AS {}", expr, q);
 }
 
 std::string select_list(const Dialect& d, const SidePlan& side, bool keys_only) {

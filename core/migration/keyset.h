@@ -34,6 +34,11 @@ struct BoundSql {
     std::vector<Value> params;
 };
 
+// The i-th column of `side` as the queries read it (no alias): the quoted
+// name, or the expression a 4-byte float or a non-Unicode text column is
+// read through. The checksums hash the same expression.
+std::string column_expr(const Dialect& dialect, const SidePlan& side, std::size_t i);
+
 // SELECT <columns> FROM <table> WHERE <bounds> ORDER BY <key> LIMIT <limit>
 // (no LIMIT when limit is 0). With keys_only, only the key columns are
 // selected.

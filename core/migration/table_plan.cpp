@@ -71,6 +71,29 @@ void mark_generated(Connection& conn, SidePlan& side) {
         side.generated[i] = std::find(names.begin(), names.end(), side.columns[i]) != names.end();
 }
 
+// Records the side's non-Unicode text columns (by this side's names). Key
+// columns are left as they are read today: their order is the server's,
+// which the merge follows.
+void mark_charsets(Connection& conn, SidePlan& side) {
+    const auto sets = non_unicode_columns(conn, side.table);
+    if (sets.empty()) return;
+    side.charsets.assign(side.columns.size(), std::string());
+    for (std::size_t i = side.key.size(); i < side.columns.size(); ++i)
+        for (const auto& [column, charset] : sets) {
+            // The set's name goes into SQL (CONVERT ... USING gbk): the server's own names are [a-z0-9_].
+            if (charset.empty() || !std::all_of(charset.begin(), charset.end(),
+                                                [](unsigned char c) { return std::isalnum(c) || c == '_'; }))
+                throw Error(Code::server, fmt::format("column {} of {}: unexpected character set name '{}'", column,
+                                                      side.table, charset));
+            if (column == side.columns[i] && side.kinds[i] == ValueKind::text) side.charsets[i] = charset;
+        }
+}
+
+const std::string& charset_of(const SidePlan& side, std::size_t i) {
+    static const std::string none;
+    return i < side.charsets.size() ? side.charsets[i] : none;
+}
+
 // A table without a primary key is keyed by its unique index over NOT NULL
 // columns (the fewest columns, then the first by name): NULLs are not
 // unique, so an index with a nullable column does not name one row. Empty
@@ -256,6 +279,15 @@ TablePlan plan_table(Connection& source, Connection& target, const TableConfig& 
     }
     mark_generated(source, plan.source);
     mark_generated(target, plan.target);
+    mark_charsets(source, plan.source);
+    mark_charsets(target, plan.target);
+    // The same non-Unicode set on two MySQL sides: the bytes are the value,
+    // read, compared and written as they are stored.
+    for (std::size_t i = 0; i < plan.source.columns.size(); ++i) {
+        const std::string& set = charset_of(plan.source, i);
+        if (!set.empty() && src_engine == dst_engine && set == charset_of(plan.target, i))
+            plan.source.kinds[i] = plan.target.kinds[i] = ValueKind::bytes;
+    }
     plan.source.unique_keys = unique_keys(source, plan.source);
     plan.target.unique_keys = unique_keys(target, plan.target);
     // A unique index that is the key itself (a table keyed by one) is no
@@ -339,6 +371,19 @@ std::optional<SidePlan> identity_plan(Connection& conn, const std::string& table
 
 Row key_of(const Row& row, std::size_t key_size) {
     return Row(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(key_size));
+}
+
+void require_carried(const SidePlan& side, const Row& row) {
+    for (std::size_t i = 0; i < side.charsets.size() && i < row.size(); ++i) {
+        if (side.charsets[i].empty() || side.kinds[i] != ValueKind::text || row[i].kind() != ValueKind::text) continue;
+        const std::string_view v = row[i].as_string();
+        if (!v.starts_with(k_no_unicode_mark)) continue;
+        throw Error(Code::data,
+                    fmt::format("column {}: its {} text (bytes {}) holds a character Unicode has no form for, which "
+                                "the target would get as '?': set the row's value in the source, or migrate to a "
+                                "MySQL column of the same character set, which takes the bytes as they are",
+                                side.columns[i], side.charsets[i], v.substr(k_no_unicode_mark.size(), 64)));
+    }
 }
 
 }  // namespace webook

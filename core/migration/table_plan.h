@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/db/db.h"
@@ -40,6 +41,14 @@ struct SidePlan {
     // compared, never written -- the server refuses a value for it. Empty
     // (as a hand-built plan has it) when none is.
     std::vector<bool> generated;
+    // Per column: the MySQL character set of a text column whose set is not
+    // Unicode ("gbk", "latin1", ...), "" for the others; empty when none is.
+    // The utf8mb4 connection would turn a character the set has no Unicode
+    // for into '?' on every read, so such a column is read either as its
+    // bytes (its kind is then bytes: the other side is MySQL with the same
+    // set) or checked (column_expr marks text without a Unicode form, and
+    // require_carried refuses it).
+    std::vector<std::string> charsets;
     // This side's unique indexes other than the key, as positions in
     // `columns`; indexes with a column outside `columns` are left out.
     std::vector<std::vector<std::size_t>> unique_keys;
@@ -51,6 +60,17 @@ std::vector<std::string> written_columns(const SidePlan& side);
 // `row` itself when there are none.
 Row written_values(const SidePlan& side, const Row& row);
 bool has_generated(const SidePlan& side);
+
+// How a checked column (SidePlan::charsets) reads a value its character
+// set has no Unicode form for: this prefix (U+FFFF, which no MySQL
+// character set maps to), then the stored bytes in hex.
+inline constexpr std::string_view k_no_unicode_mark = "\xEF\xBF\xBF";
+
+// Throws Error(Code::data) naming the column, its character set and the
+// bytes when `row` (read from `side` by the keyset queries) holds such a
+// value: copy and fix cannot carry it exactly, and refuse it rather than
+// write '?'. Nothing to check (and no cost) without checked columns.
+void require_carried(const SidePlan& side, const Row& row);
 
 struct TablePlan {
     std::string name;  // the configured (source) table name

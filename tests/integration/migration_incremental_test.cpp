@@ -299,7 +299,9 @@ TEST_P(IncrementalPairs, IncrementalRecheckDropsADifferenceThatDisappearsInBetwe
     // (A connection of its own: the validator reads the source at the same time.)
     auto peek = dbs.source.connect();
     testing::ConnectionWrapper target(dbs.target.connect(), [&](std::string_view sql) {
-        if (sql.find(" IN (") == std::string_view::npos) return;  // not a key lookup
+        // Not a key lookup (nor the plan's catalog queries, which have IN lists too).
+        if (sql.find(" IN (") == std::string_view::npos || sql.find("information_schema") != std::string_view::npos)
+            return;
         if (++lookups == 2) {  // the re-check is about to read: the double-write lands
             auto src_row = peek->query_one("SELECT name, utime FROM typed WHERE id = 50");
             writer->execute(fmt::format("UPDATE typed SET name = {}, utime = {} WHERE id = 50", td.placeholder(1),

@@ -27,6 +27,17 @@ using testing::MigrationDatabases;
 
 using testing::operator+;
 
+// Each row of `sql`'s result, its values' display joined by tabs.
+std::vector<std::string> query_lines(Connection& conn, const std::string& sql) {
+    std::vector<std::string> out;
+    for (const Row& r : conn.query(sql)) {
+        std::string line;
+        for (std::size_t i = 0; i < r.size(); ++i) line += (i ? "\t" : "") + r[i].display();
+        out.push_back(line);
+    }
+    return out;
+}
+
 struct TypeCase {
     const char* name;
     Engine source;
@@ -121,6 +132,36 @@ const std::vector<TypeCase>& cases() {
          {"'1000-01-01 00:00:00.000001'", "'9999-12-31 23:59:59.999999'"},
          "'1000-01-01 00:00:00.000002'",
          "'1000-01-01 00:00:00.000002'"},
+        // Dates with a zero month or day (sql_mode without NO_ZERO_IN_DATE,
+        // MariaDB's default): carried between MariaDB tables; PostgreSQL has
+        // no such dates (ZeroDates below).
+        {"date_zero_parts",
+         Engine::mysql,
+         "DATE",
+         {"'2020-00-00'", "'2020-05-00'", "'2020-00-07'", "'0000-00-00'", "'2020-05-01'"},
+         "'2020-06-00'",
+         nullptr},
+        {"datetime_zero_parts",
+         Engine::mysql,
+         "DATETIME(6)",
+         {"'2020-05-00 10:11:12.5'", "'2020-00-00 00:00:00'", "'2020-05-01 10:11:12.5'"},
+         "'2020-05-00 10:11:12.500001'",
+         nullptr},
+        // Spatial values are their bytes between MariaDB tables (towards
+        // PostgreSQL `migrate schema` refuses them: schema_test.cpp).
+        {"point",
+         Engine::mysql,
+         "POINT",
+         {"ST_GeomFromText('POINT(1.5 -2)')", "ST_GeomFromText('POINT(0 0)')"},
+         "ST_GeomFromText('POINT(1.5 -2.5)')",
+         nullptr},
+        {"geometry",
+         Engine::mysql,
+         "GEOMETRY",
+         {"ST_GeomFromText('LINESTRING(0 0, 1 1, 2 0)')", "ST_GeomFromText('POLYGON((0 0, 4 0, 4 4, 0 0))')",
+          "ST_GeomFromText('POINT(1 2)', 4326)"},
+         "ST_GeomFromText('LINESTRING(0 0, 1 1, 2 1)')",
+         nullptr},
         {"timestamp_6",
          Engine::mysql,
          "TIMESTAMP(6) NULL",
@@ -220,6 +261,26 @@ const std::vector<TypeCase>& cases() {
          {"'0001-01-01'", "'9999-12-31'", "'2024-02-29'"},
          nullptr,
          "'0001-01-02'"},
+        // Years before Christ: PostgreSQL prints them "0044-03-15 BC"; the
+        // same date AD is another value, found both ways of checking.
+        {"pg_date_bc",
+         Engine::postgres,
+         "date",
+         {"'0044-03-15 BC'", "'4713-01-01 BC'", "'0001-12-31 BC'"},
+         nullptr,
+         "'0044-03-15'"},
+        {"pg_timestamp_bc",
+         Engine::postgres,
+         "timestamp(6)",
+         {"'0001-12-31 23:59:59.999999 BC'", "'0044-03-15 12:00:00 BC'"},
+         nullptr,
+         "'0001-12-31 23:59:59.999999'"},
+        {"pg_timestamptz_bc",
+         Engine::postgres,
+         "timestamptz",
+         {"'0044-03-15 12:00:00+02 BC'", "'2000-01-01 00:00:00+00'"},
+         nullptr,
+         "'0044-03-15 12:00:01+02 BC'"},
         {"pg_timestamp_0",
          Engine::postgres,
          "timestamp(0)",
@@ -423,6 +484,115 @@ TEST(ZeroDates, CarriedBetweenMariaDbTablesAndRefusedNamingTheRowTowardsPostgres
                                  "0000-00-00 00:00:00.000000 is MySQL's zero date"})
             EXPECT_NE(copied.err.find(said), std::string::npos) << said << "\n" << copied.err;
         EXPECT_EQ(testing::row_count(*target, "z"), 0);  // the batch is one transaction
+    }
+}
+
+// Partial zero dates towards PostgreSQL: refused like the zero date, naming
+// the row, the column and what kind of date it is.
+TEST(ZeroDates, WithAZeroMonthOrDayAreRefusedNamingTheRowTowardsPostgres) {
+    MigrationDatabases dbs(testing::engine_pairs().at(2), "zerop");
+    auto source = dbs.source.connect();
+    auto target = dbs.target.connect();
+    source->execute("CREATE TABLE zp (id INT NOT NULL PRIMARY KEY, d DATE)");
+    source->execute("INSERT INTO zp VALUES (1, '2020-05-01'), (2, '2020-05-00'), (3, NULL)");
+    const Args sides{"--source", dbs.source.url(), "--target", dbs.target.url()};
+    CommandResult made = testing::webookctl(Args{"migrate", "schema", "--table", "zp"} + sides);
+    ASSERT_EQ(made.exit_code, 0) << testing::describe(made);
+    CommandResult copied = testing::webookctl(Args{"migrate", "copy", "--table", "zp"} + sides);
+    EXPECT_EQ(copied.exit_code, 3) << testing::describe(copied);
+    for (const char* said : {"copying zp", "writing the row with key [\"2\"]", "column \"d\"",
+                             "2020-05-00 is MySQL's date with a zero month or day"})
+        EXPECT_NE(copied.err.find(said), std::string::npos) << said << "\n" << copied.err;
+    EXPECT_EQ(testing::row_count(*target, "zp"), 0);
+}
+
+// Text in a character set that is not Unicode (issue 14 part 4). MariaDB
+// turns a gbk character with no Unicode form (0xA2A0 here) into '?' on the
+// utf8mb4 connection, so a copy wrote '?' and a validation saw '?' on both
+// sides. Between MariaDB tables of the same set the bytes are carried and
+// compared as they are; towards PostgreSQL what has a Unicode form is
+// converted exactly, and what has none is refused by the copy and the fix
+// naming the row, and found by validation where a target holds '?'.
+TEST(NonUnicodeText, IsCarriedAsItsBytesOrRefusedNeverAsQuestionMarks) {
+    for (const auto& pair : testing::engine_pairs()) {
+        if (pair.source != Engine::mysql) continue;
+        SCOPED_TRACE(pair.name);
+        MigrationDatabases dbs(pair, "gbk");
+        testing::ScratchDir dir("gbk");
+        auto source = dbs.source.connect();
+        auto target = dbs.target.connect();
+        source->execute(
+            "CREATE TABLE cs (id INT NOT NULL PRIMARY KEY, g VARCHAR(20) CHARACTER SET gbk, l VARCHAR(20) "
+            "CHARACTER SET latin1, u VARCHAR(20))");
+        // 你好 in gbk; a gbk code without a Unicode form; latin1's e-acute and
+        // its 0x80, which is the euro sign (cp1252).
+        source->execute(
+            "INSERT INTO cs VALUES (1, X'C4E3BAC3', X'E980', 'x'), (2, X'41A2A042', X'61', 'y'), (3, NULL, NULL, "
+            "NULL)");
+        const Args sides{"--source", dbs.source.url(), "--target", dbs.target.url()};
+        CommandResult made = testing::webookctl(Args{"migrate", "schema", "--table", "cs"} + sides);
+        ASSERT_EQ(made.exit_code, 0) << testing::describe(made);
+        const Args validate{"--output", "json", "validate", "--full", "--table", "cs"};
+        auto found_in_g = [&](const char* what) {
+            for (const Args& how : {Args{}, Args{"--checksum"}}) {
+                const std::string events = dir.file(std::string(what) + (how.empty() ? ".rows" : ".checksum"));
+                CommandResult v = testing::webookctl(validate + how + Args{"--sink", "file://" + events} + sides);
+                EXPECT_EQ(v.exit_code, 1) << what << ": " << testing::describe(v);
+                const auto found = testing::read_events(events);
+                ASSERT_EQ(found.size(), 1u) << what << ": " << testing::read_file(events);
+                EXPECT_EQ(event_type_name(found[0].type), "neq");
+                EXPECT_EQ(found[0].columns, std::vector<std::string>{"g"}) << testing::read_file(events);
+                EXPECT_EQ(testing::key_text(found[0].key), "2");
+            }
+        };
+        CommandResult copied = testing::webookctl(Args{"migrate", "copy", "--table", "cs"} + sides);
+        if (pair.target == Engine::mysql) {
+            ASSERT_EQ(copied.exit_code, 0) << testing::describe(copied);
+            const char* bytes = "SELECT HEX(g), HEX(l), u FROM cs ORDER BY id";
+            EXPECT_EQ(query_lines(*target, bytes), query_lines(*source, bytes));
+            for (const Args& how : {Args{}, Args{"--checksum"}}) {
+                CommandResult v = testing::webookctl(validate + how + sides);
+                EXPECT_EQ(v.exit_code, 0) << testing::describe(v);
+            }
+            // Another character without a Unicode form: '?' for '?' on the
+            // connection, a difference in the bytes.
+            target->execute("UPDATE cs SET g = X'41A2A142' WHERE id = 2");
+            found_in_g("other-unmapped");
+            const std::string events = dir.file("other-unmapped.rows");
+            CommandResult fixed = testing::webookctl(Args{"fix", "--until-idle", "--from", "file://" + events} + sides);
+            ASSERT_EQ(fixed.exit_code, 0) << testing::describe(fixed);
+            EXPECT_EQ(query_lines(*target, bytes), query_lines(*source, bytes));
+            continue;
+        }
+        EXPECT_EQ(copied.exit_code, 3) << testing::describe(copied);
+        for (const char* said :
+             {"copying cs", "writing the row with key [\"2\"]", "column g", "gbk", "41a2a042", "no form for"})
+            EXPECT_NE(copied.err.find(said), std::string::npos) << said << "\n" << copied.err;
+        EXPECT_EQ(testing::row_count(*target, "cs"), 0);
+        // What has a Unicode form is carried exactly, both ways of checking.
+        source->execute("UPDATE cs SET g = X'41C4E342' WHERE id = 2");
+        copied = testing::webookctl(Args{"migrate", "copy", "--table", "cs"} + sides);
+        ASSERT_EQ(copied.exit_code, 0) << testing::describe(copied);
+        EXPECT_EQ(query_lines(*target, "SELECT g, l FROM cs ORDER BY id"),
+                  (std::vector<std::string>{"\xE4\xBD\xA0\xE5\xA5\xBD\t\xC3\xA9\xE2\x82\xAC",
+                                            "A\xE4\xBD\xA0"
+                                            "B\ta",
+                                            "NULL\tNULL"}));
+        for (const Args& how : {Args{}, Args{"--checksum"}}) {
+            CommandResult v = testing::webookctl(validate + how + sides);
+            EXPECT_EQ(v.exit_code, 0) << testing::describe(v);
+        }
+        // A target an older copy left '?' in: a difference, and the fix
+        // refuses to write the value (it has no form there either).
+        source->execute("UPDATE cs SET g = X'41A2A042' WHERE id = 2");
+        target->execute("UPDATE cs SET g = 'A?B' WHERE id = 2");
+        found_in_g("question-mark");
+        CommandResult fixed = testing::webookctl(
+            Args{"fix", "--until-idle", "--from", "file://" + dir.file("question-mark.rows")} + sides);
+        EXPECT_EQ(fixed.exit_code, 3) << testing::describe(fixed);
+        for (const char* said : {"the row with key [\"2\"]", "column g", "41a2a042"})
+            EXPECT_NE(fixed.err.find(said), std::string::npos) << said << "\n" << fixed.err;
+        EXPECT_EQ(target->query_one("SELECT g FROM cs WHERE id = 2")->at(0).as_string(), "A?B");
     }
 }
 

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "core/base/error.h"
+#include "core/db/civil_time.h"
 #include "core/db/dialect.h"
 
 namespace webook {
@@ -80,6 +81,53 @@ TEST(Value, DatesBeforeEpochAndZeroDatesRoundTrip) {
     EXPECT_THROW(Value::parse(ValueKind::datetime, "yesterday"), Error);
 }
 
+// MySQL lets dates with a zero month or day in without NO_ZERO_IN_DATE:
+// they read, print back as they were, differ from each other, and sort as
+// MySQL sorts them -- before every real date.
+TEST(Value, DatesWithAZeroPartReadAndPrintAsMySqlHasThem) {
+    for (const char* text : {"2020-00-00", "2020-05-00", "2020-00-07", "0000-00-00", "9999-12-00"}) {
+        SCOPED_TRACE(text);
+        EXPECT_EQ(Value::parse(ValueKind::date, text).canonical(), text);
+        EXPECT_TRUE(zero_part_date(Value::parse(ValueKind::date, text).micros()));
+        EXPECT_EQ(Value::parse(ValueKind::datetime, std::string(text) + " 10:11:12.5").canonical(),
+                  std::string(text) + " 10:11:12.500000");
+    }
+    const Value y2020 = Value::parse(ValueKind::date, "2020-00-00"), may = Value::parse(ValueKind::date, "2020-05-00");
+    EXPECT_FALSE(same_data(y2020, may));
+    EXPECT_LT(Value::parse(ValueKind::date, "0000-00-00").micros(), y2020.micros());
+    EXPECT_LT(y2020.micros(), may.micros());
+    EXPECT_LT(may.micros(), Value::parse(ValueKind::date, "2019-01-01").micros());
+    EXPECT_LT(Value::parse(ValueKind::datetime, "2020-05-00 23:59:59.999999").micros(),
+              Value::parse(ValueKind::datetime, "2020-05-01 00:00:00").micros() + 0);
+    EXPECT_EQ(Value::parse(ValueKind::datetime, "0000-00-00 00:00:00").micros(), k_zero_date);
+    // A clock past its day would be the next date's marker.
+    EXPECT_THROW(Value::parse(ValueKind::datetime, "2020-05-00 24:00:00"), Error);
+    EXPECT_THROW(Value::parse(ValueKind::date, "2020-13-00"), Error);
+    EXPECT_THROW(Value::parse(ValueKind::date, "2020-00-32"), Error);
+}
+
+// PostgreSQL prints years before 1 as "0044-03-15 BC"; they read as the
+// astronomical year (1 BC is year 0), print back the same, and ISO 8601
+// output signs them.
+TEST(Value, DatesBeforeChristReadAndPrintAsPostgreSqlHasThem) {
+    const Value ides = Value::parse(ValueKind::date, "0044-03-15 BC");
+    EXPECT_EQ(ides.canonical(), "0044-03-15 BC");
+    EXPECT_FALSE(same_data(ides, Value::parse(ValueKind::date, "0044-03-15")));
+    EXPECT_EQ(ides.micros(), days_from_civil(-43, 3, 15) * k_micros_per_day);
+    EXPECT_EQ(Value::parse(ValueKind::date, "0001-12-31 BC").canonical(), "0001-12-31 BC");
+    EXPECT_EQ(Value::parse(ValueKind::date, "0001-12-31 BC").micros() + k_micros_per_day,
+              Value::parse(ValueKind::date, "0001-01-01").micros());
+    const Value at = Value::parse(ValueKind::datetime, "4713-01-01 10:00:00.25 BC");
+    EXPECT_EQ(at.canonical(), "4713-01-01 10:00:00.250000 BC");
+    EXPECT_EQ(Value::parse(ValueKind::datetime, "0044-03-15 12:00:00+02 BC").canonical(),
+              "0044-03-15 10:00:00.000000 BC");
+    EXPECT_EQ(format_iso_utc(ides.micros()), "-0043-03-15T00:00:00.000000Z");
+    EXPECT_EQ(format_iso_utc(Value::parse(ValueKind::date, "0001-06-01 BC").micros()), "0000-06-01T00:00:00.000000Z");
+    EXPECT_EQ(Value::parse(ValueKind::datetime, "-0043-03-15T00:00:00Z").micros(), ides.micros());
+    EXPECT_THROW(Value::parse(ValueKind::date, "0000-03-15 BC"), Error);  // there is no year 0 BC
+    EXPECT_THROW(Value::parse(ValueKind::date, "0044-03-15 AD"), Error);
+}
+
 // Plain "YYYY-MM-DD HH:MM:SS[.f]" text takes a fast path; every form must
 // read as the general parser reads the same instant written another way.
 TEST(Value, PlainTimestampsReadAsTheGeneralParserReadsThem) {
@@ -103,7 +151,7 @@ TEST(Value, PlainTimestampsReadAsTheGeneralParserReadsThem) {
     // non-digit, stray characters.
     EXPECT_EQ(Value::parse(ValueKind::datetime, "0000-00-00 00:00:00").canonical(),
               Value::parse(ValueKind::datetime, "0000-00-00").canonical());
-    for (const char* bad : {"2026-00-01 00:00:00", "2026-13-01 00:00:00", "2026-01-32 00:00:00", "2026-01-01 0a:00:00",
+    for (const char* bad : {"2026-00-32 00:00:00", "2026-13-01 00:00:00", "2026-01-32 00:00:00", "2026-01-01 0a:00:00",
                             "2026-01-01 00:00:0x", "2026-01-01 00:00:00 "})
         EXPECT_THROW(Value::parse(ValueKind::datetime, bad), Error) << bad;
 }
