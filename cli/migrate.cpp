@@ -91,7 +91,8 @@ int run_copy_plan(Context& ctx, const std::vector<TablePlan>& plans, Connection&
     bool refused = false;
     nlohmann::ordered_json out = nlohmann::json::array();
     for (const auto& plan : plans) {
-        const CopyPlanReport r = plan_copy({source, target}, plan, options, store ? &*store : nullptr, mode.mode);
+        CopyPlanReport r = plan_copy({source, target}, plan, options, store ? &*store : nullptr, mode.mode);
+        if (r.refusal.empty()) r.refusal = emptying_refusal(target, plan, plans, options);
         refused = refused || !r.refusal.empty();
         if (ctx.json()) {
             out.push_back(

@@ -515,17 +515,25 @@ std::string edge_key(Connection& conn, const SidePlan& side, bool last) {
 
 }  // namespace
 
+std::string emptying_refusal(Connection& target, const TablePlan& plan, const std::vector<TablePlan>& plans,
+                             const CopyOptions& options) {
+    if (options.start != CopyStart::truncate || !options.shard.whole()) return {};
+    std::vector<std::string> tables;
+    for (const auto& p : plans) tables.push_back(p.target.table);
+    const auto outside = children_with_rows(target, plan.target.table, tables);
+    if (outside.empty()) return {};
+    const char* pronoun = outside.size() == 1 ? "it" : "them";
+    return fmt::format(
+        "target table {} in {} cannot be emptied: rows of {} (not in this copy) reference it by a "
+        "foreign key; add {} to the copy, or empty {} yourself",
+        plan.target.table, target.describe(), fmt::join(outside, ", "), pronoun, pronoun);
+}
+
 void empty_targets(Connection& target, const std::vector<TablePlan>& plans, const CopyOptions& options) {
     if (options.start != CopyStart::truncate || !options.shard.whole()) return;
-    std::vector<std::string> tables;
-    for (const auto& plan : plans) tables.push_back(plan.target.table);
     for (const auto& plan : plans)
-        if (auto outside = children_with_rows(target, plan.target.table, tables); !outside.empty())
-            throw Error(Code::usage,
-                        fmt::format("target table {} in {} cannot be emptied: rows of {} (not in this copy) "
-                                    "reference it by a foreign key; add {} to the copy, or empty {} yourself",
-                                    plan.target.table, target.describe(), fmt::join(outside, ", "),
-                                    outside.size() == 1 ? "it" : "them", outside.size() == 1 ? "it" : "them"));
+        if (std::string why = emptying_refusal(target, plan, plans, options); !why.empty())
+            throw Error(Code::usage, why);
     for (auto plan = plans.rbegin(); plan != plans.rend(); ++plan) {
         ControlRows fence_rows = options.mode_fence.open();
         ModeFence fence(fence_rows, IfNoMigration::src_only);
@@ -596,9 +604,15 @@ CopyPlanReport plan_copy(SideConnections conns, const TablePlan& plan, const Cop
         r.start = "the target is empty: copy every row";
         break;
     case CopyStart::truncate:
-        r.start = options.shard.whole()
-                      ? fmt::format("truncate the target ({} rows), then copy every row", r.target_rows)
-                      : fmt::format("delete the target's rows of shard {}, then copy them", shard);
+        if (!options.shard.whole())
+            r.start = fmt::format("delete the target's rows of shard {}, then copy them", shard);
+        else if (foreign_key_children(target, plan.target.table).empty())
+            r.start = fmt::format("truncate the target ({} rows), then copy every row", r.target_rows);
+        else  // empty_target()
+            r.start = fmt::format(
+                "empty the target ({} rows) by DELETE, after the tables whose foreign keys reference it, then copy "
+                "every row",
+                r.target_rows);
         break;
     case CopyStart::resume: {
         std::optional<CopyProgress> cp;

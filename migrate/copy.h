@@ -112,6 +112,12 @@ CopyReport copy_table(SideConnections conns, const TablePlan& plan, const CopyOp
 // parent would fail, or cascade into a table this copy does not own.
 void empty_targets(Connection& target, const std::vector<TablePlan>& plans, const CopyOptions& options);
 
+// Why empty_targets() would refuse to empty `plan`'s target in a copy of
+// `plans`; "" when it would not (or the copy empties nothing). For
+// `migrate copy --dry-run`.
+std::string emptying_refusal(Connection& target, const TablePlan& plan, const std::vector<TablePlan>& plans,
+                             const CopyOptions& options);
+
 // The order to copy `plans` in: a table after the tables its foreign keys
 // on the target reference (so a target that has its foreign keys already
 // accepts each row), otherwise as given. Tables in a cycle of foreign keys

@@ -187,6 +187,18 @@ TEST_P(SchemaPairs, ACopyOfTablesWithForeignKeysTakesTheParentsFirst) {
     EXPECT_NE(alone.err.find("cannot be emptied: rows of invoices (not in this copy) reference it"), std::string::npos)
         << alone.err;
     EXPECT_EQ(testing::row_count(*target, "customers"), 11);
+    CommandResult planned_alone =
+        testing::webookctl(Args{"migrate", "copy", "--dry-run", "--truncate", "--table", "customers"} + sides(dbs));
+    EXPECT_EQ(planned_alone.exit_code, 2) << testing::describe(planned_alone);
+    EXPECT_NE(planned_alone.out.find("refused: target table customers"), std::string::npos) << planned_alone.out;
+    CommandResult planned_all =
+        testing::webookctl(Args{"migrate", "copy", "--dry-run", "--truncate", "--table", "customers", "--table",
+                                "invoices", "--table", "invoice_lines"} +
+                           sides(dbs));
+    EXPECT_EQ(planned_all.exit_code, 0) << testing::describe(planned_all);
+    EXPECT_NE(planned_all.out.find("empty the target (11 rows) by DELETE, after the tables whose foreign keys"),
+              std::string::npos)
+        << planned_all.out;
     // With the children emptied too, the parent alone can start over.
     CommandResult with_children = testing::webookctl(Args{"migrate", "copy", "--truncate", "--table", "customers",
                                                           "--table", "invoices", "--table", "invoice_lines"} +
