@@ -99,7 +99,10 @@ bool date_start(const CivilDate& c, std::int64_t& micros) {
         return true;
     }
     if (c.m < 1 || c.m > 12 || c.d < 1 || c.d > 31 || c.y > k_max_year || c.y < -k_max_year) return false;
-    return instant_micros(days_from_civil(c.y, static_cast<unsigned>(c.m), static_cast<unsigned>(c.d)), 0, 0, micros);
+    // Instants as far back as the zero-part markers (year -278,000 or so)
+    // would print as one of them: no server has such years.
+    return instant_micros(days_from_civil(c.y, static_cast<unsigned>(c.m), static_cast<unsigned>(c.d)), 0, 0, micros) &&
+           !zero_part_date(micros);
 }
 
 // "HH:MM:SS[.f]" into micros; hours may exceed 24 (MySQL TIME), up to what
@@ -398,7 +401,8 @@ Value Value::parse(ValueKind kind, std::string_view text) {
             return datetime_micros(start + clock);
         }
         std::int64_t micros = 0;
-        if (__builtin_add_overflow(start, clock, &micros) || __builtin_sub_overflow(micros, offset, &micros))
+        if (__builtin_add_overflow(start, clock, &micros) || __builtin_sub_overflow(micros, offset, &micros) ||
+            zero_part_date(micros))
             bad_text(kind, text);
         return datetime_micros(micros);
     }
