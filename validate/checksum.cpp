@@ -1,5 +1,7 @@
 #include "validate/checksum.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "core/base/error.h"
@@ -35,17 +37,47 @@ bool checksum_supported(const TablePlan& plan, std::string* why) {
     return true;
 }
 
-BoundSql checksum_query(const Dialect& d, const SidePlan& side, const KeyBounds& bounds, std::string_view filter,
-                        std::vector<Value> filter_params) {
+namespace {
+
+// The row hash of every column of `side`, as an SQL expression.
+std::string row_hash(const Dialect& d, const SidePlan& side) {
     std::vector<Dialect::HashedColumn> columns;
     for (std::size_t i = 0; i < side.columns.size(); ++i)
         columns.push_back({column_expr(d, side, i), side.kinds[i], side.decimal_scales[i],
                            i < side.nullable.size() ? bool(side.nullable[i]) : true,
                            i < side.sql_types.size() ? side.sql_types[i] : std::string()});
+    return d.row_hash64(columns);
+}
+
+// COUNT(*) and BIT_XOR as the first two columns of `row`.
+ChunkChecksum read_checksum(const Row& row) {
+    ChunkChecksum c;
+    c.rows = row.at(0).as_int();
+    // MariaDB's BIT_XOR is unsigned, PostgreSQL's bit_xor signed (NULL for no rows): the same 64 bits.
+    if (const Value& h = row.at(1); !h.is_null()) {
+        const std::string text = h.canonical();
+        c.hash = text.starts_with('-') ? static_cast<std::uint64_t>(std::stoll(text)) : std::stoull(text);
+    }
+    return c;
+}
+
+// MAX of the key as the plan reads the key: the bound goes into keyset
+// queries and checkpoints as a key of that kind.
+Value key_value(const SidePlan& side, const Value& max) {
+    const bool is_unsigned = max.kind() == ValueKind::unsigned_integer;
+    if (side.kinds[0] == ValueKind::unsigned_integer)
+        return Value::unsigned_integer(is_unsigned ? max.as_uint() : static_cast<std::uint64_t>(max.as_int()));
+    return Value::integer(is_unsigned ? static_cast<std::int64_t>(max.as_uint()) : max.as_int());
+}
+
+}  // namespace
+
+BoundSql checksum_query(const Dialect& d, const SidePlan& side, const KeyBounds& bounds, std::string_view filter,
+                        std::vector<Value> filter_params) {
     BoundSql q;
     q.params = std::move(filter_params);
     const std::string where = where_clause(d, side, filter, bounds, q.params);
-    q.sql = fmt::format("SELECT COUNT(*), BIT_XOR({}) FROM {}{}", d.row_hash64(columns), d.quote(side.table), where);
+    q.sql = fmt::format("SELECT COUNT(*), BIT_XOR({}) FROM {}{}", row_hash(d, side), d.quote(side.table), where);
     return q;
 }
 
@@ -53,14 +85,40 @@ ChunkChecksum run_checksum(Connection& conn, const SidePlan& side, const KeyBoun
                            std::vector<Value> filter_params) {
     BoundSql q = checksum_query(conn.dialect(), side, bounds, filter, std::move(filter_params));
     auto row = conn.query_one(q.sql, q.params);
-    ChunkChecksum c;
+    return row ? read_checksum(*row) : ChunkChecksum{};
+}
+
+bool leading_chunks_supported(const SidePlan& side) {
+    return side.key.size() == 1 && !side.kinds.empty() &&
+           (side.kinds[0] == ValueKind::integer || side.kinds[0] == ValueKind::unsigned_integer);
+}
+
+BoundSql leading_chunk_query(const Dialect& d, const SidePlan& side, const std::optional<Row>& after, std::size_t rows,
+                             std::string_view filter, std::vector<Value> filter_params) {
+    if (!leading_chunks_supported(side))
+        throw Error(Code::internal,
+                    fmt::format("leading_chunk_query: the key of {} is not one integer column", side.table));
+    BoundSql q;
+    q.params = std::move(filter_params);
+    const std::string where = where_clause(d, side, filter, KeyBounds{after, std::nullopt}, q.params);
+    const std::string key = d.quote(side.key[0]);
+    q.sql = fmt::format(
+        "SELECT COUNT(*), BIT_XOR(webook_h), MAX(webook_k) FROM (SELECT {} AS webook_k, {} AS webook_h FROM {}{} "
+        "ORDER BY {} LIMIT {}) AS webook_chunk",
+        key, row_hash(d, side), d.quote(side.table), where, key, std::max<std::size_t>(rows, 1));
+    return q;
+}
+
+LeadingChunk run_leading_chunk(Connection& conn, const SidePlan& side, const std::optional<Row>& after,
+                               std::size_t rows, std::string_view filter, std::vector<Value> filter_params) {
+    BoundSql q = leading_chunk_query(conn.dialect(), side, after, rows, filter, std::move(filter_params));
+    auto row = conn.query_one(q.sql, q.params);
+    LeadingChunk c;
     if (!row) return c;
-    c.rows = (*row)[0].as_int();
-    // MariaDB's BIT_XOR is unsigned, PostgreSQL's bit_xor signed (NULL for no rows): the same 64 bits.
-    if (const Value& h = (*row)[1]; !h.is_null()) {
-        const std::string text = h.canonical();
-        c.hash = text.starts_with('-') ? static_cast<std::uint64_t>(std::stoll(text)) : std::stoull(text);
-    }
+    c.sum = read_checksum(*row);
+    // A full chunk ends at its last key; a short one is the table's end.
+    if (c.sum.rows >= static_cast<std::int64_t>(std::max<std::size_t>(rows, 1)) && !row->at(2).is_null())
+        c.up_to = Row{key_value(side, row->at(2))};
     return c;
 }
 

@@ -10,6 +10,7 @@
 // MD5 aggregate of the columns costs (bench/RESULTS.md "hash limit").
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "core/db/db.h"
@@ -35,5 +36,21 @@ BoundSql checksum_query(const Dialect& dialect, const SidePlan& side, const KeyB
 
 ChunkChecksum run_checksum(Connection& conn, const SidePlan& side, const KeyBounds& bounds,
                            std::string_view filter = {}, std::vector<Value> filter_params = {});
+
+// The base's side of a chunk that it cuts itself: the checksum of the next
+// `rows` rows after `after` and the key they end at, in one query that
+// walks them once (a subquery in key order with LIMIT; MAX of the key).
+// For keys of one integer column, whose MAX is their last in key order:
+// leading_chunks_supported(). up_to is none when fewer than `rows` rows
+// were left -- the final chunk, which the other side checks open-ended.
+struct LeadingChunk {
+    ChunkChecksum sum;
+    std::optional<Row> up_to;
+};
+bool leading_chunks_supported(const SidePlan& side);
+BoundSql leading_chunk_query(const Dialect& dialect, const SidePlan& side, const std::optional<Row>& after,
+                             std::size_t rows, std::string_view filter = {}, std::vector<Value> filter_params = {});
+LeadingChunk run_leading_chunk(Connection& conn, const SidePlan& side, const std::optional<Row>& after,
+                               std::size_t rows, std::string_view filter = {}, std::vector<Value> filter_params = {});
 
 }  // namespace webook

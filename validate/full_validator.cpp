@@ -27,6 +27,7 @@
 #include "core/migration/event_sink.h"
 #include "core/migration/prefetch.h"
 #include "validate/checksum.h"
+#include "validate/chunk_lead.h"
 #include "validate/validation.h"
 #include "validate/validator_parts.h"
 
@@ -152,6 +153,52 @@ struct Run {
         at.done = true;
     }
 
+    // Chunk by chunk, both servers busy all the time: one side (`cutter`,
+    // cutting_side()) hashes its next chunk_rows rows and says where they
+    // end, in one query, running ahead on a thread of its own (ChunkLead);
+    // the other hashes each chunk once it is cut. Only chunks that differ
+    // are merged row by row. For keys of one integer column (the common `id
+    // BIGINT`, dense or not); other keys take by_checksum.
+    void by_leading_chunks(BaseSide cutter) {
+        const bool cut_on_target = cutter == BaseSide::dst;
+        Connection& cut_conn = cut_on_target ? conns.target : conns.source;
+        Connection& other_conn = cut_on_target ? conns.source : conns.target;
+        const SidePlan& cut_side = plan.side(cutter);
+        const SidePlan& other_side = cut_on_target ? plan.source : plan.target;
+        const ShardFilter& cut_filter = cut_on_target ? dst_filter : src_filter;
+        const ShardFilter& other_filter = cut_on_target ? src_filter : dst_filter;
+        const bool cut_is_base = cutter == options.base;
+        Throttle throttle(options.throttle);  // a rate only: nothing is asked of a connection
+        if (at.merging) finish_merging();     // a differing chunk a failure interrupted
+        if (at.done) return;
+        ChunkLead lead(
+            [&](const std::optional<Row>& after) {
+                return run_leading_chunk(cut_conn, cut_side, after, options.chunk_rows, cut_filter.sql,
+                                         cut_filter.params);
+            },
+            at.after);
+        while (!at.done) {
+            check_interrupted();
+            const LeadingChunk cut = lead.next();
+            // The final chunk is open-ended: it catches the other side's rows
+            // past the cutting side's last key.
+            const KeyBounds chunk{at.after, cut.up_to};
+            const ChunkChecksum other =
+                run_checksum(other_conn, other_side, chunk, other_filter.sql, other_filter.params);
+            const ChunkChecksum& base_sum = cut_is_base ? cut.sum : other;
+            settle(chunk, base_sum, cut_is_base ? other : cut.sum, [&] {
+                // The merge reads on both connections: the cutting side
+                // stops after its query in flight; the chunks it cut ahead
+                // are used after the merge.
+                lead.pause();
+                finish_merging();
+                lead.resume();
+            });
+            throttle.after_rows(static_cast<std::uint64_t>(base_sum.rows));
+            moved(at);
+        }
+    }
+
     // Chunk by chunk: the base's keys fix the chunk boundaries; both sides
     // hash the chunk at once; only chunks that differ are merged row by row.
     void by_checksum() {
@@ -178,22 +225,28 @@ struct Run {
                            : run_checksum(conns.target, plan.target, chunk, dst_filter.sql, dst_filter.params);
             });
             ChunkChecksum base_sum = run_checksum(base_conn, base_side, chunk, base_filter.sql, base_filter.params);
-            ChunkChecksum other = other_sum.get();
-            ++at.chunks;
-            if (base_sum == other) {
-                at.counts.base_rows += static_cast<std::uint64_t>(base_sum.rows);
-                at.counts.other_rows += static_cast<std::uint64_t>(other.rows);
-                at.after = chunk.up_to;
-                at.done = !chunk.up_to;
-            } else {
-                ++at.chunks_differing;
-                at.merging = true;
-                at.merging_up_to = chunk.up_to;
-                finish_merging();
-            }
+            settle(chunk, base_sum, other_sum.get(), [&] { finish_merging(); });
             throttle.after_rows(static_cast<std::uint64_t>(base_sum.rows));
             moved(at);
         }
+    }
+
+    // A chunk's sums are in: equal, the chunk is decided; else it is merged
+    // row by row (`merge` runs finish_merging, with whatever must stop for it).
+    template <typename Merge>
+    void settle(const KeyBounds& chunk, const ChunkChecksum& base_sum, const ChunkChecksum& other_sum, Merge&& merge) {
+        ++at.chunks;
+        if (base_sum == other_sum) {
+            at.counts.base_rows += static_cast<std::uint64_t>(base_sum.rows);
+            at.counts.other_rows += static_cast<std::uint64_t>(other_sum.rows);
+            at.after = chunk.up_to;
+            at.done = !chunk.up_to;
+            return;
+        }
+        ++at.chunks_differing;
+        at.merging = true;
+        at.merging_up_to = chunk.up_to;
+        merge();
     }
 
     void finish_merging() {
@@ -204,6 +257,17 @@ struct Run {
         at.merging_up_to.reset();
     }
 };
+
+// The side that cuts the checksum chunks as it hashes them: the base, if its
+// key is one integer column, else the other side if its is. None: no side
+// can (by_checksum). (Cutting on PostgreSQL, whose LIMIT subquery streams
+// where MariaDB materializes it, measured no faster: bench/RESULTS.md.)
+std::optional<BaseSide> cutting_side(const TablePlan& plan, BaseSide base) {
+    const BaseSide other = base == BaseSide::src ? BaseSide::dst : BaseSide::src;
+    for (BaseSide side : {base, other})
+        if (leading_chunks_supported(plan.side(side))) return side;
+    return std::nullopt;
+}
 
 // The frontier a --resume goes on from, if the table's checkpoint fits.
 std::optional<Frontier> resumed(CheckpointStore& checkpoints, const TablePlan& plan, const ValidateOptions& options,
@@ -265,6 +329,12 @@ TableReport validate_full(SideConnections conns, const TablePlan& plan, const Va
             "rows are compared in one pass",
             plan.name);
 
+    // Where the key allows, one side cuts the chunks as it hashes them,
+    // unless the throttle probes the base's load on a connection that would
+    // be busy with the next chunk.
+    const std::optional<BaseSide> cutter =
+        use_checksum && options.throttle.max_load.empty() ? cutting_side(plan, options.base) : std::nullopt;
+
     // The events say which method found them ("validator": "checksum" or "full").
     TableReport report;
     report.table = plan.name;
@@ -301,7 +371,15 @@ TableReport validate_full(SideConnections conns, const TablePlan& plan, const Va
         try {
             with_context(what, [&] {
                 run_resumable(
-                    budget, [&] { use_checksum ? run.by_checksum() : run.by_rows(); },
+                    budget,
+                    [&] {
+                        if (!use_checksum)
+                            run.by_rows();
+                        else if (cutter)
+                            run.by_leading_chunks(*cutter);
+                        else
+                            run.by_checksum();
+                    },
                     [&] {
                         return reset_sessions(
                             {&conns.source, &conns.target, checkpoints ? &checkpoints->connection() : nullptr});

@@ -174,11 +174,20 @@ public:
         switch (kind) {
         case ValueKind::integer:
         case ValueKind::unsigned_integer:
-        case ValueKind::boolean: return std::string(q);  // as text: its decimal digits
+        case ValueKind::boolean:
+            // As text: its decimal digits -- but a BIT reads as its bytes
+            // and a YEAR as four digits (0 as 0000): their number, as the
+            // other side prints it.
+            if (sql_type.starts_with("bit") || sql_type.starts_with("year"))
+                return fmt::format("CAST({} AS UNSIGNED)", q);
+            return std::string(q);
         case ValueKind::datetime:
-            // DATETIME(6) reads as text in exactly this form already.
-            if (sql_type.ends_with("(6)")) return std::string(q);
-            return fmt::format("DATE_FORMAT({}, '%Y-%m-%d %H:%i:%s.%f')", q);
+            // PostgreSQL's own text for a timestamp, which it prints at a
+            // fraction of to_char's cost: the fraction without its trailing
+            // zeros, no '.' when it is zero. A DATETIME without fractional
+            // digits reads as that text already.
+            if (!sql_type.empty() && sql_type.find('(') == std::string_view::npos) return std::string(q);
+            return fmt::format("IF(MICROSECOND({0}) = 0, LEFT({0}, 19), TRIM(TRAILING '0' FROM {0}))", q);
         case ValueKind::date: return std::string(q);
         case ValueKind::decimal:
             if (scale <= 0) return fmt::format("CAST({} AS CHAR)", q);
@@ -445,15 +454,17 @@ public:
         case ValueKind::decimal: return fmt::format("trim_scale({})::text", q);
         case ValueKind::text: return text_operand(q, sql_type);
         case ValueKind::bytes: return fmt::format("encode({}, 'hex')", q);
-        // Years before 1 end in " BC", as Value::canonical() prints them
-        // (to_char's YYYY alone prints 44 BC as 0044, which is 44 AD).
+        // The ISO text of the session's DateStyle (pg_connection.cpp): the
+        // fraction without its trailing zeros, no '.' when it is zero, and
+        // " BC" before year 1, as Value::canonical() prints it. (to_char
+        // costs a quarter of the whole row hash, and its YYYY alone prints
+        // 44 BC as 0044, which is 44 AD.) timestamptz in UTC, without its
+        // "+00".
         case ValueKind::datetime:
-            return fmt::format(
-                "to_char({0}, 'YYYY-MM-DD HH24:MI:SS.US') || CASE WHEN {0} < '0001-01-01' THEN ' BC' "
-                "ELSE '' END",
-                q);
-        case ValueKind::date:
-            return fmt::format("to_char({0}, 'YYYY-MM-DD') || CASE WHEN {0} < '0001-01-01' THEN ' BC' ELSE '' END", q);
+            if (sql_type.find("with time zone") != std::string_view::npos)
+                return fmt::format("({} AT TIME ZONE 'UTC')::text", q);
+            return fmt::format("{}::text", q);
+        case ValueKind::date: return fmt::format("{}::text", q);
         case ValueKind::time: return fmt::format("to_char({}, 'HH24:MI:SS.US')", q);
         default: break;
         }

@@ -10,6 +10,7 @@
 
 #include <future>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -154,6 +155,81 @@ TEST_P(FullValidationPairs, ChecksumsTellNullFromEmptyAndSeeThroughShiftedSepara
     s.checksum = ChecksumMode::on;
     s.chunk_rows = 1;
     EXPECT_EQ(validate_to_file(dbs, "adj", dir.file("one-row-chunks.jsonl"), s).report.chunks_differing, 6u);
+}
+
+// The checksum path with an integer key: one side cuts each chunk as it
+// hashes it (run_leading_chunk), running ahead of the other.
+// Keys here are negative, dense, spread, across gaps of 10^15 and up to the
+// top of BIGINT; the target differs in each region, holds rows inside the
+// gaps, before the base's first key and past its last: every difference is
+// found once, by both methods, with either side as base.
+TEST_P(FullValidationPairs, ChecksumChunksCutAsTheyAreHashedFindEveryDifferenceWhateverTheSpread) {
+    MigrationDatabases dbs(GetParam(), "spread");
+    testing::ScratchDir dir("spread");
+    auto source = dbs.source.connect();
+    auto target = dbs.target.connect();
+    for (Connection* c : {source.get(), target.get()})
+        c->execute("CREATE TABLE spread (id BIGINT PRIMARY KEY, v VARCHAR(32) NOT NULL)");
+    std::vector<std::string> values;
+    auto add = [&](std::int64_t id) { values.push_back(fmt::format("({}, 'v{}')", id, id)); };
+    for (std::int64_t id = -300; id < -200; ++id) add(id);                             // negative, dense
+    for (std::int64_t id = 1; id <= 400; ++id) add(id);                                // dense
+    for (std::int64_t id = 1000; id < 60000; id += 997) add(id);                       // spread
+    for (std::int64_t id = 0; id < 200; ++id) add(1'000'000'000'000'000 + id * 3);     // past a gap, every third
+    for (std::int64_t id = 50; id > 0; --id) add(9'223'372'036'854'775'807 - id + 1);  // up to the top
+    source->execute("INSERT INTO spread VALUES " + fmt::format("{}", fmt::join(values, ", ")));
+    copy(dbs, "spread", 1000);
+    expect_consistent(dbs, "spread", dir, 16);
+
+    target->execute("INSERT INTO spread VALUES (-1000, 'before')");
+    target->execute("DELETE FROM spread WHERE id IN (-201, 17, 5985, 1000000000000300)");
+    target->execute("UPDATE spread SET v = 'changed' WHERE id IN (-300, 399, 59823, 1000000000000597)");
+    target->execute(
+        "INSERT INTO spread VALUES (500, 'gap'), (1001, 'spread gap'), (999999999999, 'big gap'), "
+        "(1000000000000001, 'between'), (1000000000000000001, 'past it'), (9223372036854775000, 'near the top')");
+    target->execute("DELETE FROM spread WHERE id = 9223372036854775807");
+    Findings expected;
+    for (const char* id :
+         {"-1000", "500", "1001", "999999999999", "1000000000000001", "1000000000000000001", "9223372036854775000"})
+        expected.insert({id, "base_missing", "src"});
+    for (const char* id : {"-201", "17", "5985", "1000000000000300", "9223372036854775807"})
+        expected.insert({id, "target_missing", "src"});
+    for (const char* id : {"-300", "399", "59823", "1000000000000597"}) expected.insert({id, "neq", "src"});
+    expect_full_validation_finds(dbs, "spread", expected, dir, BaseSide::src, 16);
+    expect_full_validation_finds(dbs, "spread", testing::with_base_dst(expected), dir, BaseSide::dst, 16);
+
+    // The base cuts each chunk and hashes it in one query (a LIMIT
+    // subquery), never walking ahead with OFFSET; the other side hashes key
+    // ranges only.
+    for (BaseSide base : {BaseSide::src, BaseSide::dst}) {
+        std::mutex m;
+        std::vector<std::string> cut_sql, other_sql;
+        auto record = [&](std::vector<std::string>& into) {
+            return [&m, &into](std::string_view sql) {
+                std::lock_guard lock(m);
+                into.emplace_back(sql);
+            };
+        };
+        const bool src_cuts = base == BaseSide::src;
+        testing::ConnectionWrapper src(dbs.source.connect(), record(src_cuts ? cut_sql : other_sql));
+        testing::ConnectionWrapper dst(dbs.target.connect(), record(src_cuts ? other_sql : cut_sql));
+        TablePlan plan = plan_for(src, dst, "spread");
+        ValidateOptions options;
+        options.base = base;
+        options.checksum = ChecksumMode::on;
+        options.chunk_rows = 16;
+        auto sink = open_sink("file://" + dir.file(testing::unique_name("leading") + ".jsonl"));
+        const TableReport r = validate_full({src, dst}, plan, options, *sink);
+        EXPECT_EQ(r.counts.differences(), expected.size());
+        auto count = [](const std::vector<std::string>& all, std::string_view part) {
+            return std::count_if(all.begin(), all.end(),
+                                 [&](const std::string& sql) { return sql.find(part) != std::string::npos; });
+        };
+        EXPECT_EQ(count(cut_sql, "OFFSET"), 0);
+        EXPECT_EQ(static_cast<std::uint64_t>(count(cut_sql, "AS webook_chunk")), r.chunks);
+        EXPECT_EQ(count(other_sql, "webook_chunk"), 0);
+        EXPECT_EQ(static_cast<std::uint64_t>(count(other_sql, "BIT_XOR")), r.chunks);
+    }
 }
 
 // PostgreSQL types read as text that are not character types (json, jsonb,

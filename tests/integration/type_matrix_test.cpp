@@ -123,13 +123,15 @@ const std::vector<TypeCase>& cases() {
         {"datetime_3",
          Engine::mysql,
          "DATETIME(3)",
-         {"'2020-02-29 12:34:56.789'", "'9999-12-31 23:59:59.999'"},
+         {"'2020-02-29 12:34:56.789'", "'9999-12-31 23:59:59.999'", "'2020-02-29 12:34:56.780'",
+          "'2020-02-29 12:34:50.000'"},
          "'2020-02-29 12:34:56.788'",
          "'2020-02-29 12:34:56.788'"},
         {"datetime_6",
          Engine::mysql,
          "DATETIME(6)",
-         {"'1000-01-01 00:00:00.000001'", "'9999-12-31 23:59:59.999999'"},
+         {"'1000-01-01 00:00:00.000001'", "'9999-12-31 23:59:59.999999'", "'2020-01-01 10:00:00.500000'",
+          "'2020-01-01 10:00:10.000000'", "'2020-01-01 10:00:00.000010'"},
          "'1000-01-01 00:00:00.000002'",
          "'1000-01-01 00:00:00.000002'"},
         // Dates with a zero month or day (sql_mode without NO_ZERO_IN_DATE,
@@ -165,7 +167,7 @@ const std::vector<TypeCase>& cases() {
         {"timestamp_6",
          Engine::mysql,
          "TIMESTAMP(6) NULL",
-         {"'1970-01-01 00:00:01.000000'", "'2038-01-19 03:14:07.999999'"},
+         {"'1970-01-01 00:00:01.000000'", "'2038-01-19 03:14:07.999999'", "'2000-01-01 00:00:00.120000'"},
          "'1970-01-01 00:00:01.000001'",
          "'1970-01-01 00:00:01.000001+00'"},
         {"time",
@@ -429,6 +431,10 @@ TEST_P(TypeMatrix, CarriedExactlyAndEveryChangeFound) {
                                   << fmt::format("{}", fmt::join(testing::dump_rows(*source, "tm", "id"), " | "))
                                   << "\ntarget: "
                                   << fmt::format("{}", fmt::join(testing::dump_rows(*target, "tm", "id"), " | "));
+        // Equal rows hash equal on both servers: no chunk needs the row
+        // merge (which would still find no difference, slowly).
+        if (v.out.find("\"method\":\"checksum\"") != std::string::npos)
+            EXPECT_NE(v.out.find("\"chunks_differing\":0,"), std::string::npos) << testing::describe(v);
     }
     const bool to_mysql = pair.target == Engine::mysql;
     if (const char* same = to_mysql ? c.same_mysql : c.same_pg) {

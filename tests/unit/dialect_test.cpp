@@ -327,8 +327,13 @@ TEST(Dialect, CanonicalTextMatchesValueCanonicalForms) {
     EXPECT_EQ(pg().canonical_text("\"p\"", ValueKind::decimal, 2), "trim_scale(\"p\")::text");
     EXPECT_EQ(mysql().canonical_text("`p`", ValueKind::decimal, 0), "CAST(`p` AS CHAR)");
     EXPECT_TRUE(contains(mysql().canonical_text("`p`", ValueKind::decimal, 2), "TRIM(TRAILING '0'"));
-    EXPECT_TRUE(contains(mysql().canonical_text("`t`", ValueKind::datetime, -1), "%Y-%m-%d %H:%i:%s.%f"));
-    EXPECT_TRUE(contains(pg().canonical_text("\"t\"", ValueKind::datetime, -1), "YYYY-MM-DD HH24:MI:SS.US"));
+    // Datetimes as PostgreSQL prints a timestamp: the fraction's trailing zeros dropped.
+    EXPECT_EQ(mysql().canonical_text("`t`", ValueKind::datetime, -1, "datetime(3)"),
+              "IF(MICROSECOND(`t`) = 0, LEFT(`t`, 19), TRIM(TRAILING '0' FROM `t`))");
+    EXPECT_EQ(mysql().canonical_text("`t`", ValueKind::datetime, -1, "datetime"), "`t`");
+    EXPECT_EQ(pg().canonical_text("\"t\"", ValueKind::datetime, -1, "timestamp(6) without time zone"), "\"t\"::text");
+    EXPECT_EQ(pg().canonical_text("\"t\"", ValueKind::datetime, -1, "timestamp with time zone"),
+              "(\"t\" AT TIME ZONE 'UTC')::text");
 }
 
 TEST(Dialect, RowHashPrefixesOnlyTextAndMarksOnlyNullableColumns) {
@@ -339,10 +344,8 @@ TEST(Dialect, RowHashPrefixesOnlyTextAndMarksOnlyNullableColumns) {
                               {"`on`", ValueKind::date, -1, true, "date"}};
     EXPECT_EQ(mysql().row_hash64(cols),
               "CAST(CONV(SUBSTR(MD5(CONCAT_WS('|', `id`, COALESCE(CONCAT(LENGTH(`name`), ':', CAST(`name` AS "
-              "BINARY)), 'N'), `at`, COALESCE(`on`, 'N'))), 1, 16), 16, 10) AS UNSIGNED)");
-    // A DATETIME without six fractional digits is formatted to them.
-    EXPECT_TRUE(contains(mysql().row_hash64({{"`at`", ValueKind::datetime, -1, false, "datetime(3)"}}),
-                         "DATE_FORMAT(`at`, '%Y-%m-%d %H:%i:%s.%f')"));
+              "BINARY)), 'N'), IF(MICROSECOND(`at`) = 0, LEFT(`at`, 19), TRIM(TRAILING '0' FROM `at`)), "
+              "COALESCE(`on`, 'N'))), 1, 16), 16, 10) AS UNSIGNED)");
     EXPECT_EQ(pg().row_hash64({{"\"id\"", ValueKind::integer, -1, true, "bigint"},
                                {"\"name\"", ValueKind::text, -1, false, "character varying(32)"}}),
               "('x' || SUBSTR(MD5(CONCAT_WS('|', COALESCE(\"id\"::text, 'N'), (octet_length(\"name\") || ':' || "
