@@ -26,6 +26,8 @@ struct ValidateArgs {
     bool incremental = false;
     std::string base;  // src|dst; default: from the migration mode
     bool checksum = false;
+    std::string method = "auto";  // --method
+    bool method_given = false;
     std::string sink = "-";
     std::string metrics_file;
     std::string since;
@@ -41,6 +43,7 @@ nlohmann::ordered_json table_json(const TableReport& r) {
     nlohmann::ordered_json j;
     j["table"] = r.table;
     j["method"] = method_name(r.method);
+    if (!r.method_choice.empty()) j["method_choice"] = r.method_choice;
     j["base_rows"] = c.base_rows;
     j["other_rows"] = c.other_rows;
     j["target_missing"] = c.target_missing;
@@ -74,6 +77,7 @@ std::string table_text(const TableReport& r) {
         r.table, c.base_rows, c.other_rows, c.target_missing, c.neq, c.base_missing, r.seconds,
         rows_per_second(c.base_rows + c.other_rows - r.resumed_rows, r.seconds));
     if (r.method == Method::checksum) s += fmt::format("  [{} chunks, {} differing]", r.chunks, r.chunks_differing);
+    if (!r.method_choice.empty()) s += fmt::format("  [auto: {}]", r.method_choice);
     if (r.method == Method::incremental)
         s += fmt::format("  [watermark {}{}]", r.watermark, r.held_back ? ", held before a difference" : "");
     if (!r.resumed_after.empty()) s += fmt::format("  [resumed after key {}]", r.resumed_after);
@@ -120,10 +124,22 @@ void write_metrics(const std::string& path, const std::vector<TableReport>& repo
     m.write(path);
 }
 
+// --method auto|rows|checksum; --checksum is --method checksum (the two
+// exclude each other on the command line; --method is no config setting, so
+// given, it wins over a config file's checksum = true).
+ChecksumMode checksum_mode(const ValidateArgs& a) {
+    if (a.method_given || !a.checksum) {
+        if (a.method == "rows") return ChecksumMode::off;
+        if (a.method == "checksum") return ChecksumMode::on;
+        return ChecksumMode::automatic;
+    }
+    return ChecksumMode::on;
+}
+
 int run_validate(Context& ctx, ValidateArgs& a) {
     if (!a.full && !a.incremental) throw Error(Code::usage, "validate: choose --full or --incremental");
     ValidateOptions options = a.options;
-    options.checksum = a.checksum ? ChecksumMode::on : ChecksumMode::off;
+    options.checksum = checksum_mode(a);
     options.resume = a.resume ? Resume::yes : Resume::no;
     if (!a.shard.empty()) options.shard = Shard::parse(a.shard);
     if (!a.since.empty()) options.since = a.since;
@@ -199,6 +215,13 @@ void register_validate(CLI::App& app, Context& ctx) {
         cmd->add_flag("--checksum", a->checksum,
                       "full: compare per-chunk checksums computed in each database; rows only where they differ");
     checksum->excludes(inc);
+    cmd->add_option("--method", a->method,
+                    "full: rows (merge every row), checksum (per-chunk checksums, rows only where they differ) or "
+                    "auto (compare the first rows both ways, then take the faster; default)")
+        ->check(CLI::IsMember({"auto", "rows", "checksum"}))
+        ->excludes(inc)
+        ->excludes(checksum)
+        ->each([a](const std::string&) { a->method_given = true; });
     cmd->add_option("--sink", a->sink, "where events go: kafka://host:port/topic, file://path.jsonl or - (default: -)");
     cmd->add_flag("--event-values", a->options.event_values,
                   "neq events carry both sides' values of the columns that differ (default: only the column names)");

@@ -103,7 +103,8 @@ BoundSql leading_chunk_query(const Dialect& d, const SidePlan& side, const std::
     const std::string where = where_clause(d, side, filter, KeyBounds{after, std::nullopt}, q.params);
     const std::string key = d.quote(side.key[0]);
     q.sql = fmt::format(
-        "SELECT COUNT(*), BIT_XOR(webook_h), MAX(webook_k) FROM (SELECT {} AS webook_k, {} AS webook_h FROM {}{} "
+        "SELECT COUNT(*), BIT_XOR(webook_h), MAX(webook_k), MIN(webook_k) FROM (SELECT {} AS webook_k, {} AS "
+        "webook_h FROM {}{} "
         "ORDER BY {} LIMIT {}) AS webook_chunk",
         key, row_hash(d, side), d.quote(side.table), where, key, std::max<std::size_t>(rows, 1));
     return q;
@@ -117,9 +118,54 @@ LeadingChunk run_leading_chunk(Connection& conn, const SidePlan& side, const std
     if (!row) return c;
     c.sum = read_checksum(*row);
     // A full chunk ends at its last key; a short one is the table's end.
-    if (c.sum.rows >= static_cast<std::int64_t>(std::max<std::size_t>(rows, 1)) && !row->at(2).is_null())
-        c.up_to = Row{key_value(side, row->at(2))};
+    if (!row->at(2).is_null()) {
+        c.last = key_value(side, row->at(2));
+        c.first = key_value(side, row->at(3));
+    }
+    if (c.sum.rows >= static_cast<std::int64_t>(std::max<std::size_t>(rows, 1)) && c.last) c.up_to = Row{*c.last};
     return c;
+}
+
+std::int64_t KeyBuckets::count() const {
+    const __int128 span = __int128(high) - low;
+    return static_cast<std::int64_t>(span / width + (span % width != 0));
+}
+
+std::int64_t KeyBuckets::end_of(std::int64_t i) const {
+    return static_cast<std::int64_t>(std::min<__int128>(__int128(low) + __int128(i + 1) * width, high));
+}
+
+bool key_buckets_supported(const SidePlan& side) {
+    return side.key.size() == 1 && !side.kinds.empty() && side.kinds[0] == ValueKind::integer;
+}
+
+BoundSql bucket_query(const Dialect& d, const SidePlan& side, const KeyBuckets& b, std::string_view filter,
+                      std::vector<Value> filter_params) {
+    if (!key_buckets_supported(side) || b.width < 1 || b.high <= b.low)
+        throw Error(Code::internal, fmt::format("bucket_query: no key buckets on {}", side.table));
+    BoundSql q;
+    q.params = std::move(filter_params);
+    const KeyBounds range{Row{Value::integer(b.low)}, Row{Value::integer(b.high)}};
+    const std::string where = where_clause(d, side, filter, range, q.params);
+    const std::string key = d.quote(side.key[0]);
+    // Keys in the range are above `low`, so key - low - 1 is 0 or more and,
+    // by the caller's bound, within a BIGINT; both servers divide integers
+    // toward zero (MariaDB's DIV, PostgreSQL's bigint /).
+    const std::string divide = d.engine() == Engine::mysql ? "DIV" : "/";
+    q.sql = fmt::format("SELECT ({} - ({}) - 1) {} {} AS webook_b, COUNT(*), BIT_XOR({}) FROM {}{} GROUP BY webook_b",
+                        key, b.low, divide, b.width, row_hash(d, side), d.quote(side.table), where);
+    return q;
+}
+
+std::map<std::int64_t, ChunkChecksum> run_buckets(Connection& conn, const SidePlan& side, const KeyBuckets& buckets,
+                                                  std::string_view filter, std::vector<Value> filter_params) {
+    BoundSql q = bucket_query(conn.dialect(), side, buckets, filter, std::move(filter_params));
+    std::map<std::int64_t, ChunkChecksum> out;
+    for (const Row& row : conn.query(q.sql, q.params)) {
+        const Row sums(row.begin() + 1, row.end());
+        out[row.at(0).as_int()] = read_checksum(sums);
+    }
+    return out;
 }
 
 }  // namespace webook

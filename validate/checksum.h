@@ -10,6 +10,8 @@
 // MD5 aggregate of the columns costs (bench/RESULTS.md "hash limit").
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -46,11 +48,33 @@ ChunkChecksum run_checksum(Connection& conn, const SidePlan& side, const KeyBoun
 struct LeadingChunk {
     ChunkChecksum sum;
     std::optional<Row> up_to;
+    // The chunk's first and last keys (none when it holds no row).
+    std::optional<Value> first, last;
 };
 bool leading_chunks_supported(const SidePlan& side);
 BoundSql leading_chunk_query(const Dialect& dialect, const SidePlan& side, const std::optional<Row>& after,
                              std::size_t rows, std::string_view filter = {}, std::vector<Value> filter_params = {});
 LeadingChunk run_leading_chunk(Connection& conn, const SidePlan& side, const std::optional<Row>& after,
                                std::size_t rows, std::string_view filter = {}, std::vector<Value> filter_params = {});
+
+// A chunk of a one-column signed integer key, (low, high], split by key
+// value into ranges of `width` values: range i holds the keys in
+// (low + i * width, min(low + (i + 1) * width, high)]. The caller keeps
+// high - low within a BIGINT, so no key arithmetic overflows on the servers.
+struct KeyBuckets {
+    std::int64_t low = 0;
+    std::int64_t high = 1;
+    std::int64_t width = 1;
+    std::int64_t count() const;
+    // The upper end of range i, clamped to `high` (i up to count()).
+    std::int64_t end_of(std::int64_t i) const;
+};
+bool key_buckets_supported(const SidePlan& side);
+// One query per side: COUNT(*) and BIT_XOR per range (GROUP BY the range's
+// number); ranges without rows are absent from the result.
+BoundSql bucket_query(const Dialect& dialect, const SidePlan& side, const KeyBuckets& buckets,
+                      std::string_view filter = {}, std::vector<Value> filter_params = {});
+std::map<std::int64_t, ChunkChecksum> run_buckets(Connection& conn, const SidePlan& side, const KeyBuckets& buckets,
+                                                  std::string_view filter = {}, std::vector<Value> filter_params = {});
 
 }  // namespace webook

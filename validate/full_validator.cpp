@@ -12,8 +12,11 @@
 // the sink delivered the events before it: `validate --full --resume` after a
 // kill goes on from there, re-reporting at most the events of those seconds
 // (the fixer takes a repeated event as a no-op).
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <future>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -147,6 +150,87 @@ struct Run {
         at = absorb(progress);
     }
 
+    // --method auto: the next chunk_rows / 4 rows are compared both ways,
+    // and the faster way takes the rest. They are hashed on both sides
+    // (timed; the sums are not used), then merged row by row (timed; this
+    // decides them, and their differences are reported as the row merge
+    // reports them). The estimate per chunk counts what differences cost a
+    // checksum run: a chunk that differs is hashed again in buckets
+    // (split_differing) and its differing buckets merged. Checksums are
+    // chosen only when estimated 1.25x faster: the row merge reads every
+    // row once, whatever the data. `why` says what it measured.
+    Method probe(std::optional<BaseSide> cutter, std::string& why) {
+        using clock = std::chrono::steady_clock;
+        auto seconds = [](clock::duration d) { return Seconds(d).count(); };
+        if (at.merging) finish_merging();  // a differing chunk a failure interrupted
+        const std::size_t rows = std::max<std::size_t>(1, options.chunk_rows / 4);
+        KeyBounds slice{at.after, std::nullopt};
+        double hash_seconds = 0;
+        const auto t0 = clock::now();
+        if (cutter) {
+            // As by_leading_chunks runs: the cutting side, then the other,
+            // overlapping chunk by chunk -- the slower of the two counts.
+            const bool cut_on_target = *cutter == BaseSide::dst;
+            Connection& cut_conn = cut_on_target ? conns.target : conns.source;
+            const ShardFilter& cut_filter = cut_on_target ? dst_filter : src_filter;
+            const ShardFilter& other_filter = cut_on_target ? src_filter : dst_filter;
+            slice.up_to =
+                run_leading_chunk(cut_conn, plan.side(*cutter), at.after, rows, cut_filter.sql, cut_filter.params)
+                    .up_to;
+            const auto t1 = clock::now();
+            run_checksum(cut_on_target ? conns.source : conns.target, cut_on_target ? plan.source : plan.target, slice,
+                         other_filter.sql, other_filter.params);
+            hash_seconds = std::max(seconds(t1 - t0), seconds(clock::now() - t1));
+        } else {
+            const bool base_is_target = options.base == BaseSide::dst;
+            Connection& base_conn = base_is_target ? conns.target : conns.source;
+            const ShardFilter& base_filter = base_is_target ? dst_filter : src_filter;
+            BoundSql end = chunk_end_query(base_conn.dialect(), plan.side(options.base), slice, rows, base_filter.sql,
+                                           base_filter.params);
+            if (auto last = base_conn.query_one(end.sql, end.params)) slice.up_to = std::move(*last);
+            auto target_sum = std::async(std::launch::async, [&] {
+                return run_checksum(conns.target, plan.target, slice, dst_filter.sql, dst_filter.params);
+            });
+            run_checksum(conns.source, plan.source, slice, src_filter.sql, src_filter.params);
+            target_sum.get();
+            hash_seconds = seconds(clock::now() - t0);
+        }
+        const MergeCounts before = at.counts;
+        const auto t2 = clock::now();
+        merge_to(slice.up_to);
+        const double rows_seconds = seconds(clock::now() - t2);
+        if (!slice.up_to) {
+            at.done = true;
+            why = fmt::format("rows: the table fit in the probe ({} rows)", at.counts.base_rows - before.base_rows);
+            return Method::rows;
+        }
+        at.after = slice.up_to;  // every key up to it decided
+        const double n = static_cast<double>(std::max<std::uint64_t>(1, at.counts.base_rows - before.base_rows));
+        const double found = static_cast<double>(at.counts.differences() - before.differences());
+        const double chunk = static_cast<double>(options.chunk_rows);
+        double per_row_hash = hash_seconds / n, per_row_merge = rows_seconds / n;
+        if (options.throttle.rows_per_second > 0) {
+            // --rows-per-second paces both ways alike (the probe's hashes
+            // were not paced).
+            const double paced = 1 / options.throttle.rows_per_second;
+            per_row_hash = std::max(per_row_hash, paced);
+            per_row_merge = std::max(per_row_merge, paced);
+        }
+        const double density = found / n;
+        const double differing = 1 - std::exp(-density * chunk);  // the chance that a chunk differs
+        const bool splits = cutter && key_buckets_supported(plan.source) && key_buckets_supported(plan.target);
+        const double merged = std::min(chunk, density * chunk * (splits ? chunk / 256 : chunk));
+        const double by_checksum = chunk * per_row_hash * (1 + (splits ? differing : 0)) + merged * per_row_merge;
+        const double by_rows = chunk * per_row_merge;
+        const bool checksum = by_checksum * 1.25 < by_rows;
+        why = fmt::format(
+            "{}: the first {:.0f} rows took {:.1f} ms to hash (the slower side) and {:.1f} ms to merge row by row, "
+            "with {:.0f} difference{}; per {:.0f}-row chunk about {:.1f} ms by checksums, {:.1f} ms by rows",
+            checksum ? "checksum" : "rows", n, hash_seconds * 1e3, rows_seconds * 1e3, found, found == 1 ? "" : "s",
+            chunk, by_checksum * 1e3, by_rows * 1e3);
+        return checksum ? Method::checksum : Method::rows;
+    }
+
     // The row merge: one pass from the frontier to the end.
     void by_rows() {
         merge_to(std::nullopt);
@@ -191,7 +275,7 @@ struct Run {
                 // stops after its query in flight; the chunks it cut ahead
                 // are used after the merge.
                 lead.pause();
-                finish_merging();
+                split_differing(cutter, chunk, cut, other);
                 lead.resume();
             });
             throttle.after_rows(static_cast<std::uint64_t>(base_sum.rows));
@@ -229,6 +313,90 @@ struct Run {
             throttle.after_rows(static_cast<std::uint64_t>(base_sum.rows));
             moved(at);
         }
+    }
+
+    // A chunk that differs, of a key of one signed integer column on both
+    // sides: split by key value into up to k_buckets ranges, which both
+    // sides hash at once (one query each); only the ranges that differ are
+    // merged row by row. A chunk with a few differences then moves a few
+    // hundred rows over the link, not chunk_rows. (The cutting side has no
+    // row before the chunk's first key or after its last, so those ends are
+    // merged as they are: a row the other side holds there is a difference.)
+    // Any other chunk is merged whole.
+    void split_differing(BaseSide cutter, const KeyBounds& chunk, const LeadingChunk& cut,
+                         const ChunkChecksum& other_sum) {
+        constexpr std::int64_t k_buckets = 256;
+        constexpr std::int64_t k_smallest_split = 64;  // rows below which a chunk is merged whole
+        const bool cut_on_target = cutter == BaseSide::dst;
+        const SidePlan& cut_side = plan.side(cutter);
+        const SidePlan& other_side = cut_on_target ? plan.source : plan.target;
+        // The chunk's ends as numbers: after its first key's predecessor and
+        // up to its last key where it is open.
+        auto integer_at = [](const std::optional<Row>& key, const std::optional<Value>& fallback, __int128 shift,
+                             __int128& out) {
+            const Value* v = key ? (key->empty() ? nullptr : &key->front()) : (fallback ? &*fallback : nullptr);
+            if (!v || v->kind() != ValueKind::integer) return false;
+            out = __int128(v->as_int()) + (key ? 0 : shift);
+            return true;
+        };
+        __int128 low = 0, high = 0;
+        const bool splits = key_buckets_supported(cut_side) && key_buckets_supported(other_side) &&
+                            integer_at(chunk.after, cut.first, -1, low) && integer_at(chunk.up_to, cut.last, 0, high) &&
+                            low >= std::numeric_limits<std::int64_t>::min() && high > low &&
+                            high - low <= std::numeric_limits<std::int64_t>::max() &&
+                            std::max(cut.sum.rows, other_sum.rows) > k_smallest_split;
+        if (!splits) {
+            finish_merging();
+            return;
+        }
+        const auto span = static_cast<std::int64_t>(high - low);
+        KeyBuckets b;
+        b.low = static_cast<std::int64_t>(low);
+        b.high = static_cast<std::int64_t>(high);
+        b.width = span / k_buckets + (span % k_buckets != 0);
+        Connection& cut_conn = cut_on_target ? conns.target : conns.source;
+        Connection& other_conn = cut_on_target ? conns.source : conns.target;
+        const ShardFilter& cut_filter = cut_on_target ? dst_filter : src_filter;
+        const ShardFilter& other_filter = cut_on_target ? src_filter : dst_filter;
+        auto other_async = std::async(std::launch::async, [&] {
+            return run_buckets(other_conn, other_side, b, other_filter.sql, other_filter.params);
+        });
+        const auto cut_buckets = run_buckets(cut_conn, cut_side, b, cut_filter.sql, cut_filter.params);
+        const auto other_buckets = other_async.get();
+        const bool cut_is_base = cutter == options.base;
+        const auto& base_buckets = cut_is_base ? cut_buckets : other_buckets;
+        const auto& others = cut_is_base ? other_buckets : cut_buckets;
+        auto key_at = [](std::int64_t v) { return std::optional<Row>(Row{Value::integer(v)}); };
+
+        if (!chunk.after) merge_to(key_at(b.low));  // the other side's rows before the cutting side's first
+        const ChunkChecksum none;
+        std::optional<std::int64_t> differing_from;  // the first bucket of a run of differing ones
+        auto merge_run = [&](std::int64_t last_bucket) {
+            at.after = key_at(*differing_from == 0 ? b.low : b.end_of(*differing_from - 1));
+            merge_to(key_at(b.end_of(last_bucket)));
+            differing_from.reset();
+        };
+        const std::int64_t count = b.count();
+        for (std::int64_t i = 0; i < count; ++i) {
+            const auto in_base = base_buckets.find(i);
+            const auto in_other = others.find(i);
+            const ChunkChecksum& base_sum = in_base == base_buckets.end() ? none : in_base->second;
+            const ChunkChecksum& other = in_other == others.end() ? none : in_other->second;
+            if (base_sum == other) {
+                if (differing_from) merge_run(i - 1);
+                at.counts.base_rows += static_cast<std::uint64_t>(base_sum.rows);
+                at.counts.other_rows += static_cast<std::uint64_t>(other.rows);
+                continue;
+            }
+            if (!differing_from) differing_from = i;
+        }
+        if (differing_from) merge_run(count - 1);
+        at.after = key_at(b.high);
+        if (!chunk.up_to) merge_to(std::nullopt);  // the other side's rows past the cutting side's last
+        at.merging = false;
+        at.done = !chunk.up_to;
+        if (chunk.up_to) at.after = chunk.up_to;
+        at.merging_up_to.reset();
     }
 
     // A chunk's sums are in: equal, the chunk is decided; else it is merged
@@ -314,20 +482,34 @@ TableReport validate_full(SideConnections conns, const TablePlan& plan, const Va
         src_filter = shard_filter(conns.source.dialect(), plan.source, range);
         dst_filter = shard_filter(conns.target.dialect(), plan.target, range);
     }
-    bool use_checksum = options.checksum == ChecksumMode::on;
-    std::string why;
+    const bool automatic = options.checksum == ChecksumMode::automatic;
+    bool use_checksum = options.checksum != ChecksumMode::off;
+    std::string why, choice;
     if (use_checksum && !checksum_supported(plan, &why)) {
-        logger->warn("{}: checksums are not exact here ({}); comparing rows instead", plan.name, why);
+        if (automatic)
+            choice = fmt::format("rows: checksums are not exact here ({})", why);
+        else
+            logger->warn("{}: checksums are not exact here ({}); comparing rows instead", plan.name, why);
         use_checksum = false;
     }
-    if (use_checksum && (key_order_unindexed(plan.source) || key_order_unindexed(plan.target)))
+    if (use_checksum && (key_order_unindexed(plan.source) || key_order_unindexed(plan.target))) {
         // Asked for, so done -- but each chunk bound scans the table, since
         // no index gives the key's byte order; the row merge reads it once.
-        logger->warn(
-            "{}: no index gives the key's byte order here (a text key in a non-binary "
-            "collation): every checksum chunk scans the table; without --checksum the "
-            "rows are compared in one pass",
-            plan.name);
+        if (automatic) {
+            choice =
+                "rows: no index gives the key's byte order (a text key in a non-binary collation), so every "
+                "checksum chunk would scan the table";
+            use_checksum = false;
+        } else {
+            logger->warn(
+                "{}: no index gives the key's byte order here (a text key in a non-binary "
+                "collation): every checksum chunk scans the table; without --checksum the "
+                "rows are compared in one pass",
+                plan.name);
+        }
+    }
+    // --method auto, where checksums would work: the first rows decide.
+    bool probing = automatic && use_checksum;
 
     // Where the key allows, one side cuts the chunks as it hashes them,
     // unless the throttle probes the base's load on a connection that would
@@ -338,9 +520,10 @@ TableReport validate_full(SideConnections conns, const TablePlan& plan, const Va
     // The events say which method found them ("validator": "checksum" or "full").
     TableReport report;
     report.table = plan.name;
-    EventEmitter emit(plan, options.base, use_checksum ? "checksum" : "full", sink, options.progress, &report,
-                      options.event_values);
-    report.method = use_checksum ? Method::checksum : Method::rows;
+    report.method_choice = choice;
+    EventEmitter emit(plan, options.base, use_checksum && !probing ? "checksum" : "full", sink, options.progress,
+                      &report, options.event_values);
+    report.method = use_checksum && !probing ? Method::checksum : Method::rows;
     const std::string what = fmt::format("validating {}", plan.name);
     RetryBudget budget(options.retry_for, Clock::real(), what);
     Frontier at;
@@ -373,6 +556,14 @@ TableReport validate_full(SideConnections conns, const TablePlan& plan, const Va
                 run_resumable(
                     budget,
                     [&] {
+                        if (probing) {
+                            report.method = run.method = run.probe(cutter, report.method_choice);
+                            probing = false;  // decided, for the retries too
+                            use_checksum = report.method == Method::checksum;
+                            if (use_checksum) emit.set_validator("checksum");
+                            logger->info("{}: --method auto chose {}", plan.name, report.method_choice);
+                        }
+                        if (at.done) return;
                         if (!use_checksum)
                             run.by_rows();
                         else if (cutter)

@@ -38,13 +38,16 @@ namespace webook {
 class EventSink;
 class CheckpointStore;
 
-enum class ChecksumMode { off, on };
+// How validate --full compares: off, the row merge; on, chunk checksums;
+// automatic (--method auto), the first rows both ways, then the faster one
+// for the rest (its choice and why in TableReport::method_choice).
+enum class ChecksumMode { off, on, automatic };
 enum class Resume { no, yes };
 
 struct ValidateOptions {
     BaseSide base = BaseSide::src;              // required: resolved from --base or the migration mode
     std::size_t batch_size = 10000;             // rows per keyset batch; default: 10000
-    ChecksumMode checksum = ChecksumMode::off;  // default: off (row merge; see RESULTS.md)
+    ChecksumMode checksum = ChecksumMode::off;  // default: off (row merge); the CLI's default is automatic
     std::size_t chunk_rows = 20000;             // rows per checksum chunk; default: 20000
     ThrottleOptions throttle;                   // default: unthrottled
     Shard shard;                                // default: 1/1
@@ -78,6 +81,7 @@ std::string_view method_name(Method m);  // "rows", "checksum", "incremental"
 struct TableReport {
     std::string table;
     Method method = Method::rows;
+    std::string method_choice;  // --method auto: what it chose and why; "" otherwise
     MergeCounts counts;
     double seconds = 0;
     std::uint64_t chunks = 0;            // checksum chunks compared

@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/migration/event.h"
@@ -45,6 +46,8 @@ public:
     EventEmitter(const TablePlan& plan, BaseSide base, std::string validator, EventSink& sink,
                  ProgressCounter* progress = nullptr, TableReport* report = nullptr, bool with_values = false);
     void operator()(EventType type, const Row& key, const NeqDetail& neq = {});
+    // The method the next events name ("full" or "checksum").
+    void set_validator(std::string validator) { m_validator = std::move(validator); }
 
 private:
     const TablePlan& m_plan;

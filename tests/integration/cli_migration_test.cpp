@@ -7,6 +7,7 @@
 // and running them again.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <fstream>
@@ -150,7 +151,7 @@ TEST_P(CliMigrationPairs, ValidateExitsOneWhileInconsistentAndZeroOnceFixed) {
         const std::string events = dir.file(checksum ? "checksum.jsonl" : "rows.jsonl");
         const std::string metrics = dir.file("metrics.prom");
         Args args = validate + Args{"--sink", "file://" + events, "--metrics-file", metrics, "--chunk-rows", "16"};
-        if (checksum) args.push_back("--checksum");
+        args.push_back(checksum ? "--checksum" : "--method=rows");
         CommandResult found = webookctl(args);
         ASSERT_EQ(found.exit_code, 1) << show(found);
         nlohmann::json j = json_of(found);
@@ -189,6 +190,57 @@ TEST_P(CliMigrationPairs, ValidateExitsOneWhileInconsistentAndZeroOnceFixed) {
     CommandResult again = webookctl(validate + Args{"--checksum", "--chunk-rows", "16"});
     EXPECT_EQ(again.exit_code, 0) << show(again);
     EXPECT_EQ(json_of(again)["consistent"], true);
+}
+
+// --method auto (the default) compares the first chunk_rows / 4 rows both
+// ways, takes the faster for the rest and says which and why; whatever it
+// chooses, it finds exactly what the fixed methods find, each difference
+// once. A table that fits in the probe is compared by rows; bad --method
+// values and --checksum against --method rows are usage errors.
+TEST_P(CliMigrationPairs, ValidateMethodAutoFindsWhatTheFixedMethodsFindAndSaysWhy) {
+    MigrationDatabases dbs(GetParam(), "cliauto");
+    testing::ScratchDir dir("cliauto");
+    {
+        auto source = dbs.source.connect();
+        auto target = dbs.target.connect();
+        testing::create_types_table(*source, "typed");
+        testing::create_types_table(*target, "typed");
+        testing::insert_types_rows(*source, "typed", 150);
+    }
+    ASSERT_EQ(webookctl(Args{"migrate", "copy", "--table", "typed"} + sides(dbs)).exit_code, 0);
+    testing::plant_type_differences(*dbs.target.connect(), "typed");
+    const Args validate =
+        Args{"--output", "json", "validate", "--full", "--table", "typed", "--base", "src"} + sides(dbs);
+    auto findings = [&](const Args& how, nlohmann::json& table) {
+        const std::string events = dir.file(testing::unique_name("auto") + ".jsonl");
+        CommandResult v = webookctl(validate + how + Args{"--sink", "file://" + events});
+        EXPECT_EQ(v.exit_code, 1) << show(v);
+        table = json_of(v)["tables"][0];
+        return testing::findings_of(testing::read_events(events));
+    };
+    nlohmann::json by_rows, by_auto, small;
+    const testing::Findings expected = findings(Args{"--method", "rows", "--chunk-rows", "16"}, by_rows);
+    EXPECT_EQ(expected.size(), 17u);
+    EXPECT_FALSE(by_rows.contains("method_choice"));
+    EXPECT_EQ(findings(Args{"--chunk-rows", "16"}, by_auto), expected);  // auto is the default
+    const std::string chosen = by_auto["method"];
+    ASSERT_TRUE(chosen == "rows" || chosen == "checksum") << by_auto;
+    const std::string why = by_auto["method_choice"];
+    EXPECT_EQ(why.rfind(chosen + ": the first 4 rows took ", 0), 0u) << why;
+    EXPECT_EQ(by_auto["target_missing"], by_rows["target_missing"]);
+    EXPECT_EQ(by_auto["neq"], by_rows["neq"]);
+    EXPECT_EQ(by_auto["base_missing"], by_rows["base_missing"]);
+    EXPECT_EQ(by_auto["base_rows"], by_rows["base_rows"]);
+
+    EXPECT_EQ(findings(Args{"--method", "auto"}, small), expected);  // 150 rows: within the first 5,000
+    EXPECT_EQ(small["method"], "rows");
+    EXPECT_EQ(small["method_choice"], "rows: the table fit in the probe (150 rows)");
+
+    for (const Args& bad : {Args{"--method", "fast"}, Args{"--checksum", "--method", "rows"}}) {
+        CommandResult v = webookctl(validate + bad);
+        EXPECT_EQ(v.exit_code, 2) << show(v);
+        EXPECT_EQ(std::count(v.err.begin(), v.err.end(), '\n'), 1) << show(v);
+    }
 }
 
 // Incremental validation from cron: each run continues at the checkpointed

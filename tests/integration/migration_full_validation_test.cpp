@@ -36,6 +36,7 @@
 #include "platform/seed.h"
 #include "tests/support/child_process.h"
 #include "tests/support/connection_wrapper.h"
+#include "tests/support/fault_proxy.h"
 #include "tests/support/migration_data.h"
 #include "tests/support/migration_steps.h"
 #include "tests/support/test_env.h"
@@ -200,36 +201,105 @@ TEST_P(FullValidationPairs, ChecksumChunksCutAsTheyAreHashedFindEveryDifferenceW
 
     // The base cuts each chunk and hashes it in one query (a LIMIT
     // subquery), never walking ahead with OFFSET; the other side hashes key
-    // ranges only.
+    // ranges only. A differing chunk of more than 64 rows whose keys span
+    // less than a BIGINT is split into key-value buckets both sides hash
+    // (GROUP BY webook_b), and only the buckets that differ are merged.
     for (BaseSide base : {BaseSide::src, BaseSide::dst}) {
-        std::mutex m;
-        std::vector<std::string> cut_sql, other_sql;
-        auto record = [&](std::vector<std::string>& into) {
-            return [&m, &into](std::string_view sql) {
-                std::lock_guard lock(m);
-                into.emplace_back(sql);
+        for (std::size_t chunk_rows : {16, 200}) {
+            SCOPED_TRACE(fmt::format("base {} chunk_rows {}", base_side_name(base), chunk_rows));
+            std::mutex m;
+            std::vector<std::string> cut_sql, other_sql;
+            auto record = [&](std::vector<std::string>& into) {
+                return [&m, &into](std::string_view sql) {
+                    std::lock_guard lock(m);
+                    into.emplace_back(sql);
+                };
             };
-        };
-        const bool src_cuts = base == BaseSide::src;
-        testing::ConnectionWrapper src(dbs.source.connect(), record(src_cuts ? cut_sql : other_sql));
-        testing::ConnectionWrapper dst(dbs.target.connect(), record(src_cuts ? other_sql : cut_sql));
-        TablePlan plan = plan_for(src, dst, "spread");
-        ValidateOptions options;
-        options.base = base;
-        options.checksum = ChecksumMode::on;
-        options.chunk_rows = 16;
-        auto sink = open_sink("file://" + dir.file(testing::unique_name("leading") + ".jsonl"));
-        const TableReport r = validate_full({src, dst}, plan, options, *sink);
-        EXPECT_EQ(r.counts.differences(), expected.size());
-        auto count = [](const std::vector<std::string>& all, std::string_view part) {
-            return std::count_if(all.begin(), all.end(),
-                                 [&](const std::string& sql) { return sql.find(part) != std::string::npos; });
-        };
-        EXPECT_EQ(count(cut_sql, "OFFSET"), 0);
-        EXPECT_EQ(static_cast<std::uint64_t>(count(cut_sql, "AS webook_chunk")), r.chunks);
-        EXPECT_EQ(count(other_sql, "webook_chunk"), 0);
-        EXPECT_EQ(static_cast<std::uint64_t>(count(other_sql, "BIT_XOR")), r.chunks);
+            const bool src_cuts = base == BaseSide::src;
+            testing::ConnectionWrapper src(dbs.source.connect(), record(src_cuts ? cut_sql : other_sql));
+            testing::ConnectionWrapper dst(dbs.target.connect(), record(src_cuts ? other_sql : cut_sql));
+            TablePlan plan = plan_for(src, dst, "spread");
+            ValidateOptions options;
+            options.base = base;
+            options.checksum = ChecksumMode::on;
+            options.chunk_rows = chunk_rows;
+            const std::string path = dir.file(testing::unique_name("leading") + ".jsonl");
+            auto sink = open_sink("file://" + path);
+            const TableReport r = validate_full({src, dst}, plan, options, *sink);
+            sink->flush();
+            EXPECT_EQ(testing::findings_of(testing::read_events(path)),
+                      base == BaseSide::src ? expected : testing::with_base_dst(expected));
+            auto count = [](const std::vector<std::string>& all, std::string_view part) {
+                return std::count_if(all.begin(), all.end(),
+                                     [&](const std::string& sql) { return sql.find(part) != std::string::npos; });
+            };
+            EXPECT_EQ(count(cut_sql, "OFFSET"), 0);
+            EXPECT_EQ(static_cast<std::uint64_t>(count(cut_sql, "AS webook_chunk")), r.chunks);
+            EXPECT_EQ(count(other_sql, "webook_chunk"), 0);
+            const auto split = count(cut_sql, "AS webook_b");
+            EXPECT_EQ(count(other_sql, "AS webook_b"), split);
+            if (chunk_rows == 16)
+                EXPECT_EQ(split, 0);
+            else
+                EXPECT_GT(split, 0);
+            EXPECT_EQ(static_cast<std::uint64_t>(count(other_sql, "BIT_XOR") - split), r.chunks);
+        }
     }
+}
+
+// --method auto over a slow link: both servers behind proxies limited to
+// 1 MiB/s, where reading every row takes seconds and hashing a chunk
+// milliseconds. It chooses checksums, says why, and finds exactly the
+// planted differences, one every few thousand rows (the chunks that differ
+// are split, only their differing buckets merged), before the first key and
+// past the last.
+TEST_P(FullValidationPairs, AutoChoosesChecksumsOverASlowLinkAndFindsExactlyThePlantedDifferences) {
+    MigrationDatabases dbs(GetParam(), "autoslow");
+    testing::ScratchDir dir("autoslow");
+    auto source = dbs.source.connect();
+    auto target = dbs.target.connect();
+    constexpr int k_rows = 40000;
+    for (Connection* c : {source.get(), target.get()})
+        c->execute("CREATE TABLE wide (id BIGINT PRIMARY KEY, a VARCHAR(64) NOT NULL, n BIGINT NOT NULL)");
+    for (int from = 1; from <= k_rows; from += 1000) {
+        std::vector<std::string> values;
+        for (int id = from; id < from + 1000; ++id)
+            values.push_back(fmt::format("({}, 'row {} of a table behind a slow link', {})", id, id, id * 7));
+        source->execute(fmt::format("INSERT INTO wide VALUES {}", fmt::join(values, ", ")));
+    }
+    copy(dbs, "wide", 5000);
+    target->execute("UPDATE wide SET n = n + 1 WHERE id % 4000 = 0");  // 10 rows
+    target->execute("DELETE FROM wide WHERE id IN (12345, 33333)");
+    target->execute("INSERT INTO wide VALUES (-7, 'before', 0), (40010, 'after', 0)");
+    Findings expected;
+    for (int id = 4000; id <= k_rows; id += 4000) expected.insert({std::to_string(id), "neq", "src"});
+    for (const char* id : {"12345", "33333"}) expected.insert({id, "target_missing", "src"});
+    for (const char* id : {"-7", "40010"}) expected.insert({id, "base_missing", "src"});
+
+    auto through = [](Dsn dsn, const testing::FaultProxy& proxy) {
+        dsn.host = "127.0.0.1";
+        dsn.port = proxy.port();
+        return dsn;
+    };
+    testing::FaultProxy src_proxy(dbs.source.dsn().host, dbs.source.dsn().port);
+    testing::FaultProxy dst_proxy(dbs.target.dsn().host, dbs.target.dsn().port);
+    auto src = connect(through(dbs.source.dsn(), src_proxy));
+    auto dst = connect(through(dbs.target.dsn(), dst_proxy));
+    const TablePlan plan = plan_for(*src, *dst, "wide");
+    for (testing::FaultProxy* p : {&src_proxy, &dst_proxy}) p->limit_rate(1 << 20);
+    ValidateOptions options;
+    options.checksum = ChecksumMode::automatic;
+    options.chunk_rows = 8000;
+    const std::string path = dir.file("auto.jsonl");
+    auto sink = open_sink("file://" + path);
+    const TableReport r = validate_full({*src, *dst}, plan, options, *sink);
+    sink->flush();
+    EXPECT_EQ(r.method, Method::checksum) << r.method_choice;
+    EXPECT_EQ(r.method_choice.rfind("checksum: the first 2000 rows took ", 0), 0u) << r.method_choice;
+    EXPECT_EQ(testing::findings_of(testing::read_events(path)), expected);
+    EXPECT_EQ(r.counts.base_rows, static_cast<std::uint64_t>(k_rows));
+    EXPECT_EQ(r.counts.other_rows, static_cast<std::uint64_t>(k_rows));
+    EXPECT_GT(r.chunks_differing, 0u);
 }
 
 // PostgreSQL types read as text that are not character types (json, jsonb,

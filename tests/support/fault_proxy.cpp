@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <limits>
@@ -107,6 +108,7 @@ struct Settings {
     std::uint64_t cut_after = 0;
     std::uint64_t cut_after_calls = 0;  // each call restarts the counts
     std::uint64_t cut_all_calls = 0;
+    std::uint64_t rate = 0;  // bytes per second, all links; 0: unlimited
 };
 
 }  // namespace
@@ -149,6 +151,10 @@ struct FaultProxy::Impl {
     // Proxy thread only.
     Settings m_current;
     std::vector<Link> m_links;
+    double m_tokens = 0;  // bytes the rate allows now
+    std::chrono::steady_clock::time_point m_refilled = std::chrono::steady_clock::now();
+    void refill();
+    bool may_send() const { return m_current.rate == 0 || m_tokens >= 1; }
 
     std::atomic<std::size_t> m_connections{0};
     std::atomic<std::uint64_t> m_accepted{0};
@@ -326,8 +332,10 @@ void FaultProxy::Impl::pump(Link& link, Pipe& pipe, int from, short from_events,
             return;
         }
     }
-    while (!pipe.empty()) {
-        const std::size_t size = static_cast<std::size_t>(std::min<std::uint64_t>(pipe.tail - pipe.head, link.budget));
+    while (!pipe.empty() && may_send()) {
+        std::uint64_t allowed = std::min<std::uint64_t>(pipe.tail - pipe.head, link.budget);
+        if (m_current.rate != 0) allowed = std::min(allowed, static_cast<std::uint64_t>(m_tokens));
+        const auto size = static_cast<std::size_t>(allowed);
         const ssize_t n = ::send(to, pipe.data.get() + pipe.head, size, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR) continue;
@@ -337,6 +345,7 @@ void FaultProxy::Impl::pump(Link& link, Pipe& pipe, int from, short from_events,
         }
         pipe.head += static_cast<std::size_t>(n);
         m_bytes_forwarded += static_cast<std::uint64_t>(n);
+        if (m_current.rate != 0) m_tokens -= static_cast<double>(n);
         if (link.budget != k_unlimited) {
             link.budget -= static_cast<std::uint64_t>(n);
             if (link.budget == 0) {
@@ -350,6 +359,15 @@ void FaultProxy::Impl::pump(Link& link, Pipe& pipe, int from, short from_events,
         ::shutdown(to, SHUT_WR);  // ENOTCONN when the peer is gone: the next send tells
         pipe.shut = true;
     }
+}
+
+void FaultProxy::Impl::refill() {
+    const auto now = std::chrono::steady_clock::now();
+    const double elapsed = std::chrono::duration<double>(now - m_refilled).count();
+    m_refilled = now;
+    if (m_current.rate == 0) return;
+    const double burst = std::max(16384.0, static_cast<double>(m_current.rate) / 20);
+    m_tokens = std::min(burst, m_tokens + elapsed * static_cast<double>(m_current.rate));
 }
 
 void FaultProxy::Impl::serve(Link& link, short client_events, short upstream_events) {
@@ -380,20 +398,28 @@ void FaultProxy::Impl::run() {
         polled.clear();
         polled.push_back({m_wakeup.get(), POLLIN, 0});
         polled.push_back({m_listener.get(), POLLIN, 0});
+        refill();
+        bool held = false;  // bytes wait for the rate to allow them
         for (const Link& link : m_links) {
             short client_events = 0, upstream_events = 0;
             if (link.connecting) {
                 upstream_events = POLLOUT;
             } else if (!m_current.stalled) {
                 if (!link.to_upstream.eof && link.to_upstream.has_room()) client_events |= POLLIN;
-                if (!link.to_upstream.empty()) upstream_events |= POLLOUT;
                 if (!link.to_client.eof && link.to_client.has_room()) upstream_events |= POLLIN;
-                if (!link.to_client.empty()) client_events |= POLLOUT;
+                const bool waiting = !link.to_upstream.empty() || !link.to_client.empty();
+                if (may_send()) {
+                    if (!link.to_upstream.empty()) upstream_events |= POLLOUT;
+                    if (!link.to_client.empty()) client_events |= POLLOUT;
+                } else {
+                    held = held || waiting;
+                }
             }
             polled.push_back({client_events != 0 ? link.client.get() : -1, client_events, 0});
             polled.push_back({upstream_events != 0 ? link.upstream.get() : -1, upstream_events, 0});
         }
-        if (::poll(polled.data(), polled.size(), -1) < 0) {
+        // Held bytes: wake when the bucket has refilled a little.
+        if (::poll(polled.data(), polled.size(), held ? 2 : -1) < 0) {
             if (errno == EINTR) continue;
             break;  // EINVAL/ENOMEM: nothing sensible left to do
         }
@@ -459,6 +485,10 @@ void FaultProxy::cut_after(std::uint64_t bytes) {
         s.cut_after = bytes;
         ++s.cut_after_calls;
     });
+}
+
+void FaultProxy::limit_rate(std::uint64_t bytes_per_second) {
+    m_impl->request([bytes_per_second](Settings& s) { s.rate = bytes_per_second; });
 }
 
 std::size_t FaultProxy::connections() const {

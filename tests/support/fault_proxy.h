@@ -24,8 +24,8 @@
 // SO_LINGER {1, 0}), so the peers see ECONNRESET or end of file, and bytes
 // the proxy still held for them are lost -- as when a server dies.
 //
-// Modes: forward (the default) and stall; refuse and cut_after apply on top
-// of either. Each setter below has taken effect when it returns: no byte
+// Modes: forward (the default) and stall; refuse, cut_after and limit_rate
+// apply on top of either. Each setter below has taken effect when it returns: no byte
 // moves under the old mode afterwards.
 //
 // Thread safety: every method may be called from any thread while traffic
@@ -82,6 +82,12 @@ public:
     // before the reset, though the last of them may be lost with it. A new
     // call restarts every count; 0 (the default) never cuts.
     void cut_after(std::uint64_t bytes);
+
+    // Limits the bytes forwarded, summed over every connection and both
+    // directions, to `bytes_per_second` (a token bucket holding at most a
+    // twentieth of a second's bytes, or 16 KiB if more): a slow link. 0 (the
+    // default) lifts the limit. A stall still holds everything.
+    void limit_rate(std::uint64_t bytes_per_second);
 
     // Counters for assertions; they lag the network by the time the proxy
     // thread takes to notice, so wait for a value rather than expect it.

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -12,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "core/base/error.h"
+#include "core/db/dialect.h"
 
 namespace webook {
 namespace {
@@ -125,6 +127,48 @@ TEST(ChunkLead, StopsWhenDestroyedWithChunksUntaken) {
     std::this_thread::sleep_for(20ms);
     EXPECT_EQ(cuts.load(), at_end);
     EXPECT_LE(at_end, 3);
+}
+
+// A differing chunk's buckets reach the top of BIGINT without overflowing:
+// the last ends at `high`, however the width divides the span.
+TEST(KeyBuckets, TheLastBucketEndsAtTheChunksEndEvenAtTheTopOfBigint) {
+    KeyBuckets b;
+    b.low = 1'000'000'000'000'117;
+    b.high = std::numeric_limits<std::int64_t>::max() - 10;
+    const __int128 span = __int128(b.high) - b.low;
+    b.width = static_cast<std::int64_t>(span / 256 + 1);
+    EXPECT_EQ(b.count(), 256);
+    EXPECT_EQ(b.end_of(b.count() - 1), b.high);
+    EXPECT_EQ(b.end_of(0), b.low + b.width);
+    for (std::int64_t i = 1; i < b.count(); ++i) EXPECT_GT(b.end_of(i), b.end_of(i - 1)) << i;
+
+    KeyBuckets small{-10, 5, 4};  // (-10, -6], (-6, -2], (-2, 2], (2, 5]
+    EXPECT_EQ(small.count(), 4);
+    EXPECT_EQ(small.end_of(2), 2);
+    EXPECT_EQ(small.end_of(3), 5);
+}
+
+TEST(KeyBuckets, EachSideGroupsTheChunksRowsByBucketInOneQuery) {
+    SidePlan side;
+    side.table = "t";
+    side.columns = {"id", "v"};
+    side.kinds = {ValueKind::integer, ValueKind::integer};
+    side.key = {"id"};
+    side.decimal_scales = {-1, -1};
+    side.nullable = {false, false};
+    side.sql_types = {"bigint", "bigint"};
+    const KeyBuckets b{-5, 1000, 100};
+    const BoundSql my = bucket_query(dialect_for(Engine::mysql), side, b);
+    EXPECT_NE(my.sql.find("(`id` - (-5) - 1) DIV 100 AS webook_b"), std::string::npos) << my.sql;
+    EXPECT_NE(my.sql.find("GROUP BY webook_b"), std::string::npos) << my.sql;
+    ASSERT_EQ(my.params.size(), 2u);  // the chunk's ends, bound
+    EXPECT_EQ(my.params[0].as_int(), -5);
+    EXPECT_EQ(my.params[1].as_int(), 1000);
+    const BoundSql pg = bucket_query(dialect_for(Engine::postgres), side, b);
+    EXPECT_NE(pg.sql.find("(\"id\" - (-5) - 1) / 100 AS webook_b"), std::string::npos) << pg.sql;
+    side.kinds[0] = ValueKind::unsigned_integer;  // unsigned keys are merged whole
+    EXPECT_FALSE(key_buckets_supported(side));
+    EXPECT_THROW(bucket_query(dialect_for(Engine::mysql), side, b), Error);
 }
 
 }  // namespace

@@ -339,6 +339,32 @@ TEST(FaultProxy, CarriesTwentyMegabytesIntactAndPassesTheHalfCloseOn) {
     EXPECT_EQ(proxy.bytes_forwarded(), 2 * sent.size());
 }
 
+// A limited rate holds the bytes back -- never more than the bucket plus
+// the rate times the time since the limit, whatever the machine's load --
+// and delivers them intact; lifting the limit lets the rest through at once.
+TEST(FaultProxy, ALimitedRateNeverForwardsMoreThanItAllowsAndLosesNothing) {
+    EchoServer echo;
+    FaultProxy proxy("127.0.0.1", echo.port());
+    constexpr std::uint64_t k_rate = 200 * 1024;  // bytes per second, both directions together
+    proxy.limit_rate(k_rate);
+    const auto limited_at = SteadyClock::now();
+    const std::string sent = pattern(256 * 1024);
+    Socket client = Socket::connect_to(proxy.port());
+    std::thread writer([&] { client.send_all(sent); });
+    for (int i = 0; i < 5; ++i) {
+        std::this_thread::sleep_for(50ms);
+        const double elapsed = std::chrono::duration<double>(SteadyClock::now() - limited_at).count();
+        EXPECT_LE(static_cast<double>(proxy.bytes_forwarded()), 16384.0 + elapsed * static_cast<double>(k_rate))
+            << "after " << elapsed << " s";
+    }
+    EXPECT_LT(proxy.bytes_forwarded(), 2 * sent.size()) << "held back";
+    proxy.limit_rate(0);
+    const std::string got = client.receive(sent.size());
+    writer.join();
+    EXPECT_TRUE(got == sent) << "first difference at byte " << first_difference(got, sent);
+    EXPECT_TRUE(eventually([&] { return proxy.bytes_forwarded() == 2 * sent.size(); }));
+}
+
 TEST(FaultProxy, CutAllClosesOpenConnectionsAndLaterOnesStillWork) {
     EchoServer echo;
     FaultProxy proxy("127.0.0.1", echo.port());
