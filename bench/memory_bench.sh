@@ -36,7 +36,7 @@ seed() {
 }
 
 copy() { echo "$W" migrate copy --table interactives --source "$1" --target "$2" --truncate; }
-validate() { echo "$W" validate --full --table interactives --sink "$SINK" --source "$1" --target "$2" "${3:-}"; }
+validate() { echo "$W" validate --full --table interactives --sink "$SINK" --source "$1" --target "$2" --method "${3:-rows}"; }
 
 # The work, in the order it runs (each copy before the validations of its pair).
 WORK=(
@@ -44,11 +44,11 @@ WORK=(
     "copy MySQL→PostgreSQL|$(copy "$MY_SRC" "$PG_SRC")"
     "copy PostgreSQL→PostgreSQL|$(copy "$PG_SRC" "$PG_DST")"
     "validate MySQL→MySQL, rows|$(validate "$MY_SRC" "$MY_DST")"
-    "validate MySQL→MySQL, --checksum|$(validate "$MY_SRC" "$MY_DST" --checksum)"
+    "validate MySQL→MySQL, --checksum|$(validate "$MY_SRC" "$MY_DST" checksum)"
     "validate MySQL→PostgreSQL, rows|$(validate "$MY_SRC" "$PG_SRC")"
-    "validate MySQL→PostgreSQL, --checksum|$(validate "$MY_SRC" "$PG_SRC" --checksum)"
+    "validate MySQL→PostgreSQL, --checksum|$(validate "$MY_SRC" "$PG_SRC" checksum)"
     "validate PostgreSQL→PostgreSQL, rows|$(validate "$PG_SRC" "$PG_DST")"
-    "validate PostgreSQL→PostgreSQL, --checksum|$(validate "$PG_SRC" "$PG_DST" --checksum)"
+    "validate PostgreSQL→PostgreSQL, --checksum|$(validate "$PG_SRC" "$PG_DST" checksum)"
 )
 
 declare -A RSS

@@ -127,7 +127,7 @@ n_dump=$(my_root -N -e "SELECT count(*) FROM bench_dump.interactives")
 row "migrate copy MySQL→MySQL" "$t_copy_my s ($(echo "$ROWS / $t_copy_my" | bc) rows/s)" "mariadb-dump | mariadb $t_dump s (incl. truncate): $(ratio "$t_dump" "$t_copy_my")× faster (target ≥ 2×)"
 
 t_limit=$(median stream_limit)
-t_validate=$(median validate_pg)
+t_validate=$(median validate_pg --method rows)
 row "validate --full MySQL→PostgreSQL (identical)" "$t_validate s" "stream limit $t_limit s: $(ratio "$t_validate" "$t_limit")× (target ≤ 1.3×)"
 MY_HASH=$("$S" --checksum-sql "$MY_SRC" interactives)
 PG_HASH=$("$S" --checksum-sql "$PG_DST" interactives)
@@ -137,7 +137,7 @@ t_checksum=$(median validate_pg --checksum)
 row "validate --full --checksum (identical)" "$t_checksum s" "hash limit $t_hash s: $(ratio "$t_checksum" "$t_hash")× (target ≤ 1.25×); its own query on the whole table $t_own s: $(ratio "$t_own" "$t_hash")×"
 
 t_limit_my=$(median stream_limit_my)
-t_validate_my=$(median validate_my)
+t_validate_my=$(median validate_my --method rows)
 t_pt=$(median pt_sync)
 row "validate --full MySQL→MySQL (identical)" "$t_validate_my s" "stream limit $t_limit_my s: $(ratio "$t_validate_my" "$t_limit_my")×; pt-table-sync --print $t_pt s: $(ratio "$t_pt" "$t_validate_my")× faster"
 
@@ -149,15 +149,15 @@ fi
 step=$(( ROWS / 1000 ))
 # (The seed's ids are snowflakes: about 1,000 rows, counted.)
 planted=$(pg_client -d bench_dst -qAt -c "WITH u AS (UPDATE interactives SET like_cnt = like_cnt + 1 WHERE id % $step = 0 RETURNING 1) SELECT count(*) FROM u")
-t_validate_d=$(median validate_pg_diff)
+t_validate_d=$(median validate_pg_diff --method rows)
 t_checksum_d=$(median validate_pg_diff --checksum)
-found=$(validate_pg_diff --output json | sed -n 's/.*"inconsistencies":\([0-9]*\).*/\1/p')
+found=$(validate_pg_diff --method rows --output json | sed -n 's/.*"inconsistencies":\([0-9]*\).*/\1/p')
 row "validate --full with 1,000 spread differences" "$t_validate_d s, $found of $planted found" "stream limit $t_limit s: $(ratio "$t_validate_d" "$t_limit")× (target ≤ 1.3×)"
 row "validate --full --checksum with 1,000 spread differences" "$t_checksum_d s" "$(ratio "$t_checksum_d" "$t_checksum")× its identical-table time"
 
 # (/usr/bin/time runs programs, not shell functions: the command is spelled out. The
 # command's own exit status is not the point, validate exits 1 on findings: `anystatus`.)
-VALIDATE_PG=("$W" validate --full --base src --table interactives --source "$MY_SRC" --target "$PG_DST" --sink "$SINK")
+VALIDATE_PG=("$W" validate --full --base src --table interactives --source "$MY_SRC" --target "$PG_DST" --sink "$SINK" --method rows)
 rss_validate=$(rss_mb anystatus "${VALIDATE_PG[@]}")
 rss_stream=$(rss_mb anystatus "$S" "$PG_DST" interactives)
 row "peak RSS at $ROWS rows" "validate $rss_validate MB; stream read $rss_stream MB" ""
