@@ -78,11 +78,14 @@ kafka_running() { [ -f "$KAFKA_DIR/pid" ] && kill -0 "$(cat "$KAFKA_DIR/pid")" 2
 start_mysql() {
     if mysql_running; then say "MariaDB already running on 127.0.0.1:$MYSQL_PORT"; return; fi
     command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || die "mariadbd not found (run scripts/setup.sh)"
-    # Its own tmpdir: a mariadbd starting with the default one (/tmp) deletes
-    # every #sql* file there -- another server's temporary tables included.
+    # Its own tmpdir, for mariadb-install-db's bootstrap server too: a
+    # mariadbd starting with the default one (/tmp) deletes every #sql* file
+    # there -- another server's temporary tables included (an install on a
+    # machine running other MariaDB servers failed so: "Unknown table
+    # mysql.tmp_user_sys").
     mkdir -p "$MY_DIR/tmp"
     if [ ! -d "$MY_DIR/data/mysql" ]; then
-        mariadb-install-db --no-defaults --user=root --datadir="$MY_DIR/data" \
+        mariadb-install-db --no-defaults --user=root --datadir="$MY_DIR/data" --tmpdir="$MY_DIR/tmp" \
             --auth-root-authentication-method=normal --skip-test-db >"$MY_DIR/install.log" 2>&1 \
             || { cat "$MY_DIR/install.log" >&2; die "mariadb-install-db failed"; }
     fi
@@ -214,7 +217,7 @@ start_mysql_tls() {
     fi
     mkdir -p "$MYT_DIR/tmp"
     if [ ! -d "$MYT_DIR/data/mysql" ]; then
-        mariadb-install-db --no-defaults --user=root --datadir="$MYT_DIR/data" "${MYT_SMALL[@]}" \
+        mariadb-install-db --no-defaults --user=root --datadir="$MYT_DIR/data" --tmpdir="$MYT_DIR/tmp" "${MYT_SMALL[@]}" \
             --auth-root-authentication-method=normal --skip-test-db >"$MYT_DIR/install.log" 2>&1 \
             || { cat "$MYT_DIR/install.log" >&2; die "mariadb-install-db failed (TLS instance)"; }
     fi
