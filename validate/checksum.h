@@ -39,9 +39,10 @@ BoundSql checksum_query(const Dialect& dialect, const SidePlan& side, const KeyB
 ChunkChecksum run_checksum(Connection& conn, const SidePlan& side, const KeyBounds& bounds,
                            std::string_view filter = {}, std::vector<Value> filter_params = {});
 
-// The base's side of a chunk that it cuts itself: the checksum of the next
-// `rows` rows after `after` and the key they end at, in one query that
-// walks them once (a subquery in key order with LIMIT; MAX of the key).
+// The cutting side's part of a chunk it cuts itself (the base, or the other
+// side where only its key allows it): the checksum of the next `rows` rows
+// after `after` and the key they end at, in one query that walks them once
+// (a subquery in key order with LIMIT; MAX of the key).
 // For keys of one integer column, whose MAX is their last in key order:
 // leading_chunks_supported(). up_to is none when fewer than `rows` rows
 // were left -- the final chunk, which the other side checks open-ended.
